@@ -1,0 +1,3 @@
+from bulkorders.cli import main
+
+main()

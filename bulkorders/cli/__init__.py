@@ -1,0 +1,13 @@
+"""Command line: `bulkorders [global options] COMMAND …`. Click parsing only; the work is elsewhere."""
+
+from bulkorders.cli.app import cli
+
+# Each module registers its commands on `cli`.
+from bulkorders.cli import panel_cmds  # noqa: E402,F401
+
+
+def main() -> None:
+    cli(prog_name="bulkorders")
+
+
+__all__ = ["cli", "main"]

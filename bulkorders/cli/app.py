@@ -1,0 +1,119 @@
+"""The click group, the global options, and the one place errors become output."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bulkorders import __version__
+from bulkorders.errors import BulkOrdersError, ExitCode
+from bulkorders.settings import Settings, load_settings
+
+
+@dataclass
+class App:
+    """What every command receives: the settings and a place to close resources."""
+
+    settings: Settings
+    _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def on_close(self, closer: Callable[[], None]) -> None:
+        self._closers.append(closer)
+
+    def close(self) -> None:
+        while self._closers:
+            self._closers.pop()()
+
+    def say(self, message: str = "") -> None:
+        """Human output: stdout normally, stderr under --json (stdout is then JSON only)."""
+        click.echo(message, err=self.settings.json)
+
+    def warn(self, message: str) -> None:
+        click.echo(f"Warning: {message}", err=True)
+
+    def emit_json(self, data: Any) -> None:
+        click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+
+
+class BulkGroup(click.Group):
+    """Turns `BulkOrdersError` (and Ctrl-C) into a message and an exit code, here only."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BulkOrdersError as exc:
+            _report(ctx, exc)
+            ctx.exit(int(exc.exit_code))
+        except KeyboardInterrupt:
+            click.echo("Interrupted: everything answered so far is saved; rerun to resume.", err=True)
+            ctx.exit(int(ExitCode.INTERRUPTED))
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # a bug: say so plainly, traceback only with --debug
+            if _debug(ctx):
+                traceback.print_exc(file=sys.stderr)
+            click.echo(
+                f"Unexpected error: {type(exc).__name__}: {exc}\n"
+                "This is a bug in bulkorders. Rerun with --debug for the traceback and report it.",
+                err=True,
+            )
+            ctx.exit(int(ExitCode.ROWS_FAILED))
+
+
+def _debug(ctx: click.Context) -> bool:
+    app = ctx.find_object(App)
+    return bool(app and app.settings.debug)
+
+
+def _report(ctx: click.Context, exc: BulkOrdersError) -> None:
+    if _debug(ctx):
+        traceback.print_exc(file=sys.stderr)
+    click.echo(f"Error: {exc.message}", err=True)
+
+
+@click.group(cls=BulkGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="bulkorders")
+@click.option(
+    "--panel",
+    envvar="BULKORDERS_PANEL",
+    metavar="NAME|URL|sandbox",
+    help="Panel to use: a [panels.NAME] profile of the config file, an API URL, or sandbox.",
+)
+@click.option(
+    "--config",
+    envvar="BULKORDERS_CONFIG",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Config file (TOML). Default: <user config dir>/bulkorders/config.toml.",
+)
+@click.option(
+    "--ledger",
+    envvar="BULKORDERS_LEDGER",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Ledger database. Default: <user data dir>/bulkorders/ledger.sqlite.",
+)
+@click.option("--json", "json_output", is_flag=True, envvar="BULKORDERS_JSON",
+              help="Machine-readable JSON on stdout; human output goes to stderr.")
+@click.option("--debug", is_flag=True, envvar="BULKORDERS_DEBUG",
+              help="Show tracebacks and log requests (the API key masked).")
+@click.pass_context
+def cli(ctx, panel, config, ledger, json_output, debug):
+    """Run bulk order campaigns on SMM panels (API v2) from Excel and CSV sheets.
+
+    Plan a campaign in a sheet (link, service, quantity), check it with `validate`,
+    place it with `submit`, follow it with `status`, `refill` and `cancel`, and
+    export an audit workbook with `report`. Try it with --panel sandbox.
+    """
+    ctx.obj = App(settings=Settings(json=json_output, debug=debug))
+    settings = load_settings(panel=panel, config=config, ledger=ledger, json=json_output, debug=debug)
+    ctx.obj.settings = settings
+    ctx.call_on_close(ctx.obj.close)
+
+
+pass_app = click.make_pass_decorator(App)

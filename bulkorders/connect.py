@@ -1,0 +1,42 @@
+"""Settings -> a ready `PanelClient`: the real panel over HTTPS, or the sandbox in-process.
+
+One code path for both: the only difference is the httpx transport handed to the client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import click
+
+from bulkorders.panel.client import PanelClient
+from bulkorders.settings import Panel, Settings
+
+SANDBOX_STATE_FILE = "sandbox-state.jsonl"
+
+
+def open_client(settings: Settings, *, clock: Callable[[], float] | None = None) -> PanelClient:
+    """The client for the configured panel (raises ConfigError when none is usable)."""
+    panel = settings.panel()
+    transport = None
+    if panel.is_sandbox:
+        from bulkorders.panel.sandbox_transport import SandboxTransport
+
+        transport = SandboxTransport(settings.data_dir / SANDBOX_STATE_FILE, clock=clock)
+    return PanelClient(
+        panel.url,
+        panel.key,
+        transport=transport,
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        log=_debug_log if settings.debug else None,
+    )
+
+
+def panel_identity(panel: Panel) -> str:
+    """A stable name for caches and the ledger: the profile name or URL, never the key."""
+    return panel.name
+
+
+def _debug_log(line: str) -> None:
+    click.echo(f"debug: {line}", err=True)
