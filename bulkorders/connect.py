@@ -10,9 +10,9 @@ from collections.abc import Callable
 import click
 
 from bulkorders.panel.client import PanelClient
+from bulkorders.panel.sandbox_store import STATE_FILE as SANDBOX_STATE_FILE
 from bulkorders.settings import Panel, Settings
 
-SANDBOX_STATE_FILE = "sandbox-state.jsonl"
 
 
 def open_client(settings: Settings, *, clock: Callable[[], float] | None = None) -> PanelClient:

@@ -84,6 +84,12 @@ class LedgerLocked(BulkOrdersError):
     exit_code = ExitCode.PANEL
 
 
+class LedgerError(BulkOrdersError):
+    """The ledger cannot be used: not a ledger, written by a newer version, unwritable, busy."""
+
+    exit_code = ExitCode.PANEL
+
+
 class Interrupted(BulkOrdersError):
     """The user pressed Ctrl-C; everything answered so far is saved."""
 

@@ -188,6 +188,7 @@ class RefillResult:
     refill: str | None = None
     error: str | None = None
     lost: bool = False
+    detail: str = ""  # for a lost answer: what happened
 
 
 @dataclass(frozen=True)
@@ -203,6 +204,7 @@ class CancelResult:
     cancel: str | None = None
     error: str | None = None
     lost: bool = False
+    detail: str = ""  # for a lost answer: what happened
 
 
 # --- sheet rows and their problems ----------------------------------------------------

@@ -1,1 +1,59 @@
-"""`services` and `balance`."""
+"""`services` and `balance`: what the panel sells, and what is left to spend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from bulkorders.catalog import load_catalogue
+from bulkorders.cli.app import App, cli, pass_app
+from bulkorders.connect import open_client
+from bulkorders.panel.client import PanelClient
+from bulkorders.services_view import export_services, filter_services, format_table
+
+
+def client_for(app: App) -> PanelClient:
+    """The panel client of this run, closed when the command ends."""
+    client = open_client(app.settings)
+    app.on_close(client.close)
+    return client
+
+
+@cli.command()
+@click.option("--refresh", is_flag=True, help="Fetch the catalogue now, even if the cache is fresh.")
+@click.option("--search", metavar="TEXT", help="Only services whose id, name or type contain TEXT.")
+@click.option("--category", metavar="TEXT", help="Only services whose category contains TEXT.")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write the list to FILE.xlsx, .csv or .json.")
+@pass_app
+def services(app, refresh, search, category, out):
+    """List the panel's services (id, name, type, category, rate per 1000, min, max, refill, cancel).
+
+    The catalogue is cached per panel for an hour (catalogue_ttl in the config file);
+    --refresh fetches it now. When the panel cannot be reached, a stale cache is used
+    with a warning.
+    """
+    catalogue = load_catalogue(app.settings, client_for(app), refresh=refresh, warn=app.warn)
+    chosen = filter_services(catalogue.services.values(), search=search, category=category)
+    if out:
+        export_services(chosen, out)
+        click.echo(f"Wrote {len(chosen)} services to {out}", err=True)
+    if app.settings.json:
+        app.emit_json([s.to_panel_dict() for s in chosen])
+    elif chosen:
+        click.echo(format_table(chosen))
+    click.echo(
+        f"{len(chosen)} of {len(catalogue)} services, catalogue of {catalogue.fetched_text()}", err=True
+    )
+
+
+@cli.command()
+@pass_app
+def balance(app):
+    """Show the panel balance and its currency."""
+    result = client_for(app).balance()
+    if app.settings.json:
+        app.emit_json({"balance": str(result.amount), "currency": result.currency})
+    else:
+        click.echo(f"{result.amount} {result.currency}")

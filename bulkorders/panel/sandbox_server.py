@@ -1,0 +1,290 @@
+"""The sandbox panel over real HTTP on loopback, with the faults real panels show.
+
+Faults are drawn per request with a seeded RNG: 5xx proxy pages, 429 (sometimes with
+Retry-After), Cloudflare "Just a moment..." pages, and answers lost after the panel
+did the work (the connection is closed without a byte of answer). A request whose
+exact body was just hit by a fault is served normally when it comes again, so a
+retrying client always gets through.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import signal
+import socket
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from socketserver import TCPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from bulkorders.errors import BulkOrdersError, UsageError
+from bulkorders.panel.sandbox_store import LiveSandbox
+from bulkorders.panel.sandbox_transport import parse_form
+from bulkorders.settings import is_loopback
+
+API_PATHS = frozenset({"/", "/api/v2", "/api/v2/"})
+_REMEMBERED_FAULTS = 10_000  # request bodies remembered as "just faulted"
+
+PAGE_502 = (
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+TEXT_503 = "Service Temporarily Unavailable"
+TEXT_429 = "Too Many Requests"
+CLOUDFLARE_PAGE = """<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title>
+<meta http-equiv="Content-Type" content="text/html; charset=UTF-8">
+<meta name="robots" content="noindex,nofollow">
+<style>body{font-family:system-ui}</style></head><body><div class="main-wrapper" role="main">
+<div class="main-content"><h1 class="zone-name-title h1">panel.example</h1>
+<h2 class="h2">Checking if the site connection is secure</h2><noscript><div class="h2">
+Enable JavaScript and cookies to continue</div></noscript></div></div>
+<script>(function(){window._cf_chl_opt={cType:'managed'};}());</script></body></html>
+"""
+
+
+@dataclass(frozen=True)
+class Faults:
+    """What `sandbox serve` does wrong on purpose: shares are 0..1 of all requests."""
+
+    latency: float = 0.0
+    fail_5xx: float = 0.0
+    fail_429: float = 0.0
+    html: float = 0.0
+    lose_answers: float = 0.0
+    seed: int | None = None
+
+    def check(self) -> None:
+        """Refuse shares outside 0..1, a total over 1, or a negative latency."""
+        shares = {"--fail-5xx": self.fail_5xx, "--fail-429": self.fail_429,
+                  "--html": self.html, "--lose-answers": self.lose_answers}  # fmt: skip
+        for option, share in shares.items():
+            if not 0 <= share <= 1:
+                raise UsageError(f"{option} {share}: a share is between 0 and 1 (0.1 = 10% of requests).")
+        if sum(shares.values()) > 1:
+            raise UsageError("The fault shares add up to more than 1: lower some of them.")
+        if self.latency < 0:
+            raise UsageError(f"--latency {self.latency}: use 0 or more seconds.")
+
+
+@dataclass(frozen=True)
+class Fault:
+    kind: str  # "5xx", "429", "html" or "lose"
+    status: int = 0
+    retry_after: bool = False
+
+
+class FaultPlan:
+    """Draws the fault (if any) for each request; thread-safe and reproducible by seed."""
+
+    def __init__(self, faults: Faults) -> None:
+        self.faults = faults
+        self._rng = random.Random(faults.seed)
+        self._lock = threading.Lock()
+        self._recent: OrderedDict[bytes, None] = OrderedDict()
+
+    def draw(self, body: bytes) -> Fault | None:
+        """The fault for a request with this body, never twice in a row for the same body."""
+        f = self.faults
+        fingerprint = hashlib.blake2b(body, digest_size=16).digest()
+        with self._lock:
+            if fingerprint in self._recent:
+                del self._recent[fingerprint]
+                return None  # the retry of a request we just failed goes through
+            u = self._rng.random()
+            if u < f.fail_5xx:
+                fault = Fault("5xx", self._rng.choice((502, 503)))
+            elif u < f.fail_5xx + f.fail_429:
+                fault = Fault("429", 429, retry_after=self._rng.random() < 0.5)
+            elif u < f.fail_5xx + f.fail_429 + f.html:
+                fault = Fault("html", self._rng.choice((403, 503)))
+            elif u < f.fail_5xx + f.fail_429 + f.html + f.lose_answers:
+                fault = Fault("lose")
+            else:
+                return None
+            self._recent[fingerprint] = None
+            while len(self._recent) > _REMEMBERED_FAULTS:
+                self._recent.popitem(last=False)
+            return fault
+
+
+class SandboxServer:
+    """The sandbox panel behind a threading HTTP server on a loopback address.
+
+    `port=0` picks a free port (see `url`). `start()` serves from a background thread
+    (tests), `serve_until_stopped()` from this one until Ctrl-C or SIGTERM.
+    """
+
+    def __init__(
+        self,
+        state_path: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        faults: Faults = Faults(),
+        key: str | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        if not is_loopback(host):
+            raise UsageError(
+                f"Refusing to serve the sandbox on {host}: it listens on loopback only "
+                "(127.0.0.1, ::1 or localhost)."
+            )
+        faults.check()
+        server_class = _Server6 if ":" in host else _Server
+        try:
+            self.httpd = server_class((host.strip("[]"), port), _Handler)
+        except OSError as exc:
+            raise UsageError(
+                f"Cannot listen on {host}:{port}: {exc.strerror or exc}. "
+                "Pick another --port, or --port 0 for a free one."
+            ) from None
+        self.httpd.sandbox = LiveSandbox(state_path, key=key)
+        self.httpd.plan = FaultPlan(faults)
+        self.httpd.latency = faults.latency
+        self.httpd.clock = clock or time.time
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The API endpoint, with the port actually bound."""
+        host, port = self.httpd.server_address[:2]
+        return f"http://{f'[{host}]' if ':' in host else host}:{port}/api/v2"
+
+    def start(self) -> None:
+        """Serve from a daemon thread until `stop()`."""
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox-serve", daemon=True
+        )
+        self._thread.start()
+
+    def serve_until_stopped(self) -> None:
+        """Serve from this thread until Ctrl-C or SIGTERM, then close cleanly."""
+        with _sigterm_as_interrupt():
+            try:
+                self.httpd.serve_forever()
+            except KeyboardInterrupt:
+                pass
+            finally:
+                self.close()
+
+    def stop(self) -> None:
+        """Stop a server started with `start()` and close it."""
+        self.httpd.shutdown()
+        if self._thread is not None:
+            self._thread.join()
+        self.close()
+
+    def close(self) -> None:
+        """Release the port and the state file."""
+        self.httpd.server_close()
+        self.httpd.sandbox.close()
+
+    def __enter__(self) -> SandboxServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+    sandbox: LiveSandbox
+    plan: FaultPlan
+    latency: float
+    clock: Callable[[], float]
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind resolves the host name (socket.getfqdn), a slow DNS
+        # call on some machines; loopback needs none of it.
+        TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: hundreds of requests a second
+    disable_nagle_algorithm = True  # headers and body go out in two writes; no 40 ms stall
+    server: _Server
+
+    def do_POST(self) -> None:
+        parts = urlsplit(self.path)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if parts.path not in API_PATHS:
+            self._send(404, "text/plain", b"Not Found")
+            return
+        if self.server.latency:
+            time.sleep(self.server.latency)
+        fault = self.server.plan.draw(body)
+        if fault is not None and fault.kind != "lose":
+            self._send_fault(fault)
+            return
+        form = dict(parse_qsl(parts.query, keep_blank_values=True))
+        form.update(parse_form(body))
+        try:
+            status, answer = self.server.sandbox.handle(form, self.server.clock())
+        except BulkOrdersError as exc:
+            self._send(500, "text/plain", str(exc).encode())
+            return
+        if fault is not None:  # the work is done; the answer never leaves
+            self.close_connection = True
+            return
+        self._send(status, "application/json", json.dumps(answer).encode())
+
+    def do_GET(self) -> None:
+        self._send(405, "application/json", b'{"error": "Incorrect request"}', Allow="POST")
+
+    def _send_fault(self, fault: Fault) -> None:
+        if fault.kind == "5xx":
+            if fault.status == 502:
+                self._send(502, "text/html", PAGE_502.encode())
+            else:
+                self._send(503, "text/plain", TEXT_503.encode())
+        elif fault.kind == "429":
+            extra = {"Retry-After": "1"} if fault.retry_after else {}
+            self._send(429, "text/plain", TEXT_429.encode(), **extra)
+        else:
+            self._send(fault.status, "text/html; charset=UTF-8", CLOUDFLARE_PAGE.encode(),
+                       **{"cf-mitigated": "challenge"})  # fmt: skip
+
+    def _send(self, status: int, content_type: str, data: bytes, **headers: Any) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # one line per request would drown the terminal at hundreds a second
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

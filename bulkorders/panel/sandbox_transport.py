@@ -1,0 +1,67 @@
+"""The sandbox panel in-process: an httpx transport that answers from `LiveSandbox`.
+
+`--panel sandbox` hands this transport to the ordinary `PanelClient`, so the client
+speaks real HTTP semantics (form body, status, JSON) with no socket at all.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+
+from bulkorders.panel.sandbox_store import LiveSandbox
+
+
+class SandboxTransport(httpx.BaseTransport):
+    """Answers every request with the sandbox panel whose state lives in `state_path`.
+
+    `clock` gives the panel's `now` (epoch seconds; default `time.time`); `key`, when
+    set, is the only API key accepted. Safe to share between threads.
+    """
+
+    def __init__(
+        self,
+        state_path: Path,
+        *,
+        clock: Callable[[], float] | None = None,
+        key: str | None = None,
+    ) -> None:
+        self.sandbox = LiveSandbox(state_path, key=key)
+        self.clock = clock or time.time
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Parse the form (body and query string), ask the panel, answer JSON."""
+        status, body = self.sandbox.handle(request_form(request), self.clock())
+        return json_response(status, body, request)
+
+    def close(self) -> None:
+        """Close the state file (httpx calls this when the client closes)."""
+        self.sandbox.close()
+
+
+def request_form(request: httpx.Request) -> dict[str, str]:
+    """The form fields of a request: query string first, then the url-encoded body."""
+    form = {key: value for key, value in request.url.params.multi_items()}
+    form.update(parse_form(request.read()))
+    return form
+
+
+def parse_form(body: bytes) -> Mapping[str, str]:
+    """An `application/x-www-form-urlencoded` body as a dict (the last value of a field wins)."""
+    return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+
+
+def json_response(status: int, body: Any, request: httpx.Request) -> httpx.Response:
+    """An httpx response carrying `body` as JSON."""
+    return httpx.Response(
+        status,
+        content=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        request=request,
+    )

@@ -1,0 +1,105 @@
+"""Choosing the panel: options, environment, config file, and the refusals."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from bulkorders.cli import cli
+
+SECRET = "sk-live-7d1f2e9c0b"
+
+
+def run(*args, env=None):
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+def test_version_and_help():
+    result = run("--version")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("bulkorders, version ")
+    result = run("--help")
+    assert result.exit_code == 0
+    for option in ("--panel", "--config", "--ledger", "--json", "--debug"):
+        assert option in result.stdout
+
+
+def test_no_panel_configured_says_the_three_ways():
+    result = run("balance")
+    assert result.exit_code == 3
+    assert result.stderr.startswith("Error: No panel configured. Set one of:\n")
+    assert "--panel NAME|URL|sandbox on the command line" in result.stderr
+    assert "the BULKORDERS_PANEL environment variable" in result.stderr
+    assert 'panel = "NAME" with a [panels.NAME] profile in ' in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_plain_http_refused_except_loopback():
+    result = run("--panel", "http://panel.example/api/v2", "balance", env={"BULKORDERS_API_KEY": SECRET})
+    assert result.exit_code == 3
+    assert result.stderr == (
+        "Error: Refusing http://panel.example/api/v2: plain http:// would send your API key "
+        "unencrypted. Use the panel's https:// URL (http:// is allowed only for 127.0.0.1/localhost).\n"
+    )
+
+
+def test_url_panel_without_key_names_the_variable():
+    result = run("--panel", "https://panel.example/api/v2", "balance")
+    assert result.exit_code == 3
+    assert result.stderr == (
+        "Error: No API key for https://panel.example/api/v2: set the BULKORDERS_API_KEY "
+        "environment variable.\n"
+    )
+
+
+def test_profile_key_env_missing(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('[panels.main]\nurl = "https://panel.example/api/v2"\nkey_env = "MAIN_KEY"\n')
+    result = run("--config", str(config), "--panel", "main", "balance")
+    assert result.exit_code == 3
+    assert result.stderr == (
+        f"Error: No API key for panel main: set the MAIN_KEY environment variable (named by "
+        f"key_env in {config}), or BULKORDERS_API_KEY.\n"
+    )
+
+
+def test_unknown_profile_lists_known_ones(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('[panels.main]\nurl = "https://a.example/api/v2"\nkey = "x"\n')
+    result = run("--config", str(config), "--panel", "other", "balance")
+    assert result.exit_code == 3
+    assert 'Unknown panel "other": no [panels.other] in' in result.stderr
+    assert "(profiles there: main)" in result.stderr
+
+
+def test_panel_from_environment_and_config_default(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('panel = "sandbox"\n')
+    result = run("--config", str(config), "--json", "balance")
+    assert result.exit_code == 0, result.output
+    assert '"currency": "USD"' in result.stdout
+    result = run("--json", "balance", env={"BULKORDERS_PANEL": "sandbox"})
+    assert result.exit_code == 0, result.output
+
+
+def test_bad_config_file_is_one_clear_message(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text("panels = [\n")
+    result = run("--config", str(config), "balance")
+    assert result.exit_code == 3
+    assert result.stderr.startswith(f"Error: Config file {config} is not valid TOML:")
+    assert "Traceback" not in result.stderr
+
+
+def test_explicit_missing_config_file(tmp_path):
+    result = run("--config", str(tmp_path / "nope.toml"), "balance")
+    assert result.exit_code == 3
+    assert result.stderr == f"Error: Config file {tmp_path / 'nope.toml'} does not exist.\n"
+
+
+def test_key_never_in_output_even_on_failure(tmp_path):
+    # a loopback URL where nothing listens: the client fails, and must not echo the key
+    result = run("--debug", "--panel", "http://127.0.0.1:9/api/v2", "balance",
+                 env={"BULKORDERS_API_KEY": SECRET})
+    assert result.exit_code == 3
+    assert SECRET not in result.output
+    assert SECRET not in result.stderr
