@@ -1,0 +1,120 @@
+"""Cell values as read -> the values an order needs, or a `BadCell` saying what is wrong.
+
+SPEC: `1000`, `"1000"`, `"1,000"`, `1000.0` are 1000; `1000.5`, `-5`, `abc`, a date, `TRUE`
+are errors. Pure: no I/O. Messages read after "row 7, quantity: ".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+
+class BadCell(ValueError):
+    """A cell that cannot be used; `str()` is the message (without row and column)."""
+
+
+_GROUPED = re.compile(r"^([+-]?)(\d{1,3}(?:[,\u00a0\u202f' ]\d{3})+|\d+)(?:\.(\d+))?$")
+_DOTTED_THOUSANDS = re.compile(r"^\d{1,3}(?:\.\d{3})+$")
+_DAY_MONTH_YEAR = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$")
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]00:00(?::00)?)?$")
+
+
+def shown(text: str, limit: int = 60) -> str:
+    """Text for a message: line breaks as \\n, long values cut with an ellipsis."""
+    flat = text.replace("\r\n", "\n").replace("\n", "\\n")
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def display(value: Any) -> str:
+    """A cell value as the user would recognise it in a message."""
+    if value is True or value is False:
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ") if value.time() != dt.time() else value.date().isoformat()
+    if isinstance(value, str):
+        return shown(value.strip())
+    return str(value)
+
+
+def whole_number(value: Any) -> int:
+    """A whole number of 0 or more, from a number or text cell."""
+    cls = value.__class__
+    if cls is int:
+        number = value
+    elif cls is float:
+        if not value.is_integer():
+            raise BadCell(f'"{display(value)}" is not a whole number')
+        number = int(value)
+    elif cls is str:
+        text = value.strip()
+        number = int(text) if text.isascii() and text.isdigit() else _parse_text_number(text)
+    elif isinstance(value, (dt.date, dt.datetime)):
+        raise BadCell(f'"{display(value)}" is a date, not a whole number')
+    elif isinstance(value, (dt.time, dt.timedelta)):
+        raise BadCell(f'"{display(value)}" is a time, not a whole number')
+    else:
+        raise BadCell(f'"{display(value)}" is not a whole number')
+    if number < 0:
+        raise BadCell(f'"{display(value)}" is negative; give a whole number of 0 or more')
+    return number
+
+
+def _parse_text_number(text: str) -> int:
+    if _DOTTED_THOUSANDS.match(text):  # "10.000": ten thousand in much of Europe, ten in the US
+        raise BadCell(f'"{text}" is not a whole number (write thousands without dots, e.g. 10000)')
+    match = _GROUPED.match(text)
+    if match is None:
+        raise BadCell(f'"{text}" is not a whole number')
+    sign, digits, fraction = match.groups()
+    if fraction and fraction.strip("0"):
+        raise BadCell(f'"{text}" is not a whole number')
+    number = int(re.sub(r"\D", "", digits))
+    return -number if sign == "-" else number
+
+
+def text(value: Any) -> str | None:
+    """A text cell, trimmed; numbers as written (1001.0 -> "1001"); blank -> None."""
+    if value is None:
+        return None
+    if value.__class__ is str:
+        return value.strip() or None
+    if isinstance(value, (dt.date, dt.datetime, dt.time, dt.timedelta)):
+        raise BadCell(f'"{display(value)}" is a date or time, not text')
+    return display(value)
+
+
+def lines(value: Any) -> str | None:
+    """A one-item-per-line cell: line ends made "\\n", blank lines and trailing spaces dropped."""
+    raw = text(value)
+    if raw is None:
+        return None
+    kept = [line.strip() for line in raw.splitlines() if line.strip()]
+    return "\n".join(kept) or None
+
+
+def day_month_year(value: Any) -> str | None:
+    """A date cell or d/m/Y text (also ISO 2025-12-31) -> "31/12/2025", as panels take it."""
+    if value is None:
+        return None
+    if isinstance(value, (dt.date, dt.datetime)):
+        return f"{value.day:02d}/{value.month:02d}/{value.year}"
+    raw = text(value)
+    if raw is None:
+        return None
+    match = _DAY_MONTH_YEAR.match(raw)
+    day_month = (match.group(1), match.group(2), match.group(3)) if match else None
+    iso = _ISO_DATE.match(raw)
+    if iso:
+        day_month = (iso.group(3), iso.group(2), iso.group(1))
+    if day_month is None:
+        raise BadCell(f'"{raw}" is not a date; write it as day/month/year, e.g. 31/12/2025')
+    day, month, year = (int(part) for part in day_month)
+    try:
+        dt.date(year, month, day)
+    except ValueError:
+        raise BadCell(f'"{raw}" is not a real date (day/month/year)') from None
+    return f"{day:02d}/{month:02d}/{year}"

@@ -1,0 +1,83 @@
+"""Reading a CSV sheet: UTF-8 with or without BOM; comma, semicolon or tab found by the header."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from bulkorders.errors import SheetError
+from bulkorders.sheets.headers import is_header, recognised
+from bulkorders.sheets.raw import RawSheet
+
+DELIMITERS = (",", ";", "\t")
+_SNIFF_RECORDS = 50
+_UTF8_BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+SAVE_AS_UTF8 = 'Open it in Excel and save it as "CSV UTF-8 (Comma delimited) (*.csv)", then rerun.'
+
+csv.field_size_limit(1 << 24)  # long comment lists in one cell are legitimate
+
+
+def read_csv(path: Path, purpose: str) -> RawSheet:
+    """All records of a CSV file as rows of text cells; the record number is the row number."""
+    text, bom = _decode(path)
+    delimiter = _delimiter(text, purpose)
+    return RawSheet(
+        name=None, rows=_records(path, text, delimiter), csv_delimiter=delimiter, csv_bom=bom, csv_encoding="utf-8"
+    )
+
+
+def _decode(path: Path) -> tuple[str, bool]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SheetError(f"Cannot read {path}: {exc.strerror}.") from None
+    if data.startswith(_UTF16_BOMS) or b"\x00" in data[:4096]:
+        raise SheetError(f"{path} is saved as UTF-16 (Excel's \"Unicode Text\"), not UTF-8. {SAVE_AS_UTF8}")
+    bom = data.startswith(_UTF8_BOM)
+    try:
+        return data[len(_UTF8_BOM) if bom else 0 :].decode("utf-8"), bom
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SheetError(
+            f"{path} is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}): it was saved in "
+            f"another encoding. {SAVE_AS_UTF8}"
+        ) from None
+
+
+def _reader(text: str, delimiter: str) -> Iterator[list[str]]:
+    return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+
+
+def _delimiter(text: str, purpose: str) -> str:
+    """The delimiter under which a header row appears first; else the one splitting line 1 most."""
+    best: tuple[int, int, int] | None = None
+    widest = (0, ",")
+    for rank, delimiter in enumerate(DELIMITERS):
+        try:
+            sample = list(itertools.islice(_reader(text, delimiter), _SNIFF_RECORDS))
+        except csv.Error:
+            continue
+        for number, record in enumerate(sample):
+            if is_header(recognised(record), purpose):
+                # ties (a one-column sheet splits the same under every delimiter) go to
+                # the earlier of DELIMITERS, so a plain order_id list stays comma-separated
+                candidate = (number, -len(record), rank)
+                best = candidate if best is None or candidate < best else best
+                break
+        first = next((r for r in sample if any(c.strip() for c in r)), [])
+        if len(first) > widest[0]:
+            widest = (len(first), delimiter)
+    return DELIMITERS[best[2]] if best else widest[1]
+
+
+def _records(path: Path, text: str, delimiter: str) -> Iterator[tuple[int, list[Any]]]:
+    try:
+        for number, record in enumerate(_reader(text, delimiter), start=1):
+            yield number, record
+    except csv.Error as exc:
+        raise SheetError(f"{path} cannot be parsed as CSV ({exc}). {SAVE_AS_UTF8}") from None
