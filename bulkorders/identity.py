@@ -1,0 +1,62 @@
+"""Row identity: which row of a campaign a sheet row is, whatever else changed in the sheet.
+
+A row is its content (service, link, quantity, type-specific fields, normalised) plus
+which occurrence of that same content it is in sheet order. Editing other rows, inserting
+rows or sorting the sheet leaves the identity of an already placed row unchanged, while
+two identical rows stay two rows. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+# Form fields that are not content (and the key must never reach the ledger anyway).
+NOT_CONTENT = frozenset({"key", "action"})
+
+
+def canonical_content(payload: Mapping[str, str]) -> str:
+    """The normalised content of an `add` payload as text.
+
+    Keys lower-cased and stripped, each line of a value stripped, blank lines and empty
+    fields dropped (a blank optional column is the same as none), keys sorted.
+    """
+    items: dict[str, str] = {}
+    for key, value in payload.items():
+        name = str(key).strip().lower()
+        if name in NOT_CONTENT or value is None:
+            continue
+        text = "\n".join(line.strip() for line in str(value).splitlines() if line.strip())
+        if text:
+            items[name] = text
+    return json.dumps(sorted(items.items()), ensure_ascii=False, separators=(",", ":"))
+
+
+def row_identity(payload: Mapping[str, str], occurrence: int) -> str:
+    """The identity of the `occurrence`-th (1-based) row with this content in its sheet."""
+    if occurrence < 1:
+        raise ValueError(f"occurrence counts from 1, got {occurrence}")
+    return _digest(canonical_content(payload), occurrence)
+
+
+def assign_identities(payloads: Sequence[Mapping[str, str]]) -> list[str]:
+    """Identities of a whole sheet's payloads, numbering repeated content in sheet order."""
+    seen: dict[str, int] = {}
+    identities = []
+    for payload in payloads:
+        content = canonical_content(payload)
+        seen[content] = seen.get(content, 0) + 1
+        identities.append(_digest(content, seen[content]))
+    return identities
+
+
+def _digest(content: str, occurrence: int) -> str:
+    text = f"{content}#{occurrence}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def utc_now_iso(clock: Callable[[], float] = time.time) -> str:
+    """Now (by `clock`, seconds since the epoch) as UTC ISO 8601: "2026-11-26T15:45:00Z"."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(clock()))

@@ -1,0 +1,67 @@
+"""One process at a time per campaign: an OS file lock beside the ledger.
+
+The OS releases the lock when its holder ends, even by kill -9, so a lock file left
+on disk never blocks anyone; the holder's pid is written in it for the message.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from bulkorders.errors import LedgerLocked
+
+PID_OFFSET = 16  # past the byte Windows locks (msvcrt locks block reads of that range)
+
+
+@contextmanager
+def campaign_lock(lock_path: Path, campaign: str, doing: str = "submitted") -> Iterator[None]:
+    """Hold `lock_path` for this process; another holder → `LedgerLocked` naming its pid."""
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if not _try_lock(fd):
+            pid = _read_pid(fd)
+            holder = f" (pid {pid})" if pid.isdigit() else ""
+            raise LedgerLocked(
+                f'Campaign "{campaign}" is being {doing} by another bulkorders '
+                f"process{holder}. Wait for it to finish, or stop it, then rerun."
+            )
+        os.ftruncate(fd, 0)
+        os.lseek(fd, PID_OFFSET, os.SEEK_SET)
+        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _try_lock(fd: int) -> bool:
+    """Take an exclusive, non-blocking lock on `fd`; False when someone else holds it."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _read_pid(fd: int) -> str:
+    """The pid the holder wrote ("" when not written yet or unreadable)."""
+    try:
+        os.lseek(fd, PID_OFFSET, os.SEEK_SET)
+        return os.read(fd, 32).decode("ascii", "replace").strip("\0\n ")
+    except OSError:
+        return ""

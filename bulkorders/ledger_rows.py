@@ -1,0 +1,127 @@
+"""The rows side of the ledger: syncing a sheet's rows into a campaign, and the guard on
+state changes. Functions over an open connection, called by `Ledger` inside its
+transactions.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from bulkorders.errors import LedgerError
+from bulkorders.ledger_schema import (
+    ROW_COLUMNS,
+    LedgerRow,
+    PlannedRow,
+    money_text,
+    payload_json,
+    stored_payload,
+    to_ledger_row,
+)
+
+CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
+
+
+def sync(
+    db: sqlite3.Connection, campaign_id: int, planned: Sequence[PlannedRow], now: str
+) -> list[LedgerRow]:
+    """Insert new identities as `planned`, move known ones to their current Excel row
+    (and refresh payload and estimate of those still planned); the rows, in `planned` order.
+
+    Fast for 100k rows: one read of the campaign, only new or changed rows written, and
+    the result built from what is in hand rather than read back.
+    """
+    if len({p.identity for p in planned}) != len(planned):
+        raise ValueError("sync_rows: two planned rows share an identity")
+    known = {
+        r[1]: r for r in db.execute(
+            f"SELECT {ROW_COLUMNS} FROM rows r WHERE r.campaign_id = ?", (campaign_id,)
+        )
+    }  # fmt: skip
+    last_id = one(db, "SELECT max(id) FROM rows") or 0
+    new, changed, stored = [], [], []
+    for p in planned:
+        clean = stored_payload(p.payload)
+        text, estimate = payload_json(clean), money_text(p.estimate)
+        stored.append((clean, text, estimate))
+        old = known.get(p.identity)
+        if old is None:
+            new.append((campaign_id, p.identity, p.excel_row, p.service, p.link, text,
+                        estimate, now))  # fmt: skip
+        elif old[2] != p.excel_row or old[7] == "planned" and old[5:7] != (text, estimate):
+            changed.append((p.excel_row, text, estimate, old[0]))
+    db.executemany(
+        "INSERT INTO rows (campaign_id, identity, excel_row, service, link, payload, "
+        "estimate, created_at) VALUES (?,?,?,?,?,?,?,?)",
+        new,
+    )
+    db.executemany(
+        "UPDATE rows SET excel_row = ?, "
+        "payload = CASE state WHEN 'planned' THEN ? ELSE payload END, "
+        "estimate = CASE state WHEN 'planned' THEN ? ELSE estimate END WHERE id = ?",
+        changed,
+    )
+    new_ids = dict(db.execute(
+        "SELECT identity, id FROM rows WHERE campaign_id = ? AND id > ?", (campaign_id, last_id)
+    ).fetchall())  # fmt: skip
+    if len(new_ids) < len(new):  # only if SQLite ran out of rowids above the last one
+        new_ids = dict(db.execute(
+            "SELECT identity, id FROM rows WHERE campaign_id = ?", (campaign_id,)
+        ).fetchall())  # fmt: skip
+    return [_synced(p, s, known.get(p.identity), new_ids) for p, s in zip(planned, stored)]
+
+
+def _synced(
+    p: PlannedRow,
+    stored: tuple[dict[str, str], str, str],
+    old: Sequence[Any] | None,
+    new_ids: dict[str, int],
+) -> LedgerRow:
+    """The ledger row `sync` left for `p`: (payload, its JSON, estimate text) as stored."""
+    if old is None:
+        return LedgerRow(
+            new_ids[p.identity], p.identity, p.excel_row, p.service, p.link, stored[0],
+            p.estimate, "planned", None, None, None, None, None, None,
+        )  # fmt: skip
+    if old[7] == "planned":
+        old = (*old[:5], *stored[1:], *old[7:])
+    row = to_ledger_row(old, stored[0] if old[5] == stored[1] else None)
+    return replace(row, excel_row=p.excel_row) if row.excel_row != p.excel_row else row
+
+
+def rows_by_id(db: sqlite3.Connection, ids: Iterable[int]) -> list[LedgerRow]:
+    """These rows, in the order of `ids` (missing ones left out)."""
+    ids = list(ids)
+    by_id = {}
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        marks = ",".join("?" * len(chunk))
+        found = db.execute(f"SELECT {ROW_COLUMNS} FROM rows r WHERE r.id IN ({marks})", chunk)
+        by_id.update((r[0], r) for r in found)
+    return [to_ledger_row(by_id[i]) for i in ids if i in by_id]
+
+
+def check_states(
+    db: sqlite3.Connection, row_ids: Sequence[int], target: str, allowed: tuple[str, ...]
+) -> None:
+    """Refuse a state change that could order twice or lose an outcome, changing nothing."""
+    states = {}
+    unique = list(dict.fromkeys(row_ids))
+    for start in range(0, len(unique), CHUNK):
+        chunk = unique[start : start + CHUNK]
+        marks = ",".join("?" * len(chunk))
+        states.update(db.execute(f"SELECT id, state FROM rows WHERE id IN ({marks})", chunk))
+    wrong = [f"{i} ({states.get(i, 'missing')})" for i in unique if states.get(i) not in allowed]
+    if wrong:
+        raise LedgerError(
+            f"Ledger rows {', '.join(wrong)} cannot become {target}: only {' or '.join(allowed)} "
+            "rows can. Nothing was changed or sent. This is a bug in bulkorders; please report it."
+        )
+
+
+def one(db: sqlite3.Connection, sql: str, *params: Any) -> Any:
+    """The first column of the first row, or None."""
+    row = db.execute(sql, params).fetchone()
+    return row[0] if row else None
