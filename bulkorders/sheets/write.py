@@ -1,0 +1,199 @@
+"""Write-back: the user's own sheet, with the results in the output columns of SPEC.
+
+`write_back` is the one entry point. The output columns (models.OUTPUT_COLUMNS) are
+reused where the sheet already has them (header text compared case-, space- and
+underscore-insensitively) and the missing ones are all added, in SPEC's order, to the
+right of every used column the first time a sheet is written, so a results sheet always
+has the same shape. Everything else in the file survives: the .xlsx writer edits only the
+order sheet's XML and appends two cell formats (see write_xlsx), the CSV writer only the
+records that change (see write_csv). The file is written to a temporary file beside the
+target, synced and renamed over it, so a failure never leaves half a file behind.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from bulkorders.errors import UsageError, WriteBackError
+from bulkorders.models import OUTPUT_COLUMNS
+from bulkorders.sheets.write_csv import write_csv
+from bulkorders.sheets.write_values import WriteProblem
+from bulkorders.sheets.write_xlsx import write_xlsx
+
+__all__ = ["WriteSummary", "backup_copy", "default_output_path", "write_back"]
+
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
+NOTHING_LOST = "Nothing is lost: the ledger holds every result."
+
+
+class SheetLike(Protocol):
+    """What write-back needs of `bulkorders.sheets.read.Sheet`."""
+
+    path: Path
+    sheet_name: str | None
+    header_row: int
+    headers: list[str]
+    columns: dict[str, int]
+    csv_delimiter: str | None
+    csv_encoding: str | None
+
+
+@dataclass
+class WriteSummary:
+    path: Path
+    rows_written: int
+    columns_added: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+
+def default_output_path(source: Path) -> Path:
+    """`orders.xlsx` -> `orders.results.xlsx` beside it (the suffix is kept).
+
+    A results file given as input is its own output: `status orders.results.xlsx`
+    refreshes that file rather than making `orders.results.results.xlsx`.
+    """
+    if source.stem.lower().endswith(".results"):
+        return source
+    return source.with_name(f"{source.stem}.results{source.suffix}")
+
+
+def backup_copy(source: Path, clock: Callable[[], float] = time.time) -> Path:
+    """Copy `source` to `NAME.backup-YYYYMMDD-HHMMSS.EXT` beside it (UTC), for --in-place."""
+    stamp = datetime.fromtimestamp(clock(), UTC).strftime("%Y%m%d-%H%M%S")
+    target = source.with_name(f"{source.stem}.backup-{stamp}{source.suffix}")
+    counter = 2
+    while target.exists():
+        target = source.with_name(f"{source.stem}.backup-{stamp}-{counter}{source.suffix}")
+        counter += 1
+    try:
+        shutil.copy2(source, target)
+    except OSError as exc:
+        target.unlink(missing_ok=True)
+        raise WriteBackError(
+            f"Could not keep a copy of {source} before writing it in place: {_why(exc)}. "
+            f"Nothing was written. {NOTHING_LOST}"
+        ) from exc
+    return target
+
+
+def write_back(sheet: SheetLike, updates: Mapping[int, Mapping[str, Any]], out: Path) -> WriteSummary:
+    """Write `sheet`'s file with `updates` applied to `out` (which may be the input itself).
+
+    `updates` maps an Excel row number to {output column: value}; a column missing from a
+    row's mapping leaves its cell as it is, a None value clears it. Values are str, int,
+    Decimal or datetime (written as UTC ISO 8601 text). Raises WriteBackError when the file
+    cannot be written; the original is then untouched.
+    """
+    out = Path(out)
+    _check(sheet, updates, out)
+    known = {name: index for name, index in sheet.columns.items() if name in OUTPUT_COLUMNS}
+    is_csv = sheet.path.suffix.lower() == ".csv"
+
+    def produce(stream: IO[bytes]) -> tuple[list[str], list[str]]:
+        common: dict[str, Any] = {"header_row": sheet.header_row, "headers": list(sheet.headers),
+                                  "known": known, "updates": updates}  # fmt: skip
+        if is_csv:
+            return write_csv(sheet.path, stream, delimiter=sheet.csv_delimiter,
+                             encoding=sheet.csv_encoding, **common)  # fmt: skip
+        return write_xlsx(sheet.path, stream, sheet_name=sheet.sheet_name, **common)
+
+    added, warnings = _atomic_write(sheet.path, out, produce)
+    rows = sum(1 for columns in updates.values() if columns)
+    return WriteSummary(path=out, rows_written=rows, columns_added=added, warnings=warnings)
+
+
+def _check(sheet: SheetLike, updates: Mapping[int, Mapping[str, Any]], out: Path) -> None:
+    source_kind = sheet.path.suffix.lower()
+    if source_kind not in (*WORKBOOK_SUFFIXES, ".csv"):
+        raise UsageError(
+            f"Cannot write results into {sheet.path.name}: bulkorders writes .xlsx, .xlsm and "
+            ".csv files. Save the sheet in one of those formats and run the command on that file."
+        )
+    if out.suffix.lower() != source_kind:
+        raise UsageError(
+            f"Cannot write the results of {sheet.path.name} to {out.name}: the results keep the "
+            f"input's format, so give --out a name ending in {sheet.path.suffix}."
+        )
+    for row, columns in updates.items():
+        if row <= sheet.header_row:
+            raise ValueError(f"row {row} is not below the header row {sheet.header_row}")
+        unknown = set(columns) - set(OUTPUT_COLUMNS)
+        if unknown:
+            raise ValueError(f"not output columns: {sorted(unknown)}")
+
+
+def _atomic_write(
+    source: Path, out: Path, produce: Callable[[IO[bytes]], tuple[list[str], list[str]]]
+) -> tuple[list[str], list[str]]:
+    """Run `produce` into a temporary file beside `out`, sync it and rename it over `out`."""
+    tmp: str | None = None
+    try:
+        if not source.is_file():
+            raise WriteProblem(f"the input {source} is no longer there")
+        mode = _mode_for(out)
+        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as stream:
+            result = produce(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, out)
+        tmp = None
+        _sync_dir(out.parent)
+        return result
+    except WriteProblem as exc:
+        raise WriteBackError(f"Could not write the results to {out}: {exc}. {NOTHING_LOST}") from exc
+    except OSError as exc:
+        raise WriteBackError(f"Could not write the results to {out}: {_why(exc)}. {NOTHING_LOST}") from exc
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def _mode_for(out: Path) -> int:
+    """The permissions the target has (or a new file would get): mkstemp's are 0600."""
+    try:
+        return out.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def _sync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return  # not possible everywhere (Windows); the rename itself is atomic
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _why(exc: OSError) -> str:
+    if isinstance(exc, IsADirectoryError):
+        return "a folder of that name is in the way"
+    if isinstance(exc, PermissionError):
+        return (
+            "permission denied (close the file if it is open in Excel or another program, "
+            "and check that you may write to that folder)"
+        )
+    if isinstance(exc, FileNotFoundError):
+        return "the folder does not exist"
+    if exc.errno == errno.ENOSPC:
+        return "the disk is full"
+    if exc.errno == errno.EROFS:
+        return "the disk is read-only"
+    return exc.strerror or str(exc)
