@@ -6,6 +6,7 @@ from bulkorders.cli.app import cli
 from bulkorders.cli import panel_cmds  # noqa: E402,F401
 from bulkorders.cli import sandbox_cmds  # noqa: E402,F401
 from bulkorders.cli import sheet_cmds  # noqa: E402,F401
+from bulkorders.cli import submit_cmd  # noqa: E402,F401
 
 
 def main() -> None:

@@ -1,0 +1,269 @@
+"""Placing orders: up to N `add` requests in flight, each row's intent and outcome in the ledger.
+
+The main thread owns the ledger: it marks a row `sending` (committed) before its request
+leaves, hands the request to a worker thread, and records the outcome as soon as the
+answer is back. So the rows in `sending` are exactly the requests in flight, and a crash
+leaves at most `concurrency` rows to become `uncertain`. Worker threads only talk to the
+panel.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Protocol
+
+from bulkorders.errors import BulkOrdersError, FundsError, Interrupted, PanelError
+from bulkorders.identity import utc_now_iso
+from bulkorders.models import AddResult
+from bulkorders.progress import Reporter
+
+DEFAULT_CONCURRENCY = 8
+# This many lost answers in a row means the panel is failing: stop rather than leave
+# thousands of rows uncertain.
+MAX_LOST_IN_A_ROW = 5
+
+_FUNDS_MARKERS = ("not enough funds", "not_enough_funds")
+_DUPLICATE_MARKERS = ("active order with this link", "link_duplicate")
+
+
+class AddClient(Protocol):
+    def add(self, payload: Mapping[str, str]) -> AddResult: ...
+
+
+class PlacementLedger(Protocol):
+    def mark_sending(self, ids: Sequence[int], at: str) -> None: ...
+    def mark_placed(self, row_id: int, order_id: str, charge: Decimal, currency: str, at: str) -> Any: ...
+    def mark_rejected(self, row_id: int, error: str, at: str) -> Any: ...
+    def mark_uncertain(self, row_id: int, detail: str, at: str) -> Any: ...
+    def mark_planned(self, ids: Sequence[int]) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Sendable:
+    """One ledger row to send: its id, where it is in the sheet, what to send, what it costs."""
+
+    row_id: int
+    excel_row: int
+    payload: Mapping[str, str]
+    estimate: Decimal
+    resend: bool = False  # it was uncertain and is sent again (--resend-uncertain)
+
+
+@dataclass
+class Tally:
+    """What one placement run did, and why it stopped early (if it did)."""
+
+    placed: int = 0
+    rejected: int = 0
+    uncertain: int = 0
+    spent: Decimal = Decimal(0)
+    stop: BulkOrdersError | None = None
+    started: float = 0.0
+    lost_in_a_row: int = 0
+    unsent: list[int] = field(default_factory=list)  # row ids put back to planned
+
+    @property
+    def answered(self) -> int:
+        return self.placed + self.rejected + self.uncertain
+
+
+def place_rows(
+    rows: Sequence[Sendable],
+    *,
+    client: AddClient,
+    ledger: PlacementLedger,
+    currency: str,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    clock: Callable[[], float] = time.time,
+    reporter: Reporter | None = None,
+    max_lost_in_a_row: int = MAX_LOST_IN_A_ROW,
+) -> Tally:
+    """Send every row once, `concurrency` at a time, recording each outcome in the ledger.
+
+    Stops sending (and lets the requests in flight finish, recording their outcomes) on
+    not enough funds, a refused key, an unreachable panel, `max_lost_in_a_row` lost
+    answers in a row, or Ctrl-C; the reason is `Tally.stop`. Rows not sent stay planned.
+    """
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    placer = _Placer(client, ledger, currency, clock, reporter, max_lost_in_a_row)
+    return placer.run(rows, concurrency)
+
+
+class _Placer:
+    def __init__(
+        self,
+        client: AddClient,
+        ledger: PlacementLedger,
+        currency: str,
+        clock: Callable[[], float],
+        reporter: Reporter | None,
+        max_lost_in_a_row: int,
+    ) -> None:
+        self.client = client
+        self.ledger = ledger
+        self.currency = currency
+        self.clock = clock
+        self.reporter = reporter
+        self.max_lost = max_lost_in_a_row
+        self.tally = Tally()
+
+    def run(self, rows: Sequence[Sendable], concurrency: int) -> Tally:
+        tally = self.tally
+        tally.started = self.clock()
+        pending: Iterator[Sendable] = iter(rows)
+        in_flight: dict[Future[AddResult], Sendable] = {}
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="bulkorders-add") as pool:
+            try:
+                while True:
+                    if tally.stop is None:
+                        self._launch(pool, pending, in_flight, concurrency - len(in_flight))
+                    if not in_flight:
+                        break
+                    done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        self._record(in_flight[future], future)
+                        del in_flight[future]
+            except KeyboardInterrupt:
+                tally.stop = Interrupted(
+                    "Interrupted: stopped sending; every answered row is saved in the ledger. "
+                    "Rerun the same command to place the rest."
+                )
+                # Finish what is in flight so that its outcome is recorded, not left uncertain.
+                for future in list(in_flight):
+                    self._record(in_flight.pop(future), _finished(future))
+        return tally
+
+    def _launch(
+        self,
+        pool: ThreadPoolExecutor,
+        pending: Iterator[Sendable],
+        in_flight: dict[Future[AddResult], Sendable],
+        room: int,
+    ) -> None:
+        batch = [row for _, row in zip(range(room), pending)]
+        if not batch:
+            return
+        resent = [row.row_id for row in batch if row.resend]
+        if resent:
+            self.ledger.mark_planned(resent)  # uncertain -> planned, right before it is sent again
+        self.ledger.mark_sending([row.row_id for row in batch], utc_now_iso(self.clock))
+        launched = 0
+        try:
+            for row in batch:
+                in_flight[pool.submit(self.client.add, row.payload)] = row
+                launched += 1
+        except BaseException:
+            # Marked sending but never sent (Ctrl-C right here): back to planned.
+            self._unsend([row.row_id for row in batch[launched:]], "not sent: interrupted")
+            raise
+
+    def _record(self, row: Sendable, future: Future[AddResult]) -> None:
+        at = utc_now_iso(self.clock)
+        tally = self.tally
+        try:
+            result = future.result()
+        except BulkOrdersError as exc:
+            # The client raises only when the order was surely not placed (refused key, no
+            # funds, panel never reached, a redirect): the row is still to do; stop sending.
+            self._unsend([row.row_id], exc.message)
+            self._stop(exc)
+            return
+        except Exception as exc:  # a bug: the request may have left, so placed or not is unknown
+            result = AddResult(lost=True, detail=f"{type(exc).__name__}: {exc}")
+        if result.order is not None:
+            self.ledger.mark_placed(row.row_id, result.order, row.estimate, self.currency, at)
+            tally.placed += 1
+            tally.spent += row.estimate
+            tally.lost_in_a_row = 0
+        elif result.error is not None and _is_funds(result.error):
+            self._unsend([row.row_id], result.error)
+            self._stop(FundsError(f"The panel says: {result.error}"))
+            return
+        elif result.error is not None:
+            self.ledger.mark_rejected(row.row_id, rejection_text(result.error, resend=row.resend), at)
+            tally.rejected += 1
+            tally.lost_in_a_row = 0
+        else:
+            self.ledger.mark_uncertain(row.row_id, uncertain_text(result.detail), at)
+            tally.uncertain += 1
+            tally.lost_in_a_row += 1
+            if tally.lost_in_a_row >= self.max_lost and tally.stop is None:
+                tally.stop = PanelError(
+                    f"The panel lost the answers of {tally.lost_in_a_row} orders in a row, so "
+                    "sending stopped rather than leave more rows uncertain. Check that the panel "
+                    "works (and its order list for the uncertain rows), then rerun the same "
+                    "command to place the rest."
+                )
+        self._progress()
+
+    def _unsend(self, row_ids: list[int], why: str) -> None:
+        """Rows marked `sending` that the panel did not place: back to planned, sent next run.
+
+        The ledger moves only uncertain rows to planned, so they pass through uncertain: a
+        crash between the two commits leaves them uncertain, which never orders twice.
+        """
+        at = utc_now_iso(self.clock)
+        for row_id in row_ids:
+            self.ledger.mark_uncertain(row_id, why, at)
+        self.ledger.mark_planned(row_ids)
+        self.tally.unsent.extend(row_ids)
+
+    def _stop(self, exc: BulkOrdersError) -> None:
+        if self.tally.stop is None:
+            self.tally.stop = exc
+        self._progress()
+
+    def _progress(self) -> None:
+        if self.reporter is None:
+            return
+        tally = self.tally
+        elapsed = max(self.clock() - tally.started, 1e-9)
+        info = (
+            f"placed {tally.placed} · failed {tally.rejected} · uncertain {tally.uncertain} · "
+            f"{tally.answered / elapsed:.1f}/s · spent {format_amount(tally.spent)} {self.currency}"
+        )
+        self.reporter.advance(1, info=info)
+
+
+def _finished(future: Future[AddResult]) -> Future[AddResult]:
+    wait([future])
+    return future
+
+
+def _is_funds(text: str) -> bool:
+    lowered = text.lower()
+    return any(marker in lowered for marker in _FUNDS_MARKERS)
+
+
+def rejection_text(error: str, *, resend: bool) -> str:
+    """The `error` column of a rejected row; a resent row the panel calls a duplicate says why."""
+    lowered = error.lower()
+    if resend and any(marker in lowered for marker in _DUPLICATE_MARKERS):
+        return (
+            f"{error} — this row's first answer was lost and it was sent again: it was most "
+            "likely placed the first time (check the panel's order list for this link)."
+        )
+    return error
+
+
+def uncertain_text(detail: str) -> str:
+    """The `error` column of an uncertain row: what happened and what to do."""
+    what = detail or "the answer was lost"
+    return (
+        f"answer lost ({what}): the order may or may not exist. Check the panel's order list; "
+        "rerun with --resend-uncertain to send it again."
+    )
+
+
+def format_amount(amount: Decimal) -> str:
+    """An exact amount as text, never rounded: at least 2 decimals, more when they matter (0.718)."""
+    value = amount.normalize()
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > -2:
+        value = value.quantize(Decimal("0.01"))
+    return f"{value:f}"

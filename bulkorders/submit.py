@@ -1,0 +1,365 @@
+"""The submission pipeline: validate → plan → cost guard → confirm → place → write back.
+
+Everything it talks to is passed in (`SubmitIO`): the panel client, the ledger, the
+catalogue, the clock, the progress reporter, the confirmation callback and where human
+messages go. That makes the sandbox, the tests and a real panel one code path. It returns
+a `SubmitOutcome` (what happened to every row); a run that had to stop early carries the
+reason in `outcome.stop`, for the caller to raise after showing the outcome.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bulkorders.errors import BulkOrdersError, UsageError, WriteBackError
+from bulkorders.identity import assign_identities, utc_now_iso
+from bulkorders.models import Balance, OrderRow, RowIssue, Severity
+from bulkorders.placement import DEFAULT_CONCURRENCY, Sendable, Tally, place_rows
+from bulkorders.progress import Reporter, SilentReporter
+from bulkorders.results import CompactUpdates, campaign_updates
+from bulkorders.submit_outcome import (
+    Plan,
+    RowOutcome,
+    SubmitOutcome,
+    cost_guard,
+    describe_plan,
+    problem_lines,
+    summary_text,
+)
+
+if TYPE_CHECKING:
+    from bulkorders.catalog import Catalogue
+    from bulkorders.ledger import Ledger
+    from bulkorders.ledger_schema import Campaign, LedgerRow
+    from bulkorders.panel.client import PanelClient
+    from bulkorders.sheets.read import Sheet
+
+
+# Orders read back from the ledger at a time when writing the sheet (bounds memory).
+_RECORDS_CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class SubmitOptions:
+    """The choices of one `submit` run (the command's options)."""
+
+    campaign: str | None = None
+    sheet_name: str | None = None
+    out: Path | None = None
+    in_place: bool = False
+    dry_run: bool = False
+    max_spend: Decimal | None = None
+    concurrency: int = DEFAULT_CONCURRENCY
+    resend_uncertain: bool = False
+
+
+@dataclass
+class SubmitIO:
+    """The world the pipeline works in, passed in."""
+
+    client: PanelClient
+    ledger: Ledger
+    catalogue: Catalogue
+    panel: str  # the panel's name in the ledger (never the key)
+    confirm: Callable[[Plan], bool]
+    notify: Callable[[str], None] = lambda message: None
+    reporter: Reporter = field(default_factory=SilentReporter)
+    clock: Callable[[], float] = time.time
+
+
+def submit_sheet(source: Path, options: SubmitOptions, io: SubmitIO) -> SubmitOutcome:
+    """Place every valid row of `source` once and write the results sheet (see module doc).
+
+    Raises before placing anything when the sheet cannot be read, the campaign is locked
+    by another process, the cost guard refuses, or the user does not confirm.
+    """
+    out = output_path(source, options)
+    if out.suffix.lower() != source.suffix.lower():
+        raise UsageError(
+            f"The results keep the input's format: give --out a name ending in {source.suffix} "
+            f"(not {out.name})."
+        )
+    given = _read(source, options, io)
+    name = options.campaign or source.stem
+    campaign = io.ledger.campaign(name, io.panel, str(source))
+    with io.ledger.lock(campaign):
+        return _submit_locked(given, campaign, options, io)
+
+
+@dataclass
+class _Input:
+    """The sheet as validated: what is valid, what is not, which rows carry an order id."""
+
+    sheet: Sheet  # without its rows: write-back needs only where the header and columns are
+    valid: list[OrderRow]
+    invalid: dict[int, list[RowIssue]]
+    existing: dict[int, str]
+
+
+def _read(source: Path, options: SubmitOptions, io: SubmitIO) -> _Input:
+    """Read and validate the sheet once; report every row problem on the way."""
+    from bulkorders.sheets.read import read_sheet
+    from bulkorders.validation import validate_sheet
+
+    sheet = read_sheet(source, options.sheet_name, purpose="orders")
+    # Rows that carry an order id are validated too: their content keeps the occurrence
+    # numbering of identical rows the same as when they were placed.
+    report = validate_sheet(_without_order_ids(sheet), io.catalogue)
+    existing = _existing_order_ids(sheet)
+    invalid = _invalid_issues(report.issues, set(report.invalid_rows) - set(existing))
+    valid_rows = {row.row for row in report.rows}
+    for issue in report.issues:
+        if issue.row in existing and issue.row not in valid_rows:
+            continue  # the row already has its order: nothing of it is sent
+        io.notify(str(issue) if issue.severity is Severity.ERROR else f"warning: {issue}")
+    return _Input(replace(sheet, rows=[]), report.rows, invalid, existing)
+
+
+def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io: SubmitIO) -> SubmitOutcome:
+    ledger = io.ledger
+    recovered = ledger.recover_sending(campaign)
+    if recovered:
+        io.notify(
+            f"{len(recovered)} row(s) were being sent when an earlier run stopped; they are "
+            "now uncertain (the panel may or may not have placed them)."
+        )
+    invalid, existing = given.invalid, given.existing
+    rows = _sync(campaign, given.valid, existing, io)
+    given.valid = []  # they are in the ledger now; a 100k-row sheet need not be held twice
+    at_row = {row.id: excel for excel, row in rows}
+    to_send = [
+        row for _, row in rows
+        if row.state == "planned" or (options.resend_uncertain and row.state == "uncertain")
+    ]  # fmt: skip
+    to_send.sort(key=lambda row: at_row[row.id])
+    total = sum((row.estimate for row in to_send), Decimal(0))
+    balance = io.client.balance() if to_send else None
+    plan = _plan(campaign.name, rows, to_send, total, balance, len(invalid), options)
+    if to_send:
+        cost_guard(plan, options.max_spend)
+    if options.dry_run:
+        return SubmitOutcome(campaign.name, plan, _row_outcomes(rows, invalid, existing),
+                             dry_run=True, currency=balance.currency if balance else None)
+    if to_send and not io.confirm(plan):
+        raise BulkOrdersError("Nothing placed: the submission was not confirmed.")
+    tally = Tally()
+    currency = balance.currency if balance else None
+    if to_send:
+        tally = _place(to_send, at_row, balance, options, io)
+    where = [(excel, row.id) for excel, row in rows]
+    del rows, to_send  # the payloads were sent; do not hold them while the ledger is read back
+    rows = _reload(campaign, where, io, slim=True)
+    outcome = SubmitOutcome(
+        campaign.name, plan, _row_outcomes(rows, invalid, existing),
+        placed_now=tally.placed, spent=tally.spent, currency=currency, stop=tally.stop,
+    )  # fmt: skip
+    _write_results(given.sheet, campaign, rows, invalid, options, io, outcome)
+    return outcome
+
+
+def output_path(source: Path, options: SubmitOptions) -> Path:
+    """Where the results go: the input (--in-place), --out, or NAME.results.EXT beside it."""
+    from bulkorders.sheets.write import default_output_path
+
+    if options.in_place:
+        return source
+    return options.out or default_output_path(source)
+
+
+def _sync(
+    campaign: Campaign, valid: Sequence[OrderRow], existing: Mapping[int, str], io: SubmitIO
+) -> list[tuple[int, LedgerRow]]:
+    """The ledger rows of the sheet's valid rows, paired with their Excel row in this sheet."""
+    from bulkorders.ledger_schema import PlannedRow
+
+    payloads = [row.payload() for row in valid]
+    identities = assign_identities(payloads)
+    planned = [
+        PlannedRow(identity, row.row, row.service, row.link, payload, row.estimate)
+        for identity, row, payload in zip(identities, valid, payloads)
+    ]
+    synced = io.ledger.sync_rows(campaign, planned)
+    by_identity = {row.identity: row for row in synced}
+    at = utc_now_iso(io.clock)
+    changed = False
+    for plan in planned:
+        order_id = existing.get(plan.excel_row)
+        row = by_identity[plan.identity]
+        if order_id and row.state != "placed":
+            io.ledger.record_existing_order(campaign, row.id, order_id, at)
+            changed = True
+    pairs = [(plan.excel_row, by_identity[plan.identity]) for plan in planned]
+    if changed:
+        return _reload(campaign, [(excel, row.id) for excel, row in pairs], io)
+    return pairs
+
+
+def _reload(
+    campaign: Campaign, where: list[tuple[int, int]], io: SubmitIO, *, slim: bool = False
+) -> list[tuple[int, LedgerRow]]:
+    """(Excel row, ledger row id) -> (Excel row, the row as the ledger has it now).
+
+    `slim` drops the payloads (sent already), one row at a time, so that a 100k-row
+    campaign is never held twice.
+    """
+    fresh = io.ledger.rows(campaign)
+    current: dict[int, LedgerRow] = {}
+    for index, row in enumerate(fresh):
+        current[row.id] = replace(row, payload={}) if slim else row
+        fresh[index] = None  # type: ignore[call-overload]
+    del fresh
+    return [(excel, current[row_id]) for excel, row_id in where]
+
+
+def _plan(
+    name: str,
+    rows: Sequence[tuple[int, LedgerRow]],
+    to_send: Sequence[LedgerRow],
+    total: Decimal,
+    balance: Balance | None,
+    invalid: int,
+    options: SubmitOptions,
+) -> Plan:
+    states = [row.state for _, row in rows]
+    return Plan(
+        campaign=name,
+        to_place=len(to_send),
+        total=total,
+        balance=balance,
+        already_placed=states.count("placed"),
+        rejected=states.count("rejected"),
+        uncertain=states.count("uncertain"),
+        invalid=invalid,
+        resend_uncertain=options.resend_uncertain,
+    )
+
+
+def _place(
+    to_send: Sequence[LedgerRow],
+    at_row: Mapping[int, int],
+    balance: Balance | None,
+    options: SubmitOptions,
+    io: SubmitIO,
+) -> Tally:
+    sendables = [
+        Sendable(row.id, at_row[row.id], row.payload, row.estimate, resend=row.state == "uncertain")
+        for row in to_send
+    ]
+    io.reporter.start(len(sendables), "Placing orders")
+    try:
+        return place_rows(
+            sendables,
+            client=io.client,
+            ledger=io.ledger,
+            currency=balance.currency if balance else "",
+            concurrency=options.concurrency,
+            clock=io.clock,
+            reporter=io.reporter,
+        )
+    finally:
+        io.reporter.close()
+
+
+def _write_results(
+    sheet: Sheet,
+    campaign: Campaign,
+    rows: Sequence[tuple[int, LedgerRow]],
+    invalid: Mapping[int, list[RowIssue]],
+    options: SubmitOptions,
+    io: SubmitIO,
+    outcome: SubmitOutcome,
+) -> None:
+    """Write the results sheet from the ledger; on failure the ledger keeps `needs_write`."""
+    from bulkorders.sheets.write import backup_copy, write_back
+
+    source = Path(sheet.path)
+    out = output_path(source, options)
+    updates = CompactUpdates()
+    for start in range(0, len(rows), _RECORDS_CHUNK):
+        chunk = rows[start : start + _RECORDS_CHUNK]
+        order_ids = [row.order_id for _, row in chunk if row.order_id]
+        records = io.ledger.orders(io.panel, order_ids) if order_ids else {}
+        for excel, values in campaign_updates(chunk, records).items():
+            updates.set(excel, values)
+    for excel, values in campaign_updates([], {}, invalid).items():
+        updates.set(excel, values)
+    try:
+        if options.in_place:
+            io.notify(f"Kept a copy of the input as {backup_copy(source)}.")
+        summary = write_back(sheet, updates, out)
+    except WriteBackError as exc:
+        io.ledger.set_results_path(campaign, str(out), True)
+        outcome.write_error = (
+            f"{exc.message} To write the sheet again, rerun the same submit command (it places "
+            "nothing new)."
+        )
+        return
+    io.ledger.set_results_path(campaign, str(summary.path), False)
+    outcome.output = Path(summary.path)
+    for warning in summary.warnings:
+        io.notify(f"warning: {warning}")
+
+
+def _row_outcomes(
+    rows: Sequence[tuple[int, LedgerRow]],
+    invalid: Mapping[int, list[RowIssue]],
+    existing: Mapping[int, str],
+) -> list[RowOutcome]:
+    outcomes = [
+        RowOutcome(excel, row.state, row.order_id, row.charge, row.currency, row.error)
+        for excel, row in rows
+    ]
+    outcomes += [
+        RowOutcome(excel, "invalid", error="; ".join(str(issue) for issue in issues))
+        for excel, issues in invalid.items()
+    ]
+    covered = {outcome.row for outcome in outcomes}
+    outcomes += [
+        RowOutcome(excel, "has_order", order_id)
+        for excel, order_id in existing.items() if excel not in covered
+    ]  # fmt: skip
+    return sorted(outcomes, key=lambda outcome: outcome.row)
+
+
+def _existing_order_ids(sheet: Sheet) -> dict[int, str]:
+    """Excel row -> order id, for the rows of the input that already carry one."""
+    found = {}
+    for row in sheet.rows:
+        value = row.values.get("order_id")
+        text = "" if value is None else str(value).strip()
+        if text.endswith(".0") and text[:-2].isdigit():
+            text = text[:-2]  # a number cell read as a float
+        if text:
+            found[row.row] = text
+    return found
+
+
+def _without_order_ids(sheet: Sheet) -> Sheet:
+    if "order_id" not in sheet.columns:
+        return sheet
+    from bulkorders.sheets.read import SheetRow
+
+    rows = [
+        SheetRow(row.row, {k: v for k, v in row.values.items() if k != "order_id"})
+        for row in sheet.rows
+    ]
+    return replace(sheet, rows=rows)
+
+
+def _invalid_issues(issues: Sequence[RowIssue], rows: set[int]) -> dict[int, list[RowIssue]]:
+    found: dict[int, list[RowIssue]] = {row: [] for row in sorted(rows)}
+    for issue in issues:
+        if issue.row in found:
+            found[issue.row].append(issue)
+    return found
+
+
+__all__ = [
+    "Plan", "RowOutcome", "SubmitIO", "SubmitOptions", "SubmitOutcome", "describe_plan",
+    "output_path", "problem_lines", "submit_sheet", "summary_text",
+]  # fmt: skip

@@ -1,0 +1,187 @@
+"""What a submit run plans and what became of it: the plan, the cost guard, the outcome.
+
+Pure: the data the pipeline returns, and its words for humans (stderr/stdout) and for
+`--json`. No I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from bulkorders.errors import BulkOrdersError, ExitCode
+from bulkorders.models import Balance
+from bulkorders.placement import format_amount
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What is about to be placed: shown by --dry-run and by the confirmation prompt."""
+
+    campaign: str
+    to_place: int
+    total: Decimal
+    balance: Balance | None
+    already_placed: int
+    rejected: int
+    uncertain: int
+    invalid: int
+    resend_uncertain: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RowOutcome:
+    """What became of one sheet row."""
+
+    row: int
+    state: str  # invalid | planned | sending | placed | rejected | uncertain | has_order
+    order_id: str | None = None
+    charge: Decimal | None = None
+    currency: str | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "row": self.row, "state": self.state, "order_id": self.order_id,
+            "charge": None if self.charge is None else str(self.charge),
+            "currency": self.currency, "error": self.error,
+        }  # fmt: skip
+
+
+@dataclass
+class SubmitOutcome:
+    """The result of a run: counts, spend, where the results went, every row's outcome."""
+
+    campaign: str
+    plan: Plan
+    rows: list[RowOutcome]
+    dry_run: bool = False
+    placed_now: int = 0
+    spent: Decimal = Decimal(0)
+    currency: str | None = None
+    output: Path | None = None
+    write_error: str | None = None
+    stop: BulkOrdersError | None = None
+
+    def count(self, state: str) -> int:
+        return sum(1 for row in self.rows if row.state == state)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """0 when every row has its order, 1 when some rows are invalid/rejected/uncertain/unsent."""
+        if self.stop is not None:
+            return self.stop.exit_code
+        if self.write_error is not None:
+            return ExitCode.PANEL
+        if self.dry_run:
+            return ExitCode.ROWS_FAILED if self.count("invalid") else ExitCode.OK
+        done = all(row.state in ("placed", "has_order") for row in self.rows)
+        return ExitCode.OK if done else ExitCode.ROWS_FAILED
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `--json` document."""
+        return {
+            "campaign": self.campaign,
+            "dry_run": self.dry_run,
+            "rows": len(self.rows),
+            "to_place": self.plan.to_place,
+            "estimate": str(self.plan.total),
+            "balance": None if self.plan.balance is None else str(self.plan.balance.amount),
+            "placed_now": self.placed_now,
+            "placed": self.count("placed") + self.count("has_order"),
+            "rejected": self.count("rejected"),
+            "uncertain": self.count("uncertain"),
+            "invalid": self.count("invalid"),
+            "not_sent": self.count("planned") + self.count("sending"),
+            "spent": str(self.spent),
+            "currency": self.currency,
+            "output": None if self.output is None else str(self.output),
+            "write_error": self.write_error,
+            "stopped": None if self.stop is None else self.stop.message,
+            "outcomes": [row.to_dict() for row in self.rows],
+        }
+
+
+def cost_guard(plan: Plan, max_spend: Decimal | None) -> None:
+    """Refuse (exit 3) when the estimate is over the balance or --max-spend, saying by how much."""
+    currency = plan.balance.currency if plan.balance else ""
+    what = f"The estimated cost of the {plan.to_place} row(s) to place, {_money(plan.total, currency)},"
+    problems = []
+    if plan.balance is not None and plan.total > plan.balance.amount:
+        over = plan.total - plan.balance.amount
+        problems.append(
+            f"{what} is over the balance of {_money(plan.balance.amount, currency)} by "
+            f"{_money(over, currency)}. Top up the panel balance or remove rows, then rerun."
+        )
+    if max_spend is not None and plan.total > max_spend:
+        over = plan.total - max_spend
+        problems.append(
+            f"{what} is over --max-spend {_money(max_spend, currency)} by {_money(over, currency)}. "
+            "Raise --max-spend or remove rows, then rerun."
+        )
+    if problems:
+        raise BulkOrdersError("Nothing placed. " + "\n".join(problems), exit_code=ExitCode.PANEL)
+
+
+def describe_plan(plan: Plan) -> str:
+    """The plan in words: what will be placed, what it costs, the balance, what is skipped."""
+    currency = plan.balance.currency if plan.balance else ""
+    lines = [f"Campaign {plan.campaign}: {plan.to_place} order(s) to place, estimated "
+             f"{_money(plan.total, currency)}."]  # fmt: skip
+    if plan.balance is not None:
+        after = plan.balance.amount - plan.total
+        lines.append(
+            f"Balance {_money(plan.balance.amount, currency)} "
+            f"(about {_money(after, currency)} after)."
+        )
+    skipped = [
+        (plan.already_placed, "already placed"),
+        (plan.rejected, "rejected earlier"),
+        (0 if plan.resend_uncertain else plan.uncertain,
+         "uncertain (not re-sent without --resend-uncertain)"),
+        (plan.invalid, "invalid"),
+    ]  # fmt: skip
+    details = [f"{count} {label}" for count, label in skipped if count]
+    if details:
+        lines.append("Skipped: " + ", ".join(details) + ".")
+    return "\n".join(lines)
+
+
+def _money(amount: Decimal, currency: str) -> str:
+    return f"{format_amount(amount)} {currency}".rstrip()
+
+
+def summary_text(outcome: SubmitOutcome) -> str:
+    """The human summary of a run, for stderr."""
+    currency = outcome.currency or ""
+    if outcome.dry_run:
+        lines = ["Dry run: nothing was sent.", describe_plan(outcome.plan)]
+        return "\n".join(lines)
+    placed = (
+        f"Placed {outcome.placed_now} order(s) for an estimated {_money(outcome.spent, currency)}."
+        if outcome.placed_now else "Placed no new order."
+    )  # fmt: skip
+    lines = [placed]
+    counts = [
+        (outcome.count("placed") + outcome.count("has_order") - outcome.placed_now, "placed before"),
+        (outcome.count("rejected"), "rejected"),
+        (outcome.count("uncertain"), "uncertain"),
+        (outcome.count("invalid"), "invalid"),
+        (outcome.count("planned") + outcome.count("sending"), "not sent"),
+    ]
+    details = [f"{count} {label}" for count, label in counts if count]
+    if details:
+        lines.append("Also: " + ", ".join(details) + ".")
+    if outcome.output is not None:
+        lines.append(f"Results written to {outcome.output}.")
+    return "\n".join(lines)
+
+
+def problem_lines(outcome: SubmitOutcome) -> list[str]:
+    """One line per rejected or uncertain row (for stderr; invalid rows were reported already)."""
+    return [
+        f"row {row.row}: {row.state}: {row.error}"
+        for row in outcome.rows if row.state in ("rejected", "uncertain")
+    ]  # fmt: skip

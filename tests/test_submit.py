@@ -1,0 +1,485 @@
+"""`submit` end to end against the in-process sandbox, and the pipeline with injected I/O.
+
+Every test counts the orders the sandbox really created, so "nothing ordered twice" is
+checked against the panel, not against what bulkorders believes.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+import httpx
+import openpyxl
+import pytest
+from click.testing import CliRunner
+from openpyxl.styles import Font, PatternFill
+
+from bulkorders.catalog import Catalogue
+from bulkorders.cli import cli
+from bulkorders.connect import SANDBOX_STATE_FILE
+from bulkorders.errors import AuthError, BulkOrdersError, FundsError, Interrupted
+from bulkorders.ledger import Ledger
+from bulkorders.models import AddResult, Balance
+from bulkorders.panel.client import PanelClient
+from bulkorders.panel.sandbox import catalogue as sandbox_catalogue
+from bulkorders.panel.sandbox_store import LiveSandbox
+from bulkorders.panel.sandbox_transport import SandboxTransport
+from bulkorders.settings import SANDBOX_URL, data_dir
+from bulkorders.submit import SubmitIO, SubmitOptions, submit_sheet
+
+HEADER = ["link", "service", "quantity", "note"]
+ROWS = [
+    ["https://instagram.com/p/a", "1001", "100", "first"],  # 0.90 × 100 / 1000 = 0.09
+    ["https://instagram.com/p/b", "1002", "200", "second"],  # 0.25 × 200 / 1000 = 0.05
+    ["https://instagram.com/p/c", "1004", "1200", "third"],  # 0.015 × 1200 / 1000 = 0.018
+]
+BAD_ROW = ["https://instagram.com/p/d", "1001", "abc", "bad"]
+
+
+def write_csv(path: Path, rows: list[list[str]], header: list[str] = HEADER) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        return list(csv.DictReader(fh))
+
+
+def submit(*args: str, panel: str = "sandbox"):
+    return CliRunner().invoke(cli, ["--panel", panel, "submit", *args], catch_exceptions=False)
+
+
+def sandbox_state_path() -> Path:
+    return data_dir() / SANDBOX_STATE_FILE
+
+
+def sandbox_orders() -> list:
+    """Every order the sandbox panel created, from its own state."""
+    path = sandbox_state_path()
+    if not path.exists():
+        return []
+    live = LiveSandbox(path)
+    try:
+        return list(live.state().orders.values())
+    finally:
+        live.close()
+
+
+def orders_per_link() -> Counter:
+    return Counter(order.link for order in sandbox_orders())
+
+
+def ledger_rows(name: str) -> list:
+    with Ledger.open(data_dir() / "ledger.sqlite") as ledger:
+        campaign = ledger.find_campaign(name, "sandbox")
+        return ledger.rows(campaign) if campaign else []
+
+
+# --- the command ------------------------------------------------------------------------
+
+
+def test_submit_places_valid_rows_reports_invalid_ones_and_writes_results(tmp_path):
+    sheet = write_csv(tmp_path / "orders.csv", [*ROWS, BAD_ROW])
+    result = submit(str(sheet), "--yes")
+    assert result.exit_code == 1, result.output
+    assert "row 5, quantity" in result.stderr
+    assert "Campaign orders: 3 order(s) to place, estimated 0.158 USD." in result.stderr
+    assert orders_per_link() == Counter(row[0] for row in ROWS)
+    out = read_csv(tmp_path / "orders.results.csv")
+    assert [r["note"] for r in out] == ["first", "second", "third", "bad"]
+    assert [r["charge"] for r in out] == ["0.09", "0.05", "0.018", ""]
+    assert [r["currency"] for r in out] == ["USD", "USD", "USD", ""]
+    assert all(r["order_id"].isdigit() for r in out[:3]) and out[3]["order_id"] == ""
+    assert out[3]["status"] == "invalid" and "quantity" in out[3]["error"]
+    assert all(r["submitted_at"].endswith("Z") for r in out[:3])
+    assert "Placed 3 order(s) for an estimated 0.158 USD." in result.stdout
+    assert {row.state for row in ledger_rows("orders")} == {"placed"}
+
+
+def test_all_rows_placed_exits_0_and_a_rerun_places_nothing_but_writes_the_sheet(tmp_path):
+    sheet = write_csv(tmp_path / "orders.csv", ROWS)
+    assert submit(str(sheet), "--yes").exit_code == 0
+    first = read_csv(tmp_path / "orders.results.csv")
+    (tmp_path / "orders.results.csv").unlink()
+    # No --yes and no terminal: fine, since there is nothing to place (nothing to confirm).
+    again = submit(str(sheet))
+    assert again.exit_code == 0, again.output
+    assert "Placed no new order." in again.stdout and "3 placed before" in again.stdout
+    assert read_csv(tmp_path / "orders.results.csv") == first
+    assert orders_per_link() == Counter(row[0] for row in ROWS)
+
+
+def test_dry_run_says_what_would_be_placed_and_places_nothing(tmp_path):
+    sheet = write_csv(tmp_path / "orders.csv", ROWS)
+    result = submit(str(sheet), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "Dry run: nothing was sent." in result.stdout
+    assert "Campaign orders: 3 order(s) to place, estimated 0.158 USD." in result.stdout
+    assert "Balance 1000.00 USD (about 999.842 USD after)." in result.stdout
+    assert sandbox_orders() == []
+    assert not (tmp_path / "orders.results.csv").exists()
+
+
+def test_max_spend_refuses_saying_by_how_much(tmp_path):
+    sheet = write_csv(tmp_path / "orders.csv", ROWS)
+    result = submit(str(sheet), "--yes", "--max-spend", "0.1")
+    assert result.exit_code == 3
+    assert result.stderr.strip().endswith(
+        "Error: Nothing placed. The estimated cost of the 3 row(s) to place, 0.158 USD, is over "
+        "--max-spend 0.10 USD by 0.058 USD. Raise --max-spend or remove rows, then rerun."
+    )
+    assert sandbox_orders() == []
+
+
+def test_over_the_balance_refuses_saying_by_how_much(tmp_path):
+    rows = [[f"https://youtube.com/v/{i}", "1006", "1000000"] for i in range(1)]  # 1200.00
+    sheet = write_csv(tmp_path / "big.csv", rows, ["link", "service", "quantity"])
+    result = submit(str(sheet), "--yes")
+    assert result.exit_code == 3
+    assert (
+        "Error: Nothing placed. The estimated cost of the 1 row(s) to place, 1200.00 USD, is over "
+        "the balance of 1000.00 USD by 200.00 USD. Top up the panel balance or remove rows, then rerun."
+    ) in result.stderr
+    assert sandbox_orders() == []
+
+
+def test_without_a_terminal_and_without_yes_it_refuses_and_places_nothing(tmp_path):
+    sheet = write_csv(tmp_path / "orders.csv", ROWS)
+    result = submit(str(sheet))
+    assert result.exit_code == 2
+    assert result.stderr.strip().endswith(
+        "Error: Nothing placed: there is no terminal to confirm on. Check the plan with --dry-run, "
+        "then rerun with --yes to place the orders."
+    )
+    assert sandbox_orders() == []
+    assert {row.state for row in ledger_rows("orders")} == {"planned"}
+
+
+def test_json_output_is_one_document_with_counts_and_outcomes(tmp_path):
+    sheet = write_csv(tmp_path / "orders.csv", [*ROWS, BAD_ROW])
+    result = CliRunner().invoke(cli, ["--panel", "sandbox", "--json", "submit", str(sheet), "--yes"])
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)
+    assert (doc["placed_now"], doc["placed"], doc["invalid"], doc["uncertain"]) == (3, 3, 1, 0)
+    assert (doc["spent"], doc["currency"], doc["campaign"]) == ("0.158", "USD", "orders")
+    assert doc["output"] == str(tmp_path / "orders.results.csv")
+    assert [(o["row"], o["state"]) for o in doc["outcomes"]] == [
+        (2, "placed"), (3, "placed"), (4, "placed"), (5, "invalid")]
+    assert "Placed 3 order(s)" in result.stderr
+
+
+def test_sorted_edited_and_inserted_rows_place_only_what_is_new(tmp_path):
+    rows = [[f"https://instagram.com/p/{i}", "1001", "100"] for i in range(6)]
+    package = ["https://instagram.com/brand", "1009", ""]
+    rows += [package, list(package)]  # the same content twice: two rows, two orders
+    sheet = write_csv(tmp_path / "camp.csv", rows, ["link", "service", "quantity"])
+    first = submit(str(sheet), "--yes")
+    assert first.exit_code == 0, first.output
+    assert len(sandbox_orders()) == 8
+    edited = list(reversed(rows))
+    edited[3] = ["https://instagram.com/p/4-edited", "1001", "100"]  # was p/4: a new row
+    edited.insert(1, ["https://instagram.com/p/new", "1002", "50"])
+    write_csv(sheet, edited, ["link", "service", "quantity"])
+    result = submit(str(sheet), "--yes")
+    assert result.exit_code == 0, result.output
+    assert "Placed 2 order(s)" in result.stdout
+    per_link = orders_per_link()
+    assert per_link[package[0]] == 2  # its two occurrences, not more
+    assert per_link["https://instagram.com/p/4"] == 1
+    assert per_link["https://instagram.com/p/4-edited"] == 1
+    assert per_link["https://instagram.com/p/new"] == 1
+    assert len(sandbox_orders()) == 10
+    # The results follow the rows to where they are now; p/4's row is gone from the sheet.
+    out = read_csv(tmp_path / "camp.results.csv")
+    assert len(out) == 9 and all(row["order_id"] for row in out)
+    by_id = {str(o.id): o.link for o in sandbox_orders()}
+    assert [by_id[row["order_id"]] for row in out] == [row["link"] for row in out]
+
+
+def test_rows_that_already_carry_an_order_id_are_not_sent(tmp_path):
+    rows = [[*ROWS[0][:3], "777"], [*ROWS[1][:3], ""]]
+    sheet = write_csv(tmp_path / "mixed.csv", rows, ["link", "service", "quantity", "order_id"])
+    result = submit(str(sheet), "--yes")
+    assert result.exit_code == 0, result.output
+    assert orders_per_link() == Counter({ROWS[1][0]: 1})
+    out = read_csv(tmp_path / "mixed.results.csv")
+    assert out[0]["order_id"] == "777"
+    assert out[1]["order_id"].isdigit()
+
+
+def test_a_second_submit_while_one_holds_the_campaign_refuses(tmp_path):
+    sheet = write_csv(tmp_path / "orders.csv", ROWS)
+    with Ledger.open(data_dir() / "ledger.sqlite") as ledger:
+        campaign = ledger.campaign("orders", "sandbox")
+        with ledger.lock(campaign):
+            result = submit(str(sheet), "--yes")
+    assert result.exit_code == 3
+    pid = __import__("os").getpid()
+    assert result.stderr.strip() == (
+        f'Error: Campaign "orders" is being submitted by another bulkorders process (pid {pid}). '
+        "Wait for it to finish, or stop it, then rerun."
+    )
+    assert sandbox_orders() == []
+
+
+def test_a_failed_write_back_keeps_everything_and_the_rerun_writes_it(tmp_path):
+    sheet = write_csv(tmp_path / "orders.csv", ROWS)
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    result = submit(str(sheet), "--yes", "--out", str(blocker / "out.csv"))
+    assert result.exit_code == 3
+    assert "Nothing is lost: the ledger holds every result. To write the sheet again, rerun the " \
+           "same submit command (it places nothing new)" in result.stderr
+    with Ledger.open(data_dir() / "ledger.sqlite") as ledger:
+        assert ledger.find_campaign("orders", "sandbox").needs_write
+    again = submit(str(sheet), "--yes", "--out", str(tmp_path / "out.csv"))
+    assert again.exit_code == 0, again.output
+    assert len(read_csv(tmp_path / "out.csv")) == 3
+    assert len(sandbox_orders()) == 3
+    with Ledger.open(data_dir() / "ledger.sqlite") as ledger:
+        assert not ledger.find_campaign("orders", "sandbox").needs_write
+
+
+def test_out_and_in_place_together_is_a_usage_error(tmp_path):
+    sheet = write_csv(tmp_path / "orders.csv", ROWS)
+    result = submit(str(sheet), "--in-place", "--out", str(tmp_path / "x.csv"))
+    assert result.exit_code == 2
+    assert "Choose --out FILE or --in-place, not both." in result.stderr
+
+
+# --- workbooks ----------------------------------------------------------------------------
+
+
+def make_workbook(path: Path) -> Path:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Orders"
+    ws.append(["Campaign week 48"])
+    ws.append([])
+    ws.append(["Link", "Service ID", "Qty", "Cost check"])
+    for i, row in enumerate(ROWS, start=4):
+        ws.append([row[0], int(row[1]), int(row[2]), f"=C{i}*2"])
+    for cell in ws[3]:
+        cell.font = Font(bold=True, color="FFFFFF")
+        cell.fill = PatternFill("solid", fgColor="1F4E78")
+    ws.column_dimensions["A"].width = 42
+    ws.freeze_panes = "A4"
+    other = wb.create_sheet("Notes")
+    other["A1"] = "keep me"
+    wb.save(path)
+    return path
+
+
+def test_workbook_results_keep_the_rest_of_the_workbook(tmp_path):
+    book = make_workbook(tmp_path / "week48.xlsx")
+    result = submit(str(book), "--yes")
+    assert result.exit_code == 0, result.output
+    wb = openpyxl.load_workbook(tmp_path / "week48.results.xlsx")
+    ws = wb["Orders"]
+    headers = [cell.value for cell in ws[3]]
+    assert headers[:4] == ["Link", "Service ID", "Qty", "Cost check"]
+    assert headers[4:7] == ["order_id", "charge", "currency"]
+    assert ws.cell(3, 5).font.bold  # styled like the existing header
+    assert ws["D4"].value == "=C4*2" and ws.freeze_panes == "A4"
+    assert ws.column_dimensions["A"].width == 42
+    assert wb["Notes"]["A1"].value == "keep me"
+    ids = {str(ws.cell(r, 5).value) for r in range(4, 7)}
+    assert ids == {str(o.id) for o in sandbox_orders()}
+    assert [ws.cell(r, 6).value for r in range(4, 7)] == [0.09, 0.05, 0.018]
+
+
+def test_in_place_keeps_a_copy_of_the_input(tmp_path):
+    book = make_workbook(tmp_path / "week48.xlsx")
+    result = submit(str(book), "--yes", "--in-place")
+    assert result.exit_code == 0, result.output
+    copies = [p for p in tmp_path.iterdir() if p.name.startswith("week48") and p != book]
+    assert len(copies) == 1 and "Kept a copy of the input as" in result.stderr
+    ws = openpyxl.load_workbook(book)["Orders"]
+    assert ws.cell(3, 5).value == "order_id" and ws.cell(4, 5).value is not None
+    # Rerun on the updated input: every row already carries its order id.
+    again = submit(str(book), "--yes", "--in-place")
+    assert again.exit_code == 0, again.output
+    assert len(sandbox_orders()) == 3
+
+
+# --- the pipeline with injected I/O -----------------------------------------------------------
+
+
+class FakePanel:
+    """A panel client whose `add` answers are scripted by link; it counts every call."""
+
+    def __init__(self, script: Mapping[str, object] | None = None, balance: str = "100") -> None:
+        self.script = dict(script or {})
+        self.calls: list[str] = []
+        self._balance = Balance(Decimal(balance), "USD")
+        self._next = 900
+
+    def balance(self) -> Balance:
+        return self._balance
+
+    def add(self, payload: Mapping[str, str]) -> AddResult:
+        self.calls.append(payload["link"])
+        action = self.script.get(payload["link"], "ok")
+        if isinstance(action, BaseException):
+            raise action
+        if action == "ok":
+            self._next += 1
+            return AddResult(order=str(self._next))
+        if action == "lost":
+            return AddResult(lost=True, detail="no answer within 60 s (ReadTimeout)")
+        return AddResult(error=str(action))
+
+
+def pipeline_io(tmp_path: Path, client, **extra) -> SubmitIO:
+    ledger = Ledger.open(tmp_path / "pipeline-ledger.sqlite")
+    catalogue = Catalogue("sandbox", 0.0, sandbox_catalogue())
+    return SubmitIO(client=client, ledger=ledger, catalogue=catalogue, panel="sandbox",
+                    confirm=lambda plan: True, **extra)  # fmt: skip
+
+
+def test_a_panel_error_starting_with_equals_is_written_as_text(tmp_path):
+    sheet = write_csv(tmp_path / "evil.csv", ROWS)
+    client = FakePanel({ROWS[1][0]: '=HYPERLINK("http://evil.test","click")'})
+    io = pipeline_io(tmp_path, client)
+    outcome = submit_sheet(sheet, SubmitOptions(), io)
+    assert outcome.exit_code == 1 and outcome.count("rejected") == 1
+    text = (tmp_path / "evil.results.csv").read_text(encoding="utf-8")
+    assert "'=HYPERLINK" in text and ',=HYPERLINK' not in text and ',"=HYPERLINK' not in text
+    book = make_workbook(tmp_path / "evil.xlsx")
+    outcome = submit_sheet(book, SubmitOptions(campaign="evil-book"), io)
+    ws = openpyxl.load_workbook(tmp_path / "evil.results.xlsx")["Orders"]
+    error_col = [c.value for c in ws[3]].index("error") + 1
+    cell = ws.cell(5, error_col)
+    assert cell.data_type == "s" and cell.value == '=HYPERLINK("http://evil.test","click")'
+    io.ledger.close()
+
+
+def test_not_enough_funds_stops_writes_back_and_the_rerun_places_the_rest(tmp_path):
+    rows = [[f"https://instagram.com/p/{i}", "1001", "100"] for i in range(30)]
+    sheet = write_csv(tmp_path / "funds.csv", rows, ["link", "service", "quantity"])
+    client = FakePanel({rows[12][0]: FundsError("The panel says the balance is too low.")})
+    io = pipeline_io(tmp_path, client)
+    outcome = submit_sheet(sheet, SubmitOptions(concurrency=3), io)
+    assert isinstance(outcome.stop, FundsError) and outcome.exit_code == 3
+    placed = outcome.count("placed")
+    assert 12 <= placed <= 14 and outcome.count("planned") == 30 - placed
+    out = read_csv(tmp_path / "funds.results.csv")
+    assert sum(1 for r in out if r["order_id"]) == placed
+    assert {r["error"] for r in out if not r["order_id"]} == {
+        "not sent yet: rerun the same submit command to place it"}
+    client.script.clear()
+    again = submit_sheet(sheet, SubmitOptions(concurrency=3), io)
+    assert again.exit_code == 0 and again.placed_now == 30 - placed
+    assert Counter(client.calls) == Counter({row[0]: 1 for row in rows} | {rows[12][0]: 2})
+    io.ledger.close()
+
+
+def test_a_bad_key_stops_before_anything_is_placed(tmp_path):
+    sheet = write_csv(tmp_path / "orders.csv", ROWS)
+    transport = SandboxTransport(sandbox_state_path(), key="right-key")
+    client = PanelClient(SANDBOX_URL, "wrong-key", transport=transport)
+    io = pipeline_io(tmp_path, client)
+    with pytest.raises(AuthError) as caught:
+        submit_sheet(sheet, SubmitOptions(), io)
+    assert caught.value.exit_code == 3 and "Invalid API key" in caught.value.message
+    assert sandbox_orders() == []
+    io.ledger.close()
+
+
+class Interrupting:
+    """A progress reporter that presses Ctrl-C (in the main thread) after `after` answers."""
+
+    def __init__(self, after: int) -> None:
+        self.after, self.seen = after, 0
+
+    def start(self, total: int, label: str) -> None:
+        pass
+
+    def advance(self, steps: int = 1, *, info: str = "") -> None:
+        self.seen += steps
+        if self.seen == self.after:
+            raise KeyboardInterrupt
+
+    def close(self) -> None:
+        pass
+
+
+def test_ctrl_c_stops_cleanly_writes_back_and_resumes(tmp_path):
+    rows = [[f"https://instagram.com/p/{i}", "1001", "100"] for i in range(40)]
+    sheet = write_csv(tmp_path / "ctrlc.csv", rows, ["link", "service", "quantity"])
+    client = PanelClient(SANDBOX_URL, "sandbox-test-key", transport=SandboxTransport(sandbox_state_path()))
+    io = pipeline_io(tmp_path, client, reporter=Interrupting(after=7))
+    outcome = submit_sheet(sheet, SubmitOptions(concurrency=4), io)
+    assert isinstance(outcome.stop, Interrupted) and outcome.exit_code == 130
+    assert outcome.count("sending") == 0
+    assert outcome.count("placed") == len(sandbox_orders())
+    assert sum(1 for r in read_csv(tmp_path / "ctrlc.results.csv") if r["order_id"]) == len(sandbox_orders())
+    io.reporter = Interrupting(after=-1)
+    again = submit_sheet(sheet, SubmitOptions(concurrency=4), io)
+    assert again.exit_code == 0
+    assert orders_per_link() == Counter({row[0]: 1 for row in rows})
+    io.ledger.close()
+
+
+class LosingTransport(httpx.BaseTransport):
+    """Passes requests to the sandbox, but loses the answer of `add`s for some links."""
+
+    def __init__(self, inner: httpx.BaseTransport, lose: set[str]) -> None:
+        self.inner, self.lose = inner, lose
+        self.adds = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        form = dict(parse_qsl(request.read().decode()))
+        response = self.inner.handle_request(request)
+        if form.get("action") == "add":
+            self.adds += 1
+            if form.get("link") in self.lose:
+                raise httpx.ReadTimeout("lost", request=request)
+        return response
+
+
+def test_uncertain_rows_are_resent_only_with_resend_uncertain_and_duplicates_say_so(tmp_path):
+    sheet = write_csv(tmp_path / "lost.csv", ROWS)
+    transport = LosingTransport(SandboxTransport(sandbox_state_path()), {ROWS[0][0]})
+    client = PanelClient(SANDBOX_URL, "sandbox-test-key", transport=transport)
+    io = pipeline_io(tmp_path, client)
+    outcome = submit_sheet(sheet, SubmitOptions(), io)
+    assert outcome.exit_code == 1 and outcome.count("uncertain") == 1
+    out = read_csv(tmp_path / "lost.results.csv")
+    assert out[0]["status"] == "uncertain" and out[0]["order_id"] == ""
+    assert out[0]["error"].startswith("answer lost (")
+    assert len(sandbox_orders()) == 3  # the lost answer's order exists on the panel
+    transport.lose.clear()
+    again = submit_sheet(sheet, SubmitOptions(), io)
+    assert again.placed_now == 0 and transport.adds == 3  # not re-sent without the flag
+    resent = submit_sheet(sheet, SubmitOptions(resend_uncertain=True), io)
+    assert transport.adds == 4 and resent.count("rejected") == 1
+    row = read_csv(tmp_path / "lost.results.csv")[0]
+    assert row["status"] == "rejected"
+    assert row["error"].startswith("You have active order with this link.")
+    assert "it was most likely placed the first time" in row["error"]
+    assert orders_per_link()[ROWS[0][0]] == 1
+    io.ledger.close()
+
+
+def test_declining_the_confirmation_places_nothing(tmp_path):
+    sheet = write_csv(tmp_path / "orders.csv", ROWS)
+    client = FakePanel()
+    io = pipeline_io(tmp_path, client)
+    io.confirm = lambda plan: False
+    with pytest.raises(BulkOrdersError) as caught:
+        submit_sheet(sheet, SubmitOptions(), io)
+    assert caught.value.exit_code == 3
+    assert caught.value.message == "Nothing placed: the submission was not confirmed."
+    assert client.calls == [] and not (tmp_path / "orders.results.csv").exists()
+    io.ledger.close()

@@ -1,0 +1,114 @@
+"""kill -9 in the middle of a submit loses nothing and orders nothing twice.
+
+`sandbox serve --latency 0.05` runs in one subprocess, `submit` of 200 rows in another;
+the submit is killed with SIGKILL mid-run, then rerun to completion. The sandbox's own
+state is the judge: no link was ordered twice, every row is placed or uncertain, and
+every placed row's order is the one the panel created for its link.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from bulkorders.ledger import Ledger
+from bulkorders.panel.sandbox_store import LiveSandbox
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+
+ROWS = 200
+CONCURRENCY = 8
+KEY = "crash-test-key"
+
+
+def start_server(state: Path, *faults: str) -> tuple[subprocess.Popen, str]:
+    cmd = [sys.executable, "-m", "bulkorders", "sandbox", "serve", "--port", "0", "--state",
+           str(state), "--latency", "0.05", *faults]  # fmt: skip
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    for _ in range(50):
+        line = proc.stderr.readline()
+        found = re.search(r"listening on (http://\S+/api/v2)", line)
+        if found:
+            return proc, found.group(1)
+        if not line and proc.poll() is not None:
+            break
+    proc.kill()
+    raise AssertionError("sandbox serve did not start")
+
+
+def submit_cmd(url: str, sheet: Path, ledger: Path) -> list[str]:
+    return [sys.executable, "-m", "bulkorders", "--panel", url, "--ledger", str(ledger), "--json",
+            "submit", str(sheet), "--yes", "--concurrency", str(CONCURRENCY)]  # fmt: skip
+
+
+def placed_count(ledger_path: Path) -> int:
+    if not ledger_path.exists():
+        return 0
+    with Ledger.open(ledger_path) as ledger:
+        campaign = ledger.find_campaign("crash")
+        return 0 if campaign is None else sum(r.state == "placed" for r in ledger.rows(campaign))
+
+
+def test_sigkill_mid_submit_then_rerun_orders_nothing_twice(tmp_path):
+    state = tmp_path / "sandbox.jsonl"
+    ledger_path = tmp_path / "ledger.sqlite"
+    sheet = tmp_path / "crash.csv"
+    links = [f"https://instagram.com/p/crash{i}" for i in range(ROWS)]
+    with sheet.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["link", "service", "quantity"])
+        writer.writerows([link, "1001", "100"] for link in links)
+    env = {**os.environ, "BULKORDERS_API_KEY": KEY}
+    server, url = start_server(state)
+    try:
+        victim = subprocess.Popen(submit_cmd(url, sheet, ledger_path), env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        deadline = time.monotonic() + 20
+        while placed_count(ledger_path) < 40 and time.monotonic() < deadline:
+            assert victim.poll() is None, "the submit ended before it could be killed"
+            time.sleep(0.02)  # polling another process: there is no clock to inject
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=10)
+        assert victim.returncode == -signal.SIGKILL
+        killed_at = placed_count(ledger_path)
+        assert 40 <= killed_at < ROWS
+
+        with Ledger.open(ledger_path) as ledger:
+            campaign = ledger.find_campaign("crash")
+            in_flight = sum(r.state == "sending" for r in ledger.rows(campaign))
+        assert in_flight <= CONCURRENCY
+
+        rerun = subprocess.run(submit_cmd(url, sheet, ledger_path), env=env, capture_output=True,
+                               text=True, timeout=60)  # fmt: skip
+        assert rerun.returncode in (0, 1), rerun.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+    live = LiveSandbox(state)
+    orders = list(live.state().orders.values())
+    live.close()
+    per_link = Counter(order.link for order in orders)
+    assert max(per_link.values()) == 1  # no row ordered twice
+    with Ledger.open(ledger_path) as ledger:
+        rows = ledger.rows(ledger.find_campaign("crash"))
+    states = Counter(row.state for row in rows)
+    assert set(states) <= {"placed", "uncertain"} and len(rows) == ROWS
+    assert states["uncertain"] <= in_flight
+    by_id = {str(order.id): order.link for order in orders}
+    for row in rows:
+        if row.state == "placed":
+            assert by_id[row.order_id] == row.link
+    # Orders without a placed row can only be the uncertain ones (sent, answer never recorded).
+    placed_links = {row.link for row in rows if row.state == "placed"}
+    uncertain_links = {row.link for row in rows if row.state == "uncertain"}
+    assert set(per_link) - placed_links <= uncertain_links

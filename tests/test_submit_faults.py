@@ -1,0 +1,298 @@
+"""Placement under faults: every outcome recorded, nothing ordered twice, bounded `sending`.
+
+Direct calls of `placement.place_rows` with a scripted, instrumented client and the real
+ledger; then the whole `submit` against the sandbox with lost answers, 5xx and 429.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping
+from decimal import Decimal
+
+import pytest
+
+from bulkorders.errors import AuthError, ConfigError, FundsError, Interrupted, PanelError, PanelUnreachable
+from bulkorders.identity import assign_identities
+from bulkorders.ledger import Ledger, PlannedRow
+from bulkorders.models import AddResult
+from bulkorders.placement import Sendable, format_amount, place_rows, rejection_text
+
+CLOCK = lambda: 1_780_000_000.0  # noqa: E731 - a fixed clock: times in the ledger are stable
+
+
+class ScriptedClient:
+    """`add` answers by link: "ok", "lost", "error:TEXT", or an exception to raise.
+
+    It records every call, the most requests it ever had in flight at once, and the most
+    ledger rows it ever saw in `sending` while a request was in flight.
+    """
+
+    def __init__(self, ledger: Ledger, campaign, script: Mapping[str, object] | None = None,
+                 delay: float = 0.002) -> None:
+        self.ledger, self.campaign = ledger, campaign
+        self.script = dict(script or {})
+        self.delay = delay
+        self.calls: list[str] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.max_sending = 0
+        self.sent_while_not_sending: list[str] = []
+        self._lock = threading.Lock()
+        self._next = 5000
+
+    def add(self, payload: Mapping[str, str]) -> AddResult:
+        link = payload["link"]
+        states = {r.link: r.state for r in self.ledger.rows(self.campaign)}
+        sending = sum(1 for s in states.values() if s == "sending")
+        with self._lock:
+            self.calls.append(link)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self.max_sending = max(self.max_sending, sending)
+            if states.get(link) != "sending":
+                self.sent_while_not_sending.append(link)
+            self._next += 1
+            order = str(self._next)
+        try:
+            time.sleep(self.delay)  # a little latency, so that requests overlap
+            action = self.script.get(link, "ok")
+            if isinstance(action, BaseException):
+                raise action
+            if action == "ok":
+                return AddResult(order=order)
+            if action == "lost":
+                return AddResult(lost=True, detail="read timeout")
+            return AddResult(error=str(action).removeprefix("error:"))
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    with Ledger.open(tmp_path / "ledger.sqlite", clock=CLOCK) as opened:
+        yield opened
+
+
+def make_rows(ledger: Ledger, count: int, name: str = "camp") -> tuple[object, list[Sendable]]:
+    campaign = ledger.campaign(name, "sandbox")
+    payloads = [{"service": "1001", "link": f"https://x.test/{i}", "quantity": "100"}
+                for i in range(count)]  # fmt: skip
+    planned = [
+        PlannedRow(identity, i + 2, "1001", p["link"], p, Decimal("0.09"))
+        for i, (identity, p) in enumerate(zip(assign_identities(payloads), payloads))
+    ]
+    rows = ledger.sync_rows(campaign, planned)
+    return campaign, [Sendable(r.id, r.excel_row, r.payload, r.estimate) for r in rows]
+
+
+def states(ledger: Ledger, campaign) -> Counter:
+    return Counter(row.state for row in ledger.rows(campaign))
+
+
+def link(i: int) -> str:
+    return f"https://x.test/{i}"
+
+
+def test_every_row_placed_once_with_bounded_sending(ledger):
+    campaign, rows = make_rows(ledger, 60)
+    client = ScriptedClient(ledger, campaign)
+    tally = place_rows(rows, client=client, ledger=ledger, currency="USD", concurrency=4, clock=CLOCK)
+    assert (tally.placed, tally.rejected, tally.uncertain, tally.stop) == (60, 0, 0, None)
+    assert tally.spent == Decimal("5.40")
+    assert sorted(client.calls) == sorted(link(i) for i in range(60))
+    assert client.sent_while_not_sending == []  # intent committed before every request
+    assert 1 < client.max_in_flight <= 4
+    assert client.max_sending <= 4
+    placed = ledger.rows(campaign)
+    assert {r.state for r in placed} == {"placed"}
+    assert len({r.order_id for r in placed}) == 60
+    assert {(r.charge, r.currency) for r in placed} == {(Decimal("0.09"), "USD")}
+
+
+def test_rejected_and_lost_answers_are_recorded(ledger):
+    campaign, rows = make_rows(ledger, 6)
+    script = {link(1): "error:Incorrect service ID", link(3): "lost",
+              link(4): "error:=HYPERLINK(\"http://evil\")"}  # fmt: skip
+    client = ScriptedClient(ledger, campaign, script)
+    tally = place_rows(rows, client=client, ledger=ledger, currency="USD", concurrency=3, clock=CLOCK)
+    assert (tally.placed, tally.rejected, tally.uncertain, tally.stop) == (3, 2, 1, None)
+    by_link = {r.link: r for r in ledger.rows(campaign)}
+    assert by_link[link(1)].state == "rejected"
+    assert by_link[link(1)].error == "Incorrect service ID"
+    assert by_link[link(4)].error == '=HYPERLINK("http://evil")'
+    assert by_link[link(3)].state == "uncertain"
+    assert by_link[link(3)].error.startswith("answer lost (read timeout): the order may or may not")
+
+
+@pytest.mark.parametrize("exc", [
+    FundsError("Not enough funds on balance"),
+    AuthError("Invalid API key"),
+    PanelUnreachable("The panel could not be reached"),
+    ConfigError("The panel answered add with a redirect"),
+])  # fmt: skip
+def test_a_refusal_stops_sending_and_leaves_the_rest_planned(ledger, exc):
+    campaign, rows = make_rows(ledger, 40)
+    client = ScriptedClient(ledger, campaign, {link(10): exc})
+    tally = place_rows(rows, client=client, ledger=ledger, currency="USD", concurrency=4, clock=CLOCK)
+    assert tally.stop is exc
+    counts = states(ledger, campaign)
+    assert counts["sending"] == 0 and counts["uncertain"] == 0
+    # Rows 0..9 were placed, row 10 refused, at most the 3 in flight with it finished.
+    assert 10 <= counts["placed"] <= 13
+    assert counts["placed"] + counts["planned"] == 40
+    assert len(client.calls) == counts["placed"] + 1
+    assert {r.state for r in ledger.rows(campaign) if r.link == link(10)} == {"planned"}
+
+
+def test_not_enough_funds_as_an_error_text_also_stops(ledger):
+    campaign, rows = make_rows(ledger, 20)
+    client = ScriptedClient(ledger, campaign, {link(5): "error:neworder.error.not_enough_funds"})
+    tally = place_rows(rows, client=client, ledger=ledger, currency="USD", concurrency=2, clock=CLOCK)
+    assert isinstance(tally.stop, FundsError)
+    assert tally.stop.message == "The panel says: neworder.error.not_enough_funds"
+    counts = states(ledger, campaign)
+    assert counts["placed"] + counts["planned"] == 20 and counts["rejected"] == 0
+
+
+def test_many_lost_answers_in_a_row_stop_sending(ledger):
+    campaign, rows = make_rows(ledger, 200)
+    client = ScriptedClient(ledger, campaign, {link(i): "lost" for i in range(20, 200)})
+    tally = place_rows(rows, client=client, ledger=ledger, currency="USD", concurrency=4, clock=CLOCK)
+    assert isinstance(tally.stop, PanelError)
+    assert tally.stop.message.startswith("The panel lost the answers of 5 orders in a row, so sending")
+    counts = states(ledger, campaign)
+    assert counts["placed"] == 20
+    assert 5 <= counts["uncertain"] <= 5 + 3  # the ones in flight when it stopped
+    assert counts["planned"] == 200 - counts["placed"] - counts["uncertain"]
+
+
+def test_an_unexpected_failure_of_a_request_counts_as_lost(ledger):
+    campaign, rows = make_rows(ledger, 3)
+    client = ScriptedClient(ledger, campaign, {link(1): RuntimeError("boom")})
+    tally = place_rows(rows, client=client, ledger=ledger, currency="USD", concurrency=1, clock=CLOCK)
+    assert (tally.placed, tally.uncertain, tally.stop) == (2, 1, None)
+    row = next(r for r in ledger.rows(campaign) if r.link == link(1))
+    assert row.state == "uncertain" and "RuntimeError: boom" in row.error
+
+
+class InterruptingReporter:
+    """Raises KeyboardInterrupt (as Ctrl-C would) in the main thread after `after` answers."""
+
+    def __init__(self, after: int) -> None:
+        self.after, self.seen = after, 0
+
+    def start(self, total: int, label: str) -> None:
+        pass
+
+    def advance(self, steps: int = 1, *, info: str = "") -> None:
+        self.seen += steps
+        if self.seen == self.after:
+            raise KeyboardInterrupt
+
+    def close(self) -> None:
+        pass
+
+
+def test_ctrl_c_finishes_in_flight_requests_and_records_them(ledger):
+    campaign, rows = make_rows(ledger, 50)
+    client = ScriptedClient(ledger, campaign, delay=0.005)
+    tally = place_rows(rows, client=client, ledger=ledger, currency="USD", concurrency=4,
+                       clock=CLOCK, reporter=InterruptingReporter(after=10))  # fmt: skip
+    assert isinstance(tally.stop, Interrupted)
+    counts = states(ledger, campaign)
+    assert counts["sending"] == 0
+    assert counts["placed"] == len(client.calls)  # everything sent was answered and recorded
+    assert 10 <= counts["placed"] <= 14
+    assert counts["planned"] == 50 - counts["placed"]
+    # Resume: the rest is placed, nothing twice.
+    rest = [r for r in rows if r.row_id in {x.id for x in ledger.rows(campaign) if x.state == "planned"}]
+    place_rows(rest, client=client, ledger=ledger, currency="USD", concurrency=4, clock=CLOCK)
+    assert states(ledger, campaign) == Counter(placed=50)
+    assert sorted(client.calls) == sorted(link(i) for i in range(50))
+
+
+def test_resent_row_the_panel_calls_a_duplicate_says_so(ledger):
+    campaign, rows = make_rows(ledger, 2)
+    client = ScriptedClient(ledger, campaign, {link(0): "lost"})
+    place_rows(rows, client=client, ledger=ledger, currency="USD", concurrency=2, clock=CLOCK)
+    client.script[link(0)] = ("error:You have active order with this link. Please wait until "
+                              "order being completed.")  # fmt: skip
+    resend = [Sendable(r.row_id, r.excel_row, r.payload, r.estimate, resend=True)
+              for r in rows if r.payload["link"] == link(0)]  # fmt: skip
+    tally = place_rows(resend, client=client, ledger=ledger, currency="USD", clock=CLOCK)
+    assert tally.rejected == 1
+    row = next(r for r in ledger.rows(campaign) if r.link == link(0))
+    assert row.state == "rejected"
+    assert row.error == (
+        "You have active order with this link. Please wait until order being completed. — this "
+        "row's first answer was lost and it was sent again: it was most likely placed the first "
+        "time (check the panel's order list for this link)."
+    )
+
+
+def test_rejection_text_mentions_duplicates_only_for_resent_rows():
+    assert rejection_text("neworder.error.link_duplicate", resend=False) == "neworder.error.link_duplicate"
+    assert "most likely placed the first time" in rejection_text("neworder.error.link_duplicate", resend=True)
+
+
+@pytest.mark.parametrize("amount, text", [
+    ("0.718", "0.718"), ("0.72", "0.72"), ("0.9000", "0.90"), ("12", "12.00"),
+    ("1000.00", "1000.00"), ("0.0000015", "0.0000015"), ("1E+3", "1000.00"),
+])  # fmt: skip
+def test_amounts_are_shown_exact(amount, text):
+    assert format_amount(Decimal(amount)) == text
+
+
+# --- the whole submit against `sandbox serve` with faults -------------------------------------
+
+
+def test_lost_answers_5xx_and_429_together_never_order_twice(tmp_path):
+    import csv
+
+    from bulkorders.catalog import Catalogue
+    from bulkorders.panel.client import PanelClient
+    from bulkorders.panel.sandbox import catalogue as sandbox_catalogue
+    from bulkorders.panel.sandbox_server import Faults, SandboxServer
+    from bulkorders.panel.sandbox_store import LiveSandbox
+    from bulkorders.submit import SubmitIO, SubmitOptions, submit_sheet
+
+    links = [f"https://instagram.com/p/fault{i}" for i in range(120)]
+    sheet = tmp_path / "faults.csv"
+    with sheet.open("w", newline="") as fh:
+        csv.writer(fh).writerows([["link", "service", "quantity"], *([l, "1001", "100"] for l in links)])
+    faults = Faults(lose_answers=0.08, fail_5xx=0.08, fail_429=0.15, seed=7)
+    state = tmp_path / "sandbox.jsonl"
+    with SandboxServer(state, faults=faults) as server, \
+            PanelClient(server.url, "fault-test-key", sleep=lambda s: None) as client, \
+            Ledger.open(tmp_path / "ledger.sqlite") as ledger:  # fmt: skip
+        io = SubmitIO(client=client, ledger=ledger, catalogue=Catalogue("x", 0, sandbox_catalogue()),
+                      panel="faulty", confirm=lambda plan: True)  # fmt: skip
+        outcome = submit_sheet(sheet, SubmitOptions(concurrency=8), io)
+        for _ in range(10):  # a stop after many lost answers in a row: rerun, as a user would
+            if outcome.stop is None:
+                break
+            outcome = submit_sheet(sheet, SubmitOptions(concurrency=8), io)
+        assert outcome.stop is None
+        rows = ledger.rows(ledger.find_campaign("faults", "faulty"))
+    live = LiveSandbox(state)
+    orders = list(live.state().orders.values())
+    live.close()
+    per_link = Counter(order.link for order in orders)
+    assert max(per_link.values()) == 1  # nothing ordered twice
+    counts = Counter(row.state for row in rows)
+    assert set(counts) <= {"placed", "uncertain"} and len(rows) == 120
+    assert counts["uncertain"] >= 3  # the faults did happen
+    by_id = {str(order.id): order.link for order in orders}
+    assert all(by_id[row.order_id] == row.link for row in rows if row.state == "placed")
+    placed = {row.link for row in rows if row.state == "placed"}
+    uncertain = {row.link for row in rows if row.state == "uncertain"}
+    assert set(per_link) - placed <= uncertain  # created but unanswered: shown uncertain
+    with (tmp_path / "faults.results.csv").open(newline="") as fh:
+        out = {r["link"]: r for r in csv.DictReader(fh)}
+    assert {link for link, r in out.items() if r["status"] == "uncertain"} == uncertain
+    assert all(out[link]["error"].startswith("answer lost (") for link in uncertain)
+    assert all(out[link]["order_id"] for link in placed)
