@@ -1,0 +1,151 @@
+"""`status`, `refill`, `cancel`: follow up a sheet of placed orders, answered in the sheet."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bulkorders.cli.app import App, cli, pass_app
+from bulkorders.errors import UsageError, WriteBackError
+from bulkorders.lifecycle import DEFAULT_EVERY, LifecycleIO, SheetOptions, cancel_sheet, refill_sheet, status_sheet
+from bulkorders.lifecycle_report import CancelPlan, LifecycleReport, describe_cancel, failure_lines, summary_text
+from bulkorders.progress import make_reporter
+from bulkorders.rowspec import parse_rows
+
+
+def sheet_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options every lifecycle command shares: the sheet, which rows, where results go."""
+    decorators = [
+        click.argument("sheet", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
+        click.option("--sheet", "sheet_name", metavar="NAME", help="Worksheet to read (default: the first)."),
+        click.option("--rows", metavar="2-40,45", help="Only these Excel rows (numbers and ranges)."),
+        click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Results file (default: NAME.results.xlsx/.csv beside the input; "
+                          "a NAME.results file is updated itself)."),
+        click.option("--in-place", is_flag=True, help="Write into the input (a timestamped copy is kept)."),
+    ]  # fmt: skip
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
+
+
+@cli.command()
+@sheet_options
+@click.option("--all", "refresh_all", is_flag=True, help="Also check orders already final.")
+@click.option("--watch", is_flag=True, help="Check again every --every seconds until every order is final.")
+@click.option("--every", type=click.FloatRange(min=1), metavar="SECONDS",
+              help=f"Seconds between checks with --watch (default {DEFAULT_EVERY:g}).")
+@pass_app
+def status(app, sheet, sheet_name, rows, out, in_place, refresh_all, watch, every):
+    """Refresh the status of every order of SHEET (a sheet with an order_id column).
+
+    Checks every order not yet final (Completed, Partial, Canceled, Refunded) in
+    requests of 100 ids, and the status of refills not yet final; writes status,
+    charge, currency, start_count, remains, refill_status and checked_at back, and
+    prints counts by status, spend by currency and what changed since the last look.
+    """
+    if every is not None and not watch:
+        raise UsageError("--every only applies with --watch.")
+    options = _options(sheet_name, rows, out, in_place)
+    report = status_sheet(sheet, options, _io(app), refresh_all=refresh_all, watch=watch,
+                          every=every or DEFAULT_EVERY)  # fmt: skip
+    _show(app, report)
+
+
+@cli.command()
+@sheet_options
+@pass_app
+def refill(app, sheet, sheet_name, rows, out, in_place):
+    """Ask refills for the eligible orders of SHEET, and write their refill ids.
+
+    Eligible: the service allows refill (catalogue) and the order is Completed or
+    Partial (orders not known to be final are checked first). Rows named by --rows
+    that are not eligible say why in their error column. `status` later fills
+    refill_status.
+    """
+    io = _io(app)
+    report = refill_sheet(sheet, _options(sheet_name, rows, out, in_place), io, _catalogue(app, io))
+    _show(app, report)
+
+
+@cli.command()
+@sheet_options
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@pass_app
+def cancel(app, sheet, sheet_name, rows, out, in_place, yes):
+    """Cancel the eligible orders of SHEET, after showing them and asking.
+
+    Eligible: the service allows cancel and the order is not final (statuses are
+    checked first). Without a terminal, --yes is required. Writes cancel_result:
+    the panel's cancel id, or its error.
+    """
+    io = _io(app)
+    options = _options(sheet_name, rows, out, in_place)
+    report = cancel_sheet(sheet, options, io, _catalogue(app, io), confirm=lambda plan: _confirm(plan, yes))
+    _show(app, report)
+
+
+def _options(sheet_name: str | None, rows: str | None, out: Path | None, in_place: bool) -> SheetOptions:
+    if out and in_place:
+        raise UsageError("Choose --out FILE or --in-place, not both.")
+    return SheetOptions(sheet_name, out, in_place, parse_rows(rows) if rows is not None else None)
+
+
+def _io(app: App) -> LifecycleIO:
+    from bulkorders.connect import open_client, panel_identity
+    from bulkorders.ledger import Ledger
+
+    settings = app.settings
+    client = open_client(settings)
+    app.on_close(client.close)
+    ledger = Ledger.open(settings.ledger_path)
+    app.on_close(ledger.close)
+    return LifecycleIO(
+        client=client,
+        ledger=ledger,
+        panel=panel_identity(settings.panel()),
+        notify=lambda message: click.echo(message, err=True),
+        reporter=make_reporter(json_output=settings.json),
+    )
+
+
+def _catalogue(app: App, io: LifecycleIO) -> Any:
+    from bulkorders.catalog import load_catalogue
+
+    return load_catalogue(app.settings, io.client, warn=app.warn)  # type: ignore[arg-type]
+
+
+def stdin_is_terminal() -> bool:
+    """Whether a person can answer a prompt (tests replace this)."""
+    return click.get_text_stream("stdin").isatty()
+
+
+def _confirm(plan: CancelPlan, yes: bool) -> bool:
+    click.echo(describe_cancel(plan), err=True)
+    if yes:
+        return True
+    if not stdin_is_terminal():
+        raise UsageError(
+            "Nothing cancelled: there is no terminal to confirm on. "
+            "Rerun with --yes to cancel these orders."
+        )
+    return click.confirm("Cancel these orders?", default=False, err=True)
+
+
+def _show(app: App, report: LifecycleReport) -> None:
+    for line in failure_lines(report):
+        click.echo(line, err=True)
+    if app.settings.json:
+        app.emit_json(report.to_dict())
+    app.say(summary_text(report))
+    if report.write_error is not None:
+        if report.stop is None:
+            raise WriteBackError(report.write_error)
+        click.echo(f"Error: {report.write_error}", err=True)
+    if report.stop is not None:
+        raise report.stop
+    if report.exit_code:
+        click.get_current_context().exit(int(report.exit_code))

@@ -1,0 +1,145 @@
+"""What a `status`, `refill` or `cancel` run did: counts, spend, changes, failures. No I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from bulkorders.errors import BulkOrdersError, ExitCode
+from bulkorders.lifecycle_plan import Change, Target
+from bulkorders.models import RowIssue
+from bulkorders.placement import format_amount
+
+MAX_LISTED = 20  # orders named in a cancel prompt, changes named in a summary
+
+
+@dataclass
+class LifecycleReport:
+    """The outcome of one lifecycle command over one sheet."""
+
+    command: str  # status | refill | cancel
+    source: Path
+    rows: int = 0  # rows in scope (all, or those of --rows)
+    orders: int = 0  # distinct order ids among them
+    without_order: int = 0  # rows in scope with no order id
+    asked: int = 0  # distinct orders the command asked the panel about (its own action)
+    succeeded: int = 0  # of those, the ones the panel answered without an error
+    failures: list[RowIssue] = field(default_factory=list)  # rows that failed: exit 1
+    left_out: dict[str, int] = field(default_factory=dict)  # why -> rows, not failures
+    by_status: dict[str, int] = field(default_factory=dict)
+    spend: dict[str, Decimal] = field(default_factory=dict)
+    changes: list[Change] = field(default_factory=list)
+    refills_checked: int = 0  # refills whose status `status` asked
+    requests: int = 0  # HTTP requests sent to the panel by this run
+    rounds: int = 0
+    output: Path | None = None
+    write_error: str | None = None
+    stop: BulkOrdersError | None = None  # why the run ended early (Ctrl-C)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """130 interrupted, 3 the sheet could not be written, 1 some rows failed, else 0."""
+        if self.stop is not None:
+            return self.stop.exit_code
+        if self.write_error is not None:
+            return ExitCode.PANEL
+        return ExitCode.ROWS_FAILED if self.failures else ExitCode.OK
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `--json` document."""
+        return {
+            "command": self.command,
+            "sheet": str(self.source),
+            "rows": self.rows,
+            "orders": self.orders,
+            "without_order_id": self.without_order,
+            "asked": self.asked,
+            "succeeded": self.succeeded,
+            "failed": len(self.failures),
+            "refills_checked": self.refills_checked,
+            "failures": [issue.to_dict() for issue in self.failures],
+            "left_out": dict(self.left_out),
+            "by_status": dict(self.by_status),
+            "spend": {currency: str(amount) for currency, amount in self.spend.items()},
+            "changes": [change.to_dict() for change in self.changes],
+            "requests": self.requests,
+            "rounds": self.rounds,
+            "output": None if self.output is None else str(self.output),
+            "write_error": self.write_error,
+            "stopped": None if self.stop is None else self.stop.message,
+        }
+
+
+_DONE = {"status": "checked", "refill": "refill(s) asked", "cancel": "cancel(s) asked"}
+
+
+def summary_text(report: LifecycleReport) -> str:
+    """The human summary: what was done, statuses, spend, changes, where the sheet went."""
+    lines = [
+        f"{report.rows} row(s), {report.orders} order(s); {report.asked} {_DONE[report.command]}, "
+        f"{report.succeeded} answered, {len(report.failures)} row(s) failed "
+        f"({report.requests} request(s))."
+    ]
+    if report.refills_checked:
+        lines.append(f"{report.refills_checked} refill status(es) checked.")
+    if report.without_order:
+        lines.append(f"{report.without_order} row(s) without an order id were skipped.")
+    for why, count in report.left_out.items():
+        lines.append(f"Left out: {count} row(s): {why}.")
+    if report.by_status:
+        lines.append("Status: " + ", ".join(f"{s} {n}" for s, n in report.by_status.items()) + ".")
+    if report.spend:
+        spent = ", ".join(f"{format_amount(a)} {c}" for c, a in report.spend.items())
+        lines.append(f"Spend (sum of charges): {spent}.")
+    if report.command == "status":
+        lines.extend(_change_lines(report.changes))
+    if report.output is not None:
+        lines.append(f"Results written to {report.output}.")
+    elif report.write_error is None:
+        lines.append("Nothing to write: no row changed.")
+    return "\n".join(lines)
+
+
+def _change_lines(changes: Sequence[Change]) -> list[str]:
+    if not changes:
+        return ["No status changed since the last look."]
+    moves: dict[tuple[str, str], int] = {}
+    for change in changes:
+        key = (change.before or "unknown", change.after or "unknown")
+        moves[key] = moves.get(key, 0) + 1
+    text = ", ".join(f"{a} → {b}: {n}" for (a, b), n in sorted(moves.items(), key=lambda m: -m[1]))
+    return [f"Changed since the last look: {len(changes)} order(s) ({text})."]
+
+
+def failure_lines(report: LifecycleReport) -> list[str]:
+    """One line per failed row, for stderr."""
+    return [str(issue) for issue in report.failures]
+
+
+@dataclass(frozen=True)
+class CancelPlan:
+    """What `cancel` is about to do: shown before asking for confirmation."""
+
+    targets: list[Target]  # rows to cancel (an order in two rows is cancelled once)
+    orders: list[str]
+    left_out: dict[str, int]
+
+
+def describe_cancel(plan: CancelPlan) -> str:
+    """The cancel plan in words: which orders, and what is left out."""
+    shown = []
+    seen: set[str] = set()
+    for target in plan.targets:
+        if target.order_id in seen or len(shown) >= MAX_LISTED:
+            continue
+        seen.add(target.order_id or "")
+        shown.append(f"  row {target.row}: order {target.order_id} ({target.status or 'status unknown'})")
+    lines = [f"{len(plan.orders)} order(s) will be cancelled:", *shown]
+    if len(plan.orders) > len(shown):
+        lines.append(f"  … and {len(plan.orders) - len(shown)} more.")
+    for why, count in plan.left_out.items():
+        lines.append(f"Left out: {count} row(s): {why}.")
+    return "\n".join(lines)

@@ -1,0 +1,301 @@
+"""The machinery `status`, `refill` and `cancel` share: one command over one sheet.
+
+`Run` reads the sheet once, completes its rows with the ledger, asks the panel (the
+client sends ids in requests of at most 100, several at once), records each answer in
+the ledger with its time (orders unknown to it are added), keeps the cells to write per
+row and the failed rows, and writes the sheet. The pipelines in `lifecycle` drive it.
+
+Where the sheet goes: `--in-place` writes the input (after a timestamped copy), `--out`
+where asked; otherwise NAME.results.xlsx beside the input, except that an input which
+already is a results sheet (NAME.results.xlsx) is updated itself: refreshing the results
+of a campaign should not create NAME.results.results.xlsx.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+from bulkorders.errors import Interrupted, UsageError, WriteBackError
+from bulkorders.identity import utc_now_iso
+from bulkorders.lifecycle_plan import (
+    Target,
+    Values,
+    after_status,
+    by_status,
+    changes,
+    refill_ids,
+    refill_status_values,
+    spend,
+    status_ids,
+    status_values,
+    targets_from_rows,
+    unique_ids,
+    with_known,
+)
+from bulkorders.lifecycle_report import LifecycleReport
+from bulkorders.models import CancelResult, OrderStatus, RefillResult, RefillStatus, RowIssue
+from bulkorders.progress import Reporter, SilentReporter
+from bulkorders.rowspec import RowSelection
+
+if TYPE_CHECKING:
+    from bulkorders.ledger_schema import OrderRecord
+
+_A = TypeVar("_A")
+_R = TypeVar("_R")
+
+NO_ANSWER = "the panel gave no answer for it"
+FINAL_NOT_ASKED = "already final, not checked again (--all checks them too)"
+
+
+class LifecycleClient(Protocol):
+    requests_sent: int
+
+    def statuses(self, order_ids: Sequence[str]) -> dict[str, OrderStatus]: ...
+    def refill_statuses(self, refill_ids: Sequence[str]) -> dict[str, RefillStatus]: ...
+    def refills(self, order_ids: Sequence[str]) -> list[RefillResult]: ...
+    def cancel(self, order_ids: Sequence[str]) -> list[CancelResult]: ...
+
+
+class LifecycleLedger(Protocol):
+    def orders(self, panel: str, order_ids: Sequence[str]) -> dict[str, OrderRecord]: ...
+    def record_statuses(self, panel: str, statuses: Sequence[OrderStatus], at: str) -> None: ...
+    def record_refills(self, panel: str, results: Sequence[RefillResult], at: str) -> None: ...
+    def record_refill_statuses(
+        self, panel: str, statuses: Sequence[tuple[str, RefillStatus]], at: str
+    ) -> None: ...
+    def record_cancels(self, panel: str, results: Sequence[CancelResult], at: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class SheetOptions:
+    """Which sheet, which rows, and where the results go (the shared options of the commands)."""
+
+    sheet_name: str | None = None
+    out: Path | None = None
+    in_place: bool = False
+    rows: RowSelection | None = None
+
+
+@dataclass
+class LifecycleIO:
+    """The world the pipelines work in, passed in (the sandbox, tests and a real panel alike)."""
+
+    client: LifecycleClient
+    ledger: LifecycleLedger
+    panel: str  # the panel's name in the ledger (never the key)
+    notify: Callable[[str], None] = lambda message: None
+    reporter: Reporter = field(default_factory=SilentReporter)
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+
+
+def results_path(source: Path, options: SheetOptions) -> Path:
+    """Where the sheet is written (see the module docstring)."""
+    from bulkorders.sheets.write import default_output_path
+
+    if options.in_place:
+        return source
+    if options.out is not None:
+        return options.out
+    return default_output_path(source)  # NAME.results.xlsx, or the input if it is one
+
+
+class Run:
+    """One command over one sheet: its rows, the cells to write, the report."""
+
+    def __init__(self, command: str, source: Path, options: SheetOptions, io: LifecycleIO) -> None:
+        from bulkorders.sheets.read import read_sheet
+
+        self.io = io
+        self.options = options
+        self.sheet = read_sheet(source, options.sheet_name, purpose="results")
+        raw = targets_from_rows(((r.row, r.values) for r in self.sheet.rows), options.rows)
+        if options.rows is not None and not raw:
+            raise UsageError(f"--rows {options.rows}: none of these rows of {source.name} holds data.")
+        ids = unique_ids(t.order_id for t in raw)
+        self.targets = with_known(raw, io.ledger.orders(io.panel, ids) if ids else {})
+        self.before = list(self.targets)
+        self.updates: dict[int, Values] = {}
+        self.failures: dict[tuple[int, str], RowIssue] = {}
+        self.dirty = False
+        self.backed_up = False
+        self.out = results_path(source, options)
+        self.requests_at_start = io.client.requests_sent
+        self.report = LifecycleReport(
+            command, source, rows=len(raw), orders=len(ids),
+            without_order=sum(1 for t in raw if not t.order_id),
+        )  # fmt: skip
+
+    # asking the panel
+
+    def ask(self, label: str, ids: list[str], call: Callable[[list[str]], _R]) -> _R:
+        """One bulk call of the client over `ids`, with progress shown."""
+        reporter = self.io.reporter
+        reporter.start(len(ids), label)
+        try:
+            return call(ids)
+        finally:
+            reporter.advance(len(ids))
+            reporter.close()
+
+    def refresh(self, ids: list[str], *, counted: bool = False) -> set[str]:
+        """Ask the statuses of `ids`, record and apply them; returns the ids the panel refused.
+
+        `counted`: the statuses are the command's own action (status), not a step before it.
+        """
+        if not ids:
+            return set()
+        found = self.ask("Checking statuses", ids, self.io.client.statuses)
+        answers = {i: found.get(i) or OrderStatus(order=i, error=NO_ANSWER) for i in ids}
+        at = utc_now_iso(self.io.clock)
+        self.io.ledger.record_statuses(self.io.panel, list(answers.values()), at)
+        self.apply("status", ids, answers, lambda a: status_values(a, at),
+                   lambda a: a.error is None, after_status, counted=counted)  # fmt: skip
+        return {i for i, a in answers.items() if a.error is not None}
+
+    def refresh_refills(self) -> None:
+        """Ask the status of every refill not known to be final; record and apply."""
+        wanted = refill_ids(self.targets)
+        if not wanted:
+            return
+        answers = self.ask("Checking refills", wanted, self.io.client.refill_statuses)
+        pairs: dict[str, RefillStatus] = {}
+        for target in self.targets:
+            if target.refill_id in wanted and target.order_id:
+                answer = answers.get(target.refill_id) or RefillStatus(target.refill_id, error=NO_ANSWER)
+                pairs.setdefault(target.order_id, answer)
+        at = utc_now_iso(self.io.clock)
+        self.io.ledger.record_refill_statuses(self.io.panel, list(pairs.items()), at)
+        self.report.refills_checked += len(wanted)
+        self.apply("refill status", list(pairs), pairs, refill_status_values,
+                   lambda a: a.error is None, _after_refill_status, counted=False)  # fmt: skip
+
+    def apply(
+        self,
+        kind: str,
+        ids: Iterable[str],
+        answers: dict[str, _A],
+        values: Callable[[_A], Values],
+        ok: Callable[[_A], bool],
+        after: Callable[[Target, _A], Target],
+        *,
+        counted: bool = True,
+    ) -> None:
+        """Write each answer into every row of its order; a refused one is a failed row."""
+        wanted = set(ids)
+        if counted:
+            self.report.asked += len(wanted)
+            self.report.succeeded += sum(1 for i in wanted if i in answers and ok(answers[i]))
+        for index, target in enumerate(self.targets):
+            if target.order_id not in wanted:
+                continue
+            answer = answers.get(target.order_id)  # type: ignore[arg-type]
+            if answer is None:
+                continue
+            cells = values(answer)
+            self.set(target.row, cells)
+            key = (target.row, kind)
+            if ok(answer):
+                self.failures.pop(key, None)
+            else:
+                why = f"order {target.order_id}: {cells['error']}"
+                self.failures[key] = RowIssue(target.row, "order_id", why)
+            self.targets[index] = after(target, answer)
+
+    def say_why_not(self, action: str, refusal: Callable[[Target], str | None]) -> list[Target]:
+        """The rows the action may be asked for; the others say why (rows of --rows) or are counted."""
+        eligible = []
+        failed = {row for row, _ in self.failures}
+        for target in self.targets:
+            if target.row in failed:
+                continue  # the panel refused it already (bad order id): that is its error
+            why = refusal(target)
+            if why is None:
+                if target.order_id:
+                    eligible.append(target)
+                continue
+            if not target.order_id and not target.asked:
+                continue  # counted as without_order; nothing to say in a whole-sheet run
+            if target.asked:
+                if target.order_id or not target.error:
+                    self.set(target.row, {"error": why})
+                shown = why if target.order_id or not target.error else f"{why} ({target.error})"
+                self.failures[(target.row, "eligibility")] = RowIssue(target.row, "order_id", shown)
+            else:
+                self.report.left_out[why] = self.report.left_out.get(why, 0) + 1
+        return eligible
+
+    def count_final_not_asked(self, refresh_all: bool) -> None:
+        """Count the orders `status` leaves alone because they are final (unless --all)."""
+        if refresh_all:
+            return
+        asked = set(status_ids(self.targets, refresh_all=False))
+        final = len(set(unique_ids(t.order_id for t in self.targets)) - asked)
+        if final:
+            self.report.left_out[FINAL_NOT_ASKED] = final
+
+    def set(self, row: int, cells: Values) -> None:
+        """Cells to write into an Excel row (later values of a column win)."""
+        self.updates.setdefault(row, {}).update(cells)
+        self.dirty = True
+
+    # writing and finishing
+
+    def write(self) -> None:
+        """Write the updates so far (all of them: each write starts from the sheet as read)."""
+        from bulkorders.sheets.read import read_sheet
+        from bulkorders.sheets.write import backup_copy, write_back
+
+        if not self.dirty:
+            return
+        source = Path(self.sheet.path)
+        if self.options.in_place and not self.backed_up:
+            self.io.notify(f"Kept a copy of the input as {backup_copy(source, self.io.clock)}.")
+            self.backed_up = True
+        try:
+            summary = write_back(self.sheet, self.updates, self.out)
+        except WriteBackError as exc:
+            self.report.write_error = (
+                f"{exc.message}\nNothing is lost: the ledger holds every answer. Rerun the same "
+                "command to write the sheet again."
+            )
+            return
+        self.dirty = False
+        self.report.write_error = None
+        self.report.output = Path(summary.path)
+        for warning in summary.warnings:
+            self.io.notify(f"warning: {warning}")
+        if summary.columns_added and self.out.resolve() == source.resolve():
+            # The file now has the output columns: the next write (--watch) must reuse them.
+            self.sheet = read_sheet(source, self.options.sheet_name, purpose="results")
+
+    def interrupted(self, message: str) -> None:
+        """Ctrl-C: write what was answered and not yet written, and say so in the report."""
+        if self.dirty:
+            self.write()
+        self.report.stop = Interrupted(message)
+
+    def finish(self) -> LifecycleReport:
+        """The report, completed with the failures, statuses, spend and changes."""
+        report = self.report
+        report.failures = sorted(self.failures.values(), key=lambda issue: issue.row)
+        report.by_status = by_status(self.targets)
+        report.spend = spend(self.targets)
+        report.changes = changes(self.before, self.targets)
+        report.requests = self.io.client.requests_sent - self.requests_at_start
+        return report
+
+
+def after_refill(target: Target, answer: RefillResult) -> Target:
+    """The target as known after a refill answer: a new refill has no status yet."""
+    if answer.refill is None:
+        return target
+    return replace(target, refill_id=answer.refill, refill_status=None)
+
+
+def _after_refill_status(target: Target, answer: RefillStatus) -> Target:
+    return target if answer.error is not None else replace(target, refill_status=answer.status)
