@@ -86,6 +86,13 @@ def load_catalogue(
     return catalogue
 
 
+def read_cached(cache_dir: Path, panel: str) -> Catalogue | None:
+    """The cached catalogue of a panel, whatever its age; None when there is none.
+
+    For readers that must not need a panel or key (the audit report)."""
+    return _read_cache(cache_path(cache_dir, panel), panel)
+
+
 def cache_path(cache_dir: Path, panel: str) -> Path:
     digest = hashlib.sha256(panel.encode("utf-8")).hexdigest()[:16]
     return cache_dir / f"catalogue-{digest}.json"

@@ -1,0 +1,181 @@
+"""Benchmark of `report`: the audit workbook of a ledger of 100k orders, in seconds.
+
+    python bench/report.py [--orders 100000] [--campaigns 10] [--keep DIR]
+
+1. Builds a ledger through the ledger API: the rows of each campaign with `sync_rows`,
+   then (the ledger has no batch `mark_placed`, and 100k single transactions would time
+   the setup, not the report) their placement with SQL on the same tables, plus 1.25 %
+   more rows, rejected or uncertain. Every order then gets a status answer
+   (`record_statuses`, in batches of 100 like `status`): Completed, Partial (a smaller
+   charge), In progress, Pending, Canceled (charge 0); 2 % get a refill and 1 % a
+   cancel answer. Orders are spread over 30 days. The sandbox catalogue is cached, so
+   service names and categories are filled in.
+2. Times `bulkorders report --out audit.xlsx` in a subprocess (interpreter start-up and
+   imports included: what a user waits for).
+
+Prints the seconds and the workbook size; exits 1 over the 20 s goal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from bulkorders.catalog import cache_path, load_catalogue
+from bulkorders.identity import utc_now_iso
+from bulkorders.ledger import Ledger, PlannedRow
+from bulkorders.models import CancelResult, OrderStatus, RefillResult
+from bulkorders.panel.client import PanelClient
+from bulkorders.panel.sandbox import catalogue
+from bulkorders.panel.sandbox_transport import SandboxTransport
+from bulkorders.settings import SANDBOX_URL, Settings
+
+GOAL_SECONDS = 20.0
+PANEL = "sandbox"
+START = 1_764_000_000.0
+SERVICES = ["1001", "1002", "1003", "1004", "1005", "1006", "1018", "1021", "1022"]
+PROBLEM_SHARE = 80  # one rejected or uncertain row per 80 orders, beyond the orders
+CENT = Decimal("0.0001")
+STATUSES = ["Completed"] * 14 + ["Partial"] * 2 + ["In progress"] * 2 + ["Pending", "Canceled"]
+
+
+def build(path: Path, orders: int, campaigns: int, rng: random.Random) -> None:
+    """A ledger of `orders` placed orders (plus rejected and uncertain rows) in `campaigns`."""
+    services = catalogue()
+    per_campaign = -(-orders // campaigns)
+    next_id = 1_000_000
+    with Ledger.open(path) as ledger:
+        for number in range(campaigns):
+            count = min(per_campaign, orders - number * per_campaign)
+            campaign = ledger.campaign(f"campaign-{number:02}", PANEL, Path(f"campaign-{number:02}.xlsx"))
+            planned = []
+            for i in range(count + count // PROBLEM_SHARE):
+                service = services[rng.choice(SERVICES)]
+                quantity = rng.randrange(service.min, service.min + 5000)
+                payload = {"service": service.service, "link": f"https://bench.test/{number}/{i}",
+                           "quantity": str(quantity)}  # fmt: skip
+                planned.append(PlannedRow(f"{number}-{i}", i + 2, service.service, payload["link"], payload,
+                                          service.cost(quantity)))  # fmt: skip
+            rows = ledger.sync_rows(campaign, planned)
+            problems = set(rng.sample(range(len(rows)), len(rows) - count))
+            placed = _settle(path, campaign.id, rows, problems, next_id, number, rng)
+            next_id += len(rows)
+            _observe(ledger, placed, number, rng)
+
+
+def _settle(path: Path, campaign_id: int, rows: list, problems: set[int], first_id: int, day: int,
+            rng: random.Random) -> list[tuple[str, Decimal, int]]:
+    """Placement outcomes written with SQL, as mark_placed/mark_rejected/mark_uncertain would."""
+    placed, rejected, uncertain, orders = [], [], [], []
+    for offset, row in enumerate(rows):
+        at = utc_now_iso(lambda: START + day * 3 * 86_400 + offset * 0.5)
+        if offset in problems and rng.random() < 0.8:
+            rejected.append(("Quantity more than maximum 5000", at, at, row.id))
+        elif offset in problems:
+            uncertain.append(("the connection dropped after the request was sent", at, at, row.id))
+        else:
+            order_id = str(first_id + offset)
+            placed.append((order_id, str(row.estimate), at, at, row.id))
+            orders.append((PANEL, order_id, campaign_id, row.id, row.service, row.link,
+                           int(row.payload["quantity"]), str(row.estimate), "USD", at, at))  # fmt: skip
+    db = sqlite3.connect(path)
+    with db:
+        db.executemany("UPDATE rows SET state='placed', order_id=?, charge=?, currency='USD', sent_at=?, "
+                       "answered_at=? WHERE id=?", placed)  # fmt: skip
+        for state, outcomes in (("rejected", rejected), ("uncertain", uncertain)):
+            db.executemany(f"UPDATE rows SET state='{state}', error=?, sent_at=?, answered_at=? WHERE id=?",
+                           outcomes)  # fmt: skip
+        db.executemany("INSERT INTO orders (panel, order_id, campaign_id, row_id, service, link, quantity, "
+                       "charge, currency, submitted_at, seen_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                       orders)  # fmt: skip
+    db.close()
+    return [(o[1], Decimal(o[7]), o[6]) for o in orders]
+
+
+def _observe(ledger: Ledger, placed: list, day: int, rng: random.Random) -> None:
+    at = utc_now_iso(lambda: START + (day * 3 + 1) * 86_400)
+    statuses = []
+    for order_id, charge, quantity in placed:
+        status = rng.choice(STATUSES)
+        remains = quantity // 3 if status == "Partial" else 0 if status == "Completed" else quantity
+        if status == "Partial":
+            charge = (charge * 2 / 3).quantize(CENT)
+        elif status == "Canceled":
+            charge = Decimal(0)
+        statuses.append(OrderStatus(order_id, status, charge, "USD", rng.randrange(10_000), remains))
+    for start in range(0, len(statuses), 100):
+        ledger.record_statuses(PANEL, statuses[start : start + 100], at)
+    ids = [order_id for order_id, _, _ in placed]
+    chosen = rng.sample(ids, len(ids) // 50)
+    refills = [RefillResult(i, refill=str(9_000_000 + n)) for n, i in enumerate(chosen)]
+    ledger.record_refills(PANEL, refills, at)
+    cancels = [CancelResult(i, error="Order cannot be canceled: its status is Completed")
+               for i in rng.sample(ids, len(ids) // 100)]  # fmt: skip
+    ledger.record_cancels(PANEL, cancels, at)
+
+
+def cache_catalogue(cache_dir: Path, state: Path) -> None:
+    settings = Settings(panel_spec=PANEL, cache_dir=cache_dir)
+    with PanelClient(SANDBOX_URL, "sandbox", transport=SandboxTransport(state)) as client:
+        load_catalogue(settings, client)
+    assert cache_path(cache_dir, PANEL).exists()
+
+
+def main() -> int:
+    args = _arguments()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="bench-report-"))
+    try:
+        return run(args, work)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=100_000)
+    parser.add_argument("--campaigns", type=int, default=10)
+    parser.add_argument("--keep", type=Path, help="Build in DIR and keep the ledger and workbook.")
+    return parser.parse_args()
+
+
+def run(args: argparse.Namespace, work: Path) -> int:
+    """Build the ledger in `work`, time the report; 0 when within the goal."""
+    work.mkdir(parents=True, exist_ok=True)
+    ledger = work / "ledger.sqlite"
+    if ledger.exists():
+        ledger.unlink()
+    env = {**os.environ, "XDG_CACHE_HOME": str(work / "cache"), "XDG_DATA_HOME": str(work / "data"),
+           "XDG_CONFIG_HOME": str(work / "config"), "BULKORDERS_PANEL": ""}  # fmt: skip
+    started = time.perf_counter()
+    build(ledger, args.orders, args.campaigns, random.Random(7))
+    cache_catalogue(work / "cache" / "bulkorders", work / "sandbox.jsonl")
+    print(f"built a ledger of {args.orders} orders in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+
+    out = work / "audit.xlsx"
+    cmd = [sys.executable, "-m", "bulkorders", "--ledger", str(ledger), "report", "--out", str(out)]
+    started = time.perf_counter()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        print(done.stdout, done.stderr, file=sys.stderr)
+        print(f"report failed with exit code {done.returncode}", file=sys.stderr)
+        return 1
+    print(done.stdout.strip(), file=sys.stderr)
+    size = out.stat().st_size / 1e6
+    verdict = "ok" if seconds <= GOAL_SECONDS else f"OVER the {GOAL_SECONDS:g} s goal"
+    print(f"report of {args.orders} orders: {seconds:.2f} s ({size:.1f} MB workbook) — {verdict}")
+    return 0 if seconds <= GOAL_SECONDS else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""`report`: the audit workbook, from the ledger alone (no panel needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from bulkorders.cli.app import cli, pass_app
+from bulkorders.errors import BulkOrdersError, ExitCode, UsageError
+from bulkorders.progress import make_reporter
+from bulkorders.report import ReportFilters, build_report, cached_services, summary_figures, summary_text
+from bulkorders.report import write_report
+
+DAY = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@cli.command()
+@click.argument("sheets", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--campaign", "campaigns", multiple=True, metavar="NAME",
+              help="Only this campaign (repeat for several).")
+@click.option("--since", type=DAY, metavar="YYYY-MM-DD",
+              help="Only orders placed on or after this day (UTC).")
+@click.option("--until", type=DAY, metavar="YYYY-MM-DD",
+              help="Only orders placed on or before this day (UTC), the whole day included.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The workbook to write (.xlsx).")
+@pass_app
+def report(app, sheets, campaigns, since, until, out):
+    """Write an audit workbook of the orders in the ledger to --out.
+
+    Sheets: Summary (counts, spend by currency, orders and spend by campaign, service,
+    status and day, with charts), Orders (one row per order), Problems (rejected and
+    uncertain rows, and what to do) and History (every status, refill and cancel
+    answer). SHEETS (results sheets with an order_id column), --campaign, --since,
+    --until and the global --panel narrow it; nothing given means everything. Reads
+    only the ledger: no panel is contacted.
+    """
+    if out.suffix.lower() != ".xlsx":
+        raise UsageError(f"--out {out}: the audit workbook is an Excel file; name it *.xlsx.")
+    if since and until and since > until:
+        raise UsageError(f"--since {since:%Y-%m-%d} is after --until {until:%Y-%m-%d}: nothing can match.")
+    settings = app.settings
+    filters = ReportFilters(
+        campaigns=tuple(campaigns),
+        since=since.date() if since else None,
+        until=until.date() if until else None,
+        panel=settings.panel_spec,
+        sheets=tuple(sheets),
+    )
+    if not settings.ledger_path.exists():
+        raise BulkOrdersError(
+            f"Nothing to report: there is no ledger at {settings.ledger_path} yet (submit creates "
+            "it), or choose one with --ledger. No workbook was written.",
+            exit_code=ExitCode.ROWS_FAILED,
+        )
+    from bulkorders.ledger import Ledger
+
+    ledger = Ledger.open(settings.ledger_path)
+    app.on_close(ledger.close)
+    audit = build_report(ledger, filters, services=lambda panel: cached_services(settings.cache_dir, panel))
+    for panel in audit.uncatalogued:
+        app.warn(
+            f"no cached catalogue of panel {panel}: service names and categories are blank. "
+            f"Run `bulkorders --panel {panel} services` once to fill them in."
+        )
+    write_report(audit, out, make_reporter(json_output=settings.json))
+    if settings.json:
+        app.emit_json(summary_figures(audit, out))
+    click.echo(summary_text(audit, out), err=settings.json)

@@ -1,0 +1,353 @@
+"""The audit report: the ledger's orders, chosen by the filters, grouped with pandas.
+
+`build_report` reads the ledger (and the sheets that narrow it) and groups the orders:
+spend by currency, and orders and spend by campaign, service, status and day. Money is
+summed as `Decimal`, so the totals are exact. `write_report` turns the result into the
+workbook (see report_layout and report_xlsx). Nothing here talks to a panel: the service
+names come from the cached catalogue when there is one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from bulkorders.catalog import read_cached
+from bulkorders.errors import BulkOrdersError, ExitCode
+from bulkorders.models import Service
+from bulkorders.progress import Reporter
+
+if TYPE_CHECKING:
+    from bulkorders.ledger import Ledger, LedgerRow, OrderRecord
+    from bulkorders.sheets.read import Sheet
+
+ZERO = Decimal(0)
+CENT = Decimal("0.01")
+CANCELLED_STATUSES = frozenset({"canceled", "cancelled", "refunded"})
+NOT_CHECKED = "(not checked yet)"
+NO_CAMPAIGN = "(no campaign)"
+UNKNOWN = "(unknown)"
+GROUPINGS = {  # Summary block -> the columns it groups on
+    "campaign": ["campaign"],
+    "service": ["service", "service_name", "category"],
+    "status": ["status"],
+    "day": ["day"],
+}
+
+ServiceLookup = Callable[[str], Mapping[str, Service]]
+SheetReader = Callable[[Path], "Sheet"]
+
+
+@dataclass(frozen=True)
+class ReportFilters:
+    """What to report on; empty fields do not narrow. `until` includes its whole day."""
+
+    campaigns: tuple[str, ...] = ()
+    since: date | None = None
+    until: date | None = None
+    panel: str | None = None
+    sheets: tuple[Path, ...] = ()
+
+    def described(self) -> list[tuple[str, str]]:
+        """The filters as (label, text) lines for the Summary sheet."""
+        return [
+            ("Panel", self.panel or "all"),
+            ("Campaigns", ", ".join(self.campaigns) or "all"),
+            ("Placed from (UTC)", self.since.isoformat() if self.since else "any day"),
+            ("Placed until (UTC)", self.until.isoformat() if self.until else "any day"),
+            ("Sheets", ", ".join(str(p) for p in self.sheets) or "all"),
+        ]
+
+    def phrases(self) -> list[str]:
+        """The filters in words, for messages: ["campaign spring", "placed on or after …"]."""
+        found = []
+        if self.panel:
+            found.append(f"panel {self.panel}")
+        if self.campaigns:
+            found.append(f"campaign{'s' if len(self.campaigns) > 1 else ''} {', '.join(self.campaigns)}")
+        if self.since:
+            found.append(f"placed on or after {self.since.isoformat()}")
+        if self.until:
+            found.append(f"placed on or before {self.until.isoformat()}")
+        if self.sheets:
+            found.append(f"order ids in {', '.join(str(p) for p in self.sheets)}")
+        return found
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "panel": self.panel,
+            "campaigns": list(self.campaigns),
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+            "sheets": [str(p) for p in self.sheets],
+        }
+
+
+@dataclass
+class AuditReport:
+    """Everything the workbook and `--json` show. Times are naive UTC datetimes."""
+
+    filters: ReportFilters
+    ledger_path: Path
+    made_at: datetime
+    orders: list[OrderRecord]
+    problems: list[tuple[str, LedgerRow]]
+    observations: list[dict[str, Any]]
+    services: dict[tuple[str, str], Service]  # (panel, service id) -> cached catalogue entry
+    campaign_panels: dict[str, str]  # campaign name -> its panel (problem rows name no panel)
+    uncatalogued: list[str]  # panels with no cached catalogue: their service names are blank
+    counts: dict[str, int]
+    currencies: list[str]  # most orders first
+    by_currency: pd.DataFrame  # currency, orders, spend
+    groups: dict[str, pd.DataFrame] = field(default_factory=dict)  # GROUPINGS key -> table
+
+    def service(self, panel: str, service_id: str | None) -> Service | None:
+        return self.services.get((panel, service_id or ""))
+
+
+def build_report(
+    ledger: Ledger,
+    filters: ReportFilters,
+    *,
+    services: ServiceLookup = lambda panel: {},
+    read_sheet: SheetReader | None = None,
+    clock: Callable[[], float] = time.time,
+) -> AuditReport:
+    """Select the orders, problem rows and observations of `filters` and group them.
+
+    An empty selection raises (exit 1): an empty workbook would only look like good news.
+    """
+    orders, problems = _select(ledger, filters, read_sheet)
+    if not orders and not problems:
+        raise BulkOrdersError(_nothing_message(ledger, filters), exit_code=ExitCode.ROWS_FAILED)
+    keep = {(o.panel, o.order_id) for o in orders}
+    observations = ledger.observations(order_ids=sorted({o.order_id for o in orders}), panel=filters.panel)
+    observations = [b for b in observations if (b["panel"], b["order_id"]) in keep]
+    campaign_panels: dict[str, str] = {}
+    for campaign in ledger.campaigns():
+        if filters.panel in (None, campaign.panel):
+            campaign_panels.setdefault(campaign.name, campaign.panel)
+    panels = {o.panel for o in orders} | {campaign_panels.get(name, "") for name, _ in problems}
+    catalogue: dict[tuple[str, str], Service] = {}
+    uncatalogued = []
+    for panel in sorted(panels - {""}):
+        known = services(panel)
+        catalogue.update(((panel, sid), svc) for sid, svc in known.items())
+        if not known:
+            uncatalogued.append(panel)
+    frame = _order_frame(orders, catalogue)
+    currencies = list(frame["currency"].value_counts(sort=True).index) if len(frame) else []
+    return AuditReport(
+        filters=filters,
+        ledger_path=Path(ledger.path),
+        made_at=datetime.fromtimestamp(clock(), timezone.utc).replace(tzinfo=None, microsecond=0),
+        orders=orders,
+        problems=problems,
+        observations=observations,
+        services=catalogue,
+        campaign_panels=campaign_panels,
+        uncatalogued=uncatalogued,
+        counts=_counts(orders, problems),
+        currencies=currencies,
+        by_currency=_by_currency(frame, currencies),
+        groups={name: _group(frame, keys, currencies) for name, keys in GROUPINGS.items()},
+    )
+
+
+def write_report(report: AuditReport, out: Path, progress: Reporter | None = None) -> None:
+    """Write the audit workbook of `report` to `out` (`progress` counts the rows written)."""
+    from bulkorders.report_layout import summary_layout, tables
+    from bulkorders.report_xlsx import write_workbook
+
+    write_workbook(out, summary_layout(report), tables(report), progress)
+
+
+def summary_figures(report: AuditReport, out: Path | None = None) -> dict[str, Any]:
+    """The Summary's figures as JSON-ready data (money as exact decimal strings)."""
+    figures: dict[str, Any] = {
+        "made_at": report.made_at.isoformat() + "Z",
+        "ledger": str(report.ledger_path),
+        "filters": report.filters.to_dict(),
+        "orders": report.counts,
+        "spend": {row.currency: _money(row.spend) for row in report.by_currency.itertuples()},
+    }
+    for name, keys in GROUPINGS.items():
+        rows = _records(report.groups[name])
+        figures[f"by_{name}"] = [_group_item(row, keys, report.currencies) for row in rows]
+    if out is not None:
+        figures["out"] = str(out)
+    return figures
+
+
+def summary_text(report: AuditReport, out: Path) -> str:
+    """One line for people: what was written, the counts and the spend."""
+    counts = report.counts
+    spend = ", ".join(f"{_money(row.spend)} {row.currency}" for row in report.by_currency.itertuples())
+    return (
+        f"Wrote {out}: {counts['placed']} orders placed, {counts['rejected']} rejected, "
+        f"{counts['uncertain']} uncertain, {counts['cancelled']} cancelled or refunded; "
+        f"spend {spend or 'nothing'}."
+    )
+
+
+def cached_services(cache_dir: Path, panel: str) -> Mapping[str, Service]:
+    """The services of `panel`'s cached catalogue, {} when none is cached. Never fetches."""
+    cached = read_cached(cache_dir, panel)
+    return cached.services if cached is not None else {}
+
+
+# --- selection --------------------------------------------------------------------------
+
+
+def _select(
+    ledger: Ledger, filters: ReportFilters, read_sheet: SheetReader | None
+) -> tuple[list[OrderRecord], list[tuple[str, LedgerRow]]]:
+    common: dict[str, Any] = {
+        "campaigns": list(filters.campaigns) or None,
+        "since": filters.since.isoformat() if filters.since else None,
+        "until": filters.until.isoformat() if filters.until else None,
+        "panel": filters.panel,
+    }
+    order_ids = _sheet_order_ids(filters.sheets, read_sheet) if filters.sheets else None
+    orders = ledger.order_records(**common, order_ids=order_ids)
+    problems = ledger.problem_rows(**common)
+    if filters.sheets:
+        # Problem rows have no order id: a sheet keeps those of its own campaigns.
+        wanted = {str(p.absolute()) for p in filters.sheets}
+        mine = {(o.panel, o.campaign) for o in orders}
+        mine |= {(c.panel, c.name) for c in ledger.campaigns() if {c.source_path, c.results_path} & wanted}
+        names = {name for _, name in mine}
+        problems = [p for p in problems if p[0] in names]
+    return orders, problems
+
+
+def _sheet_order_ids(paths: Sequence[Path], read_sheet: SheetReader | None) -> list[str]:
+    if read_sheet is None:
+        from bulkorders.sheets.read import read_sheet as read
+
+        read_sheet = lambda path: read(path, purpose="results")  # noqa: E731
+    ids: set[str] = set()
+    for path in paths:
+        sheet = read_sheet(path)
+        for row in sheet.rows:
+            value = row.values.get("order_id")
+            text = _id_text(value)
+            if text:
+                ids.add(text)
+    return sorted(ids)
+
+
+def _id_text(value: Any) -> str:
+    """An order id cell as text: 23501, 23501.0 and "23501" are all "23501"."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _nothing_message(ledger: Ledger, filters: ReportFilters) -> str:
+    chosen = filters.phrases()
+    where = f" for {', '.join(chosen)}" if chosen else ""
+    message = f"Nothing to report: the ledger {ledger.path} has no orders or problem rows{where}."
+    if filters.campaigns:
+        known = sorted({c.name for c in ledger.campaigns()})
+        unknown = [name for name in filters.campaigns if name not in known]
+        if unknown:
+            message += (
+                f" No campaign named {', '.join(unknown)}; the ledger has: {', '.join(known) or 'none'}."
+            )
+    return message + " No workbook was written."
+
+
+# --- grouping ---------------------------------------------------------------------------
+
+
+def _order_frame(orders: Sequence[OrderRecord], catalogue: Mapping[tuple[str, str], Service]) -> pd.DataFrame:
+    """One row per order with the grouping keys; `charge` stays Decimal (object dtype)."""
+    names: dict[tuple[str, str | None], tuple[str, str]] = {}
+    for o in orders:
+        key = (o.panel, o.service)
+        if key not in names:
+            svc = catalogue.get((o.panel, o.service or ""))
+            names[key] = (svc.name, svc.category) if svc else ("", "")
+    return pd.DataFrame(
+        {
+            "campaign": [o.campaign or NO_CAMPAIGN for o in orders],
+            "service": [o.service or UNKNOWN for o in orders],
+            "service_name": [names[(o.panel, o.service)][0] for o in orders],
+            "category": [names[(o.panel, o.service)][1] for o in orders],
+            "status": [o.status or NOT_CHECKED for o in orders],
+            "day": [(o.submitted_at or "")[:10] or UNKNOWN for o in orders],
+            "currency": [o.currency or UNKNOWN for o in orders],
+            "charge": pd.Series([o.charge if o.charge is not None else ZERO for o in orders], dtype=object),
+        },
+        columns=["campaign", "service", "service_name", "category", "status", "day", "currency", "charge"],
+    )
+
+
+def _decimal_sum(values: pd.Series) -> Decimal:
+    return sum(values, ZERO)
+
+
+def _by_currency(frame: pd.DataFrame, currencies: list[str]) -> pd.DataFrame:
+    grouped = frame.groupby("currency", sort=False)["charge"].agg(["size", _decimal_sum])
+    grouped.columns = ["orders", "spend"]
+    return grouped.reindex(currencies).reset_index()
+
+
+def _group(frame: pd.DataFrame, keys: list[str], currencies: list[str]) -> pd.DataFrame:
+    """Orders and spend per currency ("spend USD" columns) for each value of `keys`.
+
+    Sorted by spend of the main currency, then orders, biggest first; days oldest first.
+    """
+    columns = [*keys, "orders", *(f"spend {c}" for c in currencies)]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    orders = frame.groupby(keys, sort=False).size().rename("orders")
+    spend = frame.groupby([*keys, "currency"], sort=False)["charge"].agg(_decimal_sum)
+    spend = spend.unstack("currency", fill_value=ZERO).reindex(columns=currencies, fill_value=ZERO)
+    spend.columns = [f"spend {c}" for c in currencies]
+    table = pd.concat([orders, spend], axis=1).reset_index()
+    table = table[columns]
+    if keys == ["day"]:
+        known = table["day"] != UNKNOWN
+        return pd.concat([table[known].sort_values("day"), table[~known]], ignore_index=True)
+    by = [f"spend {currencies[0]}", "orders"] if currencies else ["orders"]
+    return table.sort_values(by, ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _counts(orders: Sequence[OrderRecord], problems: Sequence[tuple[str, LedgerRow]]) -> dict[str, int]:
+    states = [row.state for _, row in problems]
+    return {
+        "placed": len(orders),
+        "rejected": states.count("rejected"),
+        "uncertain": states.count("uncertain"),
+        "cancelled": sum(1 for o in orders if (o.status or "").strip().lower() in CANCELLED_STATUSES),
+    }
+
+
+def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    return table.to_dict("records")
+
+
+def _group_item(row: dict[str, Any], keys: list[str], currencies: list[str]) -> dict[str, Any]:
+    item = {key: row[key] for key in keys}
+    item["orders"] = int(row["orders"])
+    item["spend"] = {c: _money(row[f"spend {c}"]) for c in currencies}
+    return item
+
+
+def _money(value: Decimal) -> str:
+    """Exact, as panels write money: at least cents, every further digit kept (38.090 -> 38.09)."""
+    value = value.normalize()
+    if value.as_tuple().exponent > -2:  # type: ignore[operator]
+        value = value.quantize(CENT)
+    return format(value, "f")
