@@ -11,7 +11,7 @@ import click
 
 from bulkorders.panel.client import PanelClient
 from bulkorders.panel.sandbox_store import STATE_FILE as SANDBOX_STATE_FILE
-from bulkorders.settings import Panel, Settings
+from bulkorders.settings import Settings
 
 
 
@@ -31,11 +31,6 @@ def open_client(settings: Settings, *, clock: Callable[[], float] | None = None)
         read_timeout=settings.read_timeout,
         log=_debug_log if settings.debug else None,
     )
-
-
-def panel_identity(panel: Panel) -> str:
-    """A stable name for caches and the ledger: the profile name or URL, never the key."""
-    return panel.name
 
 
 def _debug_log(line: str) -> None:

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from bulkorders.cli import cli
-from bulkorders.cli import lifecycle_cmds
+from bulkorders.cli import app as cli_app
 from bulkorders.connect import SANDBOX_STATE_FILE
 from bulkorders.errors import BulkOrdersError, ExitCode, Interrupted, PanelUnreachable, UsageError
 from bulkorders.ledger import Ledger
@@ -523,7 +523,7 @@ def test_cli_cancel_needs_yes_without_a_terminal(tmp_path, isolated_user_dirs):
 
 def test_cli_cancel_asks_on_a_terminal(tmp_path, isolated_user_dirs, monkeypatch):
     ids = sandbox_orders(isolated_user_dirs, REFILL_AND_CANCEL, 1, age=-3600)
-    monkeypatch.setattr(lifecycle_cmds, "stdin_is_terminal", lambda: True)
+    monkeypatch.setattr(cli_app, "stdin_is_terminal", lambda: True)
     result = CliRunner().invoke(cli, ["--panel", "sandbox", "cancel", str(id_sheet(tmp_path, ids))], input="n\n")
     assert result.exit_code == 3
     assert "Error: Nothing cancelled: the cancellation was not confirmed." in result.stderr

@@ -8,13 +8,18 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import click
 
 from bulkorders import __version__
-from bulkorders.errors import BulkOrdersError, ExitCode
+from bulkorders.errors import BulkOrdersError, ExitCode, UsageError, WriteBackError
 from bulkorders.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from bulkorders.catalog import Catalogue
+    from bulkorders.ledger import Ledger
+    from bulkorders.panel.client import PanelClient
 
 
 @dataclass
@@ -23,6 +28,8 @@ class App:
 
     settings: Settings
     _closers: list[Callable[[], None]] = field(default_factory=list)
+    _client: PanelClient | None = None
+    _ledger: Ledger | None = None
 
     def on_close(self, closer: Callable[[], None]) -> None:
         self._closers.append(closer)
@@ -31,12 +38,46 @@ class App:
         while self._closers:
             self._closers.pop()()
 
+    def client(self) -> PanelClient:
+        """The panel client of this run, opened on first use and closed when the command ends."""
+        if self._client is None:
+            from bulkorders.connect import open_client
+
+            self._client = open_client(self.settings)
+            self.on_close(self._client.close)
+        return self._client
+
+    def ledger(self) -> Ledger:
+        """The ledger of this run, opened on first use and closed when the command ends."""
+        if self._ledger is None:
+            from bulkorders.ledger import Ledger
+
+            self._ledger = Ledger.open(self.settings.ledger_path)
+            self.on_close(self._ledger.close)
+        return self._ledger
+
+    def catalogue(self, *, refresh: bool = False, offline: bool = False) -> Catalogue:
+        """The panel's catalogue: cached while fresh, else fetched (stale cache as a fallback)."""
+        from bulkorders.catalog import load_catalogue
+
+        client = None if offline else self.client()
+        return load_catalogue(self.settings, client, refresh=refresh, offline=offline, warn=self.warn)
+
+    def panel_name(self) -> str:
+        """How the ledger and caches name this run's panel (never the key)."""
+        return self.settings.panel().name
+
     def say(self, message: str = "") -> None:
         """Human output: stdout normally, stderr under --json (stdout is then JSON only)."""
         click.echo(message, err=self.settings.json)
 
     def warn(self, message: str) -> None:
         click.echo(f"Warning: {message}", err=True)
+
+    @staticmethod
+    def notify(message: str) -> None:
+        """Progress notes and per-row problems: always stderr."""
+        click.echo(message, err=True)
 
     def emit_json(self, data: Any) -> None:
         click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
@@ -117,3 +158,47 @@ def cli(ctx, panel, config, ledger, json_output, debug):
 
 
 pass_app = click.make_pass_decorator(App)
+
+
+def stdin_is_terminal() -> bool:
+    """Whether a person can answer a prompt (CliRunner's stdin is not a terminal)."""
+    return sys.stdin.isatty()
+
+
+def confirm(plan: str, question: str, *, yes: bool, refusal: str) -> bool:
+    """Show the plan, then ask; --yes skips the question, and no terminal refuses (exit 2)."""
+    click.echo(plan, err=True)
+    if yes:
+        return True
+    if not stdin_is_terminal():
+        raise UsageError(refusal)
+    return click.confirm(question, default=False, err=True)
+
+
+class Outcome(Protocol):
+    """What a pipeline hands back to be shown: submit's and the lifecycle commands'."""
+
+    write_error: str | None
+    stop: BulkOrdersError | None
+
+    @property
+    def exit_code(self) -> ExitCode: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def finish(app: App, outcome: Outcome, problems: list[str], summary: str) -> None:
+    """Per-row problems and the summary, then the exit: a stop or write failure raises."""
+    for line in problems:
+        click.echo(line, err=True)
+    if app.settings.json:
+        app.emit_json(outcome.to_dict())
+    app.say(summary)
+    if outcome.write_error is not None:
+        if outcome.stop is None:
+            raise WriteBackError(outcome.write_error)
+        click.echo(f"Error: {outcome.write_error}", err=True)
+    if outcome.stop is not None:
+        raise outcome.stop
+    if outcome.exit_code:
+        click.get_current_context().exit(int(outcome.exit_code))

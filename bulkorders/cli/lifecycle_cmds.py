@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from bulkorders.cli.app import App, cli, pass_app
-from bulkorders.errors import UsageError, WriteBackError
+from bulkorders.cli.app import App, cli, confirm, finish, pass_app
+from bulkorders.errors import UsageError
 from bulkorders.lifecycle import DEFAULT_EVERY, LifecycleIO, SheetOptions, cancel_sheet, refill_sheet, status_sheet
 from bulkorders.lifecycle_report import CancelPlan, LifecycleReport, describe_cancel, failure_lines, summary_text
 from bulkorders.progress import make_reporter
@@ -67,7 +67,7 @@ def refill(app, sheet, sheet_name, rows, out, in_place):
     refill_status.
     """
     io = _io(app)
-    report = refill_sheet(sheet, _options(sheet_name, rows, out, in_place), io, _catalogue(app, io))
+    report = refill_sheet(sheet, _options(sheet_name, rows, out, in_place), io, app.catalogue())
     _show(app, report)
 
 
@@ -84,7 +84,7 @@ def cancel(app, sheet, sheet_name, rows, out, in_place, yes):
     """
     io = _io(app)
     options = _options(sheet_name, rows, out, in_place)
-    report = cancel_sheet(sheet, options, io, _catalogue(app, io), confirm=lambda plan: _confirm(plan, yes))
+    report = cancel_sheet(sheet, options, io, app.catalogue(), confirm=lambda plan: _confirm(plan, yes))
     _show(app, report)
 
 
@@ -95,57 +95,22 @@ def _options(sheet_name: str | None, rows: str | None, out: Path | None, in_plac
 
 
 def _io(app: App) -> LifecycleIO:
-    from bulkorders.connect import open_client, panel_identity
-    from bulkorders.ledger import Ledger
-
-    settings = app.settings
-    client = open_client(settings)
-    app.on_close(client.close)
-    ledger = Ledger.open(settings.ledger_path)
-    app.on_close(ledger.close)
     return LifecycleIO(
-        client=client,
-        ledger=ledger,
-        panel=panel_identity(settings.panel()),
-        notify=lambda message: click.echo(message, err=True),
-        reporter=make_reporter(json_output=settings.json),
+        client=app.client(),
+        ledger=app.ledger(),
+        panel=app.panel_name(),
+        notify=app.notify,
+        reporter=make_reporter(json_output=app.settings.json),
     )
 
 
-def _catalogue(app: App, io: LifecycleIO) -> Any:
-    from bulkorders.catalog import load_catalogue
-
-    return load_catalogue(app.settings, io.client, warn=app.warn)  # type: ignore[arg-type]
-
-
-def stdin_is_terminal() -> bool:
-    """Whether a person can answer a prompt (tests replace this)."""
-    return click.get_text_stream("stdin").isatty()
-
-
 def _confirm(plan: CancelPlan, yes: bool) -> bool:
-    click.echo(describe_cancel(plan), err=True)
-    if yes:
-        return True
-    if not stdin_is_terminal():
-        raise UsageError(
-            "Nothing cancelled: there is no terminal to confirm on. "
-            "Rerun with --yes to cancel these orders."
-        )
-    return click.confirm("Cancel these orders?", default=False, err=True)
+    return confirm(
+        describe_cancel(plan), "Cancel these orders?", yes=yes,
+        refusal="Nothing cancelled: there is no terminal to confirm on. "
+                "Rerun with --yes to cancel these orders.",
+    )  # fmt: skip
 
 
 def _show(app: App, report: LifecycleReport) -> None:
-    for line in failure_lines(report):
-        click.echo(line, err=True)
-    if app.settings.json:
-        app.emit_json(report.to_dict())
-    app.say(summary_text(report))
-    if report.write_error is not None:
-        if report.stop is None:
-            raise WriteBackError(report.write_error)
-        click.echo(f"Error: {report.write_error}", err=True)
-    if report.stop is not None:
-        raise report.stop
-    if report.exit_code:
-        click.get_current_context().exit(int(report.exit_code))
+    finish(app, report, failure_lines(report), summary_text(report))

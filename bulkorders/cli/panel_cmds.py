@@ -6,18 +6,8 @@ from pathlib import Path
 
 import click
 
-from bulkorders.catalog import load_catalogue
-from bulkorders.cli.app import App, cli, pass_app
-from bulkorders.connect import open_client
-from bulkorders.panel.client import PanelClient
+from bulkorders.cli.app import cli, pass_app
 from bulkorders.services_view import export_services, filter_services, format_table
-
-
-def client_for(app: App) -> PanelClient:
-    """The panel client of this run, closed when the command ends."""
-    client = open_client(app.settings)
-    app.on_close(client.close)
-    return client
 
 
 @cli.command()
@@ -34,7 +24,7 @@ def services(app, refresh, search, category, out):
     --refresh fetches it now. When the panel cannot be reached, a stale cache is used
     with a warning.
     """
-    catalogue = load_catalogue(app.settings, client_for(app), refresh=refresh, warn=app.warn)
+    catalogue = app.catalogue(refresh=refresh)
     chosen = filter_services(catalogue.services.values(), search=search, category=category)
     if out:
         export_services(chosen, out)
@@ -52,7 +42,7 @@ def services(app, refresh, search, category, out):
 @pass_app
 def balance(app):
     """Show the panel balance and its currency."""
-    result = client_for(app).balance()
+    result = app.client().balance()
     if app.settings.json:
         app.emit_json({"balance": str(result.amount), "currency": result.currency})
     else:

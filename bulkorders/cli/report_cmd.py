@@ -54,11 +54,7 @@ def report(app, sheets, campaigns, since, until, out):
             "it), or choose one with --ledger. No workbook was written.",
             exit_code=ExitCode.ROWS_FAILED,
         )
-    from bulkorders.ledger import Ledger
-
-    ledger = Ledger.open(settings.ledger_path)
-    app.on_close(ledger.close)
-    audit = build_report(ledger, filters, services=lambda panel: cached_services(settings.cache_dir, panel))
+    audit = build_report(app.ledger(), filters, services=lambda panel: cached_services(settings.cache_dir, panel))
     for panel in audit.uncatalogued:
         app.warn(
             f"no cached catalogue of panel {panel}: service names and categories are blank. "

@@ -6,9 +6,7 @@ from pathlib import Path
 
 import click
 
-from bulkorders.catalog import load_catalogue
-from bulkorders.cli.app import App, cli, pass_app
-from bulkorders.connect import open_client
+from bulkorders.cli.app import cli, pass_app
 from bulkorders.errors import ExitCode, UsageError
 from bulkorders.sheets.read import read_sheet
 from bulkorders.template import write_template
@@ -16,12 +14,6 @@ from bulkorders.validation import validate_sheet
 from bulkorders.validation_text import issue_lines, report_json, summary_lines
 
 DEFAULT_TEMPLATE = Path("bulkorders-template.xlsx")
-
-
-def _client(app: App):
-    client = open_client(app.settings)
-    app.on_close(client.close)
-    return client
 
 
 @cli.command()
@@ -38,10 +30,8 @@ def validate(app, sheet, sheet_name, offline):
     (warnings allowed), 1 when some row is, 3 when the panel or catalogue cannot be had.
     """
     parsed = read_sheet(sheet, sheet_name, purpose="orders")
-    client = None if offline else _client(app)
-    catalogue = load_catalogue(app.settings, client, offline=offline, warn=app.warn)
-    report = validate_sheet(parsed, catalogue)
-    balance = client.balance() if client is not None else None
+    report = validate_sheet(parsed, app.catalogue(offline=offline))
+    balance = None if offline else app.client().balance()
     if app.settings.json:
         app.emit_json(report_json(report, parsed, balance))
     else:
@@ -65,7 +55,7 @@ def template(app, out, force):
     """
     if out.exists() and not force:
         raise UsageError(f"{out} exists already. Give another --out, or --force to overwrite it.")
-    catalogue = load_catalogue(app.settings, _client(app), warn=app.warn)
+    catalogue = app.catalogue()
     count = write_template(out, catalogue.services.values(), panel=catalogue.panel)
     click.echo(f"Wrote {out}: an Orders sheet to fill and {count} services of panel {catalogue.panel}.", err=True)
     if app.settings.json:

@@ -8,11 +8,11 @@ from typing import Any
 
 import click
 
-from bulkorders.cli.app import App, cli, pass_app
-from bulkorders.errors import UsageError, WriteBackError
+from bulkorders.cli.app import App, cli, confirm, finish, pass_app
+from bulkorders.errors import UsageError
 from bulkorders.placement import DEFAULT_CONCURRENCY
 from bulkorders.progress import make_reporter
-from bulkorders.submit import Plan, SubmitIO, SubmitOptions, SubmitOutcome, describe_plan, submit_sheet
+from bulkorders.submit import SubmitIO, SubmitOptions, describe_plan, submit_sheet
 from bulkorders.submit import problem_lines, summary_text
 
 MAX_CONCURRENCY = 64
@@ -64,53 +64,20 @@ def submit(app, sheet, sheet_name, out, in_place, campaign, dry_run, yes, max_sp
     options = SubmitOptions(campaign, sheet_name, out, in_place, dry_run, max_spend, concurrency,
                             resend_uncertain)  # fmt: skip
     outcome = submit_sheet(sheet, options, _open_io(app, yes))
-    _show(app, outcome)
+    finish(app, outcome, problem_lines(outcome), summary_text(outcome))
 
 
 def _open_io(app: App, yes: bool) -> SubmitIO:
-    from bulkorders.catalog import load_catalogue
-    from bulkorders.connect import open_client, panel_identity
-    from bulkorders.ledger import Ledger
-
-    settings = app.settings
-    client = open_client(settings)
-    app.on_close(client.close)
-    ledger = Ledger.open(settings.ledger_path)
-    app.on_close(ledger.close)
     return SubmitIO(
-        client=client,
-        ledger=ledger,
-        catalogue=load_catalogue(settings, client, warn=app.warn),
-        panel=panel_identity(settings.panel()),
-        confirm=lambda plan: _confirm(plan, yes),
-        notify=lambda message: click.echo(message, err=True),
-        reporter=make_reporter(json_output=settings.json),
+        client=app.client(),
+        ledger=app.ledger(),
+        catalogue=app.catalogue(),
+        panel=app.panel_name(),
+        confirm=lambda plan: confirm(
+            describe_plan(plan), "Place these orders?", yes=yes,
+            refusal="Nothing placed: there is no terminal to confirm on. Check the plan with "
+                    "--dry-run, then rerun with --yes to place the orders.",
+        ),  # fmt: skip
+        notify=app.notify,
+        reporter=make_reporter(json_output=app.settings.json),
     )
-
-
-def _confirm(plan: Plan, yes: bool) -> bool:
-    click.echo(describe_plan(plan), err=True)
-    if yes:
-        return True
-    if not click.get_text_stream("stdin").isatty():
-        raise UsageError(
-            "Nothing placed: there is no terminal to confirm on. Check the plan with --dry-run, "
-            "then rerun with --yes to place the orders."
-        )
-    return click.confirm("Place these orders?", default=False, err=True)
-
-
-def _show(app: App, outcome: SubmitOutcome) -> None:
-    for line in problem_lines(outcome):
-        click.echo(line, err=True)
-    if app.settings.json:
-        app.emit_json(outcome.to_dict())
-    app.say(summary_text(outcome))
-    if outcome.write_error is not None:
-        if outcome.stop is None:
-            raise WriteBackError(outcome.write_error)
-        click.echo(f"Error: {outcome.write_error}", err=True)
-    if outcome.stop is not None:
-        raise outcome.stop
-    if outcome.exit_code:
-        click.get_current_context().exit(int(outcome.exit_code))
