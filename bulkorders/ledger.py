@@ -207,9 +207,13 @@ class Ledger:
             return ledger_rows.rows_by_id(db, ids)
 
     def mark_sending(self, row_ids: Sequence[int], at: str) -> None:
-        """Planned rows about to be sent: committed before their requests leave."""
+        """Rows about to be sent: committed before their requests leave.
+
+        Planned rows, or uncertain ones sent again (--resend-uncertain) in one step, so no
+        crash can leave a resent row `planned` for a plain rerun to send a third time.
+        """
         with self._write() as db:
-            ledger_rows.check_states(db, row_ids, "sending", ("planned",))
+            ledger_rows.check_states(db, row_ids, "sending", ("planned", "uncertain"))
             db.executemany(
                 "UPDATE rows SET state = 'sending', sent_at = ?, answered_at = NULL, error = NULL "
                 "WHERE id = ?",
@@ -260,12 +264,13 @@ class Ledger:
             )
 
     def mark_planned(self, row_ids: Sequence[int]) -> None:
-        """Uncertain rows go back to `planned` (--resend-uncertain); planned ones stay."""
+        """Rows back to `planned`: uncertain ones, and ones marked sending that surely were
+        not placed (the panel refused the key or the funds, or was never reached)."""
         with self._write() as db:
-            ledger_rows.check_states(db, row_ids, "planned", ("uncertain", "planned"))
+            ledger_rows.check_states(db, row_ids, "planned", ("uncertain", "sending", "planned"))
             db.executemany(
                 "UPDATE rows SET state = 'planned', error = NULL, sent_at = NULL, "
-                "answered_at = NULL WHERE id = ? AND state = 'uncertain'",
+                "answered_at = NULL WHERE id = ? AND state IN ('uncertain', 'sending')",
                 ((i,) for i in row_ids),
             )
 

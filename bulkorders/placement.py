@@ -148,9 +148,6 @@ class _Placer:
         batch = [row for _, row in zip(range(room), pending)]
         if not batch:
             return
-        resent = [row.row_id for row in batch if row.resend]
-        if resent:
-            self.ledger.mark_planned(resent)  # uncertain -> planned, right before it is sent again
         self.ledger.mark_sending([row.row_id for row in batch], utc_now_iso(self.clock))
         launched = 0
         try:
@@ -159,7 +156,7 @@ class _Placer:
                 launched += 1
         except BaseException:
             # Marked sending but never sent (Ctrl-C right here): back to planned.
-            self._unsend([row.row_id for row in batch[launched:]], "not sent: interrupted")
+            self._unsend([row.row_id for row in batch[launched:]])
             raise
 
     def _record(self, row: Sendable, future: Future[AddResult]) -> None:
@@ -170,7 +167,7 @@ class _Placer:
         except BulkOrdersError as exc:
             # The client raises only when the order was surely not placed (refused key, no
             # funds, panel never reached, a redirect): the row is still to do; stop sending.
-            self._unsend([row.row_id], exc.message)
+            self._unsend([row.row_id])
             self._stop(exc)
             return
         except Exception as exc:  # a bug: the request may have left, so placed or not is unknown
@@ -181,7 +178,7 @@ class _Placer:
             tally.spent += row.estimate
             tally.lost_in_a_row = 0
         elif result.error is not None and _is_funds(result.error):
-            self._unsend([row.row_id], result.error)
+            self._unsend([row.row_id])
             self._stop(FundsError(f"The panel says: {result.error}"))
             return
         elif result.error is not None:
@@ -201,15 +198,8 @@ class _Placer:
                 )
         self._progress()
 
-    def _unsend(self, row_ids: list[int], why: str) -> None:
-        """Rows marked `sending` that the panel did not place: back to planned, sent next run.
-
-        The ledger moves only uncertain rows to planned, so they pass through uncertain: a
-        crash between the two commits leaves them uncertain, which never orders twice.
-        """
-        at = utc_now_iso(self.clock)
-        for row_id in row_ids:
-            self.ledger.mark_uncertain(row_id, why, at)
+    def _unsend(self, row_ids: list[int]) -> None:
+        """Rows marked `sending` that the panel surely did not place: planned again, sent next run."""
         self.ledger.mark_planned(row_ids)
         self.tally.unsent.extend(row_ids)
 

@@ -281,7 +281,7 @@ def test_refused_transitions_change_nothing(ledger, weekly):
     with pytest.raises(LedgerError) as err:
         ledger.mark_sending([rows[1].id, rows[0].id], T1)
     assert str(err.value) == (
-        f"Ledger rows {rows[0].id} (placed) cannot become sending: only planned rows can. "
+        f"Ledger rows {rows[0].id} (placed) cannot become sending: only planned or uncertain rows can. "
         "Nothing was changed or sent. This is a bug in bulkorders; please report it."
     )
     assert [r.state for r in ledger.rows(weekly)] == ["placed", "planned"]  # all or nothing
@@ -301,6 +301,20 @@ def test_refused_transitions_change_nothing(ledger, weekly):
     assert [(r.state, r.error) for r in ledger.rows(weekly)] == [
         ("placed", None), ("planned", None),
     ]  # fmt: skip
+
+
+def test_resend_and_unsend_are_single_steps(ledger, weekly):
+    """An uncertain row is resent in one commit (no planned window a crash could leave), and a
+    row the panel surely did not place (no funds, refused key) goes straight back to planned."""
+    a, b = ledger.sync_rows(weekly, planned_rows([payload("https://a"), payload("https://b")]))
+    ledger.mark_sending([a.id, b.id], T1)
+    ledger.mark_uncertain(a.id, "timeout", T1)
+    ledger.mark_sending([a.id], T1)  # --resend-uncertain
+    ledger.mark_planned([b.id])  # not enough funds: never placed
+    assert [(r.state, r.error) for r in ledger.rows(weekly)] == [("sending", None), ("planned", None)]
+    ledger.mark_rejected(a.id, "Incorrect request", T1)
+    with pytest.raises(LedgerError, match=rf"rows {a.id} \(rejected\) cannot become sending"):
+        ledger.mark_sending([a.id], T1)
 
 
 def test_an_order_for_an_already_placed_row_is_kept_and_flagged(ledger, weekly):
