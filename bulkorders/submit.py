@@ -56,6 +56,7 @@ class SubmitOptions:
     max_spend: Decimal | None = None
     concurrency: int = DEFAULT_CONCURRENCY
     resend_uncertain: bool = False
+    write_only: bool = False  # place nothing: write the results sheet from the ledger
 
 
 @dataclass
@@ -132,7 +133,7 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
     rows = _sync(campaign, given.valid, existing, io)
     given.valid = []  # they are in the ledger now; a 100k-row sheet need not be held twice
     at_row = {row.id: excel for excel, row in rows}
-    to_send = [
+    to_send = [] if options.write_only else [
         row for _, row in rows
         if row.state == "planned" or (options.resend_uncertain and row.state == "uncertain")
     ]  # fmt: skip
@@ -160,6 +161,21 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
     )  # fmt: skip
     _write_results(given.sheet, campaign, rows, invalid, options, io, outcome)
     return outcome
+
+
+def rewrite_results(source: Path, campaign: Campaign, io: SubmitIO) -> Path:
+    """Write the results sheet of `campaign` again from the ledger, placing nothing.
+
+    For a campaign whose last write-back failed (the file was open in Excel, say): the
+    ledger has every result, and this puts them where the campaign's results go.
+    """
+    out = Path(campaign.results_path) if campaign.results_path else None
+    options = SubmitOptions(campaign=campaign.name, out=out, write_only=True)
+    outcome = submit_sheet(source, options, io)
+    if outcome.write_error is not None:
+        raise WriteBackError(outcome.write_error)
+    assert outcome.output is not None
+    return outcome.output
 
 
 def output_path(source: Path, options: SubmitOptions) -> Path:
@@ -296,7 +312,7 @@ def _write_results(
         io.ledger.set_results_path(campaign, str(out), True)
         outcome.write_error = (
             f"{exc.message} To write the sheet again, rerun the same submit command (it places "
-            "nothing new)."
+            f"nothing new), or run `bulkorders status {source.name}`."
         )
         return
     io.ledger.set_results_path(campaign, str(summary.path), False)

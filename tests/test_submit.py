@@ -239,7 +239,7 @@ def test_a_failed_write_back_keeps_everything_and_the_rerun_writes_it(tmp_path):
     result = submit(str(sheet), "--yes", "--out", str(blocker / "out.csv"))
     assert result.exit_code == 3
     assert "Nothing is lost: the ledger holds every result. To write the sheet again, rerun the " \
-           "same submit command (it places nothing new)" in result.stderr
+           "same submit command (it places nothing new), or run `bulkorders status orders.csv`." in result.stderr
     with Ledger.open(data_dir() / "ledger.sqlite") as ledger:
         assert ledger.find_campaign("orders", "sandbox").needs_write
     again = submit(str(sheet), "--yes", "--out", str(tmp_path / "out.csv"))

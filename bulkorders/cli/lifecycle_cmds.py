@@ -50,7 +50,7 @@ def status(app, sheet, sheet_name, rows, out, in_place, refresh_all, watch, ever
     if every is not None and not watch:
         raise UsageError("--every only applies with --watch.")
     options = _options(sheet_name, rows, out, in_place)
-    report = status_sheet(sheet, options, _io(app), refresh_all=refresh_all, watch=watch,
+    report = status_sheet(_follow(app, sheet), options, _io(app), refresh_all=refresh_all, watch=watch,
                           every=every or DEFAULT_EVERY)  # fmt: skip
     _show(app, report)
 
@@ -67,7 +67,7 @@ def refill(app, sheet, sheet_name, rows, out, in_place):
     refill_status.
     """
     io = _io(app)
-    report = refill_sheet(sheet, _options(sheet_name, rows, out, in_place), io, app.catalogue())
+    report = refill_sheet(_follow(app, sheet), _options(sheet_name, rows, out, in_place), io, app.catalogue())
     _show(app, report)
 
 
@@ -84,7 +84,7 @@ def cancel(app, sheet, sheet_name, rows, out, in_place, yes):
     """
     io = _io(app)
     options = _options(sheet_name, rows, out, in_place)
-    report = cancel_sheet(sheet, options, io, app.catalogue(), confirm=lambda plan: _confirm(plan, yes))
+    report = cancel_sheet(_follow(app, sheet), options, io, app.catalogue(), confirm=lambda plan: _confirm(plan, yes))
     _show(app, report)
 
 
@@ -92,6 +92,19 @@ def _options(sheet_name: str | None, rows: str | None, out: Path | None, in_plac
     if out and in_place:
         raise UsageError("Choose --out FILE or --in-place, not both.")
     return SheetOptions(sheet_name, out, in_place, parse_rows(rows) if rows is not None else None)
+
+
+def _follow(app: App, sheet: Path) -> Path:
+    """The campaign's results sheet when SHEET is its input (rewritten if its write failed)."""
+    from bulkorders.cli.submit_cmd import submit_io
+    from bulkorders.follow import sheet_to_follow
+    from bulkorders.submit import rewrite_results
+
+    return sheet_to_follow(
+        sheet, app.ledger().campaigns(), app.panel_name(),
+        rewrite=lambda campaign: rewrite_results(sheet, campaign, submit_io(app, yes=False)),
+        notify=app.notify,
+    )  # fmt: skip
 
 
 def _io(app: App) -> LifecycleIO:

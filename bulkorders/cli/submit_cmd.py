@@ -63,11 +63,12 @@ def submit(app, sheet, sheet_name, out, in_place, campaign, dry_run, yes, max_sp
         raise UsageError("Choose --out FILE or --in-place, not both.")
     options = SubmitOptions(campaign, sheet_name, out, in_place, dry_run, max_spend, concurrency,
                             resend_uncertain)  # fmt: skip
-    outcome = submit_sheet(sheet, options, _open_io(app, yes))
+    outcome = submit_sheet(sheet, options, submit_io(app, yes))
     finish(app, outcome, problem_lines(outcome), summary_text(outcome))
 
 
-def _open_io(app: App, yes: bool) -> SubmitIO:
+def submit_io(app: App, yes: bool) -> SubmitIO:
+    """The pipeline's world for this run: client, ledger, catalogue, prompts on stderr."""
     return SubmitIO(
         client=app.client(),
         ledger=app.ledger(),
