@@ -22,6 +22,7 @@ from bulkorders.models import Balance, OrderRow, RowIssue, Severity
 from bulkorders.placement import DEFAULT_CONCURRENCY, Sendable, Tally, place_rows
 from bulkorders.progress import Reporter, SilentReporter
 from bulkorders.results import CompactUpdates, campaign_updates
+from bulkorders.sheets.write import backup_copy, check_writable, default_output_path, write_back
 from bulkorders.submit_outcome import (
     Plan,
     RowOutcome,
@@ -86,6 +87,8 @@ def submit_sheet(source: Path, options: SubmitOptions, io: SubmitIO) -> SubmitOu
             f"(not {out.name})."
         )
     given = _read(source, options, io)
+    if not options.dry_run:
+        check_writable(out)
     name = options.campaign or source.stem
     campaign = io.ledger.campaign(name, io.panel, str(source))
     with io.ledger.lock(campaign):
@@ -180,8 +183,6 @@ def rewrite_results(source: Path, campaign: Campaign, io: SubmitIO) -> Path:
 
 def output_path(source: Path, options: SubmitOptions) -> Path:
     """Where the results go: the input (--in-place), --out, or NAME.results.EXT beside it."""
-    from bulkorders.sheets.write import default_output_path
-
     if options.in_place:
         return source
     return options.out or default_output_path(source)
@@ -291,8 +292,6 @@ def _write_results(
     outcome: SubmitOutcome,
 ) -> None:
     """Write the results sheet from the ledger; on failure the ledger keeps `needs_write`."""
-    from bulkorders.sheets.write import backup_copy, write_back
-
     source = Path(sheet.path)
     out = output_path(source, options)
     updates = CompactUpdates()

@@ -7,20 +7,27 @@ from click.testing import CliRunner
 from test_submit import ROWS, orders_per_link, read_csv, write_csv
 
 from bulkorders.cli import cli
+from bulkorders.errors import WriteBackError
 
 
 def run(*args: str):
     return CliRunner().invoke(cli, ["--panel", "sandbox", *args], catch_exceptions=False)
 
 
-def test_status_on_the_input_writes_the_results_a_failed_submit_could_not(tmp_path):
+def test_status_on_the_input_writes_the_results_a_failed_submit_could_not(tmp_path, monkeypatch):
+    import bulkorders.submit
+
+    def refuse(sheet, updates, out):
+        raise WriteBackError(f"Could not write the results to {out}: the disk is full.")
+
     source = write_csv(tmp_path / "weekly.csv", ROWS)
     results = tmp_path / "weekly.results.csv"
-    results.mkdir()  # in the way, as a file open in Excel would be
-    placed = run("submit", "--yes", str(source))
+    with monkeypatch.context() as patch:
+        patch.setattr(bulkorders.submit, "write_back", refuse)
+        placed = run("submit", "--yes", str(source))
     assert placed.exit_code == 3
     assert "Could not write the results to" in placed.stderr
-    results.rmdir()
+    assert not results.exists()
 
     result = run("status", str(source))
     assert result.exit_code == 0, result.output

@@ -23,7 +23,7 @@ from openpyxl.styles import Font, PatternFill
 from bulkorders.catalog import Catalogue
 from bulkorders.cli import cli
 from bulkorders.connect import SANDBOX_STATE_FILE
-from bulkorders.errors import AuthError, BulkOrdersError, FundsError, Interrupted
+from bulkorders.errors import AuthError, BulkOrdersError, FundsError, Interrupted, WriteBackError
 from bulkorders.ledger import Ledger
 from bulkorders.models import AddResult, Balance
 from bulkorders.panel.client import PanelClient
@@ -232,11 +232,34 @@ def test_a_second_submit_while_one_holds_the_campaign_refuses(tmp_path):
     assert sandbox_orders() == []
 
 
-def test_a_failed_write_back_keeps_everything_and_the_rerun_writes_it(tmp_path):
+def test_an_unwritable_output_is_refused_before_anything_is_placed(tmp_path):
     sheet = write_csv(tmp_path / "orders.csv", ROWS)
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")
     result = submit(str(sheet), "--yes", "--out", str(blocker / "out.csv"))
+    assert result.exit_code == 3
+    assert result.stderr.endswith(
+        f"Error: Cannot write the results to {blocker / 'out.csv'}: the folder {blocker} does not "
+        "exist. Nothing was sent to the panel; fix that (or choose another --out), then rerun.\n"
+    )
+    (tmp_path / "~$orders.results.csv").write_text("")  # Excel has the results open
+    result = submit(str(sheet), "--yes")
+    assert result.exit_code == 3
+    assert "it is open in Excel (its lock file ~$orders.results.csv is there): close it first" in result.stderr
+    assert sandbox_orders() == []
+
+
+def test_a_failed_write_back_keeps_everything_and_the_rerun_writes_it(tmp_path, monkeypatch):
+    import bulkorders.submit
+
+    def refuse(sheet, updates, out):
+        raise WriteBackError(f"Could not write the results to {out}: the disk is full. Nothing is "
+                             "lost: the ledger holds every result.")  # fmt: skip
+
+    sheet = write_csv(tmp_path / "orders.csv", ROWS)
+    with monkeypatch.context() as patch:
+        patch.setattr(bulkorders.submit, "write_back", refuse)
+        result = submit(str(sheet), "--yes", "--out", str(tmp_path / "out.csv"))
     assert result.exit_code == 3
     assert "Nothing is lost: the ledger holds every result. To write the sheet again, rerun the " \
            "same submit command (it places nothing new), or run `bulkorders status orders.csv`." in result.stderr

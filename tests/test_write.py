@@ -417,6 +417,23 @@ def test_file_open_in_excel_leaves_it_intact(tmp_path, monkeypatch):
     assert source.read_bytes() == original and _no_temp_files(tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("lock", "program"), [("~$orders.results.xlsx", "Excel"), (".~lock.orders.results.xlsx#", "LibreOffice")]
+)
+def test_a_file_open_in_a_spreadsheet_program_is_not_overwritten(tmp_path, lock, program):
+    source = simple_workbook(tmp_path / "orders.xlsx")
+    out = tmp_path / "orders.results.xlsx"
+    out.write_bytes(b"what the user has open")
+    (tmp_path / lock).write_text("")
+    with pytest.raises(WriteBackError) as err:
+        write_back(FakeSheet(source, HEADERS), {2: {"order_id": "1"}}, out)
+    assert str(err.value) == (
+        f"Could not write the results to {out}: it is open in {program} (its lock file {lock} is "
+        f"there): close it first. {NOTHING_LOST}"
+    )
+    assert out.read_bytes() == b"what the user has open" and _no_temp_files(tmp_path)
+
+
 def test_disk_full_leaves_no_half_file(tmp_path, monkeypatch):
     source = simple_workbook(tmp_path / "orders.xlsx")
     out = tmp_path / "orders.results.xlsx"

@@ -29,7 +29,7 @@ from bulkorders.sheets.write_csv import write_csv
 from bulkorders.sheets.write_values import WriteProblem
 from bulkorders.sheets.write_xlsx import write_xlsx
 
-__all__ = ["WriteSummary", "backup_copy", "default_output_path", "write_back"]
+__all__ = ["WriteSummary", "backup_copy", "check_writable", "default_output_path", "write_back"]
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 NOTHING_LOST = "Nothing is lost: the ledger holds every result."
@@ -83,6 +83,37 @@ def backup_copy(source: Path, clock: Callable[[], float] = time.time) -> Path:
             f"Nothing was written. {NOTHING_LOST}"
         ) from exc
     return target
+
+
+def check_writable(out: Path) -> None:
+    """Refuse now, before anything is ordered, when `out` clearly cannot be written.
+
+    The ledger would keep the results anyway, but a user should learn that the file is
+    open in Excel before spending money, not after.
+    """
+    problem = _unwritable(Path(out))
+    if problem:
+        raise WriteBackError(
+            f"Cannot write the results to {out}: {problem}. Nothing was sent to the panel; "
+            "fix that (or choose another --out), then rerun."
+        )
+
+
+def _unwritable(out: Path) -> str | None:
+    """Why `out` cannot be written, or None when it looks writable."""
+    folder = out.parent
+    if out.is_dir():
+        return "a folder of that name is in the way"
+    if not folder.is_dir():
+        return f"the folder {folder} does not exist"
+    for lock, program in ((f"~${out.name}", "Excel"), (f".~lock.{out.name}#", "LibreOffice")):
+        if (folder / lock).exists():
+            return f"it is open in {program} (its lock file {lock} is there): close it first"
+    if not os.access(folder, os.W_OK):
+        return f"you may not write to the folder {folder}"
+    if out.exists() and not os.access(out, os.W_OK):
+        return "the file is read-only"
+    return None
 
 
 def write_back(sheet: SheetLike, updates: Mapping[int, Mapping[str, Any]], out: Path) -> WriteSummary:
@@ -139,6 +170,9 @@ def _atomic_write(
     try:
         if not source.is_file():
             raise WriteProblem(f"the input {source} is no longer there")
+        problem = _unwritable(out)
+        if problem:
+            raise WriteProblem(problem)
         mode = _mode_for(out)
         fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as stream:
