@@ -419,8 +419,9 @@ def test_a_torn_last_line_is_ignored_and_compacted_away(tmp_path):
     assert live.handle({"key": "k", "action": "add", "service": "1001", "link": "b",
                         "quantity": "100"}, T0) == (200, {"order": 23502})  # fmt: skip
     live.close()
-    lines = path.read_text().splitlines()
-    assert [json.loads(line)["id"] for line in lines] == [23501, 23502]
+    events = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [e["id"] for e in events if e["e"] == "order"] == [23501, 23502]
+    assert {"e": "ids", "order": 23502, "refill": 1, "cancel": 1} in events  # compaction keeps numbering
     assert LiveSandbox(path).handle({"key": "k", "action": "balance"}, T0)[1]["balance"] == "999.82"
 
 
@@ -447,19 +448,22 @@ def test_loading_folds_cancels_into_their_orders(tmp_path):
     assert live.handle({"key": "k", "action": "status", "order": "23501"}, T0)[1]["status"] == "Canceled"
     assert live.handle({"key": "k", "action": "balance"}, T0)[1]["balance"] == "1000.00"
     events = [json.loads(line) for line in path.read_text().splitlines()]
-    assert [e["e"] for e in events] == ["order"] and events[0]["cancel"] == 1
+    assert [e["e"] for e in events] == ["order", "ids"] and events[0]["cancel"] == 1
     live.close()
 
 
-def test_reset_deletes_the_state_and_a_live_sandbox_starts_over(tmp_path):
+def test_reset_clears_the_state_but_never_reuses_an_id(tmp_path):
     path = tmp_path / STATE_FILE
     live = LiveSandbox(path)
-    live.handle({"key": "k", "action": "add", "service": "1001", "link": "a", "quantity": "100"}, T0)
-    assert reset_state(path) is True
-    assert not path.exists()
-    assert reset_state(path) is False
+    add = {"key": "k", "action": "add", "service": "1001", "link": "a", "quantity": "100"}
+    assert live.handle(add, T0)[1] == {"order": 23501}
+    assert reset_state(path) == 23502
+    assert reset_state(path) is None  # no orders since: nothing to reset
     assert live.handle({"key": "k", "action": "balance"}, T0)[1]["balance"] == "1000.00"
+    assert live.handle({"key": "k", "action": "status", "order": "23501"}, T0)[1] == {"error": "Incorrect order ID"}
+    assert live.handle(add, T0)[1] == {"order": 23502}  # a ledger that knows 23501 is never confused
     live.close()
+    assert reset_state(tmp_path / "none.jsonl") is None
 
 
 def test_many_threads_through_one_transport_never_collide(tmp_path):
@@ -494,10 +498,12 @@ def test_sandbox_reset_command(isolated_user_dirs):
     runner = CliRunner()
     result = runner.invoke(cli, ["sandbox", "reset"])
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"Deleted the sandbox state {path}: balance back to 1000.00 USD, no orders.\n"
-    assert not path.exists()
+    assert result.stdout == (
+        f"Reset the sandbox {path}: balance back to 1000.00 USD, no orders. New order ids start "
+        "at 23502: like a real panel, the sandbox never reuses an id.\n"
+    )
     result = runner.invoke(cli, ["sandbox", "reset"])
-    assert result.stdout == f"No sandbox state at {path}: nothing to reset.\n"
+    assert result.stdout == f"No sandbox orders in {path}: nothing to reset.\n"
 
 
 def test_serve_refuses_a_non_loopback_host_and_bad_shares(tmp_path):

@@ -65,9 +65,17 @@ def serve(app, host, port, latency, fail_5xx, fail_429, html, lose_answers, seed
 @_STATE_OPTION
 @pass_app
 def reset(app, state):
-    """Delete the sandbox state: no orders, no refills, balance back to 1000.00 USD."""
+    """Start the sandbox over: no orders, no refills, balance back to 1000.00 USD.
+
+    Order ids go on from where they were (a panel never reuses one), so the ledger
+    never mistakes a new order for an old one.
+    """
     state_path = state or app.settings.data_dir / STATE_FILE
-    if reset_state(state_path):
-        click.echo(f"Deleted the sandbox state {state_path}: balance back to 1000.00 USD, no orders.")
+    next_order = reset_state(state_path)
+    if next_order is None:
+        click.echo(f"No sandbox orders in {state_path}: nothing to reset.")
     else:
-        click.echo(f"No sandbox state at {state_path}: nothing to reset.")
+        click.echo(
+            f"Reset the sandbox {state_path}: balance back to 1000.00 USD, no orders. New order "
+            f"ids start at {next_order}: like a real panel, the sandbox never reuses an id."
+        )

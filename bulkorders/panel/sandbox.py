@@ -189,8 +189,16 @@ class SandboxState:
             self.refills[refill.id] = refill
             self.order_refills[refill.order] = refill.id
             self.next_refill = max(self.next_refill, refill.id + 1)
+        elif kind == "ids":
+            self.next_order = max(self.next_order, int(event["order"]))
+            self.next_refill = max(self.next_refill, int(event["refill"]))
+            self.next_cancel = max(self.next_cancel, int(event["cancel"]))
         else:
             raise ValueError(f"unknown sandbox event {kind!r}")
+
+    def numbering(self) -> Event:
+        """The next ids, as an event: kept across a reset, since a panel never reuses an id."""
+        return {"e": "ids", "order": self.next_order, "refill": self.next_refill, "cancel": self.next_cancel}
 
     def settle(self, now: float) -> None:
         """Credit the undelivered part of every Partial order that has ended by `now`."""
@@ -213,6 +221,7 @@ class SandboxState:
             yield event
         for refill in self.refills.values():
             yield {"e": "refill", "id": refill.id, "order": refill.order, "t": refill.created}
+        yield self.numbering()
 
 
 class SandboxPanel:

@@ -182,16 +182,33 @@ class LiveSandbox:
         self._fd, self._offset = None, 0
 
 
-def reset_state(path: Path) -> bool:
-    """Delete the sandbox state at `path`; True when there was one."""
+def reset_state(path: Path) -> int | None:
+    """Clear the sandbox at `path`: no orders or refills, balance back to 1000.00 USD.
+
+    Ids go on from where they were, as a real panel's never repeat: a ledger that knows
+    the old order 23501 must never mistake a new order for it. Returns the next order id,
+    or None when there was nothing to reset.
+    """
     path = Path(path)
     for stray in path.parent.glob(f"{path.name}.*.tmp"):
         stray.unlink(missing_ok=True)
+    if not path.exists():
+        return None
+    live = LiveSandbox(path)
     try:
-        path.unlink()
-    except FileNotFoundError:
-        return False
-    return True
+        state = live.state()
+    except PanelError:
+        path.unlink()  # an unreadable state: start over from scratch
+        return None
+    finally:
+        live.close()
+    if not (state.orders or state.refills):
+        return None  # nothing since the last reset; its numbering stays
+    numbering = state.numbering()
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(numbering) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return int(numbering["order"])
 
 
 def _same_file(fd: int, path: Path) -> bool:
