@@ -209,11 +209,12 @@ class Ledger:
     def mark_sending(self, row_ids: Sequence[int], at: str) -> None:
         """Rows about to be sent: committed before their requests leave.
 
-        Planned rows, or uncertain ones sent again (--resend-uncertain) in one step, so no
-        crash can leave a resent row `planned` for a plain rerun to send a third time.
+        Planned rows, uncertain ones sent again (--resend-uncertain) and rejected ones
+        retried (--retry-rejected), each in one step, so no crash can leave a resent row
+        `planned` for a plain rerun to send once more.
         """
         with self._write() as db:
-            ledger_rows.check_states(db, row_ids, "sending", ("planned", "uncertain"))
+            ledger_rows.check_states(db, row_ids, "sending", ("planned", "uncertain", "rejected"))
             db.executemany(
                 "UPDATE rows SET state = 'sending', sent_at = ?, answered_at = NULL, error = NULL "
                 "WHERE id = ?",

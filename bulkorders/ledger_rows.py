@@ -116,7 +116,7 @@ def check_states(
     wrong = [f"{i} ({states.get(i, 'missing')})" for i in unique if states.get(i) not in allowed]
     if wrong:
         raise LedgerError(
-            f"Ledger rows {', '.join(wrong)} cannot become {target}: only {' or '.join(allowed)} "
+            f"Ledger rows {', '.join(wrong)} cannot become {target}: only {_either(allowed)} "
             "rows can. Nothing was changed or sent. This is a bug in bulkorders; please report it."
         )
 
@@ -125,3 +125,8 @@ def one(db: sqlite3.Connection, sql: str, *params: Any) -> Any:
     """The first column of the first row, or None."""
     row = db.execute(sql, params).fetchone()
     return row[0] if row else None
+
+
+def _either(states: Sequence[str]) -> str:
+    """'planned', 'planned or uncertain', 'planned, uncertain or rejected'."""
+    return " or ".join([", ".join(states[:-1]), states[-1]] if len(states) > 1 else states)

@@ -57,6 +57,7 @@ class SubmitOptions:
     max_spend: Decimal | None = None
     concurrency: int = DEFAULT_CONCURRENCY
     resend_uncertain: bool = False
+    retry_rejected: bool = False
     write_only: bool = False  # place nothing: write the results sheet from the ledger
 
 
@@ -138,7 +139,9 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
     at_row = {row.id: excel for excel, row in rows}
     to_send = [] if options.write_only else [
         row for _, row in rows
-        if row.state == "planned" or (options.resend_uncertain and row.state == "uncertain")
+        if row.state == "planned"
+        or (options.resend_uncertain and row.state == "uncertain")
+        or (options.retry_rejected and row.state == "rejected")
     ]  # fmt: skip
     to_send.sort(key=lambda row: at_row[row.id])
     total = sum((row.estimate for row in to_send), Decimal(0))
@@ -253,6 +256,7 @@ def _plan(
         uncertain=states.count("uncertain"),
         invalid=invalid,
         resend_uncertain=options.resend_uncertain,
+        retry_rejected=options.retry_rejected,
     )
 
 

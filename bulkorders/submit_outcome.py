@@ -29,6 +29,7 @@ class Plan:
     uncertain: int
     invalid: int
     resend_uncertain: bool = False
+    retry_rejected: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +139,8 @@ def describe_plan(plan: Plan) -> str:
         )
     skipped = [
         (plan.already_placed, "already placed"),
-        (plan.rejected, "rejected earlier"),
+        (0 if plan.retry_rejected else plan.rejected,
+         "rejected earlier (not sent again without --retry-rejected)"),
         (0 if plan.resend_uncertain else plan.uncertain,
          "uncertain (not re-sent without --resend-uncertain)"),
         (plan.invalid, "invalid"),
@@ -174,6 +176,11 @@ def summary_text(outcome: SubmitOutcome) -> str:
     details = [f"{count} {label}" for count, label in counts if count]
     if details:
         lines.append("Also: " + ", ".join(details) + ".")
+    if not outcome.placed_now and counts[0][0] and not outcome.stop:
+        lines.append(
+            f"Rows placed before were placed by an earlier run of campaign {outcome.campaign}. "
+            "To order the same rows again as a new campaign, rerun with --campaign NEW-NAME."
+        )
     if outcome.output is not None:
         lines.append(f"Results written to {outcome.output}.")
     return "\n".join(lines)

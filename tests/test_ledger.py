@@ -281,7 +281,7 @@ def test_refused_transitions_change_nothing(ledger, weekly):
     with pytest.raises(LedgerError) as err:
         ledger.mark_sending([rows[1].id, rows[0].id], T1)
     assert str(err.value) == (
-        f"Ledger rows {rows[0].id} (placed) cannot become sending: only planned or uncertain rows can. "
+        f"Ledger rows {rows[0].id} (placed) cannot become sending: only planned, uncertain or rejected rows can. "
         "Nothing was changed or sent. This is a bug in bulkorders; please report it."
     )
     assert [r.state for r in ledger.rows(weekly)] == ["placed", "planned"]  # all or nothing
@@ -312,8 +312,10 @@ def test_resend_and_unsend_are_single_steps(ledger, weekly):
     ledger.mark_sending([a.id], T1)  # --resend-uncertain
     ledger.mark_planned([b.id])  # not enough funds: never placed
     assert [(r.state, r.error) for r in ledger.rows(weekly)] == [("sending", None), ("planned", None)]
-    ledger.mark_rejected(a.id, "Incorrect request", T1)
-    with pytest.raises(LedgerError, match=rf"rows {a.id} \(rejected\) cannot become sending"):
+    ledger.mark_rejected(a.id, "You have active order with this link.", T1)
+    ledger.mark_sending([a.id], T1)  # --retry-rejected: the panel refused it, so it is not placed
+    ledger.mark_placed(a.id, "777", Decimal("0.09"), "USD", T1)
+    with pytest.raises(LedgerError, match=rf"rows {a.id} \(placed\) cannot become sending"):
         ledger.mark_sending([a.id], T1)
 
 

@@ -31,7 +31,7 @@ from bulkorders.panel.sandbox import catalogue as sandbox_catalogue
 from bulkorders.panel.sandbox_store import LiveSandbox
 from bulkorders.panel.sandbox_transport import SandboxTransport
 from bulkorders.settings import SANDBOX_URL, data_dir
-from bulkorders.submit import SubmitIO, SubmitOptions, submit_sheet
+from bulkorders.submit import SubmitIO, SubmitOptions, describe_plan, submit_sheet
 
 HEADER = ["link", "service", "quantity", "note"]
 ROWS = [
@@ -506,3 +506,36 @@ def test_declining_the_confirmation_places_nothing(tmp_path):
     assert caught.value.message == "Nothing placed: the submission was not confirmed."
     assert client.calls == [] and not (tmp_path / "orders.results.csv").exists()
     io.ledger.close()
+
+
+def test_rejected_rows_are_sent_again_only_with_retry_rejected(tmp_path):
+    sheet = write_csv(tmp_path / "busy.csv", ROWS)
+    client = FakePanel({ROWS[0][0]: "You have active order with this link. Please wait until order being completed."})
+    io = pipeline_io(tmp_path, client)
+    first = submit_sheet(sheet, SubmitOptions(), io)
+    assert first.count("rejected") == 1 and client.calls.count(ROWS[0][0]) == 1
+    client.script.clear()  # the earlier order on that link has completed
+    again = submit_sheet(sheet, SubmitOptions(), io)
+    assert again.placed_now == 0 and client.calls.count(ROWS[0][0]) == 1
+    assert "1 rejected earlier (not sent again without --retry-rejected)" in describe_plan(again.plan)
+    retried = submit_sheet(sheet, SubmitOptions(retry_rejected=True), io)
+    assert retried.placed_now == 1 and client.calls.count(ROWS[0][0]) == 2
+    assert retried.count("placed") == 3 and len(client.calls) == 4
+    assert read_csv(tmp_path / "busy.results.csv")[0]["order_id"] == "903"  # 901, 902 went to rows 3 and 4
+    io.ledger.close()
+
+
+def test_a_rerun_that_places_nothing_says_how_to_start_a_new_campaign(tmp_path):
+    sheet = write_csv(tmp_path / "weekly.csv", ROWS)
+    assert submit(str(sheet), "--yes").exit_code == 0
+    again = submit(str(sheet), "--yes")
+    assert again.exit_code == 0
+    assert again.stdout.splitlines()[:3] == [
+        "Placed no new order.",
+        "Also: 3 placed before.",
+        "Rows placed before were placed by an earlier run of campaign weekly. To order the same "
+        "rows again as a new campaign, rerun with --campaign NEW-NAME.",
+    ]
+    fresh = submit(str(sheet), "--yes", "--dry-run", "--campaign", "weekly-49")
+    assert fresh.exit_code == 0, fresh.output
+    assert "Campaign weekly-49: 3 order(s) to place, estimated 0.158 USD." in fresh.stdout

@@ -49,20 +49,24 @@ class AmountType(click.ParamType):
               show_default=True, help="Orders in flight at once.")
 @click.option("--resend-uncertain", is_flag=True,
               help="Send again the rows whose answer was lost (they may have been placed).")
+@click.option("--retry-rejected", is_flag=True,
+              help="Send again the rows the panel refused (once the cause on its side is gone).")
 @pass_app
 def submit(app, sheet, sheet_name, out, in_place, campaign, dry_run, yes, max_spend, concurrency,
-           resend_uncertain):
+           resend_uncertain, retry_rejected):
     """Place every valid row of SHEET as an order, once, and write the results sheet.
 
     Validates the sheet, shows the estimated cost and the balance, asks for
     confirmation (--yes skips it), places the orders and writes order ids, charges and
     errors back. Running it again resumes: rows already placed are never sent again;
-    rows whose answer was lost stay `uncertain` unless --resend-uncertain.
+    rows whose answer was lost stay `uncertain` unless --resend-uncertain, and rows
+    the panel refused stay `rejected` unless --retry-rejected (a row you edit in the
+    sheet is a new row and is sent anyway).
     """
     if out and in_place:
         raise UsageError("Choose --out FILE or --in-place, not both.")
     options = SubmitOptions(campaign, sheet_name, out, in_place, dry_run, max_spend, concurrency,
-                            resend_uncertain)  # fmt: skip
+                            resend_uncertain, retry_rejected)  # fmt: skip
     outcome = submit_sheet(sheet, options, submit_io(app, yes))
     finish(app, outcome, problem_lines(outcome), summary_text(outcome))
 
