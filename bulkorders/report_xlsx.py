@@ -289,7 +289,7 @@ def _stream_sheet(
     head = _DIMENSION.sub(f'<dimension ref="A1:{last}" />', xml[: match.start()], count=1)
     target = zipfile.ZipInfo(info.filename, date_time=info.date_time)
     target.compress_type = zipfile.ZIP_DEFLATED
-    memo: dict[Any, str] = {}  # statuses, names, campaigns, times repeat: render each once
+    memo: dict[tuple[type, Any], str] = {}  # statuses, names, campaigns, times repeat: render each once
     with dst.open(target, "w", force_zip64=True) as out:
         out.write(head.encode("utf-8"))
         for start in range(0, len(table.rows), CHUNK_ROWS):
@@ -300,16 +300,18 @@ def _stream_sheet(
 
 
 def _rows_xml(
-    rows: Iterable[Sequence[Any]], first: int, cells: list[tuple[str, str]], memo: dict[Any, str]
+    rows: Iterable[Sequence[Any]], first: int, cells: list[tuple[str, str]], memo: dict[tuple[type, Any], str]
 ) -> Iterable[str]:
     for number, values in enumerate(rows, start=first):
         parts = [f'<row r="{number}">']
         for (letter, style), value in zip(cells, values):
             if value is None:
                 continue
-            rest = memo.get(value)
+            # keyed by type too: Decimal("15.00") == 15 == 15.0, and True == 1
+            key = (type(value), value)
+            rest = memo.get(key)
             if rest is None:
-                rest = memo[value] = _cell_rest(value)
+                rest = memo[key] = _cell_rest(value)
             parts.append(f'<c r="{letter}{number}"{style}{rest}')
         parts.append("</row>")
         yield "".join(parts)

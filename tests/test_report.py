@@ -429,3 +429,14 @@ def test_report_of_a_campaign_placed_and_refreshed_with_the_cli(tmp_path):
     assert {(o["order id"], o["status"], o["campaign"]) for o in orders} == {
         (r["order_id"], r["status"], "launch") for r in rows
     }
+
+
+def test_equal_values_of_different_types_are_written_as_themselves():
+    """A charge of 15.00 once made every later excel row 15 read back as 15.0 (one memo)."""
+    from bulkorders.report_xlsx import _rows_xml
+
+    cells = [(letter, "") for letter in "ABCD"]
+    xml = "".join(_rows_xml([(Decimal("15.00"), 15, True, 1)], 2, cells, {}))
+    assert '<c r="A2"><v>15.00</v></c>' in xml
+    assert '<c r="B2"><v>15</v></c>' in xml
+    assert '<c r="C2"><v>1</v></c>' in xml and '<c r="D2"><v>1</v></c>' in xml
