@@ -52,8 +52,18 @@ def format_table(services: Sequence[Service]) -> str:
     return "\n".join(lines)
 
 
+EXPORT_SUFFIXES = (".xlsx", ".csv", ".json")
+
+
+def check_export_name(out: Path) -> None:
+    """Refuse an export file name we cannot write, before any work is done."""
+    if out.suffix.lower() not in EXPORT_SUFFIXES:
+        raise UsageError(f"Cannot export to {out.name}: use a .xlsx, .csv or .json file name.")
+
+
 def export_services(services: Sequence[Service], out: Path) -> None:
     """Write the services to .xlsx (styled), .csv or .json, chosen by the file's suffix."""
+    check_export_name(out)
     suffix = out.suffix.lower()
     if suffix == ".json":
         out.write_text(
@@ -65,10 +75,8 @@ def export_services(services: Sequence[Service], out: Path) -> None:
             writer = csv.writer(fh)
             writer.writerow(COLUMNS)
             writer.writerows(service_cells(s) for s in services)
-    elif suffix == ".xlsx":
-        _write_xlsx(services, out)
     else:
-        raise UsageError(f"Cannot export to {out.name}: use a .xlsx, .csv or .json file name.")
+        _write_xlsx(services, out)
 
 
 def _write_xlsx(services: Sequence[Service], out: Path) -> None:

@@ -118,6 +118,11 @@ def resolve_panel(spec: str | None, profiles: dict[str, Any], config_path: Path)
         return Panel(name=spec, url=spec, key=key)
     profile = profiles.get(spec)
     if not isinstance(profile, dict):
+        if not config_path.exists():
+            raise ConfigError(
+                f'Unknown panel "{spec}": there is no config file at {config_path} to define it. '
+                f'Create it with a [panels.{spec}] profile (url, key_env), or use a URL or sandbox.'
+            )
         known = ", ".join(sorted(profiles)) or "none"
         raise ConfigError(
             f'Unknown panel "{spec}": no [panels.{spec}] in {config_path} (profiles there: {known}). '

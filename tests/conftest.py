@@ -22,3 +22,14 @@ def isolated_user_dirs(tmp_path, monkeypatch):
     for var in ENV_VARS:
         monkeypatch.delenv(var, raising=False)
     return home
+
+
+@pytest.fixture
+def no_backoff_waits(monkeypatch):
+    """Unreachable panels are retried with backoff; tests that meet one need not wait for it."""
+    import functools
+
+    import bulkorders.connect
+
+    client = bulkorders.connect.PanelClient
+    monkeypatch.setattr(bulkorders.connect, "PanelClient", functools.partial(client, sleep=lambda s: None))

@@ -684,3 +684,12 @@ def test_status_refill_cancel_on_the_results_of_submit(tmp_path, client, io, led
     }
     record = ledger.orders("sandbox", [rows[2]["order_id"]])[rows[2]["order_id"]]
     assert (record.campaign, record.excel_row, record.refill_id, record.status) == ("week", 2, "1", "Completed")
+
+
+def test_cli_cancel_end_of_input_at_the_prompt_is_a_no(tmp_path, isolated_user_dirs, monkeypatch):
+    ids = sandbox_orders(isolated_user_dirs, REFILL_AND_CANCEL, 1, age=-3600)
+    monkeypatch.setattr(cli_app, "stdin_is_terminal", lambda: True)
+    result = CliRunner().invoke(cli, ["--panel", "sandbox", "cancel", str(id_sheet(tmp_path, ids))], input="")
+    assert result.exit_code == 3
+    assert "Aborted" not in result.output
+    assert "Error: Nothing cancelled: the cancellation was not confirmed." in result.stderr

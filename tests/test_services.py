@@ -8,12 +8,16 @@ import time
 from decimal import Decimal
 
 import openpyxl
+import pytest
 from click.testing import CliRunner
 
 from bulkorders.catalog import cache_path
 from bulkorders.cli import cli
 from bulkorders.settings import cache_dir
 
+
+
+pytestmark = pytest.mark.usefixtures("no_backoff_waits")
 
 def run(*args):
     return CliRunner().invoke(cli, ["--panel", "sandbox", *args])
@@ -74,6 +78,7 @@ def test_services_out_unknown_suffix(tmp_path):
     result = run("services", "--out", str(tmp_path / "s.txt"))
     assert result.exit_code == 2
     assert result.stderr == "Error: Cannot export to s.txt: use a .xlsx, .csv or .json file name.\n"
+    assert result.stdout == ""  # refused before the table is printed
 
 
 def test_catalogue_is_cached_and_refreshed_after_ttl():

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 
 from bulkorders.cli import cli
 
 SECRET = "sk-live-7d1f2e9c0b"
 
+
+
+pytestmark = pytest.mark.usefixtures("no_backoff_waits")
 
 def run(*args, env=None):
     return CliRunner().invoke(cli, list(args), env=env)
@@ -103,3 +107,13 @@ def test_key_never_in_output_even_on_failure(tmp_path):
     assert result.exit_code == 3
     assert SECRET not in result.output
     assert SECRET not in result.stderr
+
+
+def test_profile_name_without_a_config_file_says_there_is_none(tmp_path, isolated_user_dirs):
+    result = run("--panel", "main", "balance")
+    assert result.exit_code == 3
+    path = isolated_user_dirs / "config" / "bulkorders" / "config.toml"
+    assert result.stderr == (
+        f'Error: Unknown panel "main": there is no config file at {path} to define it. Create it '
+        "with a [panels.main] profile (url, key_env), or use a URL or sandbox.\n"
+    )

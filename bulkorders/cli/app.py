@@ -172,7 +172,11 @@ def confirm(plan: str, question: str, *, yes: bool, refusal: str) -> bool:
         return True
     if not stdin_is_terminal():
         raise UsageError(refusal)
-    return click.confirm(question, default=False, err=True)
+    try:
+        return click.confirm(question, default=False, err=True)
+    except click.exceptions.Abort:  # end of input or Ctrl-C at the prompt: that is a no
+        click.echo("", err=True)
+        return False
 
 
 class Outcome(Protocol):

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from bulkorders.cli.app import cli, pass_app
-from bulkorders.services_view import export_services, filter_services, format_table
+from bulkorders.services_view import check_export_name, export_services, filter_services, format_table
 
 
 @cli.command()
@@ -24,6 +24,8 @@ def services(app, refresh, search, category, out):
     --refresh fetches it now. When the panel cannot be reached, a stale cache is used
     with a warning.
     """
+    if out:
+        check_export_name(out)
     catalogue = app.catalogue(refresh=refresh)
     chosen = filter_services(catalogue.services.values(), search=search, category=category)
     if out:
