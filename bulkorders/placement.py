@@ -9,8 +9,11 @@ panel.
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -25,6 +28,7 @@ DEFAULT_CONCURRENCY = 8
 # This many lost answers in a row means the panel is failing: stop rather than leave
 # thousands of rows uncertain.
 MAX_LOST_IN_A_ROW = 5
+_POLL = 0.2  # seconds between looks at the Ctrl-C flag while answers are awaited
 
 _FUNDS_MARKERS = ("not enough funds", "not_enough_funds")
 _DUPLICATE_MARKERS = ("active order with this link", "link_duplicate")
@@ -117,23 +121,24 @@ class _Placer:
         tally.started = self.clock()
         pending: Iterator[Sendable] = iter(rows)
         in_flight: dict[Future[AddResult], Sendable] = {}
-        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="bulkorders-add") as pool:
+        with _ctrl_c_as_flag() as ctrl_c, ThreadPoolExecutor(
+            max_workers=concurrency, thread_name_prefix="bulkorders-add"
+        ) as pool:
             try:
                 while True:
+                    if ctrl_c.pressed and tally.stop is None:
+                        tally.stop = _interrupted()
                     if tally.stop is None:
                         self._launch(pool, pending, in_flight, concurrency - len(in_flight))
                     if not in_flight:
                         break
-                    done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                    done, _ = wait(in_flight, timeout=_POLL, return_when=FIRST_COMPLETED)
                     for future in done:
-                        self._record(in_flight[future], future)
-                        del in_flight[future]
+                        self._record(in_flight.pop(future), future)  # popped first: recorded once
             except KeyboardInterrupt:
-                tally.stop = Interrupted(
-                    "Interrupted: stopped sending; every answered row is saved in the ledger. "
-                    "Rerun the same command to place the rest."
-                )
-                # Finish what is in flight so that its outcome is recorded, not left uncertain.
+                # Raised by the code under us (or a second Ctrl-C): finish what is in flight so
+                # that its outcome is recorded, not left uncertain.
+                tally.stop = tally.stop or _interrupted()
                 for future in list(in_flight):
                     self._record(in_flight.pop(future), _finished(future))
         return tally
@@ -155,8 +160,10 @@ class _Placer:
                 in_flight[pool.submit(self.client.add, row.payload)] = row
                 launched += 1
         except BaseException:
-            # Marked sending but never sent (Ctrl-C right here): back to planned.
-            self._unsend([row.row_id for row in batch[launched:]])
+            # Interrupted inside pool.submit: that row's request may have been queued, so it
+            # stays `sending` (uncertain on the next run); the rows after it were never handed
+            # over and go back to planned.
+            self._unsend([row.row_id for row in batch[launched + 1 :]])
             raise
 
     def _record(self, row: Sendable, future: Future[AddResult]) -> None:
@@ -218,6 +225,38 @@ class _Placer:
             f"{tally.answered / elapsed:.1f}/s · spent {format_amount(tally.spent)} {self.currency}"
         )
         self.reporter.advance(1, info=info)
+
+
+def _interrupted() -> Interrupted:
+    return Interrupted(
+        "Interrupted: stopped sending; every answered row is saved in the ledger. "
+        "Rerun the same command to place the rest."
+    )
+
+
+class _CtrlC:
+    pressed = False
+
+
+@contextmanager
+def _ctrl_c_as_flag() -> Iterator[_CtrlC]:
+    """While orders are placed, a first Ctrl-C only raises a flag the loop checks between
+    steps, so it can never land between a ledger commit and the bookkeeping after it. A
+    second Ctrl-C interrupts at once (rows in flight then stay `sending`: uncertain)."""
+    flag = _CtrlC()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag  # signals reach only the main thread; nothing to install
+        return
+
+    def first_press(signum: int, frame: Any) -> None:
+        flag.pressed = True
+        signal.signal(signal.SIGINT, previous)
+
+    previous = signal.signal(signal.SIGINT, first_press)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _finished(future: Future[AddResult]) -> Future[AddResult]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import signal
 from collections import Counter
 from collections.abc import Mapping
 from decimal import Decimal
@@ -420,10 +421,12 @@ def test_a_bad_key_stops_before_anything_is_placed(tmp_path):
 
 
 class Interrupting:
-    """A progress reporter that presses Ctrl-C (in the main thread) after `after` answers."""
+    """A progress reporter that interrupts (in the main thread) after `after` answers: by a
+    real SIGINT, as Ctrl-C does, or by raising KeyboardInterrupt right after an outcome was
+    committed (the worst moment for code that does not expect it)."""
 
-    def __init__(self, after: int) -> None:
-        self.after, self.seen = after, 0
+    def __init__(self, after: int, *, signal_it: bool = False) -> None:
+        self.after, self.seen, self.signal_it = after, 0, signal_it
 
     def start(self, total: int, label: str) -> None:
         pass
@@ -431,21 +434,26 @@ class Interrupting:
     def advance(self, steps: int = 1, *, info: str = "") -> None:
         self.seen += steps
         if self.seen == self.after:
-            raise KeyboardInterrupt
+            if self.signal_it:
+                signal.raise_signal(signal.SIGINT)
+            else:
+                raise KeyboardInterrupt
 
     def close(self) -> None:
         pass
 
 
-def test_ctrl_c_stops_cleanly_writes_back_and_resumes(tmp_path):
+@pytest.mark.parametrize("signal_it", [True, False], ids=["sigint", "keyboardinterrupt"])
+def test_ctrl_c_stops_cleanly_writes_back_and_resumes(tmp_path, signal_it):
     rows = [[f"https://instagram.com/p/{i}", "1001", "100"] for i in range(40)]
     sheet = write_csv(tmp_path / "ctrlc.csv", rows, ["link", "service", "quantity"])
     client = PanelClient(SANDBOX_URL, "sandbox-test-key", transport=SandboxTransport(sandbox_state_path()))
-    io = pipeline_io(tmp_path, client, reporter=Interrupting(after=7))
+    io = pipeline_io(tmp_path, client, reporter=Interrupting(after=7, signal_it=signal_it))
     outcome = submit_sheet(sheet, SubmitOptions(concurrency=4), io)
     assert isinstance(outcome.stop, Interrupted) and outcome.exit_code == 130
     assert outcome.count("sending") == 0
     assert outcome.count("placed") == len(sandbox_orders())
+    assert outcome.placed_now == len(sandbox_orders())  # each answer counted once
     assert sum(1 for r in read_csv(tmp_path / "ctrlc.results.csv") if r["order_id"]) == len(sandbox_orders())
     io.reporter = Interrupting(after=-1)
     again = submit_sheet(sheet, SubmitOptions(concurrency=4), io)
