@@ -41,14 +41,30 @@ def row_identity(payload: Mapping[str, str], occurrence: int) -> str:
     return _digest(canonical_content(payload), occurrence)
 
 
-def assign_identities(payloads: Sequence[Mapping[str, str]]) -> list[str]:
-    """Identities of a whole sheet's payloads, numbering repeated content in sheet order."""
+def assign_identities(
+    payloads: Sequence[Mapping[str, str]], claimed: Mapping[int, str] | None = None
+) -> list[str]:
+    """Identities of a whole sheet's payloads, numbering repeated content in sheet order.
+
+    `claimed` maps a payload's index to an identity it already has (a row carrying the
+    order id of a known ledger row); the other rows are numbered around those, so a row
+    inserted above a placed twin can never take the twin's identity.
+    """
+    claimed = claimed or {}
+    taken = set(claimed.values())
     seen: dict[str, int] = {}
     identities = []
-    for payload in payloads:
+    for index, payload in enumerate(payloads):
+        if index in claimed:
+            identities.append(claimed[index])
+            continue
         content = canonical_content(payload)
-        seen[content] = seen.get(content, 0) + 1
-        identities.append(_digest(content, seen[content]))
+        while True:
+            seen[content] = seen.get(content, 0) + 1
+            identity = _digest(content, seen[content])
+            if identity not in taken:
+                break
+        identities.append(identity)
     return identities
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bulkorders.errors import BulkOrdersError, UsageError, WriteBackError
-from bulkorders.identity import assign_identities, utc_now_iso
+from bulkorders.identity import assign_identities, canonical_content, utc_now_iso
 from bulkorders.models import Balance, OrderRow, RowIssue, Severity
 from bulkorders.placement import DEFAULT_CONCURRENCY, Sendable, Tally, place_rows
 from bulkorders.progress import Reporter, SilentReporter
@@ -198,7 +198,7 @@ def _sync(
     from bulkorders.ledger_schema import PlannedRow
 
     payloads = [row.payload() for row in valid]
-    identities = assign_identities(payloads)
+    identities = assign_identities(payloads, _claimed(campaign, valid, payloads, existing, io))
     planned = [
         PlannedRow(identity, row.row, row.service, row.link, payload, row.estimate)
         for identity, row, payload in zip(identities, valid, payloads)
@@ -217,6 +217,28 @@ def _sync(
     if changed:
         return _reload(campaign, [(excel, row.id) for excel, row in pairs], io)
     return pairs
+
+
+def _claimed(
+    campaign: Campaign,
+    valid: Sequence[OrderRow],
+    payloads: Sequence[Mapping[str, str]],
+    existing: Mapping[int, str],
+    io: SubmitIO,
+) -> dict[int, str]:
+    """Rows carrying the order id of a ledger row of this campaign with the same content
+    keep that row's identity (index in `valid` -> identity)."""
+    if not existing:
+        return {}
+    placed = {
+        row.order_id: row for row in io.ledger.rows(campaign) if row.order_id and row.state == "placed"
+    }  # fmt: skip
+    claimed: dict[int, str] = {}
+    for index, (row, payload) in enumerate(zip(valid, payloads)):
+        known = placed.get(existing.get(row.row, ""))
+        if known is not None and canonical_content(known.payload) == canonical_content(payload):
+            claimed[index] = known.identity
+    return claimed
 
 
 def _reload(

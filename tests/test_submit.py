@@ -547,3 +547,27 @@ def test_a_rerun_that_places_nothing_says_how_to_start_a_new_campaign(tmp_path):
     fresh = submit(str(sheet), "--yes", "--dry-run", "--campaign", "weekly-49")
     assert fresh.exit_code == 0, fresh.output
     assert "Campaign weekly-49: 3 order(s) to place, estimated 0.158 USD." in fresh.stdout
+
+
+def test_a_twin_inserted_above_a_placed_row_of_a_results_sheet_is_placed(tmp_path):
+    """The row carrying the order id keeps its ledger row; the new identical row is new."""
+    sheet = write_csv(tmp_path / "twins.csv", [ROWS[1]])
+    assert submit(str(sheet), "--yes", "--in-place").exit_code == 0
+    placed = read_csv(sheet)
+    first_order = placed[0]["order_id"]
+    header = list(placed[0])
+    twin = dict(zip(HEADER, ROWS[1]))
+    with sheet.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, header)
+        writer.writeheader()
+        writer.writerow({name: twin.get(name, "") for name in header})  # inserted above
+        writer.writerow(placed[0])
+    result = submit(str(sheet), "--yes", "--in-place")
+    out = read_csv(sheet)
+    assert [row["order_id"] for row in out][1] == first_order
+    # The inserted twin was sent: the sandbox refuses it while the first order on that
+    # link is active. Before the fix it took the placed row's identity and was never sent.
+    assert result.exit_code == 1
+    assert out[0]["order_id"] == "" and out[0]["status"] == "rejected"
+    assert out[0]["error"].startswith("You have active order with this link.")
+    assert len(sandbox_orders()) == 1
