@@ -133,7 +133,8 @@ class _Placer:
                     if not in_flight:
                         break
                     done, _ = wait(in_flight, timeout=_POLL, return_when=FIRST_COMPLETED)
-                    for future in done:
+                    # In sending order (not the set's), so "lost in a row" means in a row.
+                    for future in [f for f in in_flight if f in done]:
                         self._record(in_flight.pop(future), future)  # popped first: recorded once
             except KeyboardInterrupt:
                 # Raised by the code under us (or a second Ctrl-C): finish what is in flight so
