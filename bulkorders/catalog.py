@@ -54,7 +54,7 @@ def load_catalogue(
     clock: Callable[[], float] = time.time,
 ) -> Catalogue:
     """The catalogue of the configured panel: from the cache while fresh, else from the panel."""
-    panel = settings.panel().name
+    panel = settings.panel().identity
     path = cache_path(settings.cache_dir, panel)
     cached = _read_cache(path, panel)
     if offline:

@@ -48,6 +48,29 @@ class Panel:
     key: str = field(repr=False)
     is_sandbox: bool = False
 
+    @property
+    def identity(self) -> str:
+        """Who the panel is, for the ledger and caches: the same panel reached as a profile,
+        as its URL or as `http://localhost…` is one panel, so nothing is placed twice."""
+        return SANDBOX if self.is_sandbox else normalise_url(self.url)
+
+
+def normalise_url(url: str) -> str:
+    """https://Panel.Example:443/api/v2/ -> https://panel.example/api/v2 (localhost -> 127.0.0.1)."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if host == "localhost":
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    default = {"https": 443, "http": 80}.get(scheme)
+    netloc = host if port in (None, default) else f"{host}:{port}"
+    path = parts.path.rstrip("/")
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{scheme}://{netloc}{path}{query}"
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -68,6 +91,24 @@ class Settings:
     def panel(self) -> Panel:
         """Resolve `--panel` / BULKORDERS_PANEL / the config file into a usable panel."""
         return resolve_panel(self.panel_spec, self.profiles, self.config_path)
+
+    def panel_identity(self) -> str | None:
+        """The identity of the chosen panel (see `Panel.identity`) without needing its key;
+        None when no panel is chosen. For readers of the ledger, such as the report."""
+        spec = self.panel_spec
+        if not spec:
+            return None
+        if spec == SANDBOX:
+            return SANDBOX
+        if "://" in spec:
+            return normalise_url(spec)
+        profile = self.profiles.get(spec)
+        url = profile.get("url") if isinstance(profile, dict) else None
+        if url == SANDBOX:
+            return SANDBOX
+        if not isinstance(url, str) or "://" not in url:
+            return spec  # not a usable profile: matches nothing in the ledger, said as given
+        return normalise_url(url)
 
 
 def load_settings(

@@ -117,3 +117,34 @@ def test_profile_name_without_a_config_file_says_there_is_none(tmp_path, isolate
         f'Error: Unknown panel "main": there is no config file at {path} to define it. Create it '
         "with a [panels.main] profile (url, key_env), or use a URL or sandbox.\n"
     )
+
+
+def test_one_panel_under_several_names_is_one_identity(tmp_path):
+    from bulkorders.settings import load_settings, normalise_url
+
+    assert normalise_url("https://Panel.Example:443/api/v2/") == "https://panel.example/api/v2"
+    assert normalise_url("http://localhost:8000/api/v2") == "http://127.0.0.1:8000/api/v2"
+    assert normalise_url("https://panel.example:8443/api/v2") == "https://panel.example:8443/api/v2"
+    config = tmp_path / "config.toml"
+    config.write_text('[panels.prod]\nurl = "https://PANEL.example/api/v2/"\nkey = "k"\n')
+    by_profile = load_settings(panel="prod", config=config)
+    by_url = load_settings(panel="https://panel.example/api/v2", config=config)
+    assert by_profile.panel().identity == by_url.panel_identity() == "https://panel.example/api/v2"
+    assert by_profile.panel_identity() == "https://panel.example/api/v2"
+    assert load_settings(panel="nope", config=config).panel_identity() == "nope"
+
+
+def test_a_profile_and_the_url_of_one_panel_share_campaigns(tmp_path):
+    """Placed through a profile, then through the panel's own name: nothing placed twice."""
+    import csv
+
+    config = tmp_path / "config.toml"
+    config.write_text('[panels.test]\nurl = "sandbox"\n')
+    sheet = tmp_path / "week.csv"
+    with sheet.open("w", newline="") as fh:
+        csv.writer(fh).writerows([["link", "service", "quantity"], ["https://x.test/a", "1002", "100"]])
+    first = run("--config", str(config), "--panel", "test", "submit", "--yes", str(sheet))
+    assert first.exit_code == 0, first.output
+    again = run("--config", str(config), "--panel", "sandbox", "submit", "--yes", str(sheet))
+    assert again.exit_code == 0, again.output
+    assert again.stdout.startswith("Placed no new order.")

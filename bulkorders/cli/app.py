@@ -65,7 +65,7 @@ class App:
 
     def panel_name(self) -> str:
         """How the ledger and caches name this run's panel (never the key)."""
-        return self.settings.panel().name
+        return self.settings.panel().identity
 
     def say(self, message: str = "") -> None:
         """Human output: stdout normally, stderr under --json (stdout is then JSON only)."""

@@ -45,7 +45,7 @@ def report(app, sheets, campaigns, since, until, out):
         campaigns=tuple(campaigns),
         since=since.date() if since else None,
         until=until.date() if until else None,
-        panel=settings.panel_spec,
+        panel=settings.panel_identity(),
         sheets=tuple(sheets),
     )
     if not settings.ledger_path.exists():
