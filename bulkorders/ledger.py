@@ -170,7 +170,8 @@ class Ledger:
 
         `doing` names the work in the message ("submitted", "refreshed"…).
         """
-        return campaign_lock(Path(f"{self.path}.{campaign.id}.lock"), campaign.name, doing)
+        real = Path(self.path).resolve()  # one lock file however the ledger was reached (symlinks)
+        return campaign_lock(Path(f"{real}.{campaign.id}.lock"), campaign.name, doing)
 
     # --- rows of a campaign ---------------------------------------------------------------
 

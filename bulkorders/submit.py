@@ -91,6 +91,7 @@ def submit_sheet(source: Path, options: SubmitOptions, io: SubmitIO) -> SubmitOu
     if not options.dry_run:
         check_writable(out)
     name = options.campaign or source.stem
+    _warn_if_another_file(name, source, io)
     campaign = io.ledger.campaign(name, io.panel, str(source))
     with io.ledger.lock(campaign):
         return _submit_locked(given, campaign, options, io)
@@ -123,6 +124,20 @@ def _read(source: Path, options: SubmitOptions, io: SubmitIO) -> _Input:
             continue  # the row already has its order: nothing of it is sent
         io.notify(str(issue) if issue.severity is Severity.ERROR else f"warning: {issue}")
     return _Input(replace(sheet, rows=[]), report.rows, invalid, existing)
+
+
+def _warn_if_another_file(name: str, source: Path, io: SubmitIO) -> None:
+    """Campaigns are named after the file: a same-named file elsewhere (next week's copy)
+    joins the earlier campaign, whose rows are not placed again. Say so before any spending."""
+    earlier = io.ledger.find_campaign(name, io.panel)
+    here = str(source.absolute())
+    if earlier is None or earlier.source_path in (None, here) or earlier.results_path == here:
+        return
+    io.notify(
+        f"warning: campaign {name} was placed from {earlier.source_path} before. Rows identical "
+        "to the ones placed then are not placed again; for a new campaign, rerun with "
+        "--campaign NEW-NAME."
+    )
 
 
 def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io: SubmitIO) -> SubmitOutcome:

@@ -571,3 +571,32 @@ def test_a_twin_inserted_above_a_placed_row_of_a_results_sheet_is_placed(tmp_pat
     assert out[0]["order_id"] == "" and out[0]["status"] == "rejected"
     assert out[0]["error"].startswith("You have active order with this link.")
     assert len(sandbox_orders()) == 1
+
+
+def test_the_lock_holds_through_a_symlinked_ledger_path(tmp_path):
+    real = tmp_path / "real.sqlite"
+    link = tmp_path / "link.sqlite"
+    with Ledger.open(real) as first:
+        link.symlink_to(real)
+        with Ledger.open(link) as second:
+            campaign = first.campaign("week", "sandbox")
+            with first.lock(campaign):
+                with pytest.raises(BulkOrdersError) as err:
+                    with second.lock(second.campaign("week", "sandbox")):
+                        pass
+    assert 'Campaign "week" is being submitted by another bulkorders process' in str(err.value)
+
+
+def test_a_same_named_file_elsewhere_says_it_joins_the_earlier_campaign(tmp_path):
+    (tmp_path / "jan").mkdir()
+    (tmp_path / "feb").mkdir()
+    jan = write_csv(tmp_path / "jan" / "orders.csv", ROWS[:2])
+    feb = write_csv(tmp_path / "feb" / "orders.csv", ROWS[1:])
+    assert submit(str(jan), "--yes").exit_code == 0
+    result = submit(str(feb), "--yes")
+    assert result.exit_code == 0, result.output
+    assert (
+        f"warning: campaign orders was placed from {jan} before. Rows identical to the ones placed "
+        "then are not placed again; for a new campaign, rerun with --campaign NEW-NAME."
+    ) in result.stderr
+    assert result.stdout.startswith("Placed 1 order(s)")
