@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import subprocess
 import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -558,3 +561,237 @@ def test_the_reader_finds_the_results(tmp_path):
     assert results.columns["order_id"] == 3 and results.columns["checked_at"] == 14
     again = write_back(results, {2: {"status": "Completed"}}, out)
     assert again.columns_added == []
+
+
+# --- regressions: repeated writes, hidden columns, the user's cell styles, cell order, CSV --------
+
+
+def _styles_counts(path: Path) -> tuple[int, int]:
+    """(cellXfs formats, numFmts formats) of a workbook's styles part, counted, not read from `count`."""
+    with zipfile.ZipFile(path) as zf:
+        styles = zf.read("xl/styles.xml")
+    xfs = re.search(rb"<cellXfs\b.*?</cellXfs>", styles, re.S)
+    fmts = re.search(rb"<numFmts\b.*?</numFmts>", styles, re.S)
+    assert xfs is not None
+    return len(re.findall(rb"<xf\b", xfs.group(0))), len(re.findall(rb"<numFmt\b", fmts.group(0))) if fmts else 0
+
+
+def test_writing_the_results_again_and_again_adds_no_formats(tmp_path):
+    """`status` (and `status --watch`) rewrites the results file it wrote: the styles part must not grow."""
+    source = simple_workbook(tmp_path / "orders.xlsx")
+    out = tmp_path / "orders.results.xlsx"
+    headers = HEADERS + list(OUTPUT_COLUMNS)
+    updates = {2: {"charge": Decimal("0.718"), "error": "=1+1"}, 3: {"charge": Decimal("1.5")}}
+    write_back(FakeSheet(source, HEADERS), updates, out)
+    first = _styles_counts(out)
+    for run in range(3):
+        write_back(FakeSheet(out, headers), {2: {"charge": Decimal(f"0.7{run}"), "error": f"+{run}"}}, out)
+        assert _styles_counts(out) == first
+        ws = openpyxl.load_workbook(out).active
+        assert ws["E2"].value == pytest.approx(float(f"0.7{run}")) and ws["E2"].number_format == CHARGE_FORMAT
+        assert ws["E3"].number_format == CHARGE_FORMAT
+        assert (ws["M2"].value, ws["M2"].quotePrefix) == (f"+{run}", True)
+
+
+def _hidden_columns(path: Path, sheet: str = "xl/worksheets/sheet1.xml") -> set[int]:
+    """1-based columns that a `<col hidden>` range hides."""
+    with zipfile.ZipFile(path) as zf:
+        xml = zf.read(sheet).decode()
+    hidden: set[int] = set()
+    for attrs in re.findall(r"<col\b([^>]*)/>", xml):
+        span = dict(re.findall(r'\b(min|max|hidden)="([^"]*)"', attrs))
+        if span.get("hidden") in ("1", "true"):
+            hidden.update(range(int(span["min"]), int(span["max"]) + 1))
+    return hidden
+
+
+def _cols(path: Path, sheet: str = "xl/worksheets/sheet1.xml") -> list[str]:
+    with zipfile.ZipFile(path) as zf:
+        return re.findall(r"<col\b[^>]*/>", zf.read(sheet).decode())
+
+
+def hidden_tail_workbook(path: Path) -> Path:
+    """Orders in A:D, every column from E to XFD hidden (a width and a style on the range)."""
+    from openpyxl.worksheet.dimensions import ColumnDimension
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append([*HEADERS, "note"])
+    for i in range(2):
+        ws.append([f"https://x.test/{i}", 1001, 100, "n"])
+    ws.column_dimensions["A"].width = 40
+    ws.column_dimensions["E"] = ColumnDimension(ws, index="E", min=5, max=16384, hidden=True, width=13)
+    wb.save(path)
+    return path
+
+
+def test_added_columns_in_hidden_columns_are_shown(tmp_path):
+    source = hidden_tail_workbook(tmp_path / "orders.xlsx")
+    assert _hidden_columns(source) == set(range(5, 16385))
+    out = tmp_path / "out.xlsx"
+    summary = write_back(FakeSheet(source, [*HEADERS, "note"]), {2: {"order_id": "7", "status": "Pending"}}, out)
+    assert summary.columns_added == list(OUTPUT_COLUMNS)
+    # E:P hold the results and show; Q:XFD stay hidden, with the range's width kept
+    assert _hidden_columns(out) == set(range(17, 16385))
+    assert _cols(out) == [
+        '<col width="40" customWidth="1" min="1" max="1" />',
+        '<col width="13" customWidth="1" min="5" max="16" />',
+        '<col hidden="1" width="13" customWidth="1" min="17" max="16384" />',
+    ]
+    ws = openpyxl.load_workbook(out).active
+    assert ws["E1"].value == "order_id" and ws["E2"].value == 7 and ws["I2"].value == "Pending"
+    # a second write adds nothing, and touches the columns no more
+    again = write_back(FakeSheet(out, [*HEADERS, "note", *OUTPUT_COLUMNS]), {2: {"status": "Completed"}}, out)
+    assert again.columns_added == [] and _hidden_columns(out) == set(range(17, 16385))
+
+
+def test_hidden_ranges_are_split_around_the_added_columns_only(tmp_path):
+    """A hidden zero-width range over the added columns and beyond on both sides; a hidden
+    range elsewhere and a visible one are left as they were."""
+    source = simple_workbook(tmp_path / "plain.xlsx")
+
+    def edit(name: str, data: bytes) -> bytes:
+        if name == "xl/worksheets/sheet1.xml":
+            cols = (b'<cols><col min="2" max="2" width="0" hidden="1" customWidth="1"/>'
+                    b'<col min="3" max="3" width="20" customWidth="1"/>'
+                    b'<col min="4" max="20" width="0" style="1" hidden="1" customWidth="1"/></cols>')  # fmt: skip
+            return data.replace(b"<sheetData>", cols + b"<sheetData>")
+        return data
+
+    source = _rezip(source, tmp_path / "orders.xlsx", edit)
+    out = tmp_path / "out.xlsx"
+    write_back(FakeSheet(source, HEADERS), {2: {"order_id": "7"}}, out)
+    assert _cols(out) == [
+        '<col min="2" max="2" width="0" hidden="1" customWidth="1"/>',
+        '<col min="3" max="3" width="20" customWidth="1"/>',
+        '<col min="4" max="15" style="1"/>',
+        '<col min="16" max="20" width="0" style="1" hidden="1" customWidth="1"/>',
+    ]
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice not installed")
+def test_added_columns_show_in_a_workbook_libreoffice_saved(tmp_path):
+    """LibreOffice writes `hidden="true"`, a style on every cell and its own attribute order."""
+    made = hidden_tail_workbook(tmp_path / "made.xlsx")
+    subprocess.run(
+        ["soffice", f"-env:UserInstallation=file://{tmp_path}/lo", "--headless", "--convert-to", "xlsx",
+         "--outdir", str(tmp_path / "lo"), str(made)],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    source = tmp_path / "lo" / "made.xlsx"
+    assert set(range(5, 1025)) <= _hidden_columns(source)
+    out = tmp_path / "out.xlsx"
+    write_back(FakeSheet(source, [*HEADERS, "note"]), {2: {"order_id": "7", "charge": Decimal("0.5")}}, out)
+    hidden = _hidden_columns(out)
+    assert not hidden & set(range(1, 17)) and set(range(17, 1025)) <= hidden
+    ws = openpyxl.load_workbook(out).active
+    assert [ws.cell(1, c).value for c in range(5, 17)] == list(OUTPUT_COLUMNS)
+    assert ws["F2"].value == 0.5 and ws["F2"].number_format == CHARGE_FORMAT
+
+
+def test_a_styled_cell_keeps_its_style_when_a_result_is_written(tmp_path):
+    """A reused column, the user's yellow bold rows and their own currency format: written
+    values take the cell's style, not ours; cells with no style of their own still get ours."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append([*HEADERS, "charge", "error"])
+    yellow = PatternFill("solid", fgColor="FFFF00")
+    for i in range(2):
+        ws.append([f"https://x.test/{i}", 1001, 100])
+    for cell in ws[2][:5]:
+        cell.fill, cell.font = yellow, Font(bold=True)
+    ws["D2"].number_format = '"$"#,##0.000'
+    wb.save(tmp_path / "orders.xlsx")
+    out = tmp_path / "out.xlsx"
+    updates = {2: {"charge": Decimal("0.718"), "error": "=bad"}, 3: {"charge": Decimal("1.5"), "error": "-x"}}
+    write_back(FakeSheet(tmp_path / "orders.xlsx", [*HEADERS, "charge", "error"]), updates, out)
+    ws = openpyxl.load_workbook(out).active
+    for ref in ("D2", "E2"):
+        assert (ws[ref].fill.fgColor.rgb, ws[ref].font.b) == ("00FFFF00", True), ref
+    assert ws["D2"].value == pytest.approx(0.718) and ws["D2"].number_format == '"$"#,##0.000'
+    assert (ws["E2"].value, ws["E2"].data_type) == ("=bad", "s")  # an inline string: text whatever the style
+    assert ws["D3"].number_format == CHARGE_FORMAT and (ws["E3"].value, ws["E3"].quotePrefix) == ("-x", True)
+    with zipfile.ZipFile(out) as zf:
+        assert b"<f>" not in zf.read("xl/worksheets/sheet1.xml")
+
+
+def test_cells_stay_in_column_order_when_a_cell_text_holds_an_r_attribute(tmp_path):
+    """The last cell's text `<a r="A2">` must not be taken for the row's last cell."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append([*HEADERS, "status", "note"])
+    ws.append(["https://x.test/1", 1001, 100, "old", '<a r="A2">link</a>'])
+    wb.save(tmp_path / "orders.xlsx")
+    out = tmp_path / "out.xlsx"
+    write_back(FakeSheet(tmp_path / "orders.xlsx", [*HEADERS, "status", "note"]), {2: {"status": "Pending"}}, out)
+    with zipfile.ZipFile(out) as zf:
+        xml = zf.read("xl/worksheets/sheet1.xml").decode()
+    row = re.search(r'<row r="2".*?</row>', xml).group(0)
+    refs = re.findall(r'<c r="([A-Z]+)2"', row)
+    assert refs == ["A", "B", "C", "D", "E"]
+    ws = openpyxl.load_workbook(out).active
+    assert (ws["D2"].value, ws["E2"].value) == ("Pending", '<a r="A2">link</a>')
+
+
+def test_csv_sep_line_is_kept_and_not_counted_as_a_row(tmp_path):
+    read = pytest.importorskip("bulkorders.sheets.read")
+    source = tmp_path / "orders.csv"
+    source.write_bytes(b"sep=;\r\nlink;service;quantity\r\nhttps://x.test/1;1001;100\r\nhttps://x.test/2;1001;200\r\n")
+    sheet = read.read_sheet(source)
+    assert (sheet.header_row, [r.row for r in sheet.rows], sheet.csv_delimiter) == (1, [2, 3], ";")
+    out = tmp_path / "orders.results.csv"
+    write_back(sheet, {3: {"order_id": "9", "status": "Pending"}}, out)
+    assert out.read_bytes().split(b"\r\n") == [
+        b"sep=;",
+        b"link;service;quantity;" + ";".join(OUTPUT_COLUMNS).encode(),
+        b"https://x.test/1;1001;100",
+        b"https://x.test/2;1001;200;9;;;;Pending;;;;;;;",
+        b"",
+    ]
+    again = read.read_sheet(out, purpose="results")
+    assert [(r.row, r.values["order_id"]) for r in again.rows] == [(2, None), (3, "9")]
+    write_back(again, {2: {"order_id": "8"}}, out)
+    assert out.read_bytes().split(b"\r\n")[:3] == [
+        b"sep=;",
+        b"link;service;quantity;" + ";".join(OUTPUT_COLUMNS).encode(),
+        b"https://x.test/1;1001;100;8" + b";" * 11,
+    ]
+
+
+def test_csv_sep_line_with_a_bom_names_the_delimiter(tmp_path):
+    source = tmp_path / "orders.csv"
+    source.write_bytes(b"\xef\xbb\xbfsep=,\nlink,service,quantity\nhttps://x.test/1,1001,100\n")
+    sheet = FakeSheet(source, HEADERS, csv_delimiter=";", csv_bom=True, csv_encoding="utf-8")
+    write_back(sheet, {2: {"status": "Pending"}}, tmp_path / "o.csv")
+    assert (tmp_path / "o.csv").read_bytes().split(b"\n")[:3] == [
+        b"\xef\xbb\xbfsep=,", b"link,service,quantity," + ",".join(OUTPUT_COLUMNS).encode(),
+        b"https://x.test/1,1001,100,,,,,Pending,,,,,,,",
+    ]
+
+
+def test_csv_trailing_empty_columns_of_every_line_are_unused(tmp_path):
+    source = tmp_path / "orders.csv"
+    source.write_text('link,service,quantity,,,\nhttps://x.test/1,1001,100,,"",\nhttps://x.test/2,1001,200,,,\n')
+    sheet = FakeSheet(source, [*HEADERS, "", "", ""], csv_delimiter=",")
+    out = tmp_path / "orders.results.csv"
+    summary = write_back(sheet, {2: {"order_id": "5"}}, out)
+    assert summary.columns_added == list(OUTPUT_COLUMNS)
+    assert out.read_text().split("\n") == [
+        "link,service,quantity," + ",".join(OUTPUT_COLUMNS),
+        'https://x.test/1,1001,100,5,"",,,,,,,,,,',  # the quoted empty field is kept as it was
+        "https://x.test/2,1001,200,,,",
+        "",
+    ]
+
+
+def test_csv_trailing_fields_used_on_one_line_keep_their_columns(tmp_path):
+    source = tmp_path / "orders.csv"
+    source.write_text("link,service,quantity,,\nhttps://x.test/1,1001,100,,\nhttps://x.test/2,1001,200,,kept\n")
+    sheet = FakeSheet(source, [*HEADERS, "", ""], csv_delimiter=",")
+    out = tmp_path / "orders.results.csv"
+    write_back(sheet, {2: {"order_id": "5"}}, out)
+    assert out.read_text().split("\n")[:3] == [
+        "link,service,quantity,,," + ",".join(OUTPUT_COLUMNS),
+        "https://x.test/1,1001,100,,,5" + "," * 11,
+        "https://x.test/2,1001,200,,kept",
+    ]

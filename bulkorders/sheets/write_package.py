@@ -1,4 +1,5 @@
-"""Package-level edits of an .xlsx/.xlsm: two cell formats, the calculation chain, the zip.
+"""Package-level edits of an .xlsx/.xlsm: two cell formats, hidden column ranges, the
+calculation chain, the zip.
 
 Byte-level splices, never a parse-and-serialise of a whole part, so namespace prefixes,
 `mc:Ignorable` lists and everything this code does not know stay exactly as Excel wrote them.
@@ -23,6 +24,11 @@ _NUM_FMT_ID = re.compile(rb'<(?:[\w.-]+:)?numFmt\b[^>]*\bnumFmtId="(\d+)"')
 _XF = re.compile(rb"<(?:[\w.-]+:)?xf\b")
 _COUNT = re.compile(rb'\scount="\d*"')
 _STYLE_SHEET = re.compile(rb"<((?:[\w.-]+:)?)styleSheet\b[^>]*>")
+_COL = re.compile(rb"<(?:[\w.-]+:)?col\b([^>]*?)/>")
+_COL_SPAN = re.compile(rb'(\s)(min|max)="(\d+)"')
+_HIDDEN = re.compile(rb'\shidden="(?:1|true)"')
+_ZERO_WIDTH = re.compile(rb'\swidth="0*(?:\.0*)?"')
+_CUSTOM_WIDTH = re.compile(rb'\scustomWidth="[^"]*"')
 
 
 def _close_tag(xml: bytes, pos: int, end: int, name: bytes) -> int:
@@ -30,6 +36,29 @@ def _close_tag(xml: bytes, pos: int, end: int, name: bytes) -> int:
     if found is None:
         raise WriteProblem(f"<{name.decode()}> of the styles is not closed")
     return found.start()
+
+
+_QUOTE_XF = b'<%sxf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" quotePrefix="1"/>'
+_OUR_NUM_FMT = re.compile(
+    rb'<(?:[\w.-]+:)?numFmt numFmtId="(\d+)" formatCode="' + re.escape(CHARGE_FORMAT.encode()) + rb'"/>'
+)
+
+
+def _charge_xf(prefix: bytes, fmt_id: int) -> bytes:
+    return b'<%sxf numFmtId="%d" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>' % (
+        prefix, fmt_id)  # fmt: skip
+
+
+def _ours_already(styles: bytes, prefix: bytes, start: int, end: int) -> tuple[int, int] | None:
+    """The cellXfs indices of the two formats an earlier write added, if both are there."""
+    fmt = _OUR_NUM_FMT.search(styles)
+    if fmt is None:
+        return None
+    charge = styles.find(_charge_xf(prefix, int(fmt.group(1))), start, end)
+    quote = styles.find(_QUOTE_XF % prefix, start, end)
+    if charge == -1 or quote == -1:
+        return None
+    return len(_XF.findall(styles, start, charge)), len(_XF.findall(styles, start, quote))
 
 
 def add_styles(styles: bytes) -> tuple[bytes, int | None, int | None]:
@@ -40,14 +69,13 @@ def add_styles(styles: bytes) -> tuple[bytes, int | None, int | None]:
     if sheet is None or xfs is None or xfs.group(3):
         return styles, None, None
     prefix = xfs.group(1)
-    fmt_id = max([163, *(int(i) for i in _NUM_FMT_ID.findall(styles))]) + 1
     xfs_end = _close_tag(styles, xfs.end(), len(styles), b"cellXfs")
+    reused = _ours_already(styles, prefix, xfs.end(), xfs_end)
+    if reused is not None:  # written by an earlier run: `status --watch` must not grow the file
+        return styles, *reused
+    fmt_id = max([163, *(int(i) for i in _NUM_FMT_ID.findall(styles))]) + 1
     count = len(_XF.findall(styles, xfs.end(), xfs_end))
-    new_xfs = (
-        b'<%sxf numFmtId="%d" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
-        b'<%sxf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" quotePrefix="1"/>'
-        % (prefix, fmt_id, prefix)
-    )
+    new_xfs = _charge_xf(prefix, fmt_id) + _QUOTE_XF % prefix
     xfs_open = b"<%scellXfs%s count=\"%d\">" % (prefix, _COUNT.sub(b"", xfs.group(2)), count + 2)
     styles = styles[: xfs.start()] + xfs_open + styles[xfs.end() : xfs_end] + new_xfs + styles[xfs_end:]
     num_fmt = b'<%snumFmt numFmtId="%d" formatCode="%s"/>' % (prefix, fmt_id, CHARGE_FORMAT.encode())
@@ -64,6 +92,63 @@ def add_styles(styles: bytes) -> tuple[bytes, int | None, int | None]:
         opened = b"<%snumFmts%s count=\"%d\">" % (prefix, _COUNT.sub(b"", fmts.group(2)), n)
         styles = styles[: fmts.start()] + opened + styles[fmts.end() : fmts_end] + num_fmt + styles[fmts_end:]
     return styles, count, count + 1
+
+
+def show_columns(head: bytes, added: set[int]) -> bytes:
+    """`head` (a worksheet's XML before `<sheetData>`) with the hidden `<col>` ranges that
+    cover the `added` (1-based) columns split, so the results show.
+
+    Users often hide every unused column (E:XFD); the added positions get their own
+    ranges without `hidden` (and without a zero width), every other position keeps its
+    range's attributes exactly as they were.
+    """
+    if not added:
+        return head
+
+    def split(match: re.Match[bytes]) -> bytes:
+        tag = match.group(0)
+        if not _HIDDEN.search(match.group(1)):
+            return tag
+        span = {name: int(value) for _space, name, value in _COL_SPAN.findall(match.group(1))}
+        low, high = span.get(b"min"), span.get(b"max")
+        if low is None or high is None:
+            return tag
+        runs = _runs(sorted(c for c in added if low <= c <= high))
+        if not runs:
+            return tag
+        shown = _CUSTOM_WIDTH.sub(b"", tag) if _ZERO_WIDTH.search(tag) else tag
+        shown = _ZERO_WIDTH.sub(b"", _HIDDEN.sub(b"", shown))
+        pieces = []
+        start = low  # the first position not written yet
+        for first, last in runs:
+            if first > start:
+                pieces.append(_col_range(tag, start, first - 1))
+            pieces.append(_col_range(shown, first, last))
+            start = last + 1
+        if start <= high:
+            pieces.append(_col_range(tag, start, high))
+        return b"".join(pieces)
+
+    return _COL.sub(split, head)
+
+
+def _runs(columns: list[int]) -> list[tuple[int, int]]:
+    """(first, last) of each run of consecutive columns (sorted)."""
+    runs: list[tuple[int, int]] = []
+    for column in columns:
+        if runs and runs[-1][1] == column - 1:
+            runs[-1] = (runs[-1][0], column)
+        else:
+            runs.append((column, column))
+    return runs
+
+
+def _col_range(tag: bytes, low: int, high: int) -> bytes:
+    def bound(match: re.Match[bytes]) -> bytes:
+        space, name = match.group(1), match.group(2)
+        return b'%s%s="%d"' % (space, name, low if name == b"min" else high)
+
+    return _COL_SPAN.sub(bound, tag)
 
 
 def drop_calc_chain(zf: zipfile.ZipFile) -> dict[str, Iterable[bytes] | None]:

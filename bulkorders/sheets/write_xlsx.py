@@ -4,10 +4,13 @@ Every part of the package but two is copied byte for byte: charts, pictures, piv
 tables, tables, macros, slicers and whatever a future Excel adds all survive, which a
 load-and-save library (openpyxl) cannot promise. The order sheet's part gets its new
 cells spliced into the existing rows (inline strings, so the shared-string table is not
-touched); the styles part gets two cell formats appended (the charge's number format and
-a quote-prefix for formula-like text). Header cells reuse the style index of the last
-header cell, so they look exactly like it. Only the rows that change are parsed, which
-keeps a 100,000-row sheet to a few seconds and tens of megabytes.
+touched, and a formula-like text stays text), and hidden column ranges over the added
+columns are split so the results show; the styles part gets two cell formats appended
+once (the charge's number format and a quote-prefix for formula-like text), given to
+cells that have no style of their own: a cell the user styled keeps its style. Header
+cells reuse the style index of the last header cell, so they look exactly like it. Only
+the rows that change are parsed, which keeps a 100,000-row sheet to a few seconds and
+tens of megabytes.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import IO, Any
 from bulkorders.models import OUTPUT_COLUMNS
 from bulkorders.sheets.parts import SheetPart, sheet_parts, styles_part
 from bulkorders.sheets.write_package import (
-    add_styles, column_index, column_letter, copy_package, drop_calc_chain,
+    add_styles, column_index, column_letter, copy_package, drop_calc_chain, show_columns,
 )  # fmt: skip
 from bulkorders.sheets.write_values import (
     FORMULA_STARTS, CellOut, ColumnPlan, WriteProblem, cell_out, plan_columns,
@@ -43,6 +46,7 @@ _SPANS = re.compile(rb'\sspans="[^"]*"')
 _FORMULA = re.compile(rb"<(?:[\w.-]+:)?f\b([^>]*)>")
 _MERGE = re.compile(rb'<(?:[\w.-]+:)?mergeCell\b[^>]*\bref="([^"]+)"')
 _DIMENSION = re.compile(rb'(<(?:[\w.-]+:)?dimension\b[^>]*\bref=")([^"]*)(")')
+_CELL_START = re.compile(rb"<(?:[\w.-]+:)?c(?=[\s/>])([^>]*)>")
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _ESCAPE_LIKE = re.compile("_(x[0-9A-Fa-f]{4}_)")
 
@@ -62,7 +66,11 @@ class _Context:
     cells_have_refs: bool = True
 
     def targets(self, row: int) -> dict[int, tuple[CellOut | None, int | None]]:
-        """1-based column -> (value or None to clear, style index to force) for one row."""
+        """1-based column -> (value or None to clear, style index) for one row.
+
+        The style is for a cell that has none of its own: an existing cell keeps its own
+        (but for the header cells added, which always look like the header).
+        """
         if row == self.header_row:
             cells = self.plan.added
             return {self.plan.positions[n] + 1: (CellOut(n), self.header_style) for n in cells}
@@ -222,7 +230,9 @@ def _splice(xml: bytes, context: _Context) -> Iterator[bytes]:
     if context.plan.added:
         rows.add(context.header_row)
     pending = sorted(rows)
-    head, open_tag = _grow_dimension(xml[: data.start()], pending, context), xml[data.start() : data.end()]
+    head = _grow_dimension(xml[: data.start()], pending, context)
+    head = show_columns(head, {context.plan.positions[name] + 1 for name in context.plan.added})
+    open_tag = xml[data.start() : data.end()]
     if data.group(2):  # <sheetData/>: open it
         open_tag = b"<" + prefix + b"sheetData>"
     yield head + open_tag
@@ -249,7 +259,7 @@ def _splice(xml: bytes, context: _Context) -> Iterator[bytes]:
 
 def _new_row(prefix: bytes, number: int, context: _Context) -> bytes:
     cells = context.targets(number)
-    body = b"".join(_cell_xml(prefix, number, col, cells[col], None) for col in sorted(cells))
+    body = b"".join(_cell_xml(prefix, number, col, cells[col]) for col in sorted(cells))
     return b'<%srow r="%d">%s</%srow>' % (prefix, number, body, prefix)
 
 
@@ -264,7 +274,7 @@ def _edit_row(
     if context.cells_have_refs and todo and _last_column(xml, open_end, body_end) < min(todo):
         # the usual case, new cells right of the row's last one: no need to look at each cell
         out.append(xml[open_end:body_end])
-        out += [_cell_xml(prefix, number, col, todo[col], None) for col in sorted(todo)]
+        out += [_cell_xml(prefix, number, col, todo[col]) for col in sorted(todo)]
         out.append(b"</" + prefix + b"row>")
         return b"".join(out)
     columns = sorted(todo)
@@ -278,7 +288,7 @@ def _edit_row(
         out.append(xml[copied:c_start])
         copied = c_start
         while wanted < len(columns) and columns[wanted] < column:  # missing cells go before this one
-            out.append(_cell_xml(prefix, number, columns[wanted], todo[columns[wanted]], None))
+            out.append(_cell_xml(prefix, number, columns[wanted], todo[columns[wanted]]))
             wanted += 1
         if wanted < len(columns) and columns[wanted] == column:
             original = xml[c_start:c_end]
@@ -286,7 +296,7 @@ def _edit_row(
             copied = c_end
             wanted += 1
     out.append(xml[copied:body_end])
-    out += [_cell_xml(prefix, number, col, todo[col], None) for col in columns[wanted:]]
+    out += [_cell_xml(prefix, number, col, todo[col]) for col in columns[wanted:]]
     out.append(b"</" + prefix + b"row>")
     return b"".join(out)
 
@@ -302,17 +312,28 @@ def _replace_cell(
         )
         return original
     context.replaced_formula |= _FORMULA.search(original) is not None
-    style = _S_ATTR.search(attrs)
-    return _cell_xml(prefix, row, column, target, int(style.group(1)) if style else None)
+    found = _S_ATTR.search(attrs)
+    own = int(found.group(1)) if found else None
+    value, style = target
+    if row == context.header_row:  # new header cells look like the header, whatever was there
+        style = own if style is None else style
+    elif own or style is None:  # the user's fill, font, number format win; s="0" is the default
+        style = own
+    return _cell_xml(prefix, row, column, (value, style))
 
 
 def _last_column(xml: bytes, start: int, end: int) -> int:
-    """Column of a row's last cell (every cell of the sheet has its `r`); 0 when it has none."""
-    at = xml.rfind(b' r="', start, end)
-    if at == -1:
-        return 0
-    found = _R_CELL.match(xml, at)
-    return column_index(found.group(1).decode()) if found else 1 << 20
+    """Column of a row's last cell (every cell of the sheet has its `r`); 0 when it has none.
+
+    Read from the last cell's start tag: a cell's text may hold `r="A2"` too.
+    """
+    at = end
+    while (at := xml.rfind(b"<", start, at)) != -1:
+        tag = _CELL_START.match(xml, at)
+        if tag is not None:
+            found = _R_CELL.search(tag.group(1))
+            return column_index(found.group(1).decode()) if found else 1 << 20
+    return 0
 
 
 def _is_formula_master(cell: bytes) -> bool:
@@ -320,12 +341,9 @@ def _is_formula_master(cell: bytes) -> bool:
     return found is not None and b"ref=" in found.group(1)
 
 
-def _cell_xml(
-    prefix: bytes, row: int, column: int, target: tuple[CellOut | None, int | None], old_style: int | None
-) -> bytes:
-    value, forced = target
+def _cell_xml(prefix: bytes, row: int, column: int, target: tuple[CellOut | None, int | None]) -> bytes:
+    value, style = target
     ref = f"{column_letter(column)}{row}".encode()
-    style = forced if forced is not None else old_style
     s_attr = b' s="%d"' % style if style is not None else b""
     c = prefix + b"c"
     if value is None:
