@@ -256,6 +256,19 @@ def test_csv_with_bom_title_rows_and_multiline_cells(tmp_path):
     assert sheet.rows[1].values == {"link": "https://b.example", "service": "1001", "comments": None}
 
 
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+def test_csv_sep_line_names_the_delimiter_and_is_not_a_row(tmp_path, bom):
+    """Excel's `sep=;` first line is not shown by Excel: row numbers are counted after it."""
+    path = tmp_path / "o.csv"
+    lines = ["sep=|", "Campaign, week 48||", "link|service|quantity", "https://a.example/1|1001|1,000", "",
+             "https://b.example|1002|5", ""]  # fmt: skip
+    text = "\r\n".join(lines)
+    path.write_bytes(bom + text.encode())
+    sheet = read_sheet(path)
+    assert (sheet.csv_delimiter, sheet.csv_bom, sheet.header_row) == ("|", bool(bom), 2)
+    assert [(row.row, row.values["quantity"]) for row in sheet.rows] == [(3, "1,000"), (5, "5")]
+
+
 def test_csv_short_records_are_padded(tmp_path):
     path = tmp_path / "o.csv"
     path.write_text("link,service,quantity\nhttps://a.example,1001\n", encoding="utf-8")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,16 +20,32 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 SAVE_AS_UTF8 = 'Open it in Excel and save it as "CSV UTF-8 (Comma delimited) (*.csv)", then rerun.'
 
+_SEP_DIRECTIVE = re.compile(r'(?i:sep)=([^\r\n"])(?:\r\n|\r|\n|\Z)')
+
 csv.field_size_limit(1 << 24)  # long comment lists in one cell are legitimate
 
 
 def read_csv(path: Path, purpose: str) -> RawSheet:
-    """All records of a CSV file as rows of text cells; the record number is the row number."""
+    """All records of a CSV file as rows of text cells; the record number is the row number.
+
+    Excel's `sep=;` first line names the delimiter and is not a row (Excel does not show it).
+    """
     text, bom = _decode(path)
-    delimiter = _delimiter(text, purpose)
+    directive = sep_directive(text)
+    if directive is not None:
+        line, delimiter = directive
+        text = text[len(line) :]
+    else:
+        delimiter = _delimiter(text, purpose)
     return RawSheet(
         name=None, rows=_records(path, text, delimiter), csv_delimiter=delimiter, csv_bom=bom, csv_encoding="utf-8"
     )
+
+
+def sep_directive(text: str) -> tuple[str, str] | None:
+    """Excel's `sep=X` first line: (the line with its ending, X), or None when there is none."""
+    found = _SEP_DIRECTIVE.match(text)
+    return (found.group(0), found.group(1)) if found else None
 
 
 def _decode(path: Path) -> tuple[str, bool]:

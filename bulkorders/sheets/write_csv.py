@@ -2,9 +2,9 @@
 
 The file is cut into records the way the csv module reads them (a quoted field may span
 lines), and only the records that change are cut into fields; every other record, its
-quoting and its line ending, is written back as it was. The delimiter, the encoding and
-a UTF-8 byte-order mark are kept. New fields are quoted only when they need it, and a
-formula-like text gets a leading `'` (see write_values).
+quoting and its line ending, is written back as it was. The delimiter, the encoding,
+a UTF-8 byte-order mark and Excel's `sep=;` line are kept. New fields are quoted only
+when they need it, and a formula-like text gets a leading `'` (see write_values).
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from bulkorders.models import OUTPUT_COLUMNS
+from bulkorders.sheets.csvfile import sep_directive
 from bulkorders.sheets.write_values import WriteProblem, cell_out, csv_field, plan_columns
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 _TERMINATOR = re.compile(r"(?:\r\n|\r|\n)\Z")
+_EMPTY_FIELDS = ("", '""')
 
 
 def write_csv(
@@ -40,16 +42,21 @@ def write_csv(
     """
     raw = source.read_bytes()
     codec = _codec(encoding)
-    bom = b""
+    lead = b""  # written back as it was: a byte-order mark, Excel's `sep=;` line
     if codec == "utf-8" and raw.startswith(codecs.BOM_UTF8):
-        bom, raw = codecs.BOM_UTF8, raw[len(codecs.BOM_UTF8) :]
+        lead, raw = codecs.BOM_UTF8, raw[len(codecs.BOM_UTF8) :]
     try:
         text = raw.decode(codec)
     except (UnicodeDecodeError, LookupError) as exc:
         raise WriteProblem(f"{source.name} cannot be read as {codec} text ({exc})") from exc
+    directive = sep_directive(text)
+    if directive is not None:  # not a row: Excel does not show it
+        lead += directive[0].encode(codec)
+        text, delimiter = text[len(directive[0]) :], directive[1]
     delimiter = delimiter or ","
     records = list(_records(text, delimiter))
-    width = max((len(_fields(r, delimiter)) for r in records), default=0)
+    width = _used_width(records, delimiter)
+    headers = _without_unused_tail(headers, width)
     plan = plan_columns(headers, known, width, OUTPUT_COLUMNS)
     warnings: list[str] = []
     changes: dict[int, dict[int, str]] = {}
@@ -69,8 +76,29 @@ def write_csv(
     for number in range(1, max(len(records), max(changes, default=0)) + 1):
         record = records[number - 1] if number <= len(records) else newline
         pieces.append(_edit(record, changes[number], delimiter, full) if number in changes else record)
-    out.write(bom + "".join(pieces).encode(codec))
+    out.write(lead + "".join(pieces).encode(codec))
     return plan.added, warnings
+
+
+def _used_width(records: list[str], delimiter: str) -> int:
+    """Fields up to the last one holding anything in some record: an Excel export whose every
+    line ends in `,,,` has unused columns there, and the results go right after the used ones."""
+    width = 0
+    for record in records:
+        fields = _fields(record, delimiter)
+        used = len(fields)
+        while used > width and fields[used - 1] in _EMPTY_FIELDS:
+            used -= 1
+        width = max(width, used)
+    return width
+
+
+def _without_unused_tail(headers: list[str], width: int) -> list[str]:
+    """The header texts without the blank ones right of the used width."""
+    end = len(headers)
+    while end > width and (headers[end - 1] is None or not str(headers[end - 1]).strip()):
+        end -= 1
+    return headers[:end]
 
 
 def _codec(encoding: str | None) -> str:
