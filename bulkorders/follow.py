@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bulkorders.errors import UsageError
+
 if TYPE_CHECKING:
     from bulkorders.ledger_schema import Campaign
 
@@ -23,17 +25,31 @@ def sheet_to_follow(
     rewrite: Callable[[Campaign], Path],
     notify: Callable[[str], None],
 ) -> Path:
-    """`source` itself, or the results sheet of the campaign whose input `source` is."""
+    """`source` itself, or the results sheet of the campaign whose input `source` is.
+
+    One input may have fed several campaigns (`submit --campaign`). The ledger does not
+    say which was used last, so when their results are different sheets (or one of them
+    has to be written again) the choice is the user's: UsageError naming the candidates.
+    """
     where = str(source.absolute())
-    campaign = next(
-        (c for c in campaigns if c.panel == panel and c.source_path == where and c.results_path != where),
-        None,
-    )
-    if campaign is None or campaign.results_path is None:
+    found = [
+        c for c in campaigns
+        if c.panel == panel and c.source_path == where and c.results_path not in (None, where)
+    ]  # fmt: skip
+    if not found:
         return source
-    results = Path(campaign.results_path)
+    if len(found) > 1 and (len({c.results_path for c in found}) > 1 or any(c.needs_write for c in found)):
+        listed = "\n".join(f"  campaign {c.name}: {c.results_path}" for c in found)
+        raise UsageError(
+            f"{source.name} is the input of {len(found)} campaigns on {panel}:\n{listed}\n"
+            "Run the command on the results sheet of the campaign you mean."
+        )
+    campaign = found[0]
+    results = Path(campaign.results_path or where)
     if campaign.needs_write or not results.exists():
         results = rewrite(campaign)
         notify(f"Wrote the results of campaign {campaign.name} again from the ledger: {results}.")
-    notify(f"{source.name} is the input of campaign {campaign.name}: working on its results, {results}.")
+    names = ", ".join(c.name for c in found)
+    what = f"campaign {names}: working on its" if len(found) == 1 else f"campaigns {names}: working on their"
+    notify(f"{source.name} is the input of {what} results, {results}.")
     return results

@@ -32,10 +32,12 @@ REFILL_UPDATE = (
     "refill_status = CASE WHEN :refill IS NULL THEN refill_status END, error = :error "
     "WHERE panel = :panel AND order_id = :order"
 )
+# A refill id the panel answered with an error ("Refill not found": a mistyped cell) is
+# never adopted: the order would carry it, and be asked about it, forever.
 REFILL_STATUS_UPDATE = (
     "UPDATE orders SET refill_status = COALESCE(:status, refill_status), "
-    "refill_id = COALESCE(refill_id, :refill), error = :error "
-    "WHERE panel = :panel AND order_id = :order"
+    "refill_id = CASE WHEN :error IS NULL THEN COALESCE(refill_id, :refill) ELSE refill_id END, "
+    "error = :error WHERE panel = :panel AND order_id = :order"
 )
 CANCEL_UPDATE = (
     "UPDATE orders SET cancel_result = CASE WHEN :lost THEN cancel_result "

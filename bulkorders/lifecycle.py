@@ -52,6 +52,8 @@ def status_sheet(
 ) -> LifecycleReport:
     """Refresh the statuses (and pending refill statuses) of the sheet's orders and write them.
 
+    First, rows of orders the ledger knows get its latest values wherever their cells
+    differ (the results sheet is a view of the ledger), final orders included.
     Not-final orders are asked (all with `refresh_all`). With `watch`, repeats every
     `every` seconds, writing after each round, until every order is final (or refused by
     the panel); Ctrl-C ends it with what was answered written (`report.stop`). A round
@@ -59,6 +61,7 @@ def status_sheet(
     """
     run = Run("status", source, options, io)
     dead: set[str] = set()  # ids the panel refused ("Incorrect order ID"): asking again won't help
+    run.sync_known()
     try:
         while True:
             run.report.rounds += 1
@@ -108,7 +111,8 @@ def refill_sheet(
             results = run.ask("Asking refills", ids, io.client.refills)
             io.ledger.record_refills(io.panel, results, utc_now_iso(io.clock))
             run.apply("refill", ids, {r.order: r for r in results}, refill_values,
-                      lambda r: r.refill is not None, after_refill)  # fmt: skip
+                      lambda r: r.refill is not None, after_refill,
+                      rows={t.row for t in eligible})  # fmt: skip
         run.write()
     except KeyboardInterrupt:
         run.interrupted(
@@ -143,7 +147,8 @@ def cancel_sheet(
             results = run.ask("Cancelling", ids, io.client.cancel)
             io.ledger.record_cancels(io.panel, results, utc_now_iso(io.clock))
             run.apply("cancel", ids, {r.order: r for r in results}, cancel_values,
-                      lambda r: r.cancel is not None, lambda t, r: t)  # fmt: skip
+                      lambda r: r.cancel is not None, lambda t, r: t,
+                      rows={t.row for t in eligible})  # fmt: skip
         run.write()
     except KeyboardInterrupt:
         run.interrupted(

@@ -9,11 +9,14 @@ The `error` column after a lifecycle command (decisions the SPEC leaves open):
   why when it was named by `--rows`; without `--rows` such rows are only counted in the
   summary, so a whole-sheet run does not cover every finished order with notes;
 - a row without an order id keeps an `error` it already has (submit's reason why it has
-  no order is worth more than "no order_id").
+  no order is worth more than "no order_id");
+- an id cell that cannot be sent even after `id_text` cleans it ("23501,23502") fails
+  its row with that reason in `error`; the other rows go on.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
@@ -56,6 +59,7 @@ class Target:
     currency: str | None = None
     error: str | None = None
     asked: bool = False  # named by --rows: a row left out is then a failure, with its why
+    problem: str | None = None  # an id cell that cannot be sent to the panel: the row's error
 
 
 # --- reading cells ----------------------------------------------------------------------
@@ -84,26 +88,67 @@ def cell_money(value: Any) -> Decimal | None:
         return None
 
 
+# "23,501", "23 501" (one separator kind, groups of three), with or without a whole ".0"
+_GROUPED = re.compile(r"\d{1,3}(?:([,\s'])\d{3})(?:\1\d{3})*(?:\.0+)?")
+_WHOLE = re.compile(r"(\d+)\.0+")
+
+
+def id_text(value: Any) -> str | None:
+    """An order or refill id cell as the panel knows it; None for an empty cell.
+
+    Ids are text, so leading zeros stay. What spreadsheets do to numbers is undone:
+    23501.0 (an xlsx float, or the text pandas writes into a CSV column with blanks)
+    and "23,501" (thousands separators) are "23501". An id that is still not usable
+    (a comma or a space inside) is returned as it is: see `id_problem`.
+    """
+    text = cell_text(value)
+    if text is None:
+        return None
+    if _GROUPED.fullmatch(text):
+        text = re.sub(r"[,\s']", "", text)
+    whole = _WHOLE.fullmatch(text)
+    return whole.group(1) if whole else text
+
+
+def id_problem(column: str, text: str | None) -> str | None:
+    """Why an id from `id_text` cannot be sent to the panel (ids go as a comma list), or None."""
+    if text is None or not re.search(r"[,\s]", text):
+        return None
+    return f'{column} "{text}" cannot be sent to the panel: an id holds no commas or spaces; correct the cell'
+
+
 def targets_from_rows(
     rows: Iterable[tuple[int, Mapping[str, Any]]], selection: RowSelection | None = None
 ) -> list[Target]:
-    """The rows in scope (all, or those of `--rows`) with what their cells say."""
+    """The rows in scope (all, or those of `--rows`) with what their cells say.
+
+    An unusable id is dropped from the target (nothing is asked about it) and becomes
+    the target's `problem`.
+    """
     targets = []
     for row, values in rows:
         if selection is not None and row not in selection:
             continue
+        order_id = id_text(values.get("order_id"))
+        refill_id = id_text(values.get("refill_id"))
+        problem = id_problem("order_id", order_id) or id_problem("refill_id", refill_id)
+        if id_problem("order_id", order_id):
+            order_id = refill_id = None
+        elif id_problem("refill_id", refill_id):
+            refill_id = None
         targets.append(
             Target(
                 row=row,
-                order_id=cell_text(values.get("order_id")),
+                order_id=order_id,
                 service=cell_text(values.get("service")),
                 status=cell_text(values.get("status")),
-                refill_id=cell_text(values.get("refill_id")),
+                refill_id=refill_id,
                 refill_status=cell_text(values.get("refill_status")),
                 charge=cell_money(values.get("charge")),
                 currency=cell_text(values.get("currency")),
                 error=cell_text(values.get("error")),
                 asked=selection is not None,
+                problem=problem,
             )
         )
     return targets
@@ -166,32 +211,76 @@ def settled(targets: Iterable[Target], unanswerable: Iterable[str] = ()) -> bool
 
 
 def status_values(answer: OrderStatus, at: str) -> Values:
-    """The cells one status observation writes: the panel's figures, or its per-id error."""
+    """The cells one status observation writes: the panel's figures, or its per-id error.
+
+    A figure the answer leaves out leaves its cell alone (the ledger keeps the last known
+    value too), so a terse answer never clears what an earlier one said.
+    """
     if answer.error is not None:
         return {"error": f"status: {answer.error}", "checked_at": at}
-    return {
+    figures = {
         "status": answer.status,
         "charge": answer.charge,
         "currency": answer.currency,
         "start_count": answer.start_count,
         "remains": answer.remains,
-        "checked_at": at,
-        "error": None,
     }
+    return {**{k: v for k, v in figures.items() if v is not None}, "checked_at": at, "error": None}
 
 
 def refill_status_values(answer: RefillStatus) -> Values:
-    """The cells one refill-status observation writes."""
+    """The cells one refill-status observation writes (with the refill id it is about)."""
     if answer.error is not None:
         return {"error": f"refill status: {answer.error}"}
-    return {"refill_status": answer.status}
+    return {"refill_id": answer.refill, "refill_status": answer.status}
 
 
 def after_status(target: Target, answer: OrderStatus) -> Target:
     """The target as known after a status answer (unchanged by a per-id error)."""
     if answer.error is not None:
         return target
-    return replace(target, status=answer.status, charge=answer.charge, currency=answer.currency)
+    return replace(
+        target,
+        status=answer.status if answer.status is not None else target.status,
+        charge=answer.charge if answer.charge is not None else target.charge,
+        currency=answer.currency or target.currency,
+    )
+
+
+# The columns the ledger knows of an order, as the results sheet shows them.
+LEDGER_COLUMNS = ("charge", "currency", "start_count", "status", "remains", "refill_id",
+                  "refill_status", "cancel_result", "submitted_at", "checked_at")  # fmt: skip
+
+
+def ledger_values(record: OrderRecord) -> Values:
+    """The cells the ledger's latest knowledge of an order gives its rows.
+
+    What the ledger does not know leaves the cell alone, except `refill_status`: when
+    the ledger knows the refill, its status (unknown for a new refill) goes with it.
+    """
+    known: Values = {name: getattr(record, name) for name in LEDGER_COLUMNS}
+    keep = {k: v for k, v in known.items() if v is not None}
+    if record.refill_id is not None:
+        keep["refill_status"] = record.refill_status
+    return keep
+
+
+def differing(cells: Mapping[str, Any], wanted: Values) -> Values:
+    """The part of `wanted` that the sheet's `cells` do not already show.
+
+    Compared as the values they stand for: "0.09", 0.09 and Decimal("0.09") are one
+    charge; 2338 and "2338" one count.
+    """
+    changed: Values = {}
+    for name, value in wanted.items():
+        have = cells.get(name)
+        if name == "charge":
+            same = cell_money(have) == value
+        else:
+            same = cell_text(have) == cell_text(value)
+        if not same:
+            changed[name] = value
+    return changed
 
 
 # --- refill and cancel ------------------------------------------------------------------

@@ -33,6 +33,7 @@ class LifecycleReport:
     spend: dict[str, Decimal] = field(default_factory=dict)
     changes: list[Change] = field(default_factory=list)
     refills_checked: int = 0  # refills whose status `status` asked
+    from_ledger: int = 0  # rows `status` brought up to the ledger's values (the sheet was behind)
     requests: int = 0  # HTTP requests sent to the panel by this run
     rounds: int = 0
     output: Path | None = None
@@ -60,6 +61,7 @@ class LifecycleReport:
             "succeeded": self.succeeded,
             "failed": len(self.failures),
             "refills_checked": self.refills_checked,
+            "from_ledger": self.from_ledger,
             "failures": [issue.to_dict() for issue in self.failures],
             "left_out": dict(self.left_out),
             "by_status": dict(self.by_status),
@@ -85,6 +87,8 @@ def summary_text(report: LifecycleReport) -> str:
     ]
     if report.refills_checked:
         lines.append(f"{report.refills_checked} refill status(es) checked.")
+    if report.from_ledger:
+        lines.append(f"{report.from_ledger} row(s) brought up to date from the ledger.")
     if report.without_order:
         lines.append(f"{report.without_order} row(s) without an order id were skipped.")
     for why, count in report.left_out.items():

@@ -27,6 +27,8 @@ from bulkorders.lifecycle_plan import (
     after_status,
     by_status,
     changes,
+    differing,
+    ledger_values,
     refill_ids,
     refill_status_values,
     spend,
@@ -113,22 +115,34 @@ class Run:
         self.io = io
         self.options = options
         self.sheet = read_sheet(source, options.sheet_name, purpose="results")
+        self.cells = {r.row: r.values for r in self.sheet.rows}
         raw = targets_from_rows(((r.row, r.values) for r in self.sheet.rows), options.rows)
         if options.rows is not None and not raw:
             raise UsageError(f"--rows {options.rows}: none of these rows of {source.name} holds data.")
         ids = unique_ids(t.order_id for t in raw)
-        self.targets = with_known(raw, io.ledger.orders(io.panel, ids) if ids else {})
+        self.records = io.ledger.orders(io.panel, ids) if ids else {}
+        self.targets = with_known(raw, self.records)
         self.before = list(self.targets)
         self.updates: dict[int, Values] = {}
         self.failures: dict[tuple[int, str], RowIssue] = {}
+        self.pinned: dict[int, str] = {}  # rows whose own cells are wrong: that error stays
+        self.refused_refills: dict[str, RefillStatus] = {}  # refill id -> the panel's error
         self.dirty = False
         self.backed_up = False
         self.out = results_path(source, options)
         self.requests_at_start = io.client.requests_sent
         self.report = LifecycleReport(
             command, source, rows=len(raw), orders=len(ids),
-            without_order=sum(1 for t in raw if not t.order_id),
+            without_order=sum(1 for t in raw if not t.order_id and not t.problem),
         )  # fmt: skip
+        for target, known in zip(raw, self.targets, strict=True):
+            if target.problem is not None:
+                column = "order_id" if target.order_id is None else "refill_id"
+                if column == "refill_id" and known.refill_id is not None:
+                    continue  # the ledger knows the order's refill: that one is used (and shown)
+                self.pinned[target.row] = target.problem
+                self.set(target.row, {"error": target.problem})
+                self.failures[(target.row, "cell")] = RowIssue(target.row, column, target.problem)
 
     # asking the panel
 
@@ -157,22 +171,49 @@ class Run:
                    lambda a: a.error is None, after_status, counted=counted)  # fmt: skip
         return {i for i, a in answers.items() if a.error is not None}
 
+    def sync_known(self) -> None:
+        """Bring the rows of orders the ledger knows up to its latest values.
+
+        The results sheet is a view of the ledger: a sheet written before the last
+        answers (an old copy, a failed write) shows them without asking the panel again.
+        Only cells that differ are written.
+        """
+        for target in self.targets:
+            record = self.records.get(target.order_id) if target.order_id else None
+            if record is None:
+                continue
+            changed = differing(self.cells.get(target.row, {}), ledger_values(record))
+            if changed:
+                self.set(target.row, changed)
+                self.report.from_ledger += 1
+
     def refresh_refills(self) -> None:
-        """Ask the status of every refill not known to be final; record and apply."""
+        """Ask the status of every refill not known to be final; record and apply.
+
+        A refill the panel refused ("Refill not found": a mistyped cell) is not asked
+        again in this run (a watch); its error is written again with each round.
+        """
         wanted = refill_ids(self.targets)
+        asked = [i for i in wanted if i not in self.refused_refills]
         if not wanted:
             return
-        answers = self.ask("Checking refills", wanted, self.io.client.refill_statuses)
+        answers = self.ask("Checking refills", asked, self.io.client.refill_statuses) if asked else {}
         pairs: dict[str, RefillStatus] = {}
         for target in self.targets:
             if target.refill_id in wanted and target.order_id:
-                answer = answers.get(target.refill_id) or RefillStatus(target.refill_id, error=NO_ANSWER)
+                answer = (answers.get(target.refill_id) or self.refused_refills.get(target.refill_id)
+                          or RefillStatus(target.refill_id, error=NO_ANSWER))  # fmt: skip
                 pairs.setdefault(target.order_id, answer)
+        fresh = [(order, a) for order, a in pairs.items() if a.refill in asked]
         at = utc_now_iso(self.io.clock)
-        self.io.ledger.record_refill_statuses(self.io.panel, list(pairs.items()), at)
-        self.report.refills_checked += len(wanted)
+        if fresh:
+            self.io.ledger.record_refill_statuses(self.io.panel, fresh, at)
+        self.report.refills_checked += len(asked)
+        self.refused_refills.update({a.refill: a for a in pairs.values() if a.error is not None})
+        # Rows of an order whose refill cell names another refill are not this answer's.
+        rows = {t.row for t in self.targets if t.order_id in pairs and t.refill_id == pairs[t.order_id].refill}
         self.apply("refill status", list(pairs), pairs, refill_status_values,
-                   lambda a: a.error is None, _after_refill_status, counted=False)  # fmt: skip
+                   lambda a: a.error is None, _after_refill_status, counted=False, rows=rows)  # fmt: skip
 
     def apply(
         self,
@@ -184,14 +225,19 @@ class Run:
         after: Callable[[Target, _A], Target],
         *,
         counted: bool = True,
+        rows: set[int] | None = None,
     ) -> None:
-        """Write each answer into every row of its order; a refused one is a failed row."""
+        """Write each answer into the rows of its order; a refused one is a failed row.
+
+        `rows`: the rows the command acted on (default: every row of the order). An
+        order in two rows of which only one was eligible answers into that one only.
+        """
         wanted = set(ids)
         if counted:
             self.report.asked += len(wanted)
             self.report.succeeded += sum(1 for i in wanted if i in answers and ok(answers[i]))
         for index, target in enumerate(self.targets):
-            if target.order_id not in wanted:
+            if target.order_id not in wanted or (rows is not None and target.row not in rows):
                 continue
             answer = answers.get(target.order_id)  # type: ignore[arg-type]
             if answer is None:
@@ -239,7 +285,14 @@ class Run:
             self.report.left_out[FINAL_NOT_ASKED] = final
 
     def set(self, row: int, cells: Values) -> None:
-        """Cells to write into an Excel row (later values of a column win)."""
+        """Cells to write into an Excel row (later values of a column win).
+
+        A row whose own id cell is wrong keeps saying so in `error`, whatever else it gets.
+        """
+        pinned = self.pinned.get(row)
+        if pinned is not None and "error" in cells and cells["error"] != pinned:
+            error = cells["error"]
+            cells = {**cells, "error": pinned if error is None else f"{pinned}; {error}"}
         self.updates.setdefault(row, {}).update(cells)
         self.dirty = True
 
@@ -250,7 +303,9 @@ class Run:
         from bulkorders.sheets.read import read_sheet
         from bulkorders.sheets.write import backup_copy, write_back
 
-        if not self.dirty:
+        # --out names a file the user expects to find, changed rows or not.
+        first_out = self.options.out is not None and self.report.output is None
+        if not self.dirty and not first_out:
             return
         source = Path(self.sheet.path)
         if self.options.in_place and not self.backed_up:

@@ -245,12 +245,11 @@ def _sheet_order_ids(paths: Sequence[Path], read_sheet: SheetReader | None) -> l
 
 
 def _id_text(value: Any) -> str:
-    """An order id cell as text: 23501, 23501.0 and "23501" are all "23501"."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
+    """An order id cell as text, normalised as the lifecycle commands do (`id_text`):
+    23501, 23501.0, "23501.0", "23,501" and " 23501 " are all "23501"."""
+    from bulkorders.lifecycle_plan import id_text
+
+    return id_text(value) or ""
 
 
 def _nothing_message(ledger: Ledger, filters: ReportFilters) -> str:

@@ -3,11 +3,16 @@ writing it again from the ledger first when the submit's write-back failed."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from click.testing import CliRunner
 from test_submit import ROWS, orders_per_link, read_csv, write_csv
 
 from bulkorders.cli import cli
-from bulkorders.errors import WriteBackError
+from bulkorders.errors import UsageError, WriteBackError
+from bulkorders.follow import sheet_to_follow
+from bulkorders.ledger_schema import Campaign
 
 
 def run(*args: str):
@@ -57,3 +62,67 @@ def test_a_sheet_of_no_campaign_is_used_as_given(tmp_path):
     assert result.exit_code == 1
     assert "input of campaign" not in result.stderr
     assert read_csv(tmp_path / "mine.results.csv")[0]["error"] == "status: Incorrect order ID"
+
+
+# --- an input that fed several campaigns ---------------------------------------------------------
+
+
+def campaign(number: int, name: str, source: Path, results: Path | None, needs_write: bool = False) -> Campaign:
+    return Campaign(number, name, "sandbox", str(source.absolute()), str(results.absolute()) if results else None,
+                    needs_write)  # fmt: skip
+
+
+def follow(source: Path, campaigns: list[Campaign]) -> tuple[Path, list[str]]:
+    notes: list[str] = []
+
+    def rewrite(chosen: Campaign) -> Path:
+        raise AssertionError(f"nothing to rewrite, asked for {chosen.name}")
+
+    return sheet_to_follow(source, campaigns, "sandbox", rewrite, notes.append), notes
+
+
+def test_an_input_of_several_campaigns_with_different_results_is_refused(tmp_path):
+    source = tmp_path / "weekly.csv"
+    spring, autumn = tmp_path / "spring.csv", tmp_path / "autumn.csv"
+    spring.write_text("x")
+    autumn.write_text("x")
+    # by name the ledger lists "autumn" first; that says nothing about which was used last
+    found = [campaign(2, "autumn", source, autumn), campaign(1, "spring", source, spring)]
+    with pytest.raises(UsageError) as info:
+        follow(source, found)
+    assert str(info.value) == (
+        "weekly.csv is the input of 2 campaigns on sandbox:\n"
+        f"  campaign autumn: {autumn.absolute()}\n"
+        f"  campaign spring: {spring.absolute()}\n"
+        "Run the command on the results sheet of the campaign you mean."
+    )
+
+
+def test_campaigns_sharing_one_results_sheet_follow_it(tmp_path):
+    source = tmp_path / "weekly.csv"
+    results = tmp_path / "weekly.results.csv"
+    results.write_text("x")
+    found = [campaign(1, "a", source, results), campaign(2, "b", source, results),
+             campaign(3, "c", source, None), campaign(4, "other", tmp_path / "other.csv", tmp_path / "o.csv")]
+    assert follow(source, found) == (
+        results.absolute(), [f"weekly.csv is the input of campaigns a, b: working on their results, {results.absolute()}."]
+    )  # fmt: skip
+    # one of them still has to be written: which one is the user's choice
+    with pytest.raises(UsageError):
+        follow(source, [campaign(1, "a", source, results, needs_write=True), campaign(2, "b", source, results)])
+
+
+def test_cli_status_on_an_input_of_two_campaigns_says_which_sheets(tmp_path):
+    source = write_csv(tmp_path / "weekly.csv", ROWS[:1])
+    first, second = tmp_path / "one.csv", tmp_path / "two.csv"
+    assert run("submit", "--yes", "--campaign", "one", "--out", str(first), str(source)).exit_code == 0
+    placed = run("submit", "--yes", "--campaign", "two", "--out", str(second), str(source))
+    assert placed.exit_code in (0, 1), placed.output
+    result = run("status", str(source))
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "Error: weekly.csv is the input of 2 campaigns on sandbox:\n"
+        f"  campaign one: {first}\n  campaign two: {second}\n"
+        "Run the command on the results sheet of the campaign you mean."
+    )
+    assert not (tmp_path / "weekly.results.csv").exists()

@@ -523,6 +523,20 @@ def test_refills_and_cancels_are_recorded(ledger, placed):
     assert ledger.orders(PANEL, ["501"])["501"].refill_status is None
 
 
+def test_a_refill_the_panel_does_not_know_is_not_adopted(ledger, placed):
+    # A mistyped refill id in a sheet: "Refill not found" must not become the order's refill.
+    ledger.record_refill_statuses(PANEL, [("501", RefillStatus("777", error="Refill not found"))], T1)
+    found = ledger.orders(PANEL, ["501"])["501"]
+    assert (found.refill_id, found.refill_status, found.error) == (None, None, "Refill not found")
+    # A refill the panel does know (made elsewhere) is adopted with its status.
+    ledger.record_refill_statuses(PANEL, [("501", RefillStatus("71", status="In progress"))], T2)
+    found = ledger.orders(PANEL, ["501"])["501"]
+    assert (found.refill_id, found.refill_status, found.error) == ("71", "In progress", None)
+    # and an error about another refill id later does not replace it
+    ledger.record_refill_statuses(PANEL, [("501", RefillStatus("778", error="Refill not found"))], T2)
+    assert ledger.orders(PANEL, ["501"])["501"].refill_id == "71"
+
+
 # --- the report's queries -------------------------------------------------------------------
 
 

@@ -16,17 +16,21 @@ from bulkorders.cli import app as cli_app
 from bulkorders.connect import SANDBOX_STATE_FILE
 from bulkorders.errors import BulkOrdersError, ExitCode, Interrupted, PanelUnreachable, UsageError
 from bulkorders.ledger import Ledger
-from bulkorders.models import OUTPUT_COLUMNS, CancelResult, RefillResult
+from bulkorders.models import OUTPUT_COLUMNS, CancelResult, OrderStatus, RefillResult
 from bulkorders.lifecycle import LifecycleIO, SheetOptions, cancel_sheet, refill_sheet, status_sheet
+from bulkorders.lifecycle_report import summary_text
 from bulkorders.lifecycle_plan import (
     Target,
     by_status,
     cancel_refusal,
     cell_text,
     changes,
+    id_problem,
+    id_text,
     refill_refusal,
     settled,
     spend,
+    status_values,
     targets_from_rows,
 )
 from bulkorders.panel import sandbox
@@ -693,3 +697,158 @@ def test_cli_cancel_end_of_input_at_the_prompt_is_a_no(tmp_path, isolated_user_d
     assert result.exit_code == 3
     assert "Aborted" not in result.output
     assert "Error: Nothing cancelled: the cancellation was not confirmed." in result.stderr
+
+
+# --- regressions: the sheet as a view of the ledger, ids as spreadsheets write them -------------
+
+
+def test_status_writes_what_the_ledger_knows_into_a_sheet_behind_it(tmp_path, client, io, ledger, clock):
+    ids = place(client, count=3)
+    clock.now += 20  # final
+    status_sheet(id_sheet(tmp_path, ids, "first.csv"), SheetOptions(), io)
+    records = ledger.orders("sandbox", ids)
+    assert {r.status for r in records.values()} <= {"Completed", "Partial"}
+    # An older copy: the ids, with empty status and charge cells.
+    behind = write_csv(tmp_path / "old.csv", ["order_id", "status", "charge"], [[i, "", ""] for i in ids])
+    out = tmp_path / "fresh.csv"
+    report = status_sheet(behind, SheetOptions(out=out), io)
+    assert (report.asked, report.requests, report.exit_code) == (0, 0, ExitCode.OK)
+    assert report.output == out
+    rows = read_csv(out)
+    for number, order in zip((2, 3, 4), ids, strict=True):
+        record = records[order]
+        assert rows[number]["status"] == record.status
+        assert rows[number]["charge"] == str(record.charge) == "0.09"
+        assert rows[number]["currency"] == "USD"
+        assert rows[number]["start_count"] == str(record.start_count)
+        assert rows[number]["remains"] == str(record.remains)
+        assert rows[number]["checked_at"] == "2027-01-15T08:00:20Z"
+    assert report.from_ledger == 3
+    assert "3 row(s) brought up to date from the ledger." in summary_text(report)
+    # Nothing differs any more: the default output is not written again, but --out always is.
+    quiet = status_sheet(out, SheetOptions(), io)
+    assert quiet.from_ledger == 0 and quiet.output is None
+    again = status_sheet(out, SheetOptions(out=tmp_path / "copy.csv"), io)
+    assert again.output == tmp_path / "copy.csv"
+    assert read_csv(tmp_path / "copy.csv") == rows
+
+
+def test_status_writes_the_refill_id_the_ledger_knows(tmp_path, client, io, clock):
+    ids = place(client, count=1)
+    clock.now += 20
+    refill_sheet(id_sheet(tmp_path, ids, "a.csv"), SheetOptions(), io, SERVICES)
+    clock.now += 3
+    report = status_sheet(id_sheet(tmp_path, ids, "b.csv"), SheetOptions(), io)
+    row = read_csv(report.output)[2]
+    assert (row["refill_id"], row["refill_status"]) == ("1", "In progress")
+
+
+def test_a_mistyped_refill_id_is_not_adopted_nor_asked_again(tmp_path, client, io, ledger, clock):
+    ids = place(client, count=1)
+    sheet = write_csv(tmp_path / "r.csv", ["order_id", "refill_id"], [[ids[0], "777"]])
+    report = status_sheet(sheet, SheetOptions(), io, watch=True, every=4)
+    assert report.rounds == 4
+    assert report.requests == 5  # a status request a round; the refill asked about once
+    assert report.refills_checked == 1
+    row = read_csv(report.output)[2]
+    assert row["error"] == "refill status: Refill not found"
+    assert row["refill_id"] == "777" and row["refill_status"] == ""
+    assert row["status"] in ("Completed", "Partial")
+    assert ledger.orders("sandbox", ids)[ids[0]].refill_id is None
+    # With the cell corrected (emptied), nothing is asked about a refill any more.
+    fixed = write_csv(tmp_path / "fixed.csv", ["order_id", "refill_id"], [[ids[0], ""]])
+    after = status_sheet(fixed, SheetOptions(), io)
+    assert (after.requests, after.refills_checked, after.exit_code) == (0, 0, ExitCode.OK)
+
+
+class TerseClient(LosingClient):
+    """The sandbox client, except that status answers leave out currency and start_count."""
+
+    def statuses(self, ids):
+        from dataclasses import replace
+
+        return {k: replace(v, currency=None, start_count=None) for k, v in self.inner.statuses(ids).items()}
+
+
+def test_a_field_the_panel_leaves_out_keeps_its_cell(tmp_path, client, io, clock):
+    ids = place(client, count=1)
+    clock.now += 5
+    sheet = write_csv(tmp_path / "t.csv", ["order_id", "currency", "start_count", "status"],
+                      [[ids[0], "USD", "2338", "Pending"]])  # fmt: skip
+    io.client = TerseClient(client)
+    report = status_sheet(sheet, SheetOptions(), io)
+    row = read_csv(report.output)[2]
+    assert (row["status"], row["charge"], row["currency"], row["start_count"], row["remains"]) == (
+        "In progress", "0.09", "USD", "2338", "63"
+    )
+
+
+def test_status_values_leave_out_what_the_answer_does_not_say():
+    answer = OrderStatus(order="1", status="In progress", charge=Decimal("0.09"))
+    assert status_values(answer, "T") == {
+        "status": "In progress", "charge": Decimal("0.09"), "checked_at": "T", "error": None
+    }  # fmt: skip
+
+
+def test_ids_are_normalised_as_spreadsheets_write_them():
+    from bulkorders.report import _id_text
+
+    for value in ("23,501", " 23501 ", "23501.0", 23501.0, "23 501", "23\u00a0501", Decimal("23501"), 23501):
+        assert id_text(value) == "23501", value
+    assert id_text("00123") == "00123" and id_text("23501.5") == "23501.5"
+    assert id_text("  ") is None and id_text(None) is None
+    assert id_text("1,2") == "1,2" and id_text("23501,23502") == "23501,23502"
+    assert id_problem("order_id", "23501,23502") == (
+        'order_id "23501,23502" cannot be sent to the panel: an id holds no commas or spaces; correct the cell'
+    )
+    assert id_problem("order_id", "23501") is None
+    assert _id_text("23,501") == _id_text("23501.0") == "23501" and _id_text(None) == ""
+
+
+def test_a_bad_order_id_cell_fails_its_row_only(tmp_path, client, io, clock):
+    ids = place(client, count=3)
+    assert ids == ["23501", "23502", "23503"]
+    clock.now += 5
+    sheet = write_csv(tmp_path / "ids.csv", ["order_id"], [["23,501"], ["23502.0"], ["23502,23503"], [" 23503 "]])
+    report = status_sheet(sheet, SheetOptions(), io)
+    assert report.exit_code == ExitCode.ROWS_FAILED
+    assert (report.orders, report.asked, report.succeeded, report.without_order) == (3, 3, 3, 0)
+    message = 'order_id "23502,23503" cannot be sent to the panel: an id holds no commas or spaces; correct the cell'
+    assert [str(issue) for issue in report.failures] == [f"row 4, order_id: {message}"]
+    rows = read_csv(report.output)
+    assert [rows[r]["status"] for r in (2, 3, 4, 5)] == ["In progress", "In progress", "", "In progress"]
+    assert [rows[r]["error"] for r in (2, 3, 4, 5)] == ["", "", message, ""]
+    assert rows[2]["order_id"] == "23,501"  # the user's cell is left as it is
+
+
+def test_a_bad_order_id_cell_does_not_crash_the_command_line(tmp_path, isolated_user_dirs):
+    ids = sandbox_orders(isolated_user_dirs, REFILL_AND_CANCEL, 1, age=100)
+    result = run("status", str(write_csv(tmp_path / "o.csv", ["order_id"], [[ids[0]], ["23,501,7"]])))
+    assert result.exit_code == 1, result.output
+    assert ('row 3, order_id: order_id "23,501,7" cannot be sent to the panel: an id holds no commas or '
+            "spaces; correct the cell") in result.stderr  # fmt: skip
+    assert "This is a bug" not in result.output
+
+
+def test_an_answer_goes_only_into_the_rows_the_command_acted_on(tmp_path, client, io, clock):
+    ids = place(client, REFILL_AND_CANCEL, count=1)
+    clock.now += 20
+    sheet = write_csv(tmp_path / "dup.csv", ["order_id", "service"], [[ids[0], 1001], [ids[0], 1002]])
+    report = refill_sheet(sheet, SheetOptions(rows=parse_rows("2-3")), io, SERVICES)
+    why = "not refillable: service 1002 (Instagram Likes [Fast]) does not allow refill"
+    assert [str(issue) for issue in report.failures] == [f"row 3, order_id: {why}"]
+    rows = read_csv(report.output)
+    assert (rows[2]["refill_id"], rows[2]["error"]) == ("1", "")
+    assert (rows[3]["refill_id"], rows[3]["error"]) == ("", why)
+
+
+def test_a_bad_refill_id_cell_fails_its_row_and_the_status_still_lands(tmp_path, client, io, clock):
+    ids = place(client, count=1)
+    clock.now += 5
+    sheet = write_csv(tmp_path / "r.csv", ["order_id", "refill_id"], [[ids[0], "1,2"]])
+    report = status_sheet(sheet, SheetOptions(), io)
+    message = 'refill_id "1,2" cannot be sent to the panel: an id holds no commas or spaces; correct the cell'
+    assert [str(issue) for issue in report.failures] == [f"row 2, refill_id: {message}"]
+    assert (report.requests, report.refills_checked, report.exit_code) == (1, 0, ExitCode.ROWS_FAILED)
+    row = read_csv(report.output)[2]
+    assert (row["status"], row["refill_id"], row["error"]) == ("In progress", "1,2", message)
