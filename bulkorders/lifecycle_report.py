@@ -10,8 +10,7 @@ from typing import Any
 
 from bulkorders.errors import BulkOrdersError, ExitCode
 from bulkorders.lifecycle_plan import Change, Target
-from bulkorders.models import RowIssue
-from bulkorders.placement import format_amount
+from bulkorders.models import RowIssue, format_money
 
 MAX_LISTED = 20  # orders named in a cancel prompt, changes named in a summary
 
@@ -96,7 +95,7 @@ def summary_text(report: LifecycleReport) -> str:
     if report.by_status:
         lines.append("Status: " + ", ".join(f"{s} {n}" for s, n in report.by_status.items()) + ".")
     if report.spend:
-        spent = ", ".join(f"{format_amount(a)} {c}" for c, a in report.spend.items())
+        spent = ", ".join(f"{format_money(a)} {c}" for c, a in report.spend.items())
         lines.append(f"Spend (sum of charges): {spent}.")
     if report.command == "status":
         lines.extend(_change_lines(report.changes))

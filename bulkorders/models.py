@@ -99,6 +99,15 @@ def count_lines(text: str) -> int:
     return sum(1 for line in text.splitlines() if line.strip())
 
 
+def format_money(amount: Decimal) -> str:
+    """An exact amount as panels write money: at least cents, every further digit kept,
+    never rounded and never in exponent form (0.718, 12.50, 1000.00)."""
+    exact = amount.normalize()
+    if exact.as_tuple().exponent > -2:  # type: ignore[operator]
+        exact = exact.quantize(Decimal("0.01"))
+    return format(exact, "f")
+
+
 # --- the catalogue --------------------------------------------------------------------
 
 

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from bulkorders.errors import BulkOrdersError, FundsError, Interrupted, PanelError
 from bulkorders.identity import utc_now_iso
-from bulkorders.models import AddResult
+from bulkorders.models import AddResult, format_money
 from bulkorders.progress import Reporter
 
 DEFAULT_CONCURRENCY = 8
@@ -223,7 +223,7 @@ class _Placer:
         elapsed = max(self.clock() - tally.started, 1e-9)
         info = (
             f"placed {tally.placed} · failed {tally.rejected} · uncertain {tally.uncertain} · "
-            f"{tally.answered / elapsed:.1f}/s · spent {format_amount(tally.spent)} {self.currency}"
+            f"{tally.answered / elapsed:.1f}/s · spent {format_money(tally.spent)} {self.currency}"
         )
         self.reporter.advance(1, info=info)
 
@@ -288,12 +288,3 @@ def uncertain_text(detail: str) -> str:
         f"answer lost ({what}): the order may or may not exist. Check the panel's order list; "
         "rerun with --resend-uncertain to send it again."
     )
-
-
-def format_amount(amount: Decimal) -> str:
-    """An exact amount as text, never rounded: at least 2 decimals, more when they matter (0.718)."""
-    value = amount.normalize()
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent > -2:
-        value = value.quantize(Decimal("0.01"))
-    return f"{value:f}"

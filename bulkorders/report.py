@@ -21,7 +21,7 @@ import pandas as pd
 
 from bulkorders.catalog import read_cached
 from bulkorders.errors import BulkOrdersError, ExitCode
-from bulkorders.models import Service
+from bulkorders.models import Service, format_money
 from bulkorders.progress import Reporter
 
 if TYPE_CHECKING:
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from bulkorders.sheets.read import Sheet
 
 ZERO = Decimal(0)
-CENT = Decimal("0.01")
 CANCELLED_STATUSES = frozenset({"canceled", "cancelled", "refunded"})
 NOT_CHECKED = "(not checked yet)"
 NO_CAMPAIGN = "(no campaign)"
@@ -176,7 +175,7 @@ def summary_figures(report: AuditReport, out: Path | None = None) -> dict[str, A
         "ledger": str(report.ledger_path),
         "filters": report.filters.to_dict(),
         "orders": report.counts,
-        "spend": {row.currency: _money(row.spend) for row in report.by_currency.itertuples()},
+        "spend": {row.currency: format_money(row.spend) for row in report.by_currency.itertuples()},
     }
     for name, keys in GROUPINGS.items():
         rows = _records(report.groups[name])
@@ -189,7 +188,7 @@ def summary_figures(report: AuditReport, out: Path | None = None) -> dict[str, A
 def summary_text(report: AuditReport, out: Path) -> str:
     """One line for people: what was written, the counts and the spend."""
     counts = report.counts
-    spend = ", ".join(f"{_money(row.spend)} {row.currency}" for row in report.by_currency.itertuples())
+    spend = ", ".join(f"{format_money(row.spend)} {row.currency}" for row in report.by_currency.itertuples())
     return (
         f"Wrote {out}: {counts['placed']} orders placed, {counts['rejected']} rejected, "
         f"{counts['uncertain']} uncertain, {counts['cancelled']} cancelled or refunded; "
@@ -340,13 +339,5 @@ def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
 def _group_item(row: dict[str, Any], keys: list[str], currencies: list[str]) -> dict[str, Any]:
     item = {key: row[key] for key in keys}
     item["orders"] = int(row["orders"])
-    item["spend"] = {c: _money(row[f"spend {c}"]) for c in currencies}
+    item["spend"] = {c: format_money(row[f"spend {c}"]) for c in currencies}
     return item
-
-
-def _money(value: Decimal) -> str:
-    """Exact, as panels write money: at least cents, every further digit kept (38.090 -> 38.09)."""
-    value = value.normalize()
-    if value.as_tuple().exponent > -2:  # type: ignore[operator]
-        value = value.quantize(CENT)
-    return format(value, "f")

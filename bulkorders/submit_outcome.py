@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkorders.errors import BulkOrdersError, ExitCode
-from bulkorders.models import Balance
-from bulkorders.placement import format_amount
+from bulkorders.models import Balance, format_money
 
 
 @dataclass(frozen=True)
@@ -152,7 +151,7 @@ def describe_plan(plan: Plan) -> str:
 
 
 def _money(amount: Decimal, currency: str) -> str:
-    return f"{format_amount(amount)} {currency}".rstrip()
+    return f"{format_money(amount)} {currency}".rstrip()
 
 
 def summary_text(outcome: SubmitOutcome) -> str:

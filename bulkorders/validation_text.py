@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from bulkorders.models import Balance, Severity
+from bulkorders.models import Balance, Severity, format_money
 from bulkorders.sheets.read import Sheet
 from bulkorders.validation import ValidationReport
 
@@ -29,21 +29,21 @@ def summary_lines(report: ValidationReport, sheet: Sheet, balance: Balance | Non
     ]
     if report.placed_rows:
         lines.append(f"{len(report.placed_rows)} row(s) already have an order_id: not checked or counted again.")
-    lines.append(f"Estimated cost of the valid rows: {_money(report.total)}{currency}")
+    lines.append(f"Estimated cost of the valid rows: {format_money(report.total)}{currency}")
     counts = _rows_by_service(report)
     for service_id, cost in sorted(report.by_service.items(), key=lambda item: (-item[1], item[0])):
         service = report.services.get(service_id)
         name = service.name if service else ""
         rows = f"{counts[service_id]} row" + ("s" if counts[service_id] != 1 else "")
-        lines.append(f"  {service_id:>6}  {name[:46]:<46} {rows:>10}  {_money(cost)}{currency}")
+        lines.append(f"  {service_id:>6}  {name[:46]:<46} {rows:>10}  {format_money(cost)}{currency}")
     if balance is None:
         lines.append("Balance: not checked (--offline).")
     elif balance.amount >= report.total:
-        left = _money(balance.amount - report.total)
-        lines.append(f"Balance: {_money(balance.amount)}{currency}, enough ({left}{currency} left after these orders).")
+        left = format_money(balance.amount - report.total)
+        lines.append(f"Balance: {format_money(balance.amount)}{currency}, enough ({left}{currency} left after these orders).")
     else:
-        short = _money(report.total - balance.amount)
-        lines.append(f"Balance: {_money(balance.amount)}{currency}, SHORT by {short}{currency}: top up before submit.")
+        short = format_money(report.total - balance.amount)
+        lines.append(f"Balance: {format_money(balance.amount)}{currency}, SHORT by {short}{currency}: top up before submit.")
     return lines
 
 
@@ -63,19 +63,19 @@ def report_json(report: ValidationReport, sheet: Sheet, balance: Balance | None)
         "placed_rows": report.placed_rows,
         "issues": [issue.to_dict() for issue in report.issues],
         "cost": {
-            "total": _money(report.total),
+            "total": format_money(report.total),
             "currency": balance.currency if balance else None,
             "by_service": [
                 {"service": sid, "name": report.services[sid].name if sid in report.services else None,
-                 "rows": counts[sid], "cost": _money(cost)}
+                 "rows": counts[sid], "cost": format_money(cost)}
                 for sid, cost in sorted(report.by_service.items())
             ],  # fmt: skip
         },
         "balance": None if balance is None else {
-            "amount": _money(balance.amount),
+            "amount": format_money(balance.amount),
             "currency": balance.currency,
             "enough": balance.amount >= report.total,
-            "short_by": _money(max(report.total - balance.amount, Decimal(0))),
+            "short_by": format_money(max(report.total - balance.amount, Decimal(0))),
         },  # fmt: skip
     }
 
@@ -90,11 +90,3 @@ def _rows_by_service(report: ValidationReport) -> dict[str, int]:
     for row in report.rows:
         counts[row.service] = counts.get(row.service, 0) + 1
     return counts
-
-
-def _money(amount: Decimal) -> str:
-    """Exact, never rounded to cents, at least two decimals: 0.718, 12.50, 1000.00."""
-    exact = amount.normalize()
-    if exact.as_tuple().exponent > -2:  # type: ignore[operator]
-        exact = exact.quantize(Decimal("0.01"))
-    return format(exact, "f")

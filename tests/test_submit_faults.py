@@ -18,7 +18,8 @@ from bulkorders.errors import AuthError, ConfigError, FundsError, Interrupted, P
 from bulkorders.identity import assign_identities
 from bulkorders.ledger import Ledger, PlannedRow
 from bulkorders.models import AddResult
-from bulkorders.placement import Sendable, format_amount, place_rows, rejection_text
+from bulkorders.models import format_money
+from bulkorders.placement import Sendable, place_rows, rejection_text
 
 CLOCK = lambda: 1_780_000_000.0  # noqa: E731 - a fixed clock: times in the ledger are stable
 
@@ -244,7 +245,7 @@ def test_rejection_text_mentions_duplicates_only_for_resent_rows():
     ("1000.00", "1000.00"), ("0.0000015", "0.0000015"), ("1E+3", "1000.00"),
 ])  # fmt: skip
 def test_amounts_are_shown_exact(amount, text):
-    assert format_amount(Decimal(amount)) == text
+    assert format_money(Decimal(amount)) == text
 
 
 # --- the whole submit against `sandbox serve` with faults -------------------------------------

@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from bulkorders.models import PACKAGE_TYPES, Service, type_rule
+from bulkorders.models import PACKAGE_TYPES, Service, format_money, type_rule
 from bulkorders.panel.sandbox_catalogue import SERVICES
 from bulkorders.panel.sandbox_rules import INCORRECT_REQUEST, digits, order_terms
 
 CURRENCY = "USD"
 START_BALANCE = Decimal("1000.00")
-CENT = Decimal("0.01")
 FIRST_ORDER_ID = 23501
 MAX_IDS = 100  # ids per bulk request, as real panels allow
 
@@ -114,7 +113,7 @@ class Order:
             else:
                 remains, charge = self.quantity - self.delivered_at_end, self.final_charge
         return {
-            "charge": money(charge), "start_count": str(start_count), "status": status,
+            "charge": format_money(charge), "start_count": str(start_count), "status": status,
             "remains": str(remains), "currency": CURRENCY,
         }  # fmt: skip
 
@@ -274,7 +273,7 @@ class SandboxPanel:
         return [dict(s) for s in SERVICES]
 
     def _balance(self, form: Mapping[str, str], now: float) -> dict[str, str]:
-        return {"balance": money(self.state.balance), "currency": CURRENCY}
+        return {"balance": format_money(self.state.balance), "currency": CURRENCY}
 
     def _add(self, form: Mapping[str, str], now: float) -> dict[str, Any]:
         service = self.state.services.get((form.get("service") or "").strip())
@@ -376,14 +375,6 @@ class SandboxPanel:
 
 
 # --- small helpers ------------------------------------------------------------------
-
-
-def money(amount: Decimal) -> str:
-    """A Decimal as the panel writes it: at least cents, every further digit kept, no exponent."""
-    amount = amount.normalize()
-    if amount.as_tuple().exponent > -2:  # type: ignore[operator]
-        amount = amount.quantize(CENT)
-    return format(amount, "f")
 
 
 def _ids(text: str) -> list[str] | str:

@@ -9,10 +9,8 @@ XML is parsed with defusedxml, so a hostile workbook cannot blow up the parser.
 from __future__ import annotations
 
 import posixpath
-import re
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path
 from xml.etree.ElementTree import Element
 
 from defusedxml.ElementTree import fromstring
