@@ -115,7 +115,8 @@ def upsert_order(
     submitted_at: str | None,
     seen_at: str,
 ) -> None:
-    """The order of a placed row, linked to its campaign and row; known values are kept."""
+    """The order of a placed row, linked to its campaign and row; known values are kept,
+    and so is the campaign that first owned the order."""
     found = db.execute(
         "SELECT r.campaign_id, c.panel, r.service, r.link, r.payload FROM rows r "
         "JOIN campaigns c ON c.id = r.campaign_id WHERE r.id = ?",
@@ -130,9 +131,13 @@ def upsert_order(
     db.execute(
         "INSERT INTO orders (panel, order_id, campaign_id, row_id, service, link, quantity, "
         "charge, currency, submitted_at, seen_at) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
-        "ON CONFLICT (panel, order_id) DO UPDATE SET campaign_id = excluded.campaign_id, "
-        "row_id = excluded.row_id, service = excluded.service, link = excluded.link, "
-        "quantity = excluded.quantity, charge = COALESCE(charge, excluded.charge), "
+        # The first campaign to own an order keeps it: a sheet carrying its order ids
+        # submitted under another --campaign must not move it (the audit would lose it).
+        "ON CONFLICT (panel, order_id) DO UPDATE SET "
+        "campaign_id = COALESCE(campaign_id, excluded.campaign_id), "
+        "row_id = COALESCE(row_id, excluded.row_id), service = COALESCE(service, excluded.service), "
+        "link = COALESCE(link, excluded.link), quantity = COALESCE(quantity, excluded.quantity), "
+        "charge = COALESCE(charge, excluded.charge), "
         "currency = COALESCE(currency, excluded.currency), "
         "submitted_at = COALESCE(submitted_at, excluded.submitted_at)",
         (panel, order_id, campaign_id, row_id, service, link, quantity_of(json.loads(payload)),

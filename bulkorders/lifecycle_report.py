@@ -81,7 +81,7 @@ def summary_text(report: LifecycleReport) -> str:
     """The human summary: what was done, statuses, spend, changes, where the sheet went."""
     lines = [
         f"{report.rows} row(s), {report.orders} order(s); {report.asked} {_DONE[report.command]}, "
-        f"{report.succeeded} done, {len(report.failures)} row(s) failed "
+        f"{report.succeeded} ok, {len(report.failures)} row(s) failed "
         f"({report.requests} request(s))."
     ]
     if report.refills_checked:

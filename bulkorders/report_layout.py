@@ -25,8 +25,10 @@ UNCERTAIN_ADVICE = (
     "and run submit again to record it; if not, run submit again with --resend-uncertain."
 )
 REJECTED_ADVICE = (
-    "The panel refused this row. Fix what the message says in the sheet and run submit again: "
-    "a changed row is sent as a new row."
+    "The panel refused this row, so no order exists. If the cause was on the panel's side (an "
+    "active order on the link, the balance), run submit again with --retry-rejected once it is "
+    "gone; otherwise fix what the message says in the sheet and run submit again (a changed row "
+    "is sent as a new row)."
 )
 OBSERVATION_LABELS = {
     "status": "status", "refill": "refill asked", "refill_status": "refill status",

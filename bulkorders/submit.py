@@ -9,6 +9,7 @@ reason in `outcome.stop`, for the caller to raise after showing the outcome.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -177,7 +178,7 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
     del rows, to_send  # the payloads were sent; do not hold them while the ledger is read back
     rows = _reload(campaign, where, io, slim=True)
     outcome = SubmitOutcome(
-        campaign.name, plan, _row_outcomes(rows, invalid, existing),
+        campaign.name, plan, _row_outcomes(rows, invalid, existing), carried=len(existing),
         placed_now=tally.placed, spent=tally.spent, currency=currency, stop=tally.stop,
     )  # fmt: skip
     _write_results(given.sheet, campaign, rows, invalid, options, io, outcome)
@@ -200,10 +201,20 @@ def rewrite_results(source: Path, campaign: Campaign, io: SubmitIO) -> Path:
 
 
 def output_path(source: Path, options: SubmitOptions) -> Path:
-    """Where the results go: the input (--in-place), --out, or NAME.results.EXT beside it."""
+    """Where the results go: the input (--in-place), --out, or NAME.results.EXT beside it.
+
+    A --campaign other than the file's name gets NAME.CAMPAIGN.results.EXT, so next
+    week's campaign from the same file never overwrites last week's results.
+    """
     if options.in_place:
         return source
-    return options.out or default_output_path(source)
+    if options.out:
+        return options.out
+    default = default_output_path(source)
+    if options.campaign and options.campaign != source.stem and default != source:
+        part = re.sub(r"[^\w.-]+", "-", options.campaign).strip(".-") or "campaign"
+        return source.with_name(f"{source.stem}.{part}.results{source.suffix}")
+    return default
 
 
 def _sync(

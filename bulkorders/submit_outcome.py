@@ -59,6 +59,7 @@ class SubmitOutcome:
     rows: list[RowOutcome]
     dry_run: bool = False
     placed_now: int = 0
+    carried: int = 0  # rows of the input that already carried an order id
     spent: Decimal = Decimal(0)
     currency: str | None = None
     output: Path | None = None
@@ -165,24 +166,42 @@ def summary_text(outcome: SubmitOutcome) -> str:
         if outcome.placed_now else "Placed no new order."
     )  # fmt: skip
     lines = [placed]
+    with_order = outcome.count("placed") + outcome.count("has_order") - outcome.placed_now
+    rejected, uncertain = outcome.count("rejected"), outcome.count("uncertain")
     counts = [
-        (outcome.count("placed") + outcome.count("has_order") - outcome.placed_now, "placed before"),
-        (outcome.count("rejected"), "rejected"),
-        (outcome.count("uncertain"), "uncertain"),
+        (with_order - outcome.carried, "placed before"),
+        (outcome.carried, "already carrying an order id"),
+        (rejected, "rejected"),
+        (uncertain, "uncertain"),
         (outcome.count("invalid"), "invalid"),
         (outcome.count("planned") + outcome.count("sending"), "not sent"),
     ]
     details = [f"{count} {label}" for count, label in counts if count]
     if details:
         lines.append("Also: " + ", ".join(details) + ".")
-    if not outcome.placed_now and counts[0][0] and not outcome.stop:
-        lines.append(
-            f"Rows placed before were placed by an earlier run of campaign {outcome.campaign}. "
-            "To order the same rows again as a new campaign, rerun with --campaign NEW-NAME."
-        )
+    if not outcome.stop:
+        lines += _hints(outcome, placed_before=with_order - outcome.carried)
     if outcome.output is not None:
         lines.append(f"Results written to {outcome.output}.")
     return "\n".join(lines)
+
+
+def _hints(outcome: SubmitOutcome, *, placed_before: int) -> list[str]:
+    """What a rerun can do about the rows this one did not place."""
+    hints = []
+    if outcome.count("rejected"):
+        hints.append("Rejected rows are sent again only with --retry-rejected, once the panel's reason is gone.")
+    if outcome.count("uncertain"):
+        hints.append(
+            "Uncertain rows are sent again only with --resend-uncertain: look for their links in the "
+            "panel's order list first."
+        )
+    if not hints and not outcome.placed_now and placed_before:
+        hints.append(
+            f"Rows placed before were placed by an earlier run of campaign {outcome.campaign}. "
+            "To order the same rows again as a new campaign, rerun with --campaign NEW-NAME."
+        )
+    return hints
 
 
 def problem_lines(outcome: SubmitOutcome) -> list[str]:

@@ -508,7 +508,7 @@ def test_cli_status_human_summary_and_failure_exit(tmp_path, isolated_user_dirs)
     result = run("status", str(id_sheet(tmp_path, [*ids, "424242"])))
     assert result.exit_code == 1
     assert "row 3, order_id: order 424242: status: Incorrect order ID" in result.stderr
-    assert "2 row(s), 2 order(s); 2 checked, 1 done, 1 row(s) failed (1 request(s))." in result.stdout
+    assert "2 row(s), 2 order(s); 2 checked, 1 ok, 1 row(s) failed (1 request(s))." in result.stdout
 
 
 def test_cli_cancel_needs_yes_without_a_terminal(tmp_path, isolated_user_dirs):

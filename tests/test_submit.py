@@ -381,7 +381,7 @@ def test_a_panel_error_starting_with_equals_is_written_as_text(tmp_path):
     assert "'=HYPERLINK" in text and ',=HYPERLINK' not in text and ',"=HYPERLINK' not in text
     book = make_workbook(tmp_path / "evil.xlsx")
     outcome = submit_sheet(book, SubmitOptions(campaign="evil-book"), io)
-    ws = openpyxl.load_workbook(tmp_path / "evil.results.xlsx")["Orders"]
+    ws = openpyxl.load_workbook(tmp_path / "evil.evil-book.results.xlsx")["Orders"]  # named after its campaign
     error_col = [c.value for c in ws[3]].index("error") + 1
     cell = ws.cell(5, error_col)
     assert cell.data_type == "s" and cell.value == '=HYPERLINK("http://evil.test","click")'
@@ -600,3 +600,28 @@ def test_a_same_named_file_elsewhere_says_it_joins_the_earlier_campaign(tmp_path
         "then are not placed again; for a new campaign, rerun with --campaign NEW-NAME."
     ) in result.stderr
     assert result.stdout.startswith("Placed 1 order(s)")
+
+
+def test_a_new_campaign_from_the_same_file_keeps_the_earlier_results(tmp_path):
+    sheet = write_csv(tmp_path / "d.csv", ROWS[:1])
+    assert submit(str(sheet), "--yes").exit_code == 0
+    first = read_csv(tmp_path / "d.results.csv")
+    result = submit(str(sheet), "--yes", "--campaign", "d 2/next", "--dry-run")
+    assert "Campaign d 2/next: 1 order(s) to place" in result.stdout
+    assert not (tmp_path / "d.d-2-next.results.csv").exists()  # a dry run writes nothing
+    again = submit(str(sheet), "--yes", "--campaign", "d2")
+    assert again.exit_code in (0, 1)  # the sandbox may refuse the still-active link
+    assert f"Results written to {tmp_path / 'd.d2.results.csv'}." in again.stdout
+    assert read_csv(tmp_path / "d.results.csv") == first
+
+
+def test_a_sheet_of_order_ids_under_a_new_campaign_does_not_take_the_orders(tmp_path):
+    sheet = write_csv(tmp_path / "ip.csv", ROWS)
+    assert submit(str(sheet), "--yes", "--in-place").exit_code == 0
+    result = submit(str(sheet), "--yes", "--campaign", "ip2")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[:2] == ["Placed no new order.", "Also: 3 already carrying an order id."]
+    with Ledger.open(data_dir() / "ledger.sqlite") as ledger:
+        owners = {r.campaign for r in ledger.order_records()}
+    assert owners == {"ip"}  # the audit still credits the campaign that placed them
+    assert len(sandbox_orders()) == 3
