@@ -7,10 +7,6 @@ import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
-
 from bulkorders.errors import UsageError
 from bulkorders.models import Service
 
@@ -80,6 +76,8 @@ def export_services(services: Sequence[Service], out: Path) -> None:
 
 
 def _write_xlsx(services: Sequence[Service], out: Path) -> None:
+    from openpyxl import Workbook  # loaded only when a workbook is written
+
     wb = Workbook()
     ws = wb.active
     ws.title = "Services"
@@ -97,6 +95,9 @@ def _write_xlsx(services: Sequence[Service], out: Path) -> None:
 
 def style_header_table(ws, last_row: int, last_col: int, max_width: int = 60) -> None:
     """Bold header, filters on, header frozen, widths fitted to the content."""
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
     for cell in ws[1]:
         cell.font = Font(bold=True)
     ws.auto_filter.ref = f"A1:{get_column_letter(last_col)}{max(last_row, 1)}"

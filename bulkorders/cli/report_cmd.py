@@ -9,8 +9,6 @@ import click
 from bulkorders.cli.app import cli, pass_app
 from bulkorders.errors import BulkOrdersError, ExitCode, UsageError
 from bulkorders.progress import make_reporter
-from bulkorders.report import ReportFilters, build_report, cached_services, summary_figures, summary_text
-from bulkorders.report import write_report
 
 DAY = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -40,6 +38,9 @@ def report(app, sheets, campaigns, since, until, out):
         raise UsageError(f"--out {out}: the audit workbook is an Excel file; name it *.xlsx.")
     if since and until and since > until:
         raise UsageError(f"--since {since:%Y-%m-%d} is after --until {until:%Y-%m-%d}: nothing can match.")
+    from bulkorders.report import ReportFilters, build_report, cached_services, summary_figures
+    from bulkorders.report import summary_text, write_report  # pandas: loaded only for a report
+
     settings = app.settings
     filters = ReportFilters(
         campaigns=tuple(campaigns),

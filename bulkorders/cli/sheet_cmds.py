@@ -9,7 +9,6 @@ import click
 from bulkorders.cli.app import cli, pass_app
 from bulkorders.errors import ExitCode, UsageError
 from bulkorders.sheets.read import read_sheet
-from bulkorders.template import write_template
 from bulkorders.validation import validate_sheet
 from bulkorders.validation_text import issue_lines, report_json, summary_lines
 
@@ -55,6 +54,8 @@ def template(app, out, force):
     """
     if out.exists() and not force:
         raise UsageError(f"{out} exists already. Give another --out, or --force to overwrite it.")
+    from bulkorders.template import write_template  # openpyxl: loaded only for a template
+
     catalogue = app.catalogue()
     count = write_template(out, catalogue.services.values(), panel=catalogue.panel)
     click.echo(f"Wrote {out}: an Orders sheet to fill and {count} services of panel {catalogue.panel}.", err=True)
