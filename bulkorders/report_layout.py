@@ -62,7 +62,7 @@ def summary_layout(report: AuditReport) -> SummaryLayout:
             _rows(report.by_currency),
         ),
     ]  # fmt: skip
-    spend = [Column(f"spend ({c})", "money") for c in report.currencies]
+    spend = [Column(f"spend ({c})", "money", _known(c)) for c in report.currencies]
     for name, keys in _BLOCK_KEYS.items():
         table = report.groups[name]
         rows = _rows(table)
@@ -89,7 +89,7 @@ def _orders(report: AuditReport) -> Table:
     columns = [
         Column("order id"), Column("campaign"), Column("excel row", "int"), Column("link"),
         Column("service id"), Column("service name"), Column("quantity", "int"),
-        Column(_money_header("charge", report.currencies), "money"), Column("currency"),
+        _charge_column(report.currencies), Column("currency"),
         Column("status"), Column("start count", "int"), Column("remains", "int"),
         Column("refill id"), Column("refill status"), Column("cancel result"), Column("error"),
         Column("submitted at (UTC)", "datetime"), Column("last checked at (UTC)", "datetime"),
@@ -131,7 +131,7 @@ def _history(report: AuditReport) -> Table:
     when = _Times()
     columns = [
         Column("time (UTC)", "datetime"), Column("order id"), Column("campaign"), Column("observation"),
-        Column("status"), Column(_money_header("charge", report.currencies), "money"),
+        Column("status"), _charge_column(report.currencies),
         Column("currency"), Column("start count", "int"), Column("remains", "int"),
         Column("refill id"), Column("cancel id"), Column("error"), Column("panel"),
     ]  # fmt: skip
@@ -190,6 +190,16 @@ def _plain(value: Any) -> Any:
 def _int(text: Any) -> int | None:
     value = str(text or "").strip()
     return int(value) if value.isdigit() else None
+
+
+def _known(currency: str) -> str | None:
+    return None if currency == UNKNOWN else currency
+
+
+def _charge_column(currencies: Sequence[str]) -> Column:
+    """The charge column: in one currency's format when the report has just one."""
+    only = _known(currencies[0]) if len(currencies) == 1 else None
+    return Column(_money_header("charge", currencies), "money", only)
 
 
 def _money_header(name: str, currencies: Sequence[str]) -> str:

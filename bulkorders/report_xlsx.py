@@ -63,6 +63,13 @@ class Column:
 
     header: str
     kind: Kind = "text"
+    currency: str | None = None  # money of one known currency: its code is in the number format
+
+    @property
+    def number_format(self) -> str | None:
+        if self.kind == "money" and self.currency:
+            return f'{MONEY_FORMAT}" {self.currency}"'
+        return FORMATS.get(self.kind)
 
 
 @dataclass
@@ -137,7 +144,7 @@ def _write_summary(ws: Worksheet, layout: SummaryLayout) -> None:
     titles = {1}  # rows whose text may overhang: not counted in the widths
     for label, value in layout.lines:
         ws.cell(row=row, column=1, value=label).font = LABEL_FONT
-        _put(ws.cell(row=row, column=2), value, _kind_of(value))
+        _put(ws.cell(row=row, column=2), value, FORMATS.get(_kind_of(value)))
         row += 1
     places: dict[str, tuple[int, int]] = {}  # block title -> (header row, rows)
     for block in layout.blocks:
@@ -150,7 +157,7 @@ def _write_summary(ws: Worksheet, layout: SummaryLayout) -> None:
         for values in block.rows:
             row += 1
             for col, (column, value) in enumerate(zip(block.columns, values), start=1):
-                _put(ws.cell(row=row, column=col), value, column.kind)
+                _put(ws.cell(row=row, column=col), value, column.number_format)
         row += 1
     widths = _fit_widths(ws, titles)
     anchor_col = get_column_letter(len(widths) + 2)
@@ -212,7 +219,7 @@ def _lay_out_table(ws: Worksheet, table: Table) -> None:
         ws.column_dimensions[get_column_letter(col)].width = min(width + 2, MAX_WIDTH)
     if table.rows:
         for col, column in enumerate(table.columns, start=1):
-            _put(ws.cell(row=2, column=col), _TEMPLATE_VALUES[column.kind], column.kind)
+            _put(ws.cell(row=2, column=col), _TEMPLATE_VALUES[column.kind], column.number_format)
 
 
 def _table_widths(table: Table) -> list[int]:
@@ -236,12 +243,12 @@ def _header(ws: Worksheet, row: int, columns: Sequence[Column]) -> None:
         cell.alignment = Alignment(vertical="center")
 
 
-def _put(cell: Any, value: Any, kind: Kind) -> None:
+def _put(cell: Any, value: Any, number_format: str | None) -> None:
     if isinstance(value, str):
         value = _clean(value)
     cell.value = value
-    if kind in FORMATS and not isinstance(value, str):
-        cell.number_format = FORMATS[kind]
+    if number_format and not isinstance(value, str):
+        cell.number_format = number_format
 
 
 def _kind_of(value: Any) -> Kind:

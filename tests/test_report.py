@@ -241,7 +241,7 @@ def test_presentation_is_excel_native(built, tmp_path):
         assert ws["A1"].font.bold and ws["A1"].fill.fgColor.rgb.endswith("1F4E78")
         assert all(ws.column_dimensions[c].width > 8 for c in "ABC")
     orders = wb["Orders"]
-    assert orders["H1"].value == "charge (USD)" and orders["H2"].number_format == MONEY_FORMAT
+    assert orders["H1"].value == "charge (USD)" and orders["H2"].number_format == MONEY_FORMAT + '" USD"'
     assert orders["Q1"].value == "submitted at (UTC)" and orders["Q2"].is_date
     assert orders.column_dimensions["D"].width >= len("https://instagram.com/a")
     for ws in wb.worksheets:
