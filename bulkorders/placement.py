@@ -115,6 +115,9 @@ class _Placer:
         self.reporter = reporter
         self.max_lost = max_lost_in_a_row
         self.tally = Tally()
+        self._sent = 0  # rows handed to the pool so far
+        self._order: dict[int, int] = {}  # row id -> its place in sending order
+        self._streak_from = 0  # sending place of the first lost answer of the current streak
 
     def run(self, rows: Sequence[Sendable], concurrency: int) -> Tally:
         tally = self.tally
@@ -158,6 +161,8 @@ class _Placer:
         launched = 0
         try:
             for row in batch:
+                self._sent += 1
+                self._order[row.row_id] = self._sent
                 in_flight[pool.submit(self.client.add, row.payload)] = row
                 launched += 1
         except BaseException:
@@ -166,6 +171,17 @@ class _Placer:
             # over and go back to planned.
             self._unsend([row.row_id for row in batch[launched + 1 :]])
             raise
+
+    def _answered(self, row: Sendable, lost: bool) -> None:
+        """Keep the count of lost answers in a row, in sending order: an answer for a row sent
+        before the current streak began (a slow one) neither ends nor extends it."""
+        tally, place = self.tally, self._order.pop(row.row_id, 0)
+        if lost:
+            if tally.lost_in_a_row == 0:
+                self._streak_from = place
+            tally.lost_in_a_row += 1
+        elif place > self._streak_from:
+            tally.lost_in_a_row = 0
 
     def _record(self, row: Sendable, future: Future[AddResult]) -> None:
         at = utc_now_iso(self.clock)
@@ -184,7 +200,7 @@ class _Placer:
             self.ledger.mark_placed(row.row_id, result.order, row.estimate, self.currency, at)
             tally.placed += 1
             tally.spent += row.estimate
-            tally.lost_in_a_row = 0
+            self._answered(row, lost=False)
         elif result.error is not None and _is_funds(result.error):
             self._unsend([row.row_id])
             self._stop(FundsError(f"The panel says: {result.error}"))
@@ -192,11 +208,11 @@ class _Placer:
         elif result.error is not None:
             self.ledger.mark_rejected(row.row_id, rejection_text(result.error, resend=row.resend), at)
             tally.rejected += 1
-            tally.lost_in_a_row = 0
+            self._answered(row, lost=False)
         else:
             self.ledger.mark_uncertain(row.row_id, uncertain_text(result.detail), at)
             tally.uncertain += 1
-            tally.lost_in_a_row += 1
+            self._answered(row, lost=True)
             if tally.lost_in_a_row >= self.max_lost and tally.stop is None:
                 tally.stop = PanelError(
                     f"The panel lost the answers of {tally.lost_in_a_row} orders in a row, so "

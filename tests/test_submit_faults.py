@@ -58,10 +58,10 @@ class ScriptedClient:
             self._next += 1
             order = str(self._next)
         try:
-            time.sleep(self.delay)  # a little latency, so that requests overlap
             action = self.script.get(link, "ok")
             if isinstance(action, BaseException):
-                raise action
+                raise action  # a refusal comes at once: the bounds below rely on it
+            time.sleep(self.delay)  # a little latency, so that requests overlap
             if action == "ok":
                 return AddResult(order=order)
             if action == "lost":
@@ -137,7 +137,9 @@ def test_rejected_and_lost_answers_are_recorded(ledger):
 ])  # fmt: skip
 def test_a_refusal_stops_sending_and_leaves_the_rest_planned(ledger, exc):
     campaign, rows = make_rows(ledger, 40)
-    client = ScriptedClient(ledger, campaign, {link(10): exc})
+    # Answers take 20 ms and the refusal none, so it is recorded before any row sent after it
+    # could be answered (with 2 ms, a busy machine let a fourth later row through).
+    client = ScriptedClient(ledger, campaign, {link(10): exc}, delay=0.02)
     tally = place_rows(rows, client=client, ledger=ledger, currency="USD", concurrency=4, clock=CLOCK)
     assert tally.stop is exc
     counts = states(ledger, campaign)
