@@ -259,7 +259,8 @@ class _CtrlC:
 def _ctrl_c_as_flag() -> Iterator[_CtrlC]:
     """While orders are placed, a first Ctrl-C only raises a flag the loop checks between
     steps, so it can never land between a ledger commit and the bookkeeping after it. A
-    second Ctrl-C interrupts at once (rows in flight then stay `sending`: uncertain)."""
+    second Ctrl-C interrupts at once; the answers in flight are still awaited and recorded
+    (a row caught mid-step stays `sending`, which the next run calls uncertain)."""
     flag = _CtrlC()
     if threading.current_thread() is not threading.main_thread():
         yield flag  # signals reach only the main thread; nothing to install
