@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,10 +22,10 @@ from pathlib import Path
 from bulkorders.ledger import Ledger
 from bulkorders.lifecycle import LifecycleIO, SheetOptions, status_sheet
 from bulkorders.panel.client import PanelClient
+from bulkorders.panel.sandbox_server import spawn
 from bulkorders.panel.sandbox_transport import SandboxTransport
 from bulkorders.settings import SANDBOX_URL
 
-LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+/api/v2)")
 SERVICE = "1004"  # Instagram Reel Views: 0.0015 USD an order of 100
 
 
@@ -42,20 +40,6 @@ def create_orders(state: Path, count: int) -> list[str]:
                 raise SystemExit(f"could not create order {n}: {result}")
             ids.append(result.order)
     return ids
-
-
-def start_server(state: Path, latency: float, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
-    """`bulkorders sandbox serve --port 0` in a subprocess; returns it and its API URL."""
-    command = [sys.executable, "-m", "bulkorders", "sandbox", "serve", "--port", "0",
-               "--latency", str(latency), "--state", str(state)]  # fmt: skip
-    server = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
-    assert server.stderr is not None
-    for line in server.stderr:
-        match = LISTENING.search(line)
-        if match:
-            return server, match.group(1)
-    server.wait()
-    raise SystemExit(f"the sandbox server did not start (exit {server.returncode})")
 
 
 def main() -> int:
@@ -74,7 +58,7 @@ def main() -> int:
         print(f"created {len(ids)} orders in {time.perf_counter() - started:.1f} s", file=sys.stderr)
         sheet = work / "orders.csv"
         sheet.write_text("order_id\n" + "\n".join(ids) + "\n", encoding="utf-8")
-        server, url = start_server(state, args.latency, env)
+        server, url = spawn("--latency", str(args.latency), "--state", str(state), env=env)
         try:
             with PanelClient(url, "bench") as client, Ledger.open(work / "ledger.sqlite") as ledger:
                 io = LifecycleIO(client=client, ledger=ledger, panel=url)

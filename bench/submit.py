@@ -21,7 +21,6 @@ import argparse
 import csv
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,8 @@ import time
 from pathlib import Path
 
 import httpx
+
+from bulkorders.panel.sandbox_server import spawn
 
 GOAL_RATIO = 0.85
 GOAL_RSS_MB = 500
@@ -43,23 +44,6 @@ def write_sheet(path: Path, count: int, tag: str) -> None:
         writer.writerow(["link", "service", "quantity"])
         for i in range(count):
             writer.writerow([f"https://bench.test/{tag}/{i}", SERVICE, QUANTITY])
-
-
-def start_server(env: dict[str, str], latency: float) -> tuple[subprocess.Popen[str], str]:
-    cmd = [sys.executable, "-m", "bulkorders", "sandbox", "serve", "--port", "0",
-           "--latency", str(latency)]  # fmt: skip
-    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        found = re.search(r"listening on (http://\S+/api/v2)", line)
-        if found:
-            return proc, found.group(1)
-        if not line and proc.poll() is not None:
-            break
-    proc.kill()
-    raise SystemExit("sandbox serve did not start")
 
 
 class Timer:
@@ -146,7 +130,7 @@ def main() -> int:
                "XDG_CONFIG_HOME": str(work / "config"), "BULKORDERS_API_KEY": "bench"}  # fmt: skip
         for var in ("BULKORDERS_PANEL", "BULKORDERS_LEDGER", "BULKORDERS_CONFIG", "BULKORDERS_JSON"):
             env.pop(var, None)
-        server, url = start_server(env, args.latency)
+        server, url = spawn("--latency", str(args.latency), env=env)
         try:
             print(f"sandbox serve at {url}, latency {args.latency:g} s, {args.orders} orders per run")
             print(f"{'concurrency':>11} {'orders/s':>9} {'ceiling':>8} {'ratio':>6} "

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from bulkorders.ledger import Ledger
+from bulkorders.panel.sandbox_server import spawn
 from bulkorders.panel.sandbox_store import LiveSandbox
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
@@ -28,21 +28,6 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 ROWS = 200
 CONCURRENCY = 8
 KEY = "crash-test-key"
-
-
-def start_server(state: Path, *faults: str) -> tuple[subprocess.Popen, str]:
-    cmd = [sys.executable, "-m", "bulkorders", "sandbox", "serve", "--port", "0", "--state",
-           str(state), "--latency", "0.05", *faults]  # fmt: skip
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    for _ in range(50):
-        line = proc.stderr.readline()
-        found = re.search(r"listening on (http://\S+/api/v2)", line)
-        if found:
-            return proc, found.group(1)
-        if not line and proc.poll() is not None:
-            break
-    proc.kill()
-    raise AssertionError("sandbox serve did not start")
 
 
 def submit_cmd(url: str, sheet: Path, ledger: Path) -> list[str]:
@@ -68,7 +53,7 @@ def test_sigkill_mid_submit_then_rerun_orders_nothing_twice(tmp_path):
         writer.writerow(["link", "service", "quantity"])
         writer.writerows([link, "1001", "100"] for link in links)
     env = {**os.environ, "BULKORDERS_API_KEY": KEY}
-    server, url = start_server(state)
+    server, url = spawn("--state", str(state), "--latency", "0.05")
     try:
         victim = subprocess.Popen(submit_cmd(url, sheet, ledger_path), env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip

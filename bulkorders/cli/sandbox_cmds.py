@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from bulkorders.cli.app import cli, pass_app
-from bulkorders.panel.sandbox_server import Faults, SandboxServer
+from bulkorders.panel.sandbox_server import LISTENING, Faults, SandboxServer
 from bulkorders.panel.sandbox_store import STATE_FILE, reset_state
 
 _SHARE = click.FloatRange(0, 1)
@@ -55,7 +55,7 @@ def serve(app, host, port, latency, fail_5xx, fail_429, html, lose_answers, seed
                     lose_answers=lose_answers, seed=seed)  # fmt: skip
     state_path = state or app.settings.data_dir / STATE_FILE
     server = SandboxServer(state_path, host=host, port=port, faults=faults, key=key)
-    click.echo(f"Sandbox panel listening on {server.url} (Ctrl-C to stop)", err=True)
+    click.echo(LISTENING.format(url=server.url), err=True)
     click.echo(f"State: {state_path}", err=True)
     server.serve_until_stopped()
     click.echo("Sandbox panel stopped.", err=True)

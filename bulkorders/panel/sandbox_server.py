@@ -13,7 +13,10 @@ import hashlib
 import json
 import random
 import signal
+import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -28,6 +31,27 @@ from urllib.parse import parse_qsl, urlsplit
 
 from bulkorders.errors import BulkOrdersError, UsageError
 from bulkorders.panel.sandbox_store import LiveSandbox
+
+LISTENING = "Sandbox panel listening on {url} (Ctrl-C to stop)"
+_LISTENING = re.compile(re.escape(LISTENING).replace(r"\{url\}", r"(http://\S+/api/v2)"))
+
+
+def spawn(*options: str, env: dict[str, str] | None = None, wait: float = 30.0) -> tuple[subprocess.Popen[str], str]:
+    """`bulkorders sandbox serve --port 0 OPTIONS` in a child process, and its API URL once
+    it listens (for tests and benches: the one reader of the line `serve` announces)."""
+    command = [sys.executable, "-m", "bulkorders", "sandbox", "serve", "--port", "0", *options]
+    proc = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    assert proc.stderr is not None
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        found = _LISTENING.search(line)
+        if found:
+            return proc, found.group(1)
+        if not line and proc.poll() is not None:
+            break
+    proc.kill()
+    raise RuntimeError(f"sandbox serve did not start (exit {proc.poll()})")
 from bulkorders.panel.sandbox_transport import parse_form
 from bulkorders.settings import is_loopback
 
