@@ -315,24 +315,6 @@ class Ledger:
         with self._write() as db:
             ledger_orders.observe(db, panel, "cancel", at, results)
 
-    def record_status(self, panel: str, status: OrderStatus, at: str) -> None:
-        """One status answer (see `record_statuses`)."""
-        self.record_statuses(panel, [status], at)
-
-    def record_refill(self, panel: str, result: RefillResult, at: str) -> None:
-        """One refill answer (see `record_refills`)."""
-        self.record_refills(panel, [result], at)
-
-    def record_refill_status(
-        self, panel: str, order_id: str, status: RefillStatus, at: str
-    ) -> None:
-        """One refill status answer (see `record_refill_statuses`)."""
-        self.record_refill_statuses(panel, [(order_id, status)], at)
-
-    def record_cancel(self, panel: str, result: CancelResult, at: str) -> None:
-        """One cancel answer (see `record_cancels`)."""
-        self.record_cancels(panel, [result], at)
-
     # --- reading orders (lifecycle, report): one query each ---------------------------------
     # Dates: `since` inclusive; `until` a date includes that day, a time is inclusive.
 

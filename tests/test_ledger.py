@@ -470,7 +470,7 @@ def test_statuses_update_orders_and_keep_the_history(ledger, placed):
         OrderStatus("999", "Completed", Decimal("1.5"), "USD", 0, 0),  # not placed by us
         OrderStatus("404", error="Incorrect order ID"),  # no such order: history only
     ], T1)  # fmt: skip
-    ledger.record_status(PANEL, OrderStatus("501", "Partial", Decimal("0.072"), "USD", 10, 20), T2)
+    ledger.record_statuses(PANEL, [OrderStatus("501", "Partial", Decimal("0.072"), "USD", 10, 20)], T2)
     found = ledger.orders(PANEL, ["501", "502", "999", "404"])
     assert set(found) == {"501", "502", "999"}
     assert found["501"] == OrderRecord(
@@ -495,9 +495,9 @@ def test_statuses_update_orders_and_keep_the_history(ledger, placed):
 def test_refills_and_cancels_are_recorded(ledger, placed):
     ledger.record_refills(PANEL, [RefillResult("501", refill="71"),
                                   RefillResult("502", error="Refill not allowed")], T1)  # fmt: skip
-    ledger.record_refill_status(PANEL, "501", RefillStatus("71", status="Pending"), T1)
+    ledger.record_refill_statuses(PANEL, [("501", RefillStatus("71", status="Pending"))], T1)
     ledger.record_refill_statuses(PANEL, [("501", RefillStatus("71", status="Completed"))], T2)
-    ledger.record_cancel(PANEL, CancelResult("502", cancel="88"), T2)
+    ledger.record_cancels(PANEL, [CancelResult("502", cancel="88")], T2)
     ledger.record_cancels(PANEL, [CancelResult("501", error="Cancel not allowed"),
                                   CancelResult("777", lost=True)], T2)  # fmt: skip
     found = ledger.orders(PANEL, ["501", "502", "777"])
@@ -519,7 +519,7 @@ def test_refills_and_cancels_are_recorded(ledger, placed):
         ("502", "cancel"), ("501", "cancel"), ("777", "cancel"), ("502", "cancel"),
     ]  # fmt: skip
     # a new refill makes the old refill status unknown again
-    ledger.record_refill(PANEL, RefillResult("501", refill="72"), T2)
+    ledger.record_refills(PANEL, [RefillResult("501", refill="72")], T2)
     assert ledger.orders(PANEL, ["501"])["501"].refill_status is None
 
 
