@@ -16,7 +16,6 @@ The `error` column after a lifecycle command (decisions the SPEC leaves open):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
@@ -33,6 +32,7 @@ from bulkorders.models import (
     is_final,
 )
 from bulkorders.rowspec import RowSelection
+from bulkorders.sheets.cells import cell_text, id_problem, id_text
 
 if TYPE_CHECKING:
     from bulkorders.ledger_schema import OrderRecord
@@ -65,18 +65,6 @@ class Target:
 # --- reading cells ----------------------------------------------------------------------
 
 
-def cell_text(value: Any) -> str | None:
-    """A cell as stripped text; None for empty. Whole floats lose their ".0" (ids, services)."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    elif isinstance(value, Decimal) and value == value.to_integral_value():
-        value = int(value)
-    text = str(value).strip()
-    return text or None
-
-
 def cell_money(value: Any) -> Decimal | None:
     """A charge cell as an exact Decimal (a float cell goes through its shortest text)."""
     text = cell_text(value) if not isinstance(value, (int, float, Decimal)) else str(value)
@@ -86,35 +74,6 @@ def cell_money(value: Any) -> Decimal | None:
         return Decimal(text)
     except InvalidOperation:
         return None
-
-
-# "23,501", "23 501" (one separator kind, groups of three), with or without a whole ".0"
-_GROUPED = re.compile(r"\d{1,3}(?:([,\s'])\d{3})(?:\1\d{3})*(?:\.0+)?")
-_WHOLE = re.compile(r"(\d+)\.0+")
-
-
-def id_text(value: Any) -> str | None:
-    """An order or refill id cell as the panel knows it; None for an empty cell.
-
-    Ids are text, so leading zeros stay. What spreadsheets do to numbers is undone:
-    23501.0 (an xlsx float, or the text pandas writes into a CSV column with blanks)
-    and "23,501" (thousands separators) are "23501". An id that is still not usable
-    (a comma or a space inside) is returned as it is: see `id_problem`.
-    """
-    text = cell_text(value)
-    if text is None:
-        return None
-    if _GROUPED.fullmatch(text):
-        text = re.sub(r"[,\s']", "", text)
-    whole = _WHOLE.fullmatch(text)
-    return whole.group(1) if whole else text
-
-
-def id_problem(column: str, text: str | None) -> str | None:
-    """Why an id from `id_text` cannot be sent to the panel (ids go as a comma list), or None."""
-    if text is None or not re.search(r"[,\s]", text):
-        return None
-    return f'{column} "{text}" cannot be sent to the panel: an id holds no commas or spaces; correct the cell'
 
 
 def targets_from_rows(

@@ -246,7 +246,7 @@ def _sheet_order_ids(paths: Sequence[Path], read_sheet: SheetReader | None) -> l
 def _id_text(value: Any) -> str:
     """An order id cell as text, normalised as the lifecycle commands do (`id_text`):
     23501, 23501.0, "23501.0", "23,501" and " 23501 " are all "23501"."""
-    from bulkorders.lifecycle_plan import id_text
+    from bulkorders.sheets.cells import id_text
 
     return id_text(value) or ""
 

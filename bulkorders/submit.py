@@ -23,6 +23,7 @@ from bulkorders.models import Balance, OrderRow, RowIssue, Severity
 from bulkorders.placement import DEFAULT_CONCURRENCY, Sendable, Tally, place_rows
 from bulkorders.progress import Reporter, SilentReporter
 from bulkorders.results import CompactUpdates, campaign_updates
+from bulkorders.sheets.cells import id_text
 from bulkorders.sheets.write import backup_copy, check_writable, default_output_path, write_back
 from bulkorders.submit_outcome import (
     Plan,
@@ -397,10 +398,7 @@ def _existing_order_ids(sheet: Sheet) -> dict[int, str]:
     """Excel row -> order id, for the rows of the input that already carry one."""
     found = {}
     for row in sheet.rows:
-        value = row.values.get("order_id")
-        text = "" if value is None else str(value).strip()
-        if text.endswith(".0") and text[:-2].isdigit():
-            text = text[:-2]  # a number cell read as a float
+        text = id_text(row.values.get("order_id"))  # as status reads it: 23501.0, "23,501"
         if text:
             found[row.row] = text
     return found

@@ -1,13 +1,16 @@
 """Cell values as read -> the values an order needs, or a `BadCell` saying what is wrong.
 
 SPEC: `1000`, `"1000"`, `"1,000"`, `1000.0` are 1000; `1000.5`, `-5`, `abc`, a date, `TRUE`
-are errors. Pure: no I/O. Messages read after "row 7, quantity: ".
+are errors. Ids read back from result sheets are normalised here too (`id_text`), for
+submit, the lifecycle commands and the report alike. Pure: no I/O. Messages read after
+"row 7, quantity: ".
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from decimal import Decimal
 from typing import Any
 
 
@@ -118,3 +121,44 @@ def day_month_year(value: Any) -> str | None:
     except ValueError:
         raise BadCell(f'"{raw}" is not a real date (day/month/year)') from None
     return f"{day:02d}/{month:02d}/{year}"
+
+
+def cell_text(value: Any) -> str | None:
+    """A cell as stripped text; None for empty. Whole floats lose their ".0" (ids, services)."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    elif isinstance(value, Decimal) and value == value.to_integral_value():
+        value = int(value)
+    text = str(value).strip()
+    return text or None
+
+
+# "23,501", "23 501" (one separator kind, groups of three), with or without a whole ".0"
+_GROUPED_ID = re.compile(r"\d{1,3}(?:([,\s'])\d{3})(?:\1\d{3})*(?:\.0+)?")
+_WHOLE_ID = re.compile(r"(\d+)\.0+")
+
+
+def id_text(value: Any) -> str | None:
+    """An order or refill id cell as the panel knows it; None for an empty cell.
+
+    Ids are text, so leading zeros stay. What spreadsheets do to numbers is undone:
+    23501.0 (an xlsx float, or the text pandas writes into a CSV column with blanks)
+    and "23,501" (thousands separators) are "23501". An id that is still not usable
+    (a comma or a space inside) is returned as it is: see `id_problem`.
+    """
+    text = cell_text(value)
+    if text is None:
+        return None
+    if _GROUPED_ID.fullmatch(text):
+        text = re.sub(r"[,\s']", "", text)
+    whole = _WHOLE_ID.fullmatch(text)
+    return whole.group(1) if whole else text
+
+
+def id_problem(column: str, text: str | None) -> str | None:
+    """Why an id from `id_text` cannot be sent to the panel (ids go as a comma list), or None."""
+    if text is None or not re.search(r"[,\s]", text):
+        return None
+    return f'{column} "{text}" cannot be sent to the panel: an id holds no commas or spaces; correct the cell'
