@@ -19,11 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from bulkorders.ledger import Ledger
-from bulkorders.lifecycle import LifecycleIO, SheetOptions, status_sheet
+from bulkorders.ledger.store import Ledger
+from bulkorders.lifecycle.pipelines import LifecycleIO, SheetOptions, status_sheet
 from bulkorders.panel.client import PanelClient
-from bulkorders.panel.sandbox_server import spawn
-from bulkorders.panel.sandbox_transport import SandboxTransport
+from bulkorders.panel.sandbox.server import spawn
+from bulkorders.panel.sandbox.transport import SandboxTransport
 from bulkorders.settings import SANDBOX_URL
 
 SERVICE = "1004"  # Instagram Reel Views: 0.0015 USD an order of 100

@@ -31,12 +31,12 @@ from decimal import Decimal
 from pathlib import Path
 
 from bulkorders.catalog import cache_path, load_catalogue
-from bulkorders.identity import utc_now_iso
-from bulkorders.ledger import Ledger, PlannedRow
+from bulkorders.clock import utc_now_iso
+from bulkorders.ledger.store import Ledger, PlannedRow
 from bulkorders.models import CancelResult, OrderStatus, RefillResult
 from bulkorders.panel.client import PanelClient
-from bulkorders.panel.sandbox import catalogue
-from bulkorders.panel.sandbox_transport import SandboxTransport
+from bulkorders.panel.sandbox.panel import catalogue
+from bulkorders.panel.sandbox.transport import SandboxTransport
 from bulkorders.settings import SANDBOX_URL, Settings
 
 GOAL_SECONDS = 20.0

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import httpx
 
-from bulkorders.panel.sandbox_server import spawn
+from bulkorders.panel.sandbox.server import spawn
 
 GOAL_RATIO = 0.85
 GOAL_RSS_MB = 500
@@ -66,9 +66,9 @@ class Timer:
 def run_submit(url: str, sheet: Path, ledger_path: Path, concurrency: int) -> tuple[float, float, int]:
     """(placement seconds, whole-pipeline seconds, orders placed) of one in-process submit."""
     from bulkorders.catalog import Catalogue
-    from bulkorders.ledger import Ledger
+    from bulkorders.ledger.store import Ledger
     from bulkorders.panel.client import PanelClient
-    from bulkorders.submit import SubmitIO, SubmitOptions, submit_sheet
+    from bulkorders.submit.pipeline import SubmitIO, SubmitOptions, submit_sheet
 
     timer = Timer()
     with PanelClient(url, "bench") as client, Ledger.open(ledger_path) as ledger:

@@ -51,9 +51,9 @@ def generate(path: Path, rows: int) -> None:
 
 def child_bulkorders(path: Path, repeat: int) -> dict[str, float]:
     from bulkorders.catalog import Catalogue, service_from_dict
-    from bulkorders.panel.sandbox_catalogue import SERVICES
+    from bulkorders.panel.sandbox.catalogue import SERVICES
     from bulkorders.sheets.read import read_sheet
-    from bulkorders.validation import validate_sheet
+    from bulkorders.validation.rules import validate_sheet
 
     catalogue = Catalogue("sandbox", 0.0, {str(s["service"]): service_from_dict(s) for s in SERVICES})
     best_wall = best_cpu = float("inf")

@@ -18,12 +18,13 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bulkorders.clock import Clock
 from bulkorders.errors import AuthError, ConfigError, PanelError
 from bulkorders.models import Service
 from bulkorders.settings import Settings
 
 if TYPE_CHECKING:
-    from bulkorders.panel.client import PanelClient
+    from bulkorders.panel import PanelClient
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def load_catalogue(
     refresh: bool = False,
     offline: bool = False,
     warn: Callable[[str], None] = lambda message: None,
-    clock: Callable[[], float] = time.time,
+    clock: Clock = time.time,
 ) -> Catalogue:
     """The catalogue of the configured panel: from the cache while fresh, else from the panel."""
     panel = settings.panel().identity

@@ -1,12 +1,12 @@
-"""Progress on stderr that becomes a no-op when it must be silent (--json, no terminal)."""
+"""Progress on stderr that becomes a no-op when it must be silent (--json, no terminal).
+
+Pipelines see only the `Reporter` protocol; rich is loaded when a bar is really shown.
+"""
 
 from __future__ import annotations
 
 import sys
 from typing import Protocol
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 
 class Reporter(Protocol):
@@ -32,6 +32,9 @@ class BarReporter:
     """A rich progress bar on stderr: count, rate, elapsed, and a free-text info field."""
 
     def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),

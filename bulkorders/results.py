@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from bulkorders.ledger import RowState
 from bulkorders.models import OUTPUT_COLUMNS, RowIssue, Severity
 
 if TYPE_CHECKING:
-    from bulkorders.ledger_schema import LedgerRow, OrderRecord
+    from bulkorders.ledger import LedgerRow, OrderRecord
 
 Values = dict[str, Any]
 
@@ -52,7 +53,7 @@ def order_values(record: OrderRecord) -> Values:
 
 def ledger_row_values(row: LedgerRow, record: OrderRecord | None = None) -> Values:
     """The columns of one campaign row: its order (placed), or what became of it and why."""
-    if row.state == "placed":
+    if row.state == RowState.PLACED:
         if record is not None:
             values = order_values(record)
             if values["charge"] is None:  # `status` has not brought the panel's figure yet
@@ -68,11 +69,11 @@ def ledger_row_values(row: LedgerRow, record: OrderRecord | None = None) -> Valu
         )
         return values
     values = blank()
-    if row.state == "rejected":
+    if row.state == RowState.REJECTED:
         values.update(status=REJECTED, error=row.error, submitted_at=row.sent_at)
-    elif row.state == "uncertain":
+    elif row.state == RowState.UNCERTAIN:
         values.update(status=UNCERTAIN, error=row.error, submitted_at=row.sent_at)
-    elif row.state == "sending":
+    elif row.state == RowState.SENDING:
         values.update(error=SENDING_TEXT, submitted_at=row.sent_at)
     else:
         values.update(error=NOT_SENT_TEXT)

@@ -29,7 +29,7 @@ def no_backoff_waits(monkeypatch):
     """Unreachable panels are retried with backoff; tests that meet one need not wait for it."""
     import functools
 
-    import bulkorders.connect
+    import bulkorders.panel.connect
 
-    client = bulkorders.connect.PanelClient
-    monkeypatch.setattr(bulkorders.connect, "PanelClient", functools.partial(client, sleep=lambda s: None))
+    client = bulkorders.panel.connect.PanelClient
+    monkeypatch.setattr(bulkorders.panel.connect, "PanelClient", functools.partial(client, sleep=lambda s: None))

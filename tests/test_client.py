@@ -27,7 +27,7 @@ from bulkorders.models import (
 from bulkorders.panel import answers
 from bulkorders.panel.client import PanelClient
 from bulkorders.panel.retry import RetryPolicy, parse_retry_after
-from bulkorders.panel.sandbox_catalogue import SERVICES
+from bulkorders.panel.sandbox.catalogue import SERVICES
 
 KEY = "k3y-SECRET-0123456789"
 URL = "https://panel.example/api/v2"

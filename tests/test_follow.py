@@ -11,8 +11,8 @@ from test_submit import ROWS, orders_per_link, read_csv, write_csv
 
 from bulkorders.cli import cli
 from bulkorders.errors import UsageError, WriteBackError
-from bulkorders.follow import sheet_to_follow
-from bulkorders.ledger_schema import Campaign
+from bulkorders.ledger.records import Campaign
+from bulkorders.lifecycle.follow import sheet_to_follow
 
 
 def run(*args: str):
@@ -20,7 +20,7 @@ def run(*args: str):
 
 
 def test_status_on_the_input_writes_the_results_a_failed_submit_could_not(tmp_path, monkeypatch):
-    import bulkorders.submit
+    import bulkorders.submit.pipeline
 
     def refuse(sheet, updates, out):
         raise WriteBackError(f"Could not write the results to {out}: the disk is full.")
@@ -28,7 +28,7 @@ def test_status_on_the_input_writes_the_results_a_failed_submit_could_not(tmp_pa
     source = write_csv(tmp_path / "weekly.csv", ROWS)
     results = tmp_path / "weekly.results.csv"
     with monkeypatch.context() as patch:
-        patch.setattr(bulkorders.submit, "write_back", refuse)
+        patch.setattr(bulkorders.submit.pipeline, "write_back", refuse)
         placed = run("submit", "--yes", str(source))
     assert placed.exit_code == 3
     assert "Could not write the results to" in placed.stderr

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from bulkorders.errors import ExitCode, LedgerError, LedgerLocked
-from bulkorders.ledger import (
+from bulkorders.ledger.migrations import MIGRATIONS, migrate
+from bulkorders.ledger.store import (
     Ledger,
     LedgerRow,
     OrderRecord,
@@ -27,7 +28,6 @@ from bulkorders.ledger import (
     row_identity,
     utc_now_iso,
 )
-from bulkorders.ledger_schema import MIGRATIONS, migrate
 from bulkorders.models import CancelResult, OrderStatus, RefillResult, RefillStatus
 
 PANEL = "sandbox"
@@ -403,7 +403,7 @@ HOLDER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from bulkorders.ledger import Ledger
+    from bulkorders.ledger.store import Ledger
     ledger = Ledger.open(Path(sys.argv[1]))
     with ledger.lock(ledger.campaign("weekly", "sandbox")):
         print("locked", flush=True)
@@ -415,7 +415,7 @@ TRYER = textwrap.dedent(
     import sys
     from pathlib import Path
     from bulkorders.errors import LedgerLocked
-    from bulkorders.ledger import Ledger
+    from bulkorders.ledger.store import Ledger
     ledger = Ledger.open(Path(sys.argv[1]))
     try:
         with ledger.lock(ledger.campaign("weekly", "sandbox")):

@@ -11,15 +11,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bulkorders.cli import cli
 from bulkorders.cli import app as cli_app
-from bulkorders.connect import SANDBOX_STATE_FILE
+from bulkorders.cli import cli
 from bulkorders.errors import BulkOrdersError, ExitCode, Interrupted, PanelUnreachable, UsageError
-from bulkorders.ledger import Ledger
-from bulkorders.models import OUTPUT_COLUMNS, CancelResult, OrderStatus, RefillResult
-from bulkorders.lifecycle import LifecycleIO, SheetOptions, cancel_sheet, refill_sheet, status_sheet
-from bulkorders.lifecycle_report import summary_text
-from bulkorders.lifecycle_plan import (
+from bulkorders.ledger.store import Ledger
+from bulkorders.lifecycle.outcome import summary_text
+from bulkorders.lifecycle.pipelines import LifecycleIO, SheetOptions, cancel_sheet, refill_sheet, status_sheet
+from bulkorders.lifecycle.plan import (
     Target,
     by_status,
     cancel_refusal,
@@ -33,10 +31,12 @@ from bulkorders.lifecycle_plan import (
     status_values,
     targets_from_rows,
 )
-from bulkorders.panel import sandbox
+from bulkorders.lifecycle.rowspec import parse_rows
+from bulkorders.models import OUTPUT_COLUMNS, CancelResult, OrderStatus, RefillResult
 from bulkorders.panel.client import PanelClient
-from bulkorders.panel.sandbox_transport import SandboxTransport
-from bulkorders.rowspec import parse_rows
+from bulkorders.panel.connect import SANDBOX_STATE_FILE
+from bulkorders.panel.sandbox import panel as sandbox
+from bulkorders.panel.sandbox.transport import SandboxTransport
 from bulkorders.settings import SANDBOX_URL
 
 T0 = 1_800_000_000.0
@@ -655,7 +655,7 @@ def test_a_failed_single_check_is_a_panel_failure(tmp_path, client, io):
 
 def test_status_refill_cancel_on_the_results_of_submit(tmp_path, client, io, ledger, clock):
     from bulkorders.catalog import Catalogue
-    from bulkorders.submit import SubmitIO, SubmitOptions, submit_sheet
+    from bulkorders.submit.pipeline import SubmitIO, SubmitOptions, submit_sheet
 
     source = write_csv(tmp_path / "week.csv", ["link", "service", "quantity"], [
         ["https://example.com/s/1", 1001, 100],
@@ -791,7 +791,7 @@ def test_status_values_leave_out_what_the_answer_does_not_say():
 
 
 def test_ids_are_normalised_as_spreadsheets_write_them():
-    from bulkorders.report import _id_text
+    from bulkorders.report.audit import _id_text
 
     for value in ("23,501", " 23501 ", "23501.0", 23501.0, "23 501", "23\u00a0501", Decimal("23501"), 23501):
         assert id_text(value) == "23501", value

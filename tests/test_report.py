@@ -22,13 +22,14 @@ from click.testing import CliRunner
 
 from bulkorders.catalog import load_catalogue
 from bulkorders.cli import cli
-from bulkorders.identity import assign_identities, utc_now_iso
-from bulkorders.ledger import Ledger, PlannedRow
+from bulkorders.clock import utc_now_iso
+from bulkorders.ledger.identity import assign_identities
+from bulkorders.ledger.store import Ledger, PlannedRow
 from bulkorders.panel.client import PanelClient
-from bulkorders.panel.sandbox import CURRENCY, DONE_SECONDS
-from bulkorders.panel.sandbox_transport import SandboxTransport
-from bulkorders.report_layout import UNCERTAIN_ADVICE
-from bulkorders.report_xlsx import MONEY_FORMAT
+from bulkorders.panel.sandbox.panel import CURRENCY, DONE_SECONDS
+from bulkorders.panel.sandbox.transport import SandboxTransport
+from bulkorders.report.layout import UNCERTAIN_ADVICE
+from bulkorders.report.xlsx import MONEY_FORMAT
 from bulkorders.settings import SANDBOX_URL, Settings
 
 DAY1 = 1_764_000_000.0  # 2025-11-24T16:00:00Z
@@ -433,7 +434,7 @@ def test_report_of_a_campaign_placed_and_refreshed_with_the_cli(tmp_path):
 
 def test_equal_values_of_different_types_are_written_as_themselves():
     """A charge of 15.00 once made every later excel row 15 read back as 15.0 (one memo)."""
-    from bulkorders.report_xlsx import _rows_xml
+    from bulkorders.report.xlsx import _rows_xml
 
     cells = [(letter, "") for letter in "ABCD"]
     xml = "".join(_rows_xml([(Decimal("15.00"), 15, True, 1)], 2, cells, {}))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bulkorders.errors import ExitCode, UsageError
-from bulkorders.rowspec import RowSelection, parse_rows
+from bulkorders.lifecycle.rowspec import RowSelection, parse_rows
 
 
 def test_rows_and_ranges():

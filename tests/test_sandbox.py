@@ -19,12 +19,12 @@ from click.testing import CliRunner
 from bulkorders.cli import cli
 from bulkorders.errors import PanelError, UsageError
 from bulkorders.models import TYPE_RULES
-from bulkorders.panel import sandbox as sb
-from bulkorders.panel.sandbox import SandboxPanel, SandboxState
-from bulkorders.panel.sandbox_catalogue import SERVICES
-from bulkorders.panel.sandbox_server import Faults, SandboxServer
-from bulkorders.panel.sandbox_store import STATE_FILE, LiveSandbox, reset_state
-from bulkorders.panel.sandbox_transport import SandboxTransport
+from bulkorders.panel.sandbox import panel as sb
+from bulkorders.panel.sandbox.catalogue import SERVICES
+from bulkorders.panel.sandbox.panel import SandboxPanel, SandboxState
+from bulkorders.panel.sandbox.server import Faults, SandboxServer
+from bulkorders.panel.sandbox.store import STATE_FILE, LiveSandbox, reset_state
+from bulkorders.panel.sandbox.transport import SandboxTransport
 
 T0 = 1_700_000_000.0
 DONE = T0 + sb.DONE_SECONDS
@@ -490,7 +490,7 @@ def test_many_threads_through_one_transport_never_collide(tmp_path):
 
 
 def test_sandbox_reset_command(isolated_user_dirs):
-    from bulkorders.connect import SANDBOX_STATE_FILE
+    from bulkorders.panel.connect import SANDBOX_STATE_FILE
 
     assert SANDBOX_STATE_FILE == STATE_FILE  # --panel sandbox and the commands share one file
     path = isolated_user_dirs / "data" / "bulkorders" / STATE_FILE

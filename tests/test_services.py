@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from decimal import Decimal
 
@@ -14,8 +13,6 @@ from click.testing import CliRunner
 from bulkorders.catalog import cache_path
 from bulkorders.cli import cli
 from bulkorders.settings import cache_dir
-
-
 
 pytestmark = pytest.mark.usefixtures("no_backoff_waits")
 

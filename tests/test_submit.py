@@ -23,16 +23,16 @@ from openpyxl.styles import Font, PatternFill
 
 from bulkorders.catalog import Catalogue
 from bulkorders.cli import cli
-from bulkorders.connect import SANDBOX_STATE_FILE
 from bulkorders.errors import AuthError, BulkOrdersError, FundsError, Interrupted, WriteBackError
-from bulkorders.ledger import Ledger
+from bulkorders.ledger.store import Ledger
 from bulkorders.models import AddResult, Balance
 from bulkorders.panel.client import PanelClient
-from bulkorders.panel.sandbox import catalogue as sandbox_catalogue
-from bulkorders.panel.sandbox_store import LiveSandbox
-from bulkorders.panel.sandbox_transport import SandboxTransport
+from bulkorders.panel.connect import SANDBOX_STATE_FILE
+from bulkorders.panel.sandbox.panel import catalogue as sandbox_catalogue
+from bulkorders.panel.sandbox.store import LiveSandbox
+from bulkorders.panel.sandbox.transport import SandboxTransport
 from bulkorders.settings import SANDBOX_URL, data_dir
-from bulkorders.submit import SubmitIO, SubmitOptions, describe_plan, submit_sheet
+from bulkorders.submit.pipeline import SubmitIO, SubmitOptions, describe_plan, submit_sheet
 
 HEADER = ["link", "service", "quantity", "note"]
 ROWS = [
@@ -251,7 +251,7 @@ def test_an_unwritable_output_is_refused_before_anything_is_placed(tmp_path):
 
 
 def test_a_failed_write_back_keeps_everything_and_the_rerun_writes_it(tmp_path, monkeypatch):
-    import bulkorders.submit
+    import bulkorders.submit.pipeline
 
     def refuse(sheet, updates, out):
         raise WriteBackError(f"Could not write the results to {out}: the disk is full. Nothing is "
@@ -259,7 +259,7 @@ def test_a_failed_write_back_keeps_everything_and_the_rerun_writes_it(tmp_path, 
 
     sheet = write_csv(tmp_path / "orders.csv", ROWS)
     with monkeypatch.context() as patch:
-        patch.setattr(bulkorders.submit, "write_back", refuse)
+        patch.setattr(bulkorders.submit.pipeline, "write_back", refuse)
         result = submit(str(sheet), "--yes", "--out", str(tmp_path / "out.csv"))
     assert result.exit_code == 3
     assert "Nothing is lost: the ledger holds every result. To write the sheet again, rerun the " \

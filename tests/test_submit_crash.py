@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from bulkorders.ledger import Ledger
-from bulkorders.panel.sandbox_server import spawn
-from bulkorders.panel.sandbox_store import LiveSandbox
+from bulkorders.ledger.store import Ledger
+from bulkorders.panel.sandbox.server import spawn
+from bulkorders.panel.sandbox.store import LiveSandbox
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 

@@ -15,11 +15,10 @@ from decimal import Decimal
 import pytest
 
 from bulkorders.errors import AuthError, ConfigError, FundsError, Interrupted, PanelError, PanelUnreachable
-from bulkorders.identity import assign_identities
-from bulkorders.ledger import Ledger, PlannedRow
-from bulkorders.models import AddResult
-from bulkorders.models import format_money
-from bulkorders.placement import Sendable, place_rows, rejection_text
+from bulkorders.ledger.identity import assign_identities
+from bulkorders.ledger.store import Ledger, PlannedRow
+from bulkorders.models import AddResult, format_money
+from bulkorders.submit.placement import Sendable, place_rows, rejection_text
 
 CLOCK = lambda: 1_780_000_000.0  # noqa: E731 - a fixed clock: times in the ledger are stable
 
@@ -258,10 +257,10 @@ def test_lost_answers_5xx_and_429_together_never_order_twice(tmp_path):
 
     from bulkorders.catalog import Catalogue
     from bulkorders.panel.client import PanelClient
-    from bulkorders.panel.sandbox import catalogue as sandbox_catalogue
-    from bulkorders.panel.sandbox_server import Faults, SandboxServer
-    from bulkorders.panel.sandbox_store import LiveSandbox
-    from bulkorders.submit import SubmitIO, SubmitOptions, submit_sheet
+    from bulkorders.panel.sandbox.panel import catalogue as sandbox_catalogue
+    from bulkorders.panel.sandbox.server import Faults, SandboxServer
+    from bulkorders.panel.sandbox.store import LiveSandbox
+    from bulkorders.submit.pipeline import SubmitIO, SubmitOptions, submit_sheet
 
     links = [f"https://instagram.com/p/fault{i}" for i in range(120)]
     sheet = tmp_path / "faults.csv"

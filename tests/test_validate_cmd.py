@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from openpyxl import Workbook, load_workbook
 
 from bulkorders.cli import cli
-from bulkorders.sheets import read_sheet
 from bulkorders.errors import SheetError
+from bulkorders.sheets import read_sheet
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"

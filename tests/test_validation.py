@@ -14,11 +14,11 @@ import pytest
 
 from bulkorders.catalog import Catalogue, service_from_dict
 from bulkorders.models import TYPE_RULES, RowIssue, Service, Severity
-from bulkorders.panel.sandbox_catalogue import SERVICES
-from bulkorders.rowschema import RowSchema, row_schema
+from bulkorders.panel.sandbox.catalogue import SERVICES
 from bulkorders.sheets import read_sheet
 from bulkorders.sheets.read import Sheet, SheetRow
-from bulkorders.validation import validate_sheet
+from bulkorders.validation.rowschema import RowSchema, row_schema
+from bulkorders.validation.rules import validate_sheet
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOGUE = Catalogue("sandbox", 0.0, {str(s["service"]): service_from_dict(s) for s in SERVICES})
@@ -230,7 +230,7 @@ def test_subscription_fields_are_required_and_a_link_is_not_sent():
         "row 2, min: missing; service 1020 (Subscriptions) needs min",
         "row 2, max: missing; service 1020 (Subscriptions) needs max",
         "row 2, delay: missing; service 1020 (Subscriptions) needs delay",
-        f'warning: row 2, link: service 1020 (Subscriptions) takes no link; it will not be sent',
+        'warning: row 2, link: service 1020 (Subscriptions) takes no link; it will not be sent',
     ]
 
 

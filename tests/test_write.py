@@ -23,8 +23,8 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from bulkorders.errors import UsageError, WriteBackError
 from bulkorders.models import OUTPUT_COLUMNS
 from bulkorders.sheets.write import backup_copy, default_output_path, write_back
-from bulkorders.sheets.write_values import cell_out, utc_iso
 from bulkorders.sheets.write_package import CHARGE_FORMAT
+from bulkorders.sheets.write_values import cell_out, utc_iso
 
 NOTHING_LOST = "Nothing is lost: the ledger holds every result."
 

@@ -1,14 +1,15 @@
 """Command line: `bulkorders [global options] COMMAND …`. Click parsing only; the work is elsewhere."""
 
-from bulkorders.cli.app import cli
-
 # Each module registers its commands on `cli`.
-from bulkorders.cli import lifecycle_cmds  # noqa: E402,F401
-from bulkorders.cli import panel_cmds  # noqa: E402,F401
-from bulkorders.cli import report_cmd  # noqa: E402,F401
-from bulkorders.cli import sandbox_cmds  # noqa: E402,F401
-from bulkorders.cli import sheet_cmds  # noqa: E402,F401
-from bulkorders.cli import submit_cmd  # noqa: E402,F401
+from bulkorders.cli import (
+    lifecycle_cmds,  # noqa: E402,F401
+    panel_cmds,  # noqa: E402,F401
+    report_cmd,  # noqa: E402,F401
+    sandbox_cmds,  # noqa: E402,F401
+    sheet_cmds,  # noqa: E402,F401
+    submit_cmd,  # noqa: E402,F401
+)
+from bulkorders.cli.app import cli
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ from bulkorders.settings import Settings, load_settings
 if TYPE_CHECKING:
     from bulkorders.catalog import Catalogue
     from bulkorders.ledger import Ledger
-    from bulkorders.panel.client import PanelClient
+    from bulkorders.panel import PanelClient
 
 
 @dataclass
@@ -41,7 +41,7 @@ class App:
     def client(self) -> PanelClient:
         """The panel client of this run, opened on first use and closed when the command ends."""
         if self._client is None:
-            from bulkorders.connect import open_client
+            from bulkorders.panel import open_client
 
             self._client = open_client(self.settings)
             self.on_close(self._client.close)

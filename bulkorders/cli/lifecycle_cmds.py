@@ -9,11 +9,21 @@ from typing import Any
 import click
 
 from bulkorders.cli.app import App, cli, confirm, finish, pass_app
+from bulkorders.cli.io import lifecycle_io, submit_io
 from bulkorders.errors import UsageError
-from bulkorders.lifecycle import DEFAULT_EVERY, LifecycleIO, SheetOptions, cancel_sheet, refill_sheet, status_sheet
-from bulkorders.lifecycle_report import CancelPlan, LifecycleReport, describe_cancel, failure_lines, summary_text
-from bulkorders.progress import make_reporter
-from bulkorders.rowspec import parse_rows
+from bulkorders.lifecycle import (
+    DEFAULT_EVERY,
+    CancelPlan,
+    LifecycleReport,
+    SheetOptions,
+    cancel_sheet,
+    describe_cancel,
+    failure_lines,
+    parse_rows,
+    refill_sheet,
+    status_sheet,
+    summary_text,
+)
 
 
 def sheet_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -50,7 +60,7 @@ def status(app, sheet, sheet_name, rows, out, in_place, refresh_all, watch, ever
     if every is not None and not watch:
         raise UsageError("--every only applies with --watch.")
     options = _options(sheet_name, rows, out, in_place)
-    report = status_sheet(_follow(app, sheet), options, _io(app), refresh_all=refresh_all, watch=watch,
+    report = status_sheet(_follow(app, sheet), options, lifecycle_io(app), refresh_all=refresh_all, watch=watch,
                           every=every or DEFAULT_EVERY)  # fmt: skip
     _show(app, report)
 
@@ -66,7 +76,7 @@ def refill(app, sheet, sheet_name, rows, out, in_place):
     that are not eligible say why in their error column. `status` later fills
     refill_status.
     """
-    io = _io(app)
+    io = lifecycle_io(app)
     report = refill_sheet(_follow(app, sheet), _options(sheet_name, rows, out, in_place), io, app.catalogue())
     _show(app, report)
 
@@ -82,7 +92,7 @@ def cancel(app, sheet, sheet_name, rows, out, in_place, yes):
     checked first). Without a terminal, --yes is required. Writes cancel_result:
     the panel's cancel id, or its error.
     """
-    io = _io(app)
+    io = lifecycle_io(app)
     options = _options(sheet_name, rows, out, in_place)
     report = cancel_sheet(_follow(app, sheet), options, io, app.catalogue(), confirm=lambda plan: _confirm(plan, yes))
     _show(app, report)
@@ -96,8 +106,7 @@ def _options(sheet_name: str | None, rows: str | None, out: Path | None, in_plac
 
 def _follow(app: App, sheet: Path) -> Path:
     """The campaign's results sheet when SHEET is its input (rewritten if its write failed)."""
-    from bulkorders.cli.submit_cmd import submit_io
-    from bulkorders.follow import sheet_to_follow
+    from bulkorders.lifecycle import sheet_to_follow
     from bulkorders.submit import rewrite_results
 
     return sheet_to_follow(
@@ -105,16 +114,6 @@ def _follow(app: App, sheet: Path) -> Path:
         rewrite=lambda campaign: rewrite_results(sheet, campaign, submit_io(app, yes=False)),
         notify=app.notify,
     )  # fmt: skip
-
-
-def _io(app: App) -> LifecycleIO:
-    return LifecycleIO(
-        client=app.client(),
-        ledger=app.ledger(),
-        panel=app.panel_name(),
-        notify=app.notify,
-        reporter=make_reporter(json_output=app.settings.json),
-    )
 
 
 def _confirm(plan: CancelPlan, yes: bool) -> bool:

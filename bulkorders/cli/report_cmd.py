@@ -38,8 +38,14 @@ def report(app, sheets, campaigns, since, until, out):
         raise UsageError(f"--out {out}: the audit workbook is an Excel file; name it *.xlsx.")
     if since and until and since > until:
         raise UsageError(f"--since {since:%Y-%m-%d} is after --until {until:%Y-%m-%d}: nothing can match.")
-    from bulkorders.report import ReportFilters, build_report, cached_services, summary_figures
-    from bulkorders.report import summary_text, write_report  # pandas: loaded only for a report
+    from bulkorders.report import (  # pandas: loaded only for a report
+        ReportFilters,
+        build_report,
+        cached_services,
+        summary_figures,
+        summary_text,
+        write_report,
+    )
 
     settings = app.settings
     filters = ReportFilters(

@@ -7,8 +7,7 @@ from pathlib import Path
 import click
 
 from bulkorders.cli.app import cli, pass_app
-from bulkorders.panel.sandbox_server import LISTENING, Faults, SandboxServer
-from bulkorders.panel.sandbox_store import STATE_FILE, reset_state
+from bulkorders.panel.sandbox import LISTENING, STATE_FILE, Faults, SandboxServer, reset_state
 
 _SHARE = click.FloatRange(0, 1)
 _STATE_OPTION = click.option(

@@ -8,9 +8,8 @@ import click
 
 from bulkorders.cli.app import cli, pass_app
 from bulkorders.errors import ExitCode, UsageError
-from bulkorders.sheets.read import read_sheet
-from bulkorders.validation import validate_sheet
-from bulkorders.validation_text import issue_lines, report_json, summary_lines
+from bulkorders.sheets import read_sheet
+from bulkorders.validation import issue_lines, report_json, summary_lines, validate_sheet
 
 DEFAULT_TEMPLATE = Path("bulkorders-template.xlsx")
 

@@ -8,12 +8,10 @@ from typing import Any
 
 import click
 
-from bulkorders.cli.app import App, cli, confirm, finish, pass_app
+from bulkorders.cli.app import cli, finish, pass_app
+from bulkorders.cli.io import submit_io
 from bulkorders.errors import UsageError
-from bulkorders.placement import DEFAULT_CONCURRENCY
-from bulkorders.progress import make_reporter
-from bulkorders.submit import SubmitIO, SubmitOptions, describe_plan, submit_sheet
-from bulkorders.submit import problem_lines, summary_text
+from bulkorders.submit import DEFAULT_CONCURRENCY, SubmitOptions, problem_lines, submit_sheet, summary_text
 
 MAX_CONCURRENCY = 64
 
@@ -69,20 +67,3 @@ def submit(app, sheet, sheet_name, out, in_place, campaign, dry_run, yes, max_sp
                             resend_uncertain, retry_rejected)  # fmt: skip
     outcome = submit_sheet(sheet, options, submit_io(app, yes))
     finish(app, outcome, problem_lines(outcome), summary_text(outcome))
-
-
-def submit_io(app: App, yes: bool) -> SubmitIO:
-    """The pipeline's world for this run: client, ledger, catalogue, prompts on stderr."""
-    return SubmitIO(
-        client=app.client(),
-        ledger=app.ledger(),
-        catalogue=app.catalogue(),
-        panel=app.panel_name(),
-        confirm=lambda plan: confirm(
-            describe_plan(plan), "Place these orders?", yes=yes,
-            refusal="Nothing placed: there is no terminal to confirm on. Check the plan with "
-                    "--dry-run, then rerun with --yes to place the orders.",
-        ),  # fmt: skip
-        notify=app.notify,
-        reporter=make_reporter(json_output=app.settings.json),
-    )

@@ -13,6 +13,8 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
+from bulkorders.clock import Clock
+
 # Raised before a single byte of the request left: safe to retry any call, even `add`.
 NOTHING_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
 # A URL httpx cannot use at all: retrying will not help.
@@ -53,7 +55,7 @@ class RetryPolicy:
         return min(wait, self.max_delay)
 
 
-def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
+def parse_retry_after(value: str | None, now: Clock = time.time) -> float | None:
     """Retry-After as seconds (`"120"`) or an HTTP-date -> seconds from now; None if absent/bad."""
     if value is None or not value.strip():
         return None

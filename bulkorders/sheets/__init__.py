@@ -1,5 +1,29 @@
-"""Sheets in: reading order sheets from .xlsx, .xlsm and .csv files."""
+"""The user's file in and out: reading order sheets (.xlsx, .xlsm, .csv) and writing results back.
 
-from bulkorders.sheets.read import Sheet, SheetRow, read_sheet, sheet_names
+Public: reading (`read_sheet`, `Sheet`), cell values (`cells`: pure), write-back. Private:
+the readers and writers of each format and the OOXML plumbing.
+"""
 
-__all__ = ["Sheet", "SheetRow", "read_sheet", "sheet_names"]
+from bulkorders.surface import public_surface
+
+EXPORTS = {
+    "Sheet": "read",
+    "SheetRow": "read",
+    "read_sheet": "read",
+    "sheet_names": "read",
+    "BadCell": "cells",
+    "cell_text": "cells",
+    "day_month_year": "cells",
+    "display": "cells",
+    "id_problem": "cells",
+    "id_text": "cells",
+    "lines": "cells",
+    "shown": "cells",
+    "text": "cells",
+    "whole_number": "cells",
+    "backup_copy": "write",
+    "check_writable": "write",
+    "default_output_path": "write",
+    "write_back": "write",
+}
+__all__, __getattr__, __dir__ = public_surface(__name__, EXPORTS)

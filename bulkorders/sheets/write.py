@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from bulkorders.clock import Clock
 from bulkorders.errors import UsageError, WriteBackError
 from bulkorders.models import OUTPUT_COLUMNS
 from bulkorders.sheets.write_csv import write_csv
@@ -66,7 +67,7 @@ def default_output_path(source: Path) -> Path:
     return source.with_name(f"{source.stem}.results{source.suffix}")
 
 
-def backup_copy(source: Path, clock: Callable[[], float] = time.time) -> Path:
+def backup_copy(source: Path, clock: Clock = time.time) -> Path:
     """Copy `source` to `NAME.backup-YYYYMMDD-HHMMSS.EXT` beside it (UTC), for --in-place."""
     stamp = datetime.fromtimestamp(clock(), UTC).strftime("%Y%m%d-%H%M%S")
     target = source.with_name(f"{source.stem}.backup-{stamp}{source.suffix}")

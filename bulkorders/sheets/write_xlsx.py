@@ -25,10 +25,20 @@ from typing import IO, Any
 from bulkorders.models import OUTPUT_COLUMNS
 from bulkorders.sheets.parts import SheetPart, sheet_parts, styles_part
 from bulkorders.sheets.write_package import (
-    add_styles, column_index, column_letter, copy_package, drop_calc_chain, show_columns,
+    add_styles,
+    column_index,
+    column_letter,
+    copy_package,
+    drop_calc_chain,
+    show_columns,
 )  # fmt: skip
 from bulkorders.sheets.write_values import (
-    FORMULA_STARTS, CellOut, ColumnPlan, WriteProblem, cell_out, plan_columns,
+    FORMULA_STARTS,
+    CellOut,
+    ColumnPlan,
+    WriteProblem,
+    cell_out,
+    plan_columns,
 )  # fmt: skip
 
 MAX_SHEET_PART = 1024 * 1024 * 1024  # a worksheet XML bigger than this is not an order sheet

@@ -15,8 +15,8 @@ from decimal import Decimal
 from typing import Any
 
 from bulkorders.models import PACKAGE_TYPES, Service, format_money, type_rule
-from bulkorders.panel.sandbox_catalogue import SERVICES
-from bulkorders.panel.sandbox_rules import INCORRECT_REQUEST, digits, order_terms
+from bulkorders.panel.sandbox.catalogue import SERVICES
+from bulkorders.panel.sandbox.rules import INCORRECT_REQUEST, digits, order_terms
 
 CURRENCY = "USD"
 START_BALANCE = Decimal("1000.00")

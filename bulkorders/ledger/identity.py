@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 # Form fields that are not content (and the key must never reach the ledger anyway).
 NOT_CONTENT = frozenset({"key", "action"})
@@ -71,8 +70,3 @@ def assign_identities(
 def _digest(content: str, occurrence: int) -> str:
     text = f"{content}#{occurrence}"
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
-
-
-def utc_now_iso(clock: Callable[[], float] = time.time) -> str:
-    """Now (by `clock`, seconds since the epoch) as UTC ISO 8601: "2026-11-26T15:45:00Z"."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(clock()))

@@ -17,15 +17,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bulkorders.clock import Clock, utc_now_iso
 from bulkorders.errors import BulkOrdersError, UsageError, WriteBackError
-from bulkorders.identity import assign_identities, canonical_content, utc_now_iso
+from bulkorders.ledger import RowState, assign_identities, canonical_content
 from bulkorders.models import Balance, OrderRow, RowIssue, Severity
-from bulkorders.placement import DEFAULT_CONCURRENCY, Sendable, Tally, place_rows
 from bulkorders.progress import Reporter, SilentReporter
 from bulkorders.results import CompactUpdates, campaign_updates
-from bulkorders.sheets.cells import id_text
-from bulkorders.sheets.write import backup_copy, check_writable, default_output_path, write_back
-from bulkorders.submit_outcome import (
+from bulkorders.sheets import backup_copy, check_writable, default_output_path, id_text, write_back
+from bulkorders.submit.outcome import (
     Plan,
     RowOutcome,
     SubmitOutcome,
@@ -34,13 +33,13 @@ from bulkorders.submit_outcome import (
     problem_lines,
     summary_text,
 )
+from bulkorders.submit.placement import DEFAULT_CONCURRENCY, Sendable, Tally, place_rows
 
 if TYPE_CHECKING:
     from bulkorders.catalog import Catalogue
-    from bulkorders.ledger import Ledger
-    from bulkorders.ledger_schema import Campaign, LedgerRow
-    from bulkorders.panel.client import PanelClient
-    from bulkorders.sheets.read import Sheet
+    from bulkorders.ledger import Campaign, Ledger, LedgerRow
+    from bulkorders.panel import PanelClient
+    from bulkorders.sheets import Sheet
 
 
 # Orders read back from the ledger at a time when writing the sheet (bounds memory).
@@ -74,7 +73,7 @@ class SubmitIO:
     confirm: Callable[[Plan], bool]
     notify: Callable[[str], None] = lambda message: None
     reporter: Reporter = field(default_factory=SilentReporter)
-    clock: Callable[[], float] = time.time
+    clock: Clock = time.time
 
 
 def submit_sheet(source: Path, options: SubmitOptions, io: SubmitIO) -> SubmitOutcome:
@@ -111,7 +110,7 @@ class _Input:
 
 def _read(source: Path, options: SubmitOptions, io: SubmitIO) -> _Input:
     """Read and validate the sheet once; report every row problem on the way."""
-    from bulkorders.sheets.read import read_sheet
+    from bulkorders.sheets import read_sheet
     from bulkorders.validation import validate_sheet
 
     sheet = read_sheet(source, options.sheet_name, purpose="orders")
@@ -156,9 +155,9 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
     at_row = {row.id: excel for excel, row in rows}
     to_send = [] if options.write_only else [
         row for _, row in rows
-        if row.state == "planned"
-        or (options.resend_uncertain and row.state == "uncertain")
-        or (options.retry_rejected and row.state == "rejected")
+        if row.state == RowState.PLANNED
+        or (options.resend_uncertain and row.state == RowState.UNCERTAIN)
+        or (options.retry_rejected and row.state == RowState.REJECTED)
     ]  # fmt: skip
     to_send.sort(key=lambda row: at_row[row.id])
     total = sum((row.estimate for row in to_send), Decimal(0))
@@ -222,7 +221,7 @@ def _sync(
     campaign: Campaign, valid: Sequence[OrderRow], existing: Mapping[int, str], io: SubmitIO
 ) -> list[tuple[int, LedgerRow]]:
     """The ledger rows of the sheet's valid rows, paired with their Excel row in this sheet."""
-    from bulkorders.ledger_schema import PlannedRow
+    from bulkorders.ledger import PlannedRow
 
     payloads = [row.payload() for row in valid]
     identities = assign_identities(payloads, _claimed(campaign, valid, payloads, existing, io))
@@ -237,7 +236,7 @@ def _sync(
     for plan in planned:
         order_id = existing.get(plan.excel_row)
         row = by_identity[plan.identity]
-        if order_id and row.state != "placed":
+        if order_id and row.state != RowState.PLACED:
             io.ledger.record_existing_order(campaign, row.id, order_id, at)
             changed = True
     pairs = [(plan.excel_row, by_identity[plan.identity]) for plan in planned]
@@ -258,7 +257,7 @@ def _claimed(
     if not existing:
         return {}
     placed = {
-        row.order_id: row for row in io.ledger.rows(campaign) if row.order_id and row.state == "placed"
+        row.order_id: row for row in io.ledger.rows(campaign) if row.order_id and row.state == RowState.PLACED
     }  # fmt: skip
     claimed: dict[int, str] = {}
     for index, (row, payload) in enumerate(zip(valid, payloads)):
@@ -300,9 +299,9 @@ def _plan(
         to_place=len(to_send),
         total=total,
         balance=balance,
-        already_placed=states.count("placed"),
-        rejected=states.count("rejected"),
-        uncertain=states.count("uncertain"),
+        already_placed=states.count(RowState.PLACED),
+        rejected=states.count(RowState.REJECTED),
+        uncertain=states.count(RowState.UNCERTAIN),
         invalid=invalid,
         resend_uncertain=options.resend_uncertain,
         retry_rejected=options.retry_rejected,
@@ -317,7 +316,7 @@ def _place(
     io: SubmitIO,
 ) -> Tally:
     sendables = [
-        Sendable(row.id, at_row[row.id], row.payload, row.estimate, resend=row.state == "uncertain")
+        Sendable(row.id, at_row[row.id], row.payload, row.estimate, resend=row.state == RowState.UNCERTAIN)
         for row in to_send
     ]
     io.reporter.start(len(sendables), "Placing orders")
@@ -407,7 +406,7 @@ def _existing_order_ids(sheet: Sheet) -> dict[int, str]:
 def _without_order_ids(sheet: Sheet) -> Sheet:
     if "order_id" not in sheet.columns:
         return sheet
-    from bulkorders.sheets.read import SheetRow
+    from bulkorders.sheets import SheetRow
 
     rows = [
         SheetRow(row.row, {k: v for k, v in row.values.items() if k != "order_id"})

@@ -12,15 +12,15 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
+from bulkorders.clock import Clock, utc_now_iso
 from bulkorders.errors import BulkOrdersError, FundsError, Interrupted, PanelError
-from bulkorders.identity import utc_now_iso
 from bulkorders.models import AddResult, format_money
 from bulkorders.progress import Reporter
 
@@ -82,7 +82,7 @@ def place_rows(
     ledger: PlacementLedger,
     currency: str,
     concurrency: int = DEFAULT_CONCURRENCY,
-    clock: Callable[[], float] = time.time,
+    clock: Clock = time.time,
     reporter: Reporter | None = None,
     max_lost_in_a_row: int = MAX_LOST_IN_A_ROW,
 ) -> Tally:
@@ -104,7 +104,7 @@ class _Placer:
         client: AddClient,
         ledger: PlacementLedger,
         currency: str,
-        clock: Callable[[], float],
+        clock: Clock,
         reporter: Reporter | None,
         max_lost_in_a_row: int,
     ) -> None:

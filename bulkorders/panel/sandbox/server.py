@@ -12,15 +12,15 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import signal
 import re
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,8 +29,9 @@ from socketserver import TCPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from bulkorders.clock import Clock
 from bulkorders.errors import BulkOrdersError, UsageError
-from bulkorders.panel.sandbox_store import LiveSandbox
+from bulkorders.panel.sandbox.store import LiveSandbox
 
 LISTENING = "Sandbox panel listening on {url} (Ctrl-C to stop)"
 _LISTENING = re.compile(re.escape(LISTENING).replace(r"\{url\}", r"(http://\S+/api/v2)"))
@@ -52,7 +53,7 @@ def spawn(*options: str, env: dict[str, str] | None = None, wait: float = 30.0) 
             break
     proc.kill()
     raise RuntimeError(f"sandbox serve did not start (exit {proc.poll()})")
-from bulkorders.panel.sandbox_transport import parse_form
+from bulkorders.panel.sandbox.transport import parse_form
 from bulkorders.settings import is_loopback
 
 API_PATHS = frozenset({"/", "/api/v2", "/api/v2/"})
@@ -155,7 +156,7 @@ class SandboxServer:
         port: int = 0,
         faults: Faults = Faults(),
         key: str | None = None,
-        clock: Callable[[], float] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         if not is_loopback(host):
             raise UsageError(
@@ -226,7 +227,7 @@ class _Server(ThreadingHTTPServer):
     sandbox: LiveSandbox
     plan: FaultPlan
     latency: float
-    clock: Callable[[], float]
+    clock: Clock
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind resolves the host name (socket.getfqdn), a slow DNS

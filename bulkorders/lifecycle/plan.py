@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bulkorders.lifecycle.rowspec import RowSelection
 from bulkorders.models import (
     FINAL_REFILL_STATUSES,
     REFILLABLE_STATUSES,
@@ -31,11 +32,10 @@ from bulkorders.models import (
     Service,
     is_final,
 )
-from bulkorders.rowspec import RowSelection
-from bulkorders.sheets.cells import cell_text, id_problem, id_text
+from bulkorders.sheets import cell_text, id_problem, id_text
 
 if TYPE_CHECKING:
-    from bulkorders.ledger_schema import OrderRecord
+    from bulkorders.ledger import OrderRecord
 
 Values = dict[str, Any]
 UNKNOWN = "unknown"

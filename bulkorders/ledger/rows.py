@@ -11,10 +11,11 @@ from dataclasses import replace
 from typing import Any
 
 from bulkorders.errors import LedgerError
-from bulkorders.ledger_schema import (
+from bulkorders.ledger.records import (
     ROW_COLUMNS,
     LedgerRow,
     PlannedRow,
+    RowState,
     money_text,
     payload_json,
     stored_payload,
@@ -50,7 +51,7 @@ def sync(
         if old is None:
             new.append((campaign_id, p.identity, p.excel_row, p.service, p.link, text,
                         estimate, now))  # fmt: skip
-        elif old[2] != p.excel_row or old[7] == "planned" and old[5:7] != (text, estimate):
+        elif old[2] != p.excel_row or old[7] == RowState.PLANNED and old[5:7] != (text, estimate):
             changed.append((p.excel_row, text, estimate, old[0]))
     db.executemany(
         "INSERT INTO rows (campaign_id, identity, excel_row, service, link, payload, "
@@ -83,9 +84,9 @@ def _synced(
     if old is None:
         return LedgerRow(
             new_ids[p.identity], p.identity, p.excel_row, p.service, p.link, stored[0],
-            p.estimate, "planned", None, None, None, None, None, None,
+            p.estimate, RowState.PLANNED, None, None, None, None, None, None,
         )  # fmt: skip
-    if old[7] == "planned":
+    if old[7] == RowState.PLANNED:
         old = (*old[:5], *stored[1:], *old[7:])
     row = to_ledger_row(old, stored[0] if old[5] == stored[1] else None)
     return replace(row, excel_row=p.excel_row) if row.excel_row != p.excel_row else row

@@ -2,7 +2,7 @@
 
 `build_report` reads the ledger (and the sheets that narrow it) and groups the orders:
 spend by currency, and orders and spend by campaign, service, status and day. Money is
-summed as `Decimal`, so the totals are exact. `write_report` turns the result into the
+summed as `Decimal`, so the totals are exact. `layout.write_report` turns the result into the
 workbook (see report_layout and report_xlsx). Nothing here talks to a panel: the service
 names come from the cached catalogue when there is one.
 """
@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from bulkorders.catalog import read_cached
+from bulkorders.clock import Clock
 from bulkorders.errors import BulkOrdersError, ExitCode
+from bulkorders.ledger import RowState
 from bulkorders.models import Service, format_money
-from bulkorders.progress import Reporter
 
 if TYPE_CHECKING:
     from bulkorders.ledger import Ledger, LedgerRow, OrderRecord
-    from bulkorders.sheets.read import Sheet
+    from bulkorders.sheets import Sheet
 
 ZERO = Decimal(0)
 CANCELLED_STATUSES = frozenset({"canceled", "cancelled", "refunded"})
@@ -117,7 +118,7 @@ def build_report(
     *,
     services: ServiceLookup = lambda panel: {},
     read_sheet: SheetReader | None = None,
-    clock: Callable[[], float] = time.time,
+    clock: Clock = time.time,
 ) -> AuditReport:
     """Select the orders, problem rows and observations of `filters` and group them.
 
@@ -158,14 +159,6 @@ def build_report(
         by_currency=_by_currency(frame, currencies),
         groups={name: _group(frame, keys, currencies) for name, keys in GROUPINGS.items()},
     )
-
-
-def write_report(report: AuditReport, out: Path, progress: Reporter | None = None) -> None:
-    """Write the audit workbook of `report` to `out` (`progress` counts the rows written)."""
-    from bulkorders.report_layout import summary_layout, tables
-    from bulkorders.report_xlsx import write_workbook
-
-    write_workbook(out, summary_layout(report), tables(report), progress)
 
 
 def summary_figures(report: AuditReport, out: Path | None = None) -> dict[str, Any]:
@@ -229,7 +222,7 @@ def _select(
 
 def _sheet_order_ids(paths: Sequence[Path], read_sheet: SheetReader | None) -> list[str]:
     if read_sheet is None:
-        from bulkorders.sheets.read import read_sheet as read
+        from bulkorders.sheets import read_sheet as read
 
         read_sheet = lambda path: read(path, purpose="results")  # noqa: E731
     ids: set[str] = set()
@@ -246,7 +239,7 @@ def _sheet_order_ids(paths: Sequence[Path], read_sheet: SheetReader | None) -> l
 def _id_text(value: Any) -> str:
     """An order id cell as text, normalised as the lifecycle commands do (`id_text`):
     23501, 23501.0, "23501.0", "23,501" and " 23501 " are all "23501"."""
-    from bulkorders.sheets.cells import id_text
+    from bulkorders.sheets import id_text
 
     return id_text(value) or ""
 
@@ -326,8 +319,8 @@ def _counts(orders: Sequence[OrderRecord], problems: Sequence[tuple[str, LedgerR
     states = [row.state for _, row in problems]
     return {
         "placed": len(orders),
-        "rejected": states.count("rejected"),
-        "uncertain": states.count("uncertain"),
+        "rejected": states.count(RowState.REJECTED),
+        "uncertain": states.count(RowState.UNCERTAIN),
         "cancelled": sum(1 for o in orders if (o.status or "").strip().lower() in CANCELLED_STATUSES),
     }
 

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from bulkorders.report import UNKNOWN, AuditReport
-from bulkorders.report_xlsx import Column, SummaryLayout, Table
+from bulkorders.ledger import RowState
+from bulkorders.progress import Reporter
+from bulkorders.report.audit import UNKNOWN, AuditReport
+from bulkorders.report.xlsx import Column, SummaryLayout, Table, write_workbook
 
 TITLE = "bulkorders audit report"
 
@@ -118,7 +121,7 @@ def _problems(report: AuditReport) -> Table:
     rows = []
     for campaign, row in report.problems:
         svc = report.service(report.campaign_panels.get(campaign, ""), row.service)
-        advice = UNCERTAIN_ADVICE if row.state == "uncertain" else REJECTED_ADVICE
+        advice = UNCERTAIN_ADVICE if row.state == RowState.UNCERTAIN else REJECTED_ADVICE
         rows.append((
             campaign, row.excel_row, row.state, row.error, advice, row.link, row.service,
             svc.name if svc else None, _int(row.payload.get("quantity")), row.estimate,
@@ -205,3 +208,7 @@ def _charge_column(currencies: Sequence[str]) -> Column:
 def _money_header(name: str, currencies: Sequence[str]) -> str:
     return f"{name} ({currencies[0]})" if len(currencies) == 1 and currencies[0] != UNKNOWN else name
 
+
+def write_report(report: AuditReport, out: Path, progress: Reporter | None = None) -> None:
+    """Write the audit workbook of `report` to `out` (`progress` counts the rows written)."""
+    write_workbook(out, summary_layout(report), tables(report), progress)

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from bulkorders.clock import utc_now_iso
 from bulkorders.errors import BadAnswer, BulkOrdersError, PanelUnreachable
-from bulkorders.identity import utc_now_iso
-from bulkorders.lifecycle_plan import (
+from bulkorders.lifecycle.outcome import CancelPlan, LifecycleReport
+from bulkorders.lifecycle.plan import (
     ServiceLookup,
     cancel_refusal,
     cancel_values,
@@ -27,8 +28,7 @@ from bulkorders.lifecycle_plan import (
     status_ids,
     unique_ids,
 )
-from bulkorders.lifecycle_report import CancelPlan, LifecycleReport
-from bulkorders.lifecycle_run import LifecycleIO, Run, SheetOptions, after_refill, results_path
+from bulkorders.lifecycle.run import LifecycleIO, Run, SheetOptions, after_refill, results_path
 
 __all__ = [
     "DEFAULT_EVERY", "LifecycleIO", "SheetOptions", "results_path",

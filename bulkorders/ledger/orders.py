@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bulkorders.errors import LedgerError
-from bulkorders.ledger_schema import ORDER_SELECT, ROW_COLUMNS, money_text, quantity_of, to_decimal
+from bulkorders.ledger.records import ORDER_SELECT, ROW_COLUMNS, money_text, quantity_of, to_decimal
 from bulkorders.models import CancelResult, OrderStatus, RefillResult, RefillStatus
 
 LOST_ANSWER = "the panel's answer was lost: check the panel, then ask again"

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkorders.errors import BulkOrdersError, ExitCode
-from bulkorders.lifecycle_plan import Change, Target
+from bulkorders.lifecycle.plan import Change, Target
 from bulkorders.models import RowIssue, format_money
 
 MAX_LISTED = 20  # orders named in a cancel prompt, changes named in a summary

@@ -11,12 +11,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from bulkorders.models import OrderRow, RowIssue, Service, Severity, TypeRule, count_lines, type_rule, TYPE_RULES
-from bulkorders.rowschema import RowSchema, row_schema
-from bulkorders.sheets.cells import BadCell, day_month_year, display, lines, shown, text, whole_number
-from bulkorders.sheets.read import Sheet
+from bulkorders.models import TYPE_RULES, OrderRow, RowIssue, Service, Severity, TypeRule, count_lines, type_rule
+from bulkorders.sheets import BadCell, day_month_year, display, lines, shown, text, whole_number
+from bulkorders.validation.rowschema import RowSchema, row_schema
+
+if TYPE_CHECKING:
+    from bulkorders.sheets import Sheet
 
 ERROR, WARNING = Severity.ERROR, Severity.WARNING
 INTEGER_FIELDS = frozenset({"runs", "interval", "min", "max", "posts", "old_posts", "delay", "device",

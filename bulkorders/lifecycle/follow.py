@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from bulkorders.errors import UsageError
 
 if TYPE_CHECKING:
-    from bulkorders.ledger_schema import Campaign
+    from bulkorders.ledger import Campaign
 
 
 def sheet_to_follow(

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkorders.errors import PanelError
-from bulkorders.panel.sandbox import Event, SandboxPanel, SandboxState
+from bulkorders.panel.sandbox.panel import Event, SandboxPanel, SandboxState
 
 try:
     import fcntl

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkorders.errors import BulkOrdersError, ExitCode
+from bulkorders.ledger import RowState
 from bulkorders.models import Balance, format_money
 
 
@@ -78,7 +79,7 @@ class SubmitOutcome:
             return ExitCode.PANEL
         if self.dry_run:
             return ExitCode.ROWS_FAILED if self.count("invalid") else ExitCode.OK
-        done = all(row.state in ("placed", "has_order") for row in self.rows)
+        done = all(row.state in (RowState.PLACED, "has_order") for row in self.rows)
         return ExitCode.OK if done else ExitCode.ROWS_FAILED
 
     def to_dict(self) -> dict[str, Any]:
@@ -91,11 +92,11 @@ class SubmitOutcome:
             "estimate": str(self.plan.total),
             "balance": None if self.plan.balance is None else str(self.plan.balance.amount),
             "placed_now": self.placed_now,
-            "placed": self.count("placed") + self.count("has_order"),
-            "rejected": self.count("rejected"),
-            "uncertain": self.count("uncertain"),
+            "placed": self.count(RowState.PLACED) + self.count("has_order"),
+            "rejected": self.count(RowState.REJECTED),
+            "uncertain": self.count(RowState.UNCERTAIN),
             "invalid": self.count("invalid"),
-            "not_sent": self.count("planned") + self.count("sending"),
+            "not_sent": self.count(RowState.PLANNED) + self.count(RowState.SENDING),
             "spent": str(self.spent),
             "currency": self.currency,
             "output": None if self.output is None else str(self.output),
@@ -166,15 +167,15 @@ def summary_text(outcome: SubmitOutcome) -> str:
         if outcome.placed_now else "Placed no new order."
     )  # fmt: skip
     lines = [placed]
-    with_order = outcome.count("placed") + outcome.count("has_order") - outcome.placed_now
-    rejected, uncertain = outcome.count("rejected"), outcome.count("uncertain")
+    with_order = outcome.count(RowState.PLACED) + outcome.count("has_order") - outcome.placed_now
+    rejected, uncertain = outcome.count(RowState.REJECTED), outcome.count(RowState.UNCERTAIN)
     counts = [
         (with_order - outcome.carried, "placed before"),
         (outcome.carried, "already carrying an order id"),
         (rejected, "rejected"),
         (uncertain, "uncertain"),
         (outcome.count("invalid"), "invalid"),
-        (outcome.count("planned") + outcome.count("sending"), "not sent"),
+        (outcome.count(RowState.PLANNED) + outcome.count(RowState.SENDING), "not sent"),
     ]
     details = [f"{count} {label}" for count, label in counts if count]
     if details:
@@ -189,9 +190,9 @@ def summary_text(outcome: SubmitOutcome) -> str:
 def _hints(outcome: SubmitOutcome, *, placed_before: int) -> list[str]:
     """What a rerun can do about the rows this one did not place."""
     hints = []
-    if outcome.count("rejected"):
+    if outcome.count(RowState.REJECTED):
         hints.append("Rejected rows are sent again only with --retry-rejected, once the panel's reason is gone.")
-    if outcome.count("uncertain"):
+    if outcome.count(RowState.UNCERTAIN):
         hints.append(
             "Uncertain rows are sent again only with --resend-uncertain: look for their links in the "
             "panel's order list first."
@@ -208,5 +209,5 @@ def problem_lines(outcome: SubmitOutcome) -> list[str]:
     """One line per rejected or uncertain row (for stderr; invalid rows were reported already)."""
     return [
         f"row {row.row}: {row.state}: {row.error}"
-        for row in outcome.rows if row.state in ("rejected", "uncertain")
+        for row in outcome.rows if row.state in (RowState.REJECTED, RowState.UNCERTAIN)
     ]  # fmt: skip

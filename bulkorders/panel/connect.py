@@ -5,22 +5,20 @@ One code path for both: the only difference is the httpx transport handed to the
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import click
 
+from bulkorders.clock import Clock
 from bulkorders.panel.client import PanelClient
-from bulkorders.panel.sandbox_store import STATE_FILE as SANDBOX_STATE_FILE
+from bulkorders.panel.sandbox import STATE_FILE as SANDBOX_STATE_FILE
 from bulkorders.settings import Settings
 
 
-
-def open_client(settings: Settings, *, clock: Callable[[], float] | None = None) -> PanelClient:
+def open_client(settings: Settings, *, clock: Clock | None = None) -> PanelClient:
     """The client for the configured panel (raises ConfigError when none is usable)."""
     panel = settings.panel()
     transport = None
     if panel.is_sandbox:
-        from bulkorders.panel.sandbox_transport import SandboxTransport
+        from bulkorders.panel.sandbox import SandboxTransport
 
         transport = SandboxTransport(settings.data_dir / SANDBOX_STATE_FILE, clock=clock)
     return PanelClient(

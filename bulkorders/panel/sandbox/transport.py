@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
 
-from bulkorders.panel.sandbox_store import LiveSandbox
+from bulkorders.clock import Clock
+from bulkorders.panel.sandbox.store import LiveSandbox
 
 
 class SandboxTransport(httpx.BaseTransport):
@@ -29,7 +30,7 @@ class SandboxTransport(httpx.BaseTransport):
         self,
         state_path: Path,
         *,
-        clock: Callable[[], float] | None = None,
+        clock: Clock | None = None,
         key: str | None = None,
     ) -> None:
         self.sandbox = LiveSandbox(state_path, key=key)

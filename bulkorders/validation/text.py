@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bulkorders.models import Balance, Severity, format_money
-from bulkorders.sheets.read import Sheet
-from bulkorders.validation import ValidationReport
+from bulkorders.validation.rules import ValidationReport
+
+if TYPE_CHECKING:
+    from bulkorders.sheets import Sheet
 
 
 def issue_lines(report: ValidationReport) -> list[str]:

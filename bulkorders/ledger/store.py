@@ -2,7 +2,7 @@
 
 Every change commits at once, so a row is `sending` on disk before its request leaves
 and its outcome is on disk right after the answer. One connection serves the worker
-threads of a pipeline, guarded by a lock. See `ledger_schema` for the tables.
+threads of a pipeline, guarded by a lock. See `migrations` for the tables and `records` for what is read back.
 """
 
 from __future__ import annotations
@@ -10,29 +10,32 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bulkorders import ledger_orders, ledger_rows
+from bulkorders.clock import Clock, utc_now_iso
 from bulkorders.errors import LedgerError
-from bulkorders.identity import assign_identities, row_identity, utc_now_iso
-from bulkorders.ledger_schema import (
+from bulkorders.ledger import orders as ledger_orders
+from bulkorders.ledger import rows as ledger_rows
+from bulkorders.ledger.identity import assign_identities, row_identity
+from bulkorders.ledger.lock import campaign_lock
+from bulkorders.ledger.migrations import connect
+from bulkorders.ledger.records import (
     CAMPAIGN_COLUMNS,
     ROW_COLUMNS,
     Campaign,
     LedgerRow,
     OrderRecord,
     PlannedRow,
-    connect,
+    RowState,
     money_text,
     to_campaign,
     to_ledger_row,
     to_order_record,
 )
-from bulkorders.ledger_lock import campaign_lock
 from bulkorders.models import CancelResult, OrderStatus, RefillResult, RefillStatus
 
 __all__ = [
@@ -49,14 +52,14 @@ RECOVERED = (
 class Ledger:
     """One ledger file. Open with `Ledger.open(path)`; usable as a context manager."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, clock: Callable[[], float]) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, clock: Clock) -> None:
         self._conn = conn
         self._mutex = threading.Lock()
         self._clock = clock
         self.path = path
 
     @classmethod
-    def open(cls, path: Path, *, clock: Callable[[], float] = time.time) -> Ledger:
+    def open(cls, path: Path, *, clock: Clock = time.time) -> Ledger:
         """Open the ledger at `path`, creating it (0600, parent dirs) and migrating it."""
         path = Path(path).expanduser()
         return cls(connect(path), path, clock)
@@ -215,7 +218,7 @@ class Ledger:
         `planned` for a plain rerun to send once more.
         """
         with self._write() as db:
-            ledger_rows.check_states(db, row_ids, "sending", ("planned", "uncertain", "rejected"))
+            ledger_rows.check_states(db, row_ids, RowState.SENDING, (RowState.PLANNED, RowState.UNCERTAIN, RowState.REJECTED))
             db.executemany(
                 "UPDATE rows SET state = 'sending', sent_at = ?, answered_at = NULL, error = NULL "
                 "WHERE id = ?",
@@ -249,11 +252,11 @@ class Ledger:
 
     def mark_rejected(self, row_id: int, error: str, at: str) -> None:
         """The panel refused the row with `error`."""
-        self._finish(row_id, "rejected", error, at, ("sending", "uncertain"))
+        self._finish(row_id, RowState.REJECTED, error, at, (RowState.SENDING, RowState.UNCERTAIN))
 
     def mark_uncertain(self, row_id: int, detail: str, at: str) -> None:
         """The row was sent but its answer was lost (`detail` says how)."""
-        self._finish(row_id, "uncertain", detail, at, ("sending", "uncertain"))
+        self._finish(row_id, RowState.UNCERTAIN, detail, at, (RowState.SENDING, RowState.UNCERTAIN))
 
     def _finish(
         self, row_id: int, state: str, error: str, at: str, sources: tuple[str, ...]
@@ -269,7 +272,7 @@ class Ledger:
         """Rows back to `planned`: uncertain ones, and ones marked sending that surely were
         not placed (the panel refused the key or the funds, or was never reached)."""
         with self._write() as db:
-            ledger_rows.check_states(db, row_ids, "planned", ("uncertain", "sending", "planned"))
+            ledger_rows.check_states(db, row_ids, RowState.PLANNED, (RowState.UNCERTAIN, RowState.SENDING, RowState.PLANNED))
             db.executemany(
                 "UPDATE rows SET state = 'planned', error = NULL, sent_at = NULL, "
                 "answered_at = NULL WHERE id = ? AND state IN ('uncertain', 'sending')",

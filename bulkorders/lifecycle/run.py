@@ -19,9 +19,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
+from bulkorders.clock import Clock, utc_now_iso
 from bulkorders.errors import Interrupted, UsageError, WriteBackError
-from bulkorders.identity import utc_now_iso
-from bulkorders.lifecycle_plan import (
+from bulkorders.lifecycle.outcome import LifecycleReport
+from bulkorders.lifecycle.plan import (
     Target,
     Values,
     after_status,
@@ -38,13 +39,12 @@ from bulkorders.lifecycle_plan import (
     unique_ids,
     with_known,
 )
-from bulkorders.lifecycle_report import LifecycleReport
+from bulkorders.lifecycle.rowspec import RowSelection
 from bulkorders.models import CancelResult, OrderStatus, RefillResult, RefillStatus, RowIssue
 from bulkorders.progress import Reporter, SilentReporter
-from bulkorders.rowspec import RowSelection
 
 if TYPE_CHECKING:
-    from bulkorders.ledger_schema import OrderRecord
+    from bulkorders.ledger import OrderRecord
 
 _A = TypeVar("_A")
 _R = TypeVar("_R")
@@ -91,13 +91,13 @@ class LifecycleIO:
     panel: str  # the panel's name in the ledger (never the key)
     notify: Callable[[str], None] = lambda message: None
     reporter: Reporter = field(default_factory=SilentReporter)
-    clock: Callable[[], float] = time.time
+    clock: Clock = time.time
     sleep: Callable[[float], None] = time.sleep
 
 
 def results_path(source: Path, options: SheetOptions) -> Path:
     """Where the sheet is written (see the module docstring)."""
-    from bulkorders.sheets.write import default_output_path
+    from bulkorders.sheets import default_output_path
 
     if options.in_place:
         return source
@@ -110,7 +110,7 @@ class Run:
     """One command over one sheet: its rows, the cells to write, the report."""
 
     def __init__(self, command: str, source: Path, options: SheetOptions, io: LifecycleIO) -> None:
-        from bulkorders.sheets.read import read_sheet
+        from bulkorders.sheets import read_sheet
 
         self.io = io
         self.options = options
@@ -300,8 +300,7 @@ class Run:
 
     def write(self) -> None:
         """Write the updates so far (all of them: each write starts from the sheet as read)."""
-        from bulkorders.sheets.read import read_sheet
-        from bulkorders.sheets.write import backup_copy, write_back
+        from bulkorders.sheets import backup_copy, read_sheet, write_back
 
         # --out names a file the user expects to find, changed rows or not.
         first_out = self.options.out is not None and self.report.output is None

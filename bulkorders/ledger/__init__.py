@@ -1,0 +1,20 @@
+"""The ledger: what every campaign row became and everything later seen of its order.
+
+Public: `Ledger` (the store, the one class other packages talk to) and the records it
+returns. Private: `migrations` (tables), `rows`/`orders` (queries), `lock`, `identity`.
+"""
+
+from bulkorders.surface import public_surface
+
+EXPORTS = {
+    "Ledger": "store",
+    "Campaign": "records",
+    "LedgerRow": "records",
+    "OrderRecord": "records",
+    "PlannedRow": "records",
+    "RowState": "records",
+    "assign_identities": "identity",
+    "canonical_content": "identity",
+    "row_identity": "identity",
+}
+__all__, __getattr__, __dir__ = public_surface(__name__, EXPORTS)

@@ -1,0 +1,19 @@
+"""`submit`: validate a sheet, place each row exactly once, write the results back.
+
+Public: the pipeline (`submit_sheet`, `rewrite_results`), its options and IO, and the texts
+a front end shows. Private: `placement` (sending with bounded concurrency), `outcome`.
+"""
+
+from bulkorders.surface import public_surface
+
+EXPORTS = {
+    "DEFAULT_CONCURRENCY": "placement",
+    "SubmitIO": "pipeline",
+    "SubmitOptions": "pipeline",
+    "describe_plan": "pipeline",
+    "problem_lines": "pipeline",
+    "rewrite_results": "pipeline",
+    "submit_sheet": "pipeline",
+    "summary_text": "pipeline",
+}
+__all__, __getattr__, __dir__ = public_surface(__name__, EXPORTS)
