@@ -27,14 +27,18 @@ class ScriptedClient:
     """`add` answers by link: "ok", "lost", "error:TEXT", or an exception to raise.
 
     It records every call, the most requests it ever had in flight at once, and the most
-    ledger rows it ever saw in `sending` while a request was in flight.
+    ledger rows it ever saw in `sending` while a request was in flight. With `overlap=N`,
+    the first N requests wait for each other before answering: they pass only when all N
+    are in flight at once (a serial placer breaks the barrier and those rows end uncertain).
     """
 
     def __init__(self, ledger: Ledger, campaign, script: Mapping[str, object] | None = None,
-                 delay: float = 0.002) -> None:
+                 delay: float = 0.002, overlap: int = 0) -> None:
         self.ledger, self.campaign = ledger, campaign
         self.script = dict(script or {})
         self.delay = delay
+        self._overlap = threading.Barrier(overlap, timeout=10) if overlap else None  # timeout: no hang
+        self._to_meet = overlap
         self.calls: list[str] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -56,7 +60,10 @@ class ScriptedClient:
                 self.sent_while_not_sending.append(link)
             self._next += 1
             order = str(self._next)
+            meet, self._to_meet = self._to_meet > 0, self._to_meet - 1
         try:
+            if meet:
+                self._overlap.wait()
             action = self.script.get(link, "ok")
             if isinstance(action, BaseException):
                 raise action  # a refusal comes at once: the bounds below rely on it
@@ -99,7 +106,7 @@ def link(i: int) -> str:
 
 def test_every_row_placed_once_with_bounded_sending(ledger):
     campaign, rows = make_rows(ledger, 60)
-    client = ScriptedClient(ledger, campaign)
+    client = ScriptedClient(ledger, campaign, delay=0, overlap=2)  # two in flight at once, or no pass
     tally = place_rows(rows, client=client, ledger=ledger, currency="USD", concurrency=4, clock=CLOCK)
     assert (tally.placed, tally.rejected, tally.uncertain, tally.stop) == (60, 0, 0, None)
     assert tally.spent == Decimal("5.40")
