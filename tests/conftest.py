@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
+
+from bulkorders.cli.app import Environment
 
 ENV_VARS = (
     "BULKORDERS_PANEL", "BULKORDERS_CONFIG", "BULKORDERS_LEDGER", "BULKORDERS_JSON",
@@ -24,12 +28,11 @@ def isolated_user_dirs(tmp_path, monkeypatch):
     return home
 
 
-@pytest.fixture
-def no_backoff_waits(monkeypatch):
-    """Unreachable panels are retried with backoff; tests that meet one need not wait for it."""
-    import functools
+def no_wait(seconds: float) -> None:
+    """A retry's wait in CLI tests: none (tests/test_client.py checks the waits the client asks for)."""
 
-    import bulkorders.panel.connect
 
-    client = bulkorders.panel.connect.PanelClient
-    monkeypatch.setattr(bulkorders.panel.connect, "PanelClient", functools.partial(client, sleep=lambda s: None))
+def environment(*, terminal: bool = False, sleep: Callable[[float], None] = no_wait) -> Environment:
+    """The machine as a CLI test sees it (pass it as `obj`): no terminal to prompt on unless
+    `terminal`, and unreachable panels retried without waiting."""
+    return Environment(stdin_is_terminal=lambda: terminal, sleep=sleep)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import environment
 
-from bulkorders.cli import app as cli_app
 from bulkorders.cli import cli
 from bulkorders.errors import BulkOrdersError, ExitCode, Interrupted, PanelUnreachable, UsageError
 from bulkorders.ledger.store import Ledger
@@ -525,10 +525,10 @@ def test_cli_cancel_needs_yes_without_a_terminal(tmp_path, isolated_user_dirs):
     assert read_csv(tmp_path / "orders.results.csv")[2]["cancel_result"] == "1"
 
 
-def test_cli_cancel_asks_on_a_terminal(tmp_path, isolated_user_dirs, monkeypatch):
+def test_cli_cancel_asks_on_a_terminal(tmp_path, isolated_user_dirs):
     ids = sandbox_orders(isolated_user_dirs, REFILL_AND_CANCEL, 1, age=-3600)
-    monkeypatch.setattr(cli_app, "stdin_is_terminal", lambda: True)
-    result = CliRunner().invoke(cli, ["--panel", "sandbox", "cancel", str(id_sheet(tmp_path, ids))], input="n\n")
+    result = CliRunner().invoke(cli, ["--panel", "sandbox", "cancel", str(id_sheet(tmp_path, ids))], input="n\n",
+                                obj=environment(terminal=True))  # fmt: skip
     assert result.exit_code == 3
     assert "Error: Nothing cancelled: the cancellation was not confirmed." in result.stderr
 
@@ -690,10 +690,10 @@ def test_status_refill_cancel_on_the_results_of_submit(tmp_path, client, io, led
     assert (record.campaign, record.excel_row, record.refill_id, record.status) == ("week", 2, "1", "Completed")
 
 
-def test_cli_cancel_end_of_input_at_the_prompt_is_a_no(tmp_path, isolated_user_dirs, monkeypatch):
+def test_cli_cancel_end_of_input_at_the_prompt_is_a_no(tmp_path, isolated_user_dirs):
     ids = sandbox_orders(isolated_user_dirs, REFILL_AND_CANCEL, 1, age=-3600)
-    monkeypatch.setattr(cli_app, "stdin_is_terminal", lambda: True)
-    result = CliRunner().invoke(cli, ["--panel", "sandbox", "cancel", str(id_sheet(tmp_path, ids))], input="")
+    result = CliRunner().invoke(cli, ["--panel", "sandbox", "cancel", str(id_sheet(tmp_path, ids))], input="",
+                                obj=environment(terminal=True))  # fmt: skip
     assert result.exit_code == 3
     assert "Aborted" not in result.output
     assert "Error: Nothing cancelled: the cancellation was not confirmed." in result.stderr

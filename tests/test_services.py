@@ -7,17 +7,16 @@ import time
 from decimal import Decimal
 
 import openpyxl
-import pytest
 from click.testing import CliRunner
+from conftest import environment
 
 from bulkorders.catalog import cache_path
 from bulkorders.cli import cli
 from bulkorders.settings import cache_dir
 
-pytestmark = pytest.mark.usefixtures("no_backoff_waits")
 
 def run(*args):
-    return CliRunner().invoke(cli, ["--panel", "sandbox", *args])
+    return CliRunner().invoke(cli, ["--panel", "sandbox", *args], obj=environment())
 
 
 def test_services_table_lists_the_catalogue():
@@ -97,7 +96,7 @@ def test_stale_cache_used_with_warning_when_panel_unreachable(tmp_path):
     path.write_text(json.dumps(stale))
     result = CliRunner().invoke(
         cli, ["--panel", "http://127.0.0.1:9/api/v2", "services"],
-        env={"BULKORDERS_API_KEY": "k"},
+        env={"BULKORDERS_API_KEY": "k"}, obj=environment(),
     )
     assert result.exit_code == 0, result.output
     assert result.stderr.startswith("Warning: using the cached catalogue of ")
@@ -107,10 +106,23 @@ def test_stale_cache_used_with_warning_when_panel_unreachable(tmp_path):
 
 def test_unreachable_without_cache_is_exit_3():
     result = CliRunner().invoke(
-        cli, ["--panel", "http://127.0.0.1:9/api/v2", "services"], env={"BULKORDERS_API_KEY": "k"}
+        cli, ["--panel", "http://127.0.0.1:9/api/v2", "services"], env={"BULKORDERS_API_KEY": "k"},
+        obj=environment(),
     )
     assert result.exit_code == 3
     assert result.stderr.startswith("Error: Cannot reach the panel at http://127.0.0.1:9/api/v2")
+
+
+def test_the_waits_between_retries_go_through_the_injected_environment():
+    waits: list[float] = []
+    result = CliRunner().invoke(
+        cli, ["--panel", "http://127.0.0.1:9/api/v2", "balance"], env={"BULKORDERS_API_KEY": "k"},
+        obj=environment(sleep=waits.append),
+    )
+    assert result.exit_code == 3
+    assert "after 5 attempts" in result.stderr
+    # 0.5 s doubling, each with up to 25 % jitter: asked of the environment, not slept
+    assert len(waits) == 4 and all(base <= wait <= base * 1.25 for base, wait in zip((0.5, 1, 2, 4), waits))
 
 
 def test_balance_text_and_json():
