@@ -339,8 +339,8 @@ def test_in_place_keeps_a_copy_of_the_input(tmp_path):
 # --- the pipeline with injected I/O -----------------------------------------------------------
 
 
-class FakePanel:
-    """A panel client whose `add` answers are scripted by link; it counts every call."""
+class FakePanelClient:
+    """Stands in for PanelClient: `add` answers scripted by link, and every call counted."""
 
     def __init__(self, script: Mapping[str, object] | None = None, balance: str = "100") -> None:
         self.script = dict(script or {})
@@ -373,7 +373,7 @@ def pipeline_io(tmp_path: Path, client, **extra) -> SubmitIO:
 
 def test_a_panel_error_starting_with_equals_is_written_as_text(tmp_path):
     sheet = write_csv(tmp_path / "evil.csv", ROWS)
-    client = FakePanel({ROWS[1][0]: '=HYPERLINK("http://evil.test","click")'})
+    client = FakePanelClient({ROWS[1][0]: '=HYPERLINK("http://evil.test","click")'})
     io = pipeline_io(tmp_path, client)
     outcome = submit_sheet(sheet, SubmitOptions(), io)
     assert outcome.exit_code == 1 and outcome.count("rejected") == 1
@@ -391,7 +391,7 @@ def test_a_panel_error_starting_with_equals_is_written_as_text(tmp_path):
 def test_not_enough_funds_stops_writes_back_and_the_rerun_places_the_rest(tmp_path):
     rows = [[f"https://instagram.com/p/{i}", "1001", "100"] for i in range(30)]
     sheet = write_csv(tmp_path / "funds.csv", rows, ["link", "service", "quantity"])
-    client = FakePanel({rows[12][0]: FundsError("The panel says the balance is too low.")})
+    client = FakePanelClient({rows[12][0]: FundsError("The panel says the balance is too low.")})
     io = pipeline_io(tmp_path, client)
     outcome = submit_sheet(sheet, SubmitOptions(concurrency=3), io)
     assert isinstance(outcome.stop, FundsError) and outcome.exit_code == 3
@@ -505,7 +505,7 @@ def test_uncertain_rows_are_resent_only_with_resend_uncertain_and_duplicates_say
 
 def test_declining_the_confirmation_places_nothing(tmp_path):
     sheet = write_csv(tmp_path / "orders.csv", ROWS)
-    client = FakePanel()
+    client = FakePanelClient()
     io = pipeline_io(tmp_path, client)
     io.confirm = lambda plan: False
     with pytest.raises(BulkOrdersError) as caught:
@@ -518,7 +518,7 @@ def test_declining_the_confirmation_places_nothing(tmp_path):
 
 def test_rejected_rows_are_sent_again_only_with_retry_rejected(tmp_path):
     sheet = write_csv(tmp_path / "busy.csv", ROWS)
-    client = FakePanel({ROWS[0][0]: "You have active order with this link. Please wait until order being completed."})
+    client = FakePanelClient({ROWS[0][0]: "You have active order with this link. Please wait until order being completed."})
     io = pipeline_io(tmp_path, client)
     first = submit_sheet(sheet, SubmitOptions(), io)
     assert first.count("rejected") == 1 and client.calls.count(ROWS[0][0]) == 1
