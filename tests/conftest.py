@@ -1,12 +1,22 @@
-"""Shared fixtures: every user dir points at tmp_path, so tests never touch a real home."""
+"""Shared fixtures and helpers: every user dir points at tmp_path, so tests never touch a real
+home; the CLI run in-process (`bulkorders`, `run`, `submit`); a ledger; a sandbox client."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
+from bulkorders.cli import cli
 from bulkorders.cli.app import Environment
+from bulkorders.clock import Clock
+from bulkorders.ledger.store import Ledger
+from bulkorders.panel.client import PanelClient
+from bulkorders.panel.sandbox.transport import SandboxTransport
+from bulkorders.settings import SANDBOX_URL
 
 ENV_VARS = (
     "BULKORDERS_PANEL", "BULKORDERS_CONFIG", "BULKORDERS_LEDGER", "BULKORDERS_JSON",
@@ -36,3 +46,40 @@ def environment(*, terminal: bool = False, sleep: Callable[[float], None] = no_w
     """The machine as a CLI test sees it (pass it as `obj`): no terminal to prompt on unless
     `terminal`, and unreachable panels retried without waiting."""
     return Environment(stdin_is_terminal=lambda: terminal, sleep=sleep)
+
+
+def bulkorders(*args: str, input: str | None = None, env: Mapping[str, str] | None = None,
+               obj: Environment | None = None) -> Result:
+    """`bulkorders ARGS` in-process, in `obj` (default: `environment()`). An exception the CLI
+    does not turn into a message fails the test, with its traceback."""
+    return CliRunner().invoke(cli, list(args), input=input, env=env, obj=obj or environment(),
+                              catch_exceptions=False)  # fmt: skip
+
+
+def run(*args: str, **options) -> Result:
+    """`bulkorders --panel sandbox ARGS` (the options as for `bulkorders`)."""
+    return bulkorders("--panel", "sandbox", *args, **options)
+
+
+def submit(*args: str, panel: str = "sandbox", **options) -> Result:
+    """`bulkorders --panel PANEL submit ARGS`."""
+    return bulkorders("--panel", panel, "submit", *args, **options)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """The time the `ledger` fixture reads: the real one, unless a test module overrides this."""
+    return time.time
+
+
+@pytest.fixture
+def ledger(tmp_path, clock) -> Iterator[Ledger]:
+    """A new ledger at tmp_path/ledger.sqlite on `clock`, closed after the test."""
+    with Ledger.open(tmp_path / "ledger.sqlite", clock=clock) as opened:
+        yield opened
+
+
+def sandbox_client(state: Path, *, clock: Clock | None = None, key: str = "sandbox-test-key",
+                   accepts: str | None = None) -> PanelClient:
+    """A PanelClient on the in-process sandbox kept in `state` (`accepts`: the only key it takes)."""
+    return PanelClient(SANDBOX_URL, key, transport=SandboxTransport(state, clock=clock, key=accepts))

@@ -48,12 +48,6 @@ def planned_rows(payloads: list[dict[str, str]], first_row: int = 2) -> list[Pla
 
 
 @pytest.fixture
-def ledger(tmp_path):
-    with Ledger.open(tmp_path / "ledger.sqlite") as opened:
-        yield opened
-
-
-@pytest.fixture
 def weekly(ledger):
     return ledger.campaign("weekly", PANEL, Path("weekly.xlsx"))
 

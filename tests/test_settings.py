@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-from click.testing import CliRunner
-from conftest import environment
-
-from bulkorders.cli import cli
+from conftest import bulkorders as run
 
 SECRET = "sk-live-7d1f2e9c0b"
-
-
-def run(*args, env=None):
-    return CliRunner().invoke(cli, list(args), env=env, obj=environment())
 
 
 def test_version_and_help():

@@ -18,11 +18,10 @@ from urllib.parse import parse_qsl
 import httpx
 import openpyxl
 import pytest
-from click.testing import CliRunner
+from conftest import run, sandbox_client, submit
 from openpyxl.styles import Font, PatternFill
 
 from bulkorders.catalog import Catalogue
-from bulkorders.cli import cli
 from bulkorders.errors import AuthError, BulkOrdersError, FundsError, Interrupted, WriteBackError
 from bulkorders.ledger.store import Ledger
 from bulkorders.models import AddResult, Balance
@@ -54,10 +53,6 @@ def write_csv(path: Path, rows: list[list[str]], header: list[str] = HEADER) -> 
 def read_csv(path: Path) -> list[dict[str, str]]:
     with path.open(newline="", encoding="utf-8-sig") as fh:
         return list(csv.DictReader(fh))
-
-
-def submit(*args: str, panel: str = "sandbox"):
-    return CliRunner().invoke(cli, ["--panel", panel, "submit", *args], catch_exceptions=False)
 
 
 def sandbox_state_path() -> Path:
@@ -168,7 +163,7 @@ def test_without_a_terminal_and_without_yes_it_refuses_and_places_nothing(tmp_pa
 
 def test_json_output_is_one_document_with_counts_and_outcomes(tmp_path):
     sheet = write_csv(tmp_path / "orders.csv", [*ROWS, BAD_ROW])
-    result = CliRunner().invoke(cli, ["--panel", "sandbox", "--json", "submit", str(sheet), "--yes"])
+    result = run("--json", "submit", str(sheet), "--yes")
     assert result.exit_code == 1
     doc = json.loads(result.stdout)
     assert (doc["placed_now"], doc["placed"], doc["invalid"], doc["uncertain"]) == (3, 3, 1, 0)
@@ -410,8 +405,7 @@ def test_not_enough_funds_stops_writes_back_and_the_rerun_places_the_rest(tmp_pa
 
 def test_a_bad_key_stops_before_anything_is_placed(tmp_path):
     sheet = write_csv(tmp_path / "orders.csv", ROWS)
-    transport = SandboxTransport(sandbox_state_path(), key="right-key")
-    client = PanelClient(SANDBOX_URL, "wrong-key", transport=transport)
+    client = sandbox_client(sandbox_state_path(), key="wrong-key", accepts="right-key")
     io = pipeline_io(tmp_path, client)
     with pytest.raises(AuthError) as caught:
         submit_sheet(sheet, SubmitOptions(), io)
@@ -447,7 +441,7 @@ class Interrupting:
 def test_ctrl_c_stops_cleanly_writes_back_and_resumes(tmp_path, signal_it):
     rows = [[f"https://instagram.com/p/{i}", "1001", "100"] for i in range(40)]
     sheet = write_csv(tmp_path / "ctrlc.csv", rows, ["link", "service", "quantity"])
-    client = PanelClient(SANDBOX_URL, "sandbox-test-key", transport=SandboxTransport(sandbox_state_path()))
+    client = sandbox_client(sandbox_state_path())
     io = pipeline_io(tmp_path, client, reporter=Interrupting(after=7, signal_it=signal_it))
     outcome = submit_sheet(sheet, SubmitOptions(concurrency=4), io)
     assert isinstance(outcome.stop, Interrupted) and outcome.exit_code == 130

@@ -79,9 +79,9 @@ class ScriptedClient:
 
 
 @pytest.fixture
-def ledger(tmp_path):
-    with Ledger.open(tmp_path / "ledger.sqlite", clock=CLOCK) as opened:
-        yield opened
+def clock():
+    """The `ledger` fixture's clock (tests/conftest.py)."""
+    return CLOCK
 
 
 def make_rows(ledger: Ledger, count: int, name: str = "camp") -> tuple[object, list[Sendable]]:
