@@ -35,6 +35,8 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from goals import verdict
+
 from bulkorders.catalog import cache_path, load_catalogue
 from bulkorders.clock import utc_now_iso
 from bulkorders.ledger.store import Ledger, PlannedRow, assign_identities
@@ -234,14 +236,12 @@ def run(args: argparse.Namespace, work: Path) -> int:
         return 1
     print(done.stdout.strip(), file=sys.stderr)
     size = out.stat().st_size / 1e6
-    verdict = "ok" if seconds <= GOAL_SECONDS else f"OVER the {GOAL_SECONDS:g} s goal"
+    within = "ok" if seconds <= GOAL_SECONDS else f"OVER the {GOAL_SECONDS:g} s goal"
     print(f"report of {args.orders} orders: {seconds:.2f} s ({size:.1f} MB workbook, "
-          f"{seconds / GOAL_SECONDS:.0%} of the {GOAL_SECONDS:g} s goal) — {verdict}")
+          f"{seconds / GOAL_SECONDS:.0%} of the {GOAL_SECONDS:g} s goal) — {within}")
     if seconds > GOAL_SECONDS:
         missed.append(f"report took {seconds:.2f} s > {GOAL_SECONDS:g} s")
-    for line in missed:
-        print(f"GOAL MISSED: {line}")
-    return 1 if missed else 0
+    return verdict(missed)
 
 
 if __name__ == "__main__":
