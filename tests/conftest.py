@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from click.testing import CliRunner, Result
 from bulkorders.cli import cli
 from bulkorders.cli.app import Environment
 from bulkorders.clock import Clock
-from bulkorders.ledger.store import Ledger
+from bulkorders.ledger.store import Ledger, PlannedRow, assign_identities
 from bulkorders.panel.client import PanelClient
 from bulkorders.panel.sandbox.transport import SandboxTransport
 from bulkorders.settings import SANDBOX_URL
@@ -66,6 +67,21 @@ def submit(*args: str, panel: str = "sandbox", **options) -> Result:
     return bulkorders("--panel", panel, "submit", *args, **options)
 
 
+class FakeClock:
+    """Injected time: whatever reads it (sandbox, ledger, pipelines) sees `now`; sleep advances it."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
 @pytest.fixture
 def clock() -> Clock:
     """The time the `ledger` fixture reads: the real one, unless a test module overrides this."""
@@ -77,6 +93,15 @@ def ledger(tmp_path, clock) -> Iterator[Ledger]:
     """A new ledger at tmp_path/ledger.sqlite on `clock`, closed after the test."""
     with Ledger.open(tmp_path / "ledger.sqlite", clock=clock) as opened:
         yield opened
+
+
+def planned_rows(payloads: list[dict[str, str]], first_row: int = 2,
+                 estimate: Decimal = Decimal("0.09")) -> list[PlannedRow]:
+    """The sheet's payloads as the submitter hands them over: identities in sheet order."""
+    return [
+        PlannedRow(ident, first_row + n, p["service"], p.get("link"), p, estimate)
+        for n, (ident, p) in enumerate(zip(assign_identities(payloads), payloads))
+    ]
 
 
 def sandbox_client(state: Path, *, clock: Clock | None = None, key: str = "sandbox-test-key",

@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from conftest import planned_rows
 
 from bulkorders.errors import ExitCode, LedgerError, LedgerLocked
 from bulkorders.ledger.migrations import MIGRATIONS, migrate
@@ -37,14 +38,6 @@ T2 = "2026-11-27T09:00:00Z"
 
 def payload(link: str, service: str = "1001", quantity: str = "100", **fields: str) -> dict:
     return {"service": service, "link": link, "quantity": quantity, **fields}
-
-
-def planned_rows(payloads: list[dict[str, str]], first_row: int = 2) -> list[PlannedRow]:
-    """The sheet's payloads as the submitter hands them over: identities in sheet order."""
-    return [
-        PlannedRow(ident, first_row + n, p["service"], p.get("link"), p, Decimal("0.09"))
-        for n, (ident, p) in enumerate(zip(assign_identities(payloads), payloads))
-    ]
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import bulkorders, environment, run, sandbox_client
+from conftest import FakeClock, bulkorders, environment, run, sandbox_client
 
 from bulkorders.errors import BulkOrdersError, ExitCode, Interrupted, PanelUnreachable, UsageError
 from bulkorders.lifecycle.outcome import summary_text
@@ -41,24 +41,9 @@ NO_REFILL = "1002"  # cancel only
 NO_CANCEL = "1003"  # refill only
 
 
-class Clock:
-    """Injected time: the sandbox, the ledger and the pipelines all read it; sleep advances it."""
-
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock(T0)
 
 
 @pytest.fixture

@@ -18,11 +18,10 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from conftest import bulkorders, sandbox_client, submit
+from conftest import FakeClock, bulkorders, planned_rows, sandbox_client, submit
 
 from bulkorders.catalog import load_catalogue
 from bulkorders.clock import utc_now_iso
-from bulkorders.ledger.identity import assign_identities
 from bulkorders.ledger.store import Ledger, PlannedRow
 from bulkorders.panel.client import PanelClient
 from bulkorders.panel.sandbox.panel import CURRENCY, DONE_SECONDS
@@ -35,14 +34,6 @@ DAY2 = DAY1 + 86_400
 PANEL = "sandbox"
 
 
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @dataclass
 class Built:
     ledger_path: Path
@@ -52,16 +43,12 @@ class Built:
     observations: int
 
 
-def _place(ledger: Ledger, client: PanelClient, clock: Clock, name: str, rows: list[tuple[str, str, str]]):
+def _place(ledger: Ledger, client: PanelClient, clock: FakeClock, name: str, rows: list[tuple[str, str, str]]):
     """What submit does: record intent, send, record the outcome. Returns placed order ids."""
     campaign = ledger.campaign(name, PANEL, Path(f"{name}.xlsx"))
     payloads = [{"service": s, "link": link, "quantity": q} for link, s, q in rows]
-    planned = [
-        PlannedRow(identity, excel, p["service"], p["link"], p, Decimal("0.5"))
-        for excel, (identity, p) in enumerate(zip(assign_identities(payloads), payloads), start=2)
-    ]
     placed = []
-    for row in ledger.sync_rows(campaign, planned):
+    for row in ledger.sync_rows(campaign, planned_rows(payloads, estimate=Decimal("0.5"))):
         at = utc_now_iso(clock)
         ledger.mark_sending([row.id], at)
         result = client.add(row.payload)
@@ -76,7 +63,7 @@ def _place(ledger: Ledger, client: PanelClient, clock: Clock, name: str, rows: l
 @pytest.fixture
 def built(tmp_path) -> Built:
     """Two campaigns on two days: placed, rejected, uncertain, cancelled, partial, refilled."""
-    clock = Clock(DAY1)
+    clock = FakeClock(DAY1)
     path = tmp_path / "ledger.sqlite"
     ledger = Ledger.open(path, clock=clock)
     client = sandbox_client(tmp_path / "sb.jsonl", clock=clock)

@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 import pytest
+from conftest import planned_rows
 
 from bulkorders.errors import AuthError, ConfigError, FundsError, Interrupted, PanelError, PanelUnreachable
-from bulkorders.ledger.identity import assign_identities
-from bulkorders.ledger.store import Ledger, PlannedRow
+from bulkorders.ledger.store import Ledger
 from bulkorders.models import AddResult, format_money
 from bulkorders.submit.placement import Sendable, place_rows, rejection_text
 
@@ -88,11 +88,7 @@ def make_rows(ledger: Ledger, count: int, name: str = "camp") -> tuple[object, l
     campaign = ledger.campaign(name, "sandbox")
     payloads = [{"service": "1001", "link": f"https://x.test/{i}", "quantity": "100"}
                 for i in range(count)]  # fmt: skip
-    planned = [
-        PlannedRow(identity, i + 2, "1001", p["link"], p, Decimal("0.09"))
-        for i, (identity, p) in enumerate(zip(assign_identities(payloads), payloads))
-    ]
-    rows = ledger.sync_rows(campaign, planned)
+    rows = ledger.sync_rows(campaign, planned_rows(payloads))
     return campaign, [Sendable(r.id, r.excel_row, r.payload, r.estimate) for r in rows]
 
 
