@@ -1,5 +1,6 @@
 """Shared fixtures and helpers: every user dir points at tmp_path, so tests never touch a real
-home; the CLI run in-process (`bulkorders`, `run`, `submit`); a ledger; a sandbox client."""
+home; the CLI run in-process (`bulkorders`, `run`, `submit`) in a test `environment()`; an
+injected clock (`FakeClock`); a `ledger` and its `planned_rows`; a `sandbox_client`."""
 
 from __future__ import annotations
 
