@@ -45,8 +45,9 @@ NGINX_502 = (
 Reply = httpx.Response | Exception | Callable[[dict[str, str]], httpx.Response]
 
 
-class FakePanel:
-    """An httpx handler: answers from a script (one entry per request) or a function."""
+class FakeHTTPPanel:
+    """A panel over HTTP, as an httpx.MockTransport handler: answers from a script (one entry
+    per request) or a function. (Not test_submit's FakePanelClient, which stands in for the client.)"""
 
     def __init__(self, *script: Reply, handler: Callable[[dict[str, str]], Reply] | None = None):
         self.script = list(script)
@@ -81,7 +82,7 @@ def raw(text: str, status: int = 200, content_type: str = "text/html") -> httpx.
 
 
 class Harness:
-    def __init__(self, panel: FakePanel, **kwargs: Any):
+    def __init__(self, panel: FakeHTTPPanel, **kwargs: Any):
         self.panel = panel
         self.sleeps: list[float] = []
         self.log: list[str] = []
@@ -94,7 +95,7 @@ class Harness:
 
 def harness(*script: Reply, **kwargs: Any) -> Harness:
     handler = kwargs.pop("handler", None)
-    return Harness(FakePanel(*script, handler=handler), **kwargs)
+    return Harness(FakeHTTPPanel(*script, handler=handler), **kwargs)
 
 
 # --- request format -------------------------------------------------------------------

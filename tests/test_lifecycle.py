@@ -9,12 +9,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from conftest import FakeClock, bulkorders, environment, run, sandbox_client
 
-from bulkorders.cli import app as cli_app
-from bulkorders.cli import cli
 from bulkorders.errors import BulkOrdersError, ExitCode, Interrupted, PanelUnreachable, UsageError
-from bulkorders.ledger.store import Ledger
 from bulkorders.lifecycle.outcome import summary_text
 from bulkorders.lifecycle.pipelines import LifecycleIO, SheetOptions, cancel_sheet, refill_sheet, status_sheet
 from bulkorders.lifecycle.plan import (
@@ -36,8 +33,6 @@ from bulkorders.models import OUTPUT_COLUMNS, CancelResult, OrderStatus, RefillR
 from bulkorders.panel.client import PanelClient
 from bulkorders.panel.connect import SANDBOX_STATE_FILE
 from bulkorders.panel.sandbox import panel as sandbox
-from bulkorders.panel.sandbox.transport import SandboxTransport
-from bulkorders.settings import SANDBOX_URL
 
 T0 = 1_800_000_000.0
 SERVICES = sandbox.catalogue()
@@ -46,37 +41,15 @@ NO_REFILL = "1002"  # cancel only
 NO_CANCEL = "1003"  # refill only
 
 
-class Clock:
-    """Injected time: the sandbox, the ledger and the pipelines all read it; sleep advances it."""
-
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock(T0)
 
 
 @pytest.fixture
 def client(tmp_path, clock):
-    transport = SandboxTransport(tmp_path / "sandbox.jsonl", clock=clock)
-    with PanelClient(SANDBOX_URL, "test-key", transport=transport) as panel_client:
+    with sandbox_client(tmp_path / "sandbox.jsonl", clock=clock) as panel_client:
         yield panel_client
-
-
-@pytest.fixture
-def ledger(tmp_path, clock):
-    with Ledger.open(tmp_path / "ledger.sqlite", clock=clock) as opened:
-        yield opened
 
 
 @pytest.fixture
@@ -482,13 +455,8 @@ def sandbox_orders(home: Path, service: str, count: int, *, age: float) -> list[
     """Orders in the sandbox the CLI uses, created `age` seconds ago (negative: in the future)."""
     state = home / "data" / "bulkorders" / SANDBOX_STATE_FILE
     state.parent.mkdir(parents=True, exist_ok=True)
-    transport = SandboxTransport(state, clock=lambda: time.time() - age)
-    with PanelClient(SANDBOX_URL, "sandbox", transport=transport) as panel_client:
+    with sandbox_client(state, clock=lambda: time.time() - age) as panel_client:
         return place(panel_client, service, count)
-
-
-def run(*args: str):
-    return CliRunner().invoke(cli, ["--panel", "sandbox", *args])
 
 
 def test_cli_status_json(tmp_path, isolated_user_dirs):
@@ -525,10 +493,9 @@ def test_cli_cancel_needs_yes_without_a_terminal(tmp_path, isolated_user_dirs):
     assert read_csv(tmp_path / "orders.results.csv")[2]["cancel_result"] == "1"
 
 
-def test_cli_cancel_asks_on_a_terminal(tmp_path, isolated_user_dirs, monkeypatch):
+def test_cli_cancel_asks_on_a_terminal(tmp_path, isolated_user_dirs):
     ids = sandbox_orders(isolated_user_dirs, REFILL_AND_CANCEL, 1, age=-3600)
-    monkeypatch.setattr(cli_app, "stdin_is_terminal", lambda: True)
-    result = CliRunner().invoke(cli, ["--panel", "sandbox", "cancel", str(id_sheet(tmp_path, ids))], input="n\n")
+    result = run("cancel", str(id_sheet(tmp_path, ids)), input="n\n", obj=environment(terminal=True))
     assert result.exit_code == 3
     assert "Error: Nothing cancelled: the cancellation was not confirmed." in result.stderr
 
@@ -558,7 +525,7 @@ def test_cli_usage_errors(tmp_path, args, message):
 
 def test_every_lifecycle_command_has_help():
     for name in ("status", "refill", "cancel"):
-        result = CliRunner().invoke(cli, [name, "--help"])
+        result = bulkorders(name, "--help")
         assert result.exit_code == 0 and "--rows" in result.output and "--in-place" in result.output
 
 
@@ -690,10 +657,9 @@ def test_status_refill_cancel_on_the_results_of_submit(tmp_path, client, io, led
     assert (record.campaign, record.excel_row, record.refill_id, record.status) == ("week", 2, "1", "Completed")
 
 
-def test_cli_cancel_end_of_input_at_the_prompt_is_a_no(tmp_path, isolated_user_dirs, monkeypatch):
+def test_cli_cancel_end_of_input_at_the_prompt_is_a_no(tmp_path, isolated_user_dirs):
     ids = sandbox_orders(isolated_user_dirs, REFILL_AND_CANCEL, 1, age=-3600)
-    monkeypatch.setattr(cli_app, "stdin_is_terminal", lambda: True)
-    result = CliRunner().invoke(cli, ["--panel", "sandbox", "cancel", str(id_sheet(tmp_path, ids))], input="")
+    result = run("cancel", str(id_sheet(tmp_path, ids)), input="", obj=environment(terminal=True))
     assert result.exit_code == 3
     assert "Aborted" not in result.output
     assert "Error: Nothing cancelled: the cancellation was not confirmed." in result.stderr

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from click.testing import CliRunner
+from conftest import bulkorders
 
-from bulkorders.cli import cli
 from bulkorders.errors import PanelError, UsageError
 from bulkorders.models import TYPE_RULES
 from bulkorders.panel.sandbox import panel as sb
@@ -495,26 +494,25 @@ def test_sandbox_reset_command(isolated_user_dirs):
     assert SANDBOX_STATE_FILE == STATE_FILE  # --panel sandbox and the commands share one file
     path = isolated_user_dirs / "data" / "bulkorders" / STATE_FILE
     LiveSandbox(path).handle({"key": "k", "action": "add", "service": "1009", "link": "a"}, T0)
-    runner = CliRunner()
-    result = runner.invoke(cli, ["sandbox", "reset"])
+    result = bulkorders("sandbox", "reset")
     assert result.exit_code == 0, result.output
     assert result.stdout == (
         f"Reset the sandbox {path}: balance back to 1000.00 USD, no orders. New order ids start "
         "at 23502: like a real panel, the sandbox never reuses an id.\n"
     )
-    result = runner.invoke(cli, ["sandbox", "reset"])
+    result = bulkorders("sandbox", "reset")
     assert result.stdout == f"No sandbox orders in {path}: nothing to reset.\n"
 
 
 def test_serve_refuses_a_non_loopback_host_and_bad_shares(tmp_path):
     state = str(tmp_path / STATE_FILE)
-    result = CliRunner().invoke(cli, ["sandbox", "serve", "--host", "0.0.0.0", "--state", state])
+    result = bulkorders("sandbox", "serve", "--host", "0.0.0.0", "--state", state)
     assert result.exit_code == 2
     assert "Refusing to serve the sandbox on 0.0.0.0: it listens on loopback only" in result.stderr
-    result = CliRunner().invoke(cli, ["sandbox", "serve", "--fail-5xx", "0.7", "--html", "0.5"])
+    result = bulkorders("sandbox", "serve", "--fail-5xx", "0.7", "--html", "0.5")
     assert result.exit_code == 2
     assert "The fault shares add up to more than 1: lower some of them." in result.stderr
-    result = CliRunner().invoke(cli, ["sandbox", "serve", "--fail-429", "2"])
+    result = bulkorders("sandbox", "serve", "--fail-429", "2")
     assert result.exit_code == 2 and "--fail-429" in result.stderr
 
 

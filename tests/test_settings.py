@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-from click.testing import CliRunner
-
-from bulkorders.cli import cli
+from conftest import bulkorders as run
 
 SECRET = "sk-live-7d1f2e9c0b"
-
-
-
-pytestmark = pytest.mark.usefixtures("no_backoff_waits")
-
-def run(*args, env=None):
-    return CliRunner().invoke(cli, list(args), env=env)
 
 
 def test_version_and_help():

@@ -18,11 +18,10 @@ from urllib.parse import parse_qsl
 import httpx
 import openpyxl
 import pytest
-from click.testing import CliRunner
+from conftest import run, sandbox_client, submit
 from openpyxl.styles import Font, PatternFill
 
 from bulkorders.catalog import Catalogue
-from bulkorders.cli import cli
 from bulkorders.errors import AuthError, BulkOrdersError, FundsError, Interrupted, WriteBackError
 from bulkorders.ledger.store import Ledger
 from bulkorders.models import AddResult, Balance
@@ -54,10 +53,6 @@ def write_csv(path: Path, rows: list[list[str]], header: list[str] = HEADER) -> 
 def read_csv(path: Path) -> list[dict[str, str]]:
     with path.open(newline="", encoding="utf-8-sig") as fh:
         return list(csv.DictReader(fh))
-
-
-def submit(*args: str, panel: str = "sandbox"):
-    return CliRunner().invoke(cli, ["--panel", panel, "submit", *args], catch_exceptions=False)
 
 
 def sandbox_state_path() -> Path:
@@ -168,7 +163,7 @@ def test_without_a_terminal_and_without_yes_it_refuses_and_places_nothing(tmp_pa
 
 def test_json_output_is_one_document_with_counts_and_outcomes(tmp_path):
     sheet = write_csv(tmp_path / "orders.csv", [*ROWS, BAD_ROW])
-    result = CliRunner().invoke(cli, ["--panel", "sandbox", "--json", "submit", str(sheet), "--yes"])
+    result = run("--json", "submit", str(sheet), "--yes")
     assert result.exit_code == 1
     doc = json.loads(result.stdout)
     assert (doc["placed_now"], doc["placed"], doc["invalid"], doc["uncertain"]) == (3, 3, 1, 0)
@@ -339,8 +334,8 @@ def test_in_place_keeps_a_copy_of_the_input(tmp_path):
 # --- the pipeline with injected I/O -----------------------------------------------------------
 
 
-class FakePanel:
-    """A panel client whose `add` answers are scripted by link; it counts every call."""
+class FakePanelClient:
+    """Stands in for PanelClient: `add` answers scripted by link, and every call counted."""
 
     def __init__(self, script: Mapping[str, object] | None = None, balance: str = "100") -> None:
         self.script = dict(script or {})
@@ -373,7 +368,7 @@ def pipeline_io(tmp_path: Path, client, **extra) -> SubmitIO:
 
 def test_a_panel_error_starting_with_equals_is_written_as_text(tmp_path):
     sheet = write_csv(tmp_path / "evil.csv", ROWS)
-    client = FakePanel({ROWS[1][0]: '=HYPERLINK("http://evil.test","click")'})
+    client = FakePanelClient({ROWS[1][0]: '=HYPERLINK("http://evil.test","click")'})
     io = pipeline_io(tmp_path, client)
     outcome = submit_sheet(sheet, SubmitOptions(), io)
     assert outcome.exit_code == 1 and outcome.count("rejected") == 1
@@ -391,7 +386,7 @@ def test_a_panel_error_starting_with_equals_is_written_as_text(tmp_path):
 def test_not_enough_funds_stops_writes_back_and_the_rerun_places_the_rest(tmp_path):
     rows = [[f"https://instagram.com/p/{i}", "1001", "100"] for i in range(30)]
     sheet = write_csv(tmp_path / "funds.csv", rows, ["link", "service", "quantity"])
-    client = FakePanel({rows[12][0]: FundsError("The panel says the balance is too low.")})
+    client = FakePanelClient({rows[12][0]: FundsError("The panel says the balance is too low.")})
     io = pipeline_io(tmp_path, client)
     outcome = submit_sheet(sheet, SubmitOptions(concurrency=3), io)
     assert isinstance(outcome.stop, FundsError) and outcome.exit_code == 3
@@ -410,8 +405,7 @@ def test_not_enough_funds_stops_writes_back_and_the_rerun_places_the_rest(tmp_pa
 
 def test_a_bad_key_stops_before_anything_is_placed(tmp_path):
     sheet = write_csv(tmp_path / "orders.csv", ROWS)
-    transport = SandboxTransport(sandbox_state_path(), key="right-key")
-    client = PanelClient(SANDBOX_URL, "wrong-key", transport=transport)
+    client = sandbox_client(sandbox_state_path(), key="wrong-key", accepts="right-key")
     io = pipeline_io(tmp_path, client)
     with pytest.raises(AuthError) as caught:
         submit_sheet(sheet, SubmitOptions(), io)
@@ -447,7 +441,7 @@ class Interrupting:
 def test_ctrl_c_stops_cleanly_writes_back_and_resumes(tmp_path, signal_it):
     rows = [[f"https://instagram.com/p/{i}", "1001", "100"] for i in range(40)]
     sheet = write_csv(tmp_path / "ctrlc.csv", rows, ["link", "service", "quantity"])
-    client = PanelClient(SANDBOX_URL, "sandbox-test-key", transport=SandboxTransport(sandbox_state_path()))
+    client = sandbox_client(sandbox_state_path())
     io = pipeline_io(tmp_path, client, reporter=Interrupting(after=7, signal_it=signal_it))
     outcome = submit_sheet(sheet, SubmitOptions(concurrency=4), io)
     assert isinstance(outcome.stop, Interrupted) and outcome.exit_code == 130
@@ -505,7 +499,7 @@ def test_uncertain_rows_are_resent_only_with_resend_uncertain_and_duplicates_say
 
 def test_declining_the_confirmation_places_nothing(tmp_path):
     sheet = write_csv(tmp_path / "orders.csv", ROWS)
-    client = FakePanel()
+    client = FakePanelClient()
     io = pipeline_io(tmp_path, client)
     io.confirm = lambda plan: False
     with pytest.raises(BulkOrdersError) as caught:
@@ -518,7 +512,7 @@ def test_declining_the_confirmation_places_nothing(tmp_path):
 
 def test_rejected_rows_are_sent_again_only_with_retry_rejected(tmp_path):
     sheet = write_csv(tmp_path / "busy.csv", ROWS)
-    client = FakePanel({ROWS[0][0]: "You have active order with this link. Please wait until order being completed."})
+    client = FakePanelClient({ROWS[0][0]: "You have active order with this link. Please wait until order being completed."})
     io = pipeline_io(tmp_path, client)
     first = submit_sheet(sheet, SubmitOptions(), io)
     assert first.count("rejected") == 1 and client.calls.count(ROWS[0][0]) == 1

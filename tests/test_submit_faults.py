@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 import pytest
+from conftest import planned_rows
 
 from bulkorders.errors import AuthError, ConfigError, FundsError, Interrupted, PanelError, PanelUnreachable
-from bulkorders.ledger.identity import assign_identities
-from bulkorders.ledger.store import Ledger, PlannedRow
+from bulkorders.ledger.store import Ledger
 from bulkorders.models import AddResult, format_money
 from bulkorders.submit.placement import Sendable, place_rows, rejection_text
 
@@ -27,14 +27,18 @@ class ScriptedClient:
     """`add` answers by link: "ok", "lost", "error:TEXT", or an exception to raise.
 
     It records every call, the most requests it ever had in flight at once, and the most
-    ledger rows it ever saw in `sending` while a request was in flight.
+    ledger rows it ever saw in `sending` while a request was in flight. With `overlap=N`,
+    the first N requests wait for each other before answering: they pass only when all N
+    are in flight at once (a serial placer breaks the barrier and those rows end uncertain).
     """
 
     def __init__(self, ledger: Ledger, campaign, script: Mapping[str, object] | None = None,
-                 delay: float = 0.002) -> None:
+                 delay: float = 0.002, overlap: int = 0) -> None:
         self.ledger, self.campaign = ledger, campaign
         self.script = dict(script or {})
         self.delay = delay
+        self._overlap = threading.Barrier(overlap, timeout=10) if overlap else None  # timeout: no hang
+        self._to_meet = overlap
         self.calls: list[str] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -56,7 +60,10 @@ class ScriptedClient:
                 self.sent_while_not_sending.append(link)
             self._next += 1
             order = str(self._next)
+            meet, self._to_meet = self._to_meet > 0, self._to_meet - 1
         try:
+            if meet:
+                self._overlap.wait()
             action = self.script.get(link, "ok")
             if isinstance(action, BaseException):
                 raise action  # a refusal comes at once: the bounds below rely on it
@@ -72,20 +79,16 @@ class ScriptedClient:
 
 
 @pytest.fixture
-def ledger(tmp_path):
-    with Ledger.open(tmp_path / "ledger.sqlite", clock=CLOCK) as opened:
-        yield opened
+def clock():
+    """The `ledger` fixture's clock (tests/conftest.py)."""
+    return CLOCK
 
 
 def make_rows(ledger: Ledger, count: int, name: str = "camp") -> tuple[object, list[Sendable]]:
     campaign = ledger.campaign(name, "sandbox")
     payloads = [{"service": "1001", "link": f"https://x.test/{i}", "quantity": "100"}
                 for i in range(count)]  # fmt: skip
-    planned = [
-        PlannedRow(identity, i + 2, "1001", p["link"], p, Decimal("0.09"))
-        for i, (identity, p) in enumerate(zip(assign_identities(payloads), payloads))
-    ]
-    rows = ledger.sync_rows(campaign, planned)
+    rows = ledger.sync_rows(campaign, planned_rows(payloads))
     return campaign, [Sendable(r.id, r.excel_row, r.payload, r.estimate) for r in rows]
 
 
@@ -99,7 +102,7 @@ def link(i: int) -> str:
 
 def test_every_row_placed_once_with_bounded_sending(ledger):
     campaign, rows = make_rows(ledger, 60)
-    client = ScriptedClient(ledger, campaign)
+    client = ScriptedClient(ledger, campaign, delay=0, overlap=2)  # two in flight at once, or no pass
     tally = place_rows(rows, client=client, ledger=ledger, currency="USD", concurrency=4, clock=CLOCK)
     assert (tally.placed, tally.rejected, tally.uncertain, tally.stop) == (60, 0, 0, None)
     assert tally.spent == Decimal("5.40")

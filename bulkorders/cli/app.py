@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,11 +23,30 @@ if TYPE_CHECKING:
     from bulkorders.panel import PanelClient
 
 
+def _stdin_isatty() -> bool:
+    """Whether a person can answer a prompt (CliRunner's stdin is not a terminal)."""
+    return sys.stdin.isatty()
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What a run takes from the machine rather than from its options: whether there is a
+    terminal to prompt on, and how to wait between retries of an unreachable panel.
+
+    `main` runs with this default. Another caller (a test) passes its own as click's context
+    object: `CliRunner().invoke(cli, args, obj=Environment(stdin_is_terminal=lambda: True))`.
+    """
+
+    stdin_is_terminal: Callable[[], bool] = _stdin_isatty
+    sleep: Callable[[float], None] = time.sleep
+
+
 @dataclass
 class App:
-    """What every command receives: the settings and a place to close resources."""
+    """What every command receives: the settings, the environment and a place to close resources."""
 
     settings: Settings
+    env: Environment = field(default_factory=Environment)
     _closers: list[Callable[[], None]] = field(default_factory=list)
     _client: PanelClient | None = None
     _ledger: Ledger | None = None
@@ -43,7 +63,7 @@ class App:
         if self._client is None:
             from bulkorders.panel import open_client
 
-            self._client = open_client(self.settings)
+            self._client = open_client(self.settings, sleep=self.env.sleep)
             self.on_close(self._client.close)
         return self._client
 
@@ -151,7 +171,8 @@ def cli(ctx, panel, config, ledger, json_output, debug):
     place it with `submit`, follow it with `status`, `refill` and `cancel`, and
     export an audit workbook with `report`. Try it with --panel sandbox.
     """
-    ctx.obj = App(settings=Settings(json=json_output, debug=debug))
+    env = ctx.obj if isinstance(ctx.obj, Environment) else Environment()
+    ctx.obj = App(settings=Settings(json=json_output, debug=debug), env=env)
     settings = load_settings(panel=panel, config=config, ledger=ledger, json=json_output, debug=debug)
     ctx.obj.settings = settings
     ctx.call_on_close(ctx.obj.close)
@@ -160,23 +181,25 @@ def cli(ctx, panel, config, ledger, json_output, debug):
 pass_app = click.make_pass_decorator(App)
 
 
-def stdin_is_terminal() -> bool:
-    """Whether a person can answer a prompt (CliRunner's stdin is not a terminal)."""
-    return sys.stdin.isatty()
-
-
 def confirm(plan: str, question: str, *, yes: bool, refusal: str) -> bool:
     """Show the plan, then ask; --yes skips the question, and no terminal refuses (exit 2)."""
     click.echo(plan, err=True)
     if yes:
         return True
-    if not stdin_is_terminal():
+    if not _environment().stdin_is_terminal():
         raise UsageError(refusal)
     try:
         return click.confirm(question, default=False, err=True)
     except click.exceptions.Abort:  # end of input or Ctrl-C at the prompt: that is a no
         click.echo("", err=True)
         return False
+
+
+def _environment() -> Environment:
+    """The environment of the command being run (the default one outside a command)."""
+    ctx = click.get_current_context(silent=True)
+    app = ctx.find_object(App) if ctx is not None else None
+    return app.env if app is not None else Environment()
 
 
 class Outcome(Protocol):

@@ -5,6 +5,9 @@ One code path for both: the only difference is the httpx transport handed to the
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import click
 
 from bulkorders.clock import Clock
@@ -13,8 +16,13 @@ from bulkorders.panel.sandbox import STATE_FILE as SANDBOX_STATE_FILE
 from bulkorders.settings import Settings
 
 
-def open_client(settings: Settings, *, clock: Clock | None = None) -> PanelClient:
-    """The client for the configured panel (raises ConfigError when none is usable)."""
+def open_client(
+    settings: Settings, *, clock: Clock | None = None, sleep: Callable[[float], None] = time.sleep
+) -> PanelClient:
+    """The client for the configured panel (raises ConfigError when none is usable).
+
+    `sleep` is how the client waits between retries (tests pass one that does not wait).
+    """
     panel = settings.panel()
     transport = None
     if panel.is_sandbox:
@@ -27,6 +35,7 @@ def open_client(settings: Settings, *, clock: Clock | None = None) -> PanelClien
         transport=transport,
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
+        sleep=sleep,
         log=_debug_log if settings.debug else None,
     )
 
