@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import click
 
 from bulkorders import __version__
-from bulkorders.errors import BulkOrdersError, ExitCode, UsageError, WriteBackError
+from bulkorders.errors import BulkOrdersError, ExitCode, UsageError, run_error
 from bulkorders.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ def _debug(ctx: click.Context) -> bool:
 def _report(ctx: click.Context, exc: BulkOrdersError) -> None:
     if _debug(ctx):
         traceback.print_exc(file=sys.stderr)
-    click.echo(f"Error: {exc.message}", err=True)
+    click.echo(f"Error: {exc.full_message()}", err=True)
 
 
 @click.group(cls=BulkGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -182,7 +182,7 @@ def confirm(plan: str, question: str, *, yes: bool, refusal: str) -> bool:
 class Outcome(Protocol):
     """What a pipeline hands back to be shown: submit's and the lifecycle commands'."""
 
-    write_error: str | None
+    write_error: BulkOrdersError | None
     stop: BulkOrdersError | None
 
     @property
@@ -198,11 +198,8 @@ def finish(app: App, outcome: Outcome, problems: list[str], summary: str) -> Non
     if app.settings.json:
         app.emit_json(outcome.to_dict())
     app.say(summary)
-    if outcome.write_error is not None:
-        if outcome.stop is None:
-            raise WriteBackError(outcome.write_error)
-        click.echo(f"Error: {outcome.write_error}", err=True)
-    if outcome.stop is not None:
-        raise outcome.stop
+    error = run_error(outcome.stop, outcome.write_error)
+    if error is not None:
+        raise error
     if outcome.exit_code:
         click.get_current_context().exit(int(outcome.exit_code))

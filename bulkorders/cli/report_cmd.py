@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from bulkorders.cli.app import cli, pass_app
-from bulkorders.errors import BulkOrdersError, ExitCode, UsageError
+from bulkorders.errors import NothingToReport, UsageError
 from bulkorders.progress import make_reporter
 
 DAY = click.DateTime(formats=["%Y-%m-%d"])
@@ -56,10 +56,9 @@ def report(app, sheets, campaigns, since, until, out):
         sheets=tuple(sheets),
     )
     if not settings.ledger_path.exists():
-        raise BulkOrdersError(
+        raise NothingToReport(
             f"Nothing to report: there is no ledger at {settings.ledger_path} yet (submit creates "
-            "it), or choose one with --ledger. No workbook was written.",
-            exit_code=ExitCode.ROWS_FAILED,
+            "it), or choose one with --ledger. No workbook was written."
         )
     audit = build_report(app.ledger(), filters, services=lambda panel: cached_services(settings.cache_dir, panel))
     for panel in audit.uncatalogued:

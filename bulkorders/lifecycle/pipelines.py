@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bulkorders.clock import utc_now_iso
-from bulkorders.errors import BadAnswer, BulkOrdersError, PanelUnreachable
+from bulkorders.errors import BadAnswer, NotConfirmed, PanelUnreachable
 from bulkorders.lifecycle.outcome import CancelPlan, LifecycleReport
 from bulkorders.lifecycle.plan import (
     ServiceLookup,
@@ -143,7 +143,7 @@ def cancel_sheet(
         if ids:
             plan = CancelPlan(eligible, ids, dict(run.report.left_out))
             if not confirm(plan):
-                raise BulkOrdersError("Nothing cancelled: the cancellation was not confirmed.")
+                raise NotConfirmed("Nothing cancelled: the cancellation was not confirmed.")
             results = run.ask("Cancelling", ids, io.client.cancel)
             io.ledger.record_cancels(io.panel, results, utc_now_iso(io.clock))
             run.apply("cancel", ids, {r.order: r for r in results}, cancel_values,

@@ -313,7 +313,7 @@ class Run:
         try:
             summary = write_back(self.sheet, self.updates, self.out)
         except WriteBackError as exc:
-            self.report.write_error = (
+            self.report.write_error = WriteBackError(
                 f"{exc.message}\nNothing is lost: the ledger holds every answer. Rerun the same "
                 "command to write the sheet again."
             )

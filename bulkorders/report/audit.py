@@ -21,7 +21,7 @@ import pandas as pd
 
 from bulkorders.catalog import read_cached
 from bulkorders.clock import Clock
-from bulkorders.errors import BulkOrdersError, ExitCode
+from bulkorders.errors import NothingToReport
 from bulkorders.ledger import RowState
 from bulkorders.models import Service, format_money
 
@@ -126,7 +126,7 @@ def build_report(
     """
     orders, problems = _select(ledger, filters, read_sheet)
     if not orders and not problems:
-        raise BulkOrdersError(_nothing_message(ledger, filters), exit_code=ExitCode.ROWS_FAILED)
+        raise NothingToReport(_nothing_message(ledger, filters))
     keep = {(o.panel, o.order_id) for o in orders}
     observations = ledger.observations(order_ids=sorted({o.order_id for o in orders}), panel=filters.panel)
     observations = [b for b in observations if (b["panel"], b["order_id"]) in keep]

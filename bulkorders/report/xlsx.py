@@ -30,7 +30,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from bulkorders.errors import BulkOrdersError
+from bulkorders.errors import ReportWriteError
 from bulkorders.progress import Reporter, SilentReporter
 
 Kind = Literal["text", "int", "money", "datetime", "date"]
@@ -125,7 +125,7 @@ def write_workbook(
                     _stream_sheet(src.read(info).decode("utf-8"), table, dst, info, progress)
         os.replace(tmp, path)
     except OSError as exc:
-        raise BulkOrdersError(
+        raise ReportWriteError(
             f"Cannot write {path}: {exc.strerror or exc}. Close it if it is open in Excel, "
             "check the folder exists and has space, then rerun."
         ) from exc

@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bulkorders.errors import BulkOrdersError, ExitCode
+from bulkorders.errors import BulkOrdersError, ExitCode, SpendRefused, WriteBackError, run_exit_code
 from bulkorders.ledger import RowState
 from bulkorders.models import Balance, format_money
 
@@ -64,8 +64,8 @@ class SubmitOutcome:
     spent: Decimal = Decimal(0)
     currency: str | None = None
     output: Path | None = None
-    write_error: str | None = None
-    stop: BulkOrdersError | None = None
+    write_error: WriteBackError | None = None  # the results could not be written; the ledger has them
+    stop: BulkOrdersError | None = None  # why the run ended early (no funds, Ctrl-C…)
 
     def count(self, state: str) -> int:
         return sum(1 for row in self.rows if row.state == state)
@@ -73,14 +73,11 @@ class SubmitOutcome:
     @property
     def exit_code(self) -> ExitCode:
         """0 when every row has its order, 1 when some rows are invalid/rejected/uncertain/unsent."""
-        if self.stop is not None:
-            return self.stop.exit_code
-        if self.write_error is not None:
-            return ExitCode.PANEL
         if self.dry_run:
-            return ExitCode.ROWS_FAILED if self.count("invalid") else ExitCode.OK
-        done = all(row.state in (RowState.PLACED, "has_order") for row in self.rows)
-        return ExitCode.OK if done else ExitCode.ROWS_FAILED
+            failed = bool(self.count("invalid"))
+        else:
+            failed = not all(row.state in (RowState.PLACED, "has_order") for row in self.rows)
+        return run_exit_code(self.stop, self.write_error, rows_failed=failed)
 
     def to_dict(self) -> dict[str, Any]:
         """The `--json` document."""
@@ -100,7 +97,7 @@ class SubmitOutcome:
             "spent": str(self.spent),
             "currency": self.currency,
             "output": None if self.output is None else str(self.output),
-            "write_error": self.write_error,
+            "write_error": None if self.write_error is None else self.write_error.message,
             "stopped": None if self.stop is None else self.stop.message,
             "outcomes": [row.to_dict() for row in self.rows],
         }
@@ -124,7 +121,7 @@ def cost_guard(plan: Plan, max_spend: Decimal | None) -> None:
             "Raise --max-spend or remove rows, then rerun."
         )
     if problems:
-        raise BulkOrdersError("Nothing placed. " + "\n".join(problems), exit_code=ExitCode.PANEL)
+        raise SpendRefused("Nothing placed. " + "\n".join(problems))
 
 
 def describe_plan(plan: Plan) -> str:

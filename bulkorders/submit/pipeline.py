@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bulkorders.clock import Clock, utc_now_iso
-from bulkorders.errors import BulkOrdersError, UsageError, WriteBackError
+from bulkorders.errors import NotConfirmed, UsageError, WriteBackError
 from bulkorders.ledger import RowState, assign_identities, canonical_content
 from bulkorders.models import Balance, OrderRow, RowIssue, Severity
 from bulkorders.progress import Reporter, SilentReporter
@@ -169,7 +169,7 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
         return SubmitOutcome(campaign.name, plan, _row_outcomes(rows, invalid, existing),
                              dry_run=True, currency=balance.currency if balance else None)
     if to_send and not io.confirm(plan):
-        raise BulkOrdersError("Nothing placed: the submission was not confirmed.")
+        raise NotConfirmed("Nothing placed: the submission was not confirmed.")
     tally = Tally()
     currency = balance.currency if balance else None
     if to_send:
@@ -195,7 +195,7 @@ def rewrite_results(source: Path, campaign: Campaign, io: SubmitIO) -> Path:
     options = SubmitOptions(campaign=campaign.name, out=out, write_only=True)
     outcome = submit_sheet(source, options, io)
     if outcome.write_error is not None:
-        raise WriteBackError(outcome.write_error)
+        raise outcome.write_error
     assert outcome.output is not None
     return outcome.output
 
@@ -361,7 +361,7 @@ def _write_results(
         summary = write_back(sheet, updates, out)
     except WriteBackError as exc:
         io.ledger.set_results_path(campaign, str(out), True)
-        outcome.write_error = (
+        outcome.write_error = WriteBackError(
             f"{exc.message} To write the sheet again, rerun the same submit command (it places "
             f"nothing new), or run `bulkorders status {source.name}`."
         )
