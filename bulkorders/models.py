@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 # --- statuses -------------------------------------------------------------------------
 
@@ -157,6 +157,12 @@ class Service:
             "category": self.category, "rate": str(self.rate), "min": self.min,
             "max": self.max, "refill": self.refill, "cancel": self.cancel,
         }  # fmt: skip
+
+
+class ServiceLookup(Protocol):
+    """What validation and the lifecycle commands need of a catalogue (`catalog.Catalogue` is one)."""
+
+    def get(self, service_id: str) -> Service | None: ...
 
 
 @dataclass(frozen=True)

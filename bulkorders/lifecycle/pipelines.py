@@ -16,7 +16,6 @@ from bulkorders.clock import utc_now_iso
 from bulkorders.errors import BadAnswer, NotConfirmed, PanelUnreachable
 from bulkorders.lifecycle.outcome import CancelPlan, LifecycleReport
 from bulkorders.lifecycle.plan import (
-    ServiceLookup,
     cancel_refusal,
     cancel_values,
     changes,
@@ -29,6 +28,7 @@ from bulkorders.lifecycle.plan import (
     unique_ids,
 )
 from bulkorders.lifecycle.run import LifecycleIO, Run, SheetOptions, after_refill, results_path
+from bulkorders.models import ServiceLookup
 
 __all__ = [
     "DEFAULT_EVERY", "LifecycleIO", "SheetOptions", "results_path",

@@ -24,7 +24,6 @@ from bulkorders.errors import Interrupted, UsageError, WriteBackError
 from bulkorders.lifecycle.outcome import LifecycleReport
 from bulkorders.lifecycle.plan import (
     Target,
-    Values,
     after_status,
     by_status,
     changes,
@@ -42,6 +41,7 @@ from bulkorders.lifecycle.plan import (
 from bulkorders.lifecycle.rowspec import RowSelection
 from bulkorders.models import CancelResult, OrderStatus, RefillResult, RefillStatus, RowIssue
 from bulkorders.progress import Reporter, SilentReporter
+from bulkorders.results import Values
 
 if TYPE_CHECKING:
     from bulkorders.ledger import OrderRecord

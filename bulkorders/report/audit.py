@@ -41,7 +41,7 @@ GROUPINGS = {  # Summary block -> the columns it groups on
     "day": ["day"],
 }
 
-ServiceLookup = Callable[[str], Mapping[str, Service]]
+CachedServices = Callable[[str], Mapping[str, Service]]  # panel -> its cached catalogue
 SheetReader = Callable[[Path], "Sheet"]
 
 
@@ -116,7 +116,7 @@ def build_report(
     ledger: Ledger,
     filters: ReportFilters,
     *,
-    services: ServiceLookup = lambda panel: {},
+    services: CachedServices = lambda panel: {},
     read_sheet: SheetReader | None = None,
     clock: Clock = time.time,
 ) -> AuditReport:

@@ -11,9 +11,19 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from bulkorders.models import TYPE_RULES, OrderRow, RowIssue, Service, Severity, TypeRule, count_lines, type_rule
+from bulkorders.models import (
+    TYPE_RULES,
+    OrderRow,
+    RowIssue,
+    Service,
+    ServiceLookup,
+    Severity,
+    TypeRule,
+    count_lines,
+    type_rule,
+)
 from bulkorders.sheets import BadCell, day_month_year, display, lines, shown, text, whole_number
 from bulkorders.validation.rowschema import RowSchema, row_schema
 
@@ -27,12 +37,6 @@ LIST_FIELDS = frozenset({"comments", "usernames", "hashtags", "groups"})
 DATE_FIELDS = frozenset({"expiry"})
 LINK_SCHEMES = ("http://", "https://")
 _SPACE = re.compile(r"\s").search
-
-
-class ServiceLookup(Protocol):
-    """What validation needs of a catalogue (`catalog.Catalogue` is one)."""
-
-    def get(self, service_id: str) -> Service | None: ...
 
 
 @dataclass
