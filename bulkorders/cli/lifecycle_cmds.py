@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 
 from bulkorders.cli.app import App, cli, confirm, finish, pass_app
 from bulkorders.cli.io import lifecycle_io, submit_io
+from bulkorders.cli.options import check_output, results_output, sheet_input, stacked
 from bulkorders.errors import UsageError
 from bulkorders.lifecycle import (
     DEFAULT_EVERY,
@@ -25,21 +24,16 @@ from bulkorders.lifecycle import (
     summary_text,
 )
 
-
-def sheet_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """The options every lifecycle command shares: the sheet, which rows, where results go."""
-    decorators = [
-        click.argument("sheet", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
-        click.option("--sheet", "sheet_name", metavar="NAME", help="Worksheet to read (default: the first)."),
-        click.option("--rows", metavar="2-40,45", help="Only these Excel rows (numbers and ranges)."),
-        click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-                     help="Results file (default: NAME.results.xlsx/.csv beside the input; "
-                          "a NAME.results file is updated itself)."),
-        click.option("--in-place", is_flag=True, help="Write into the input (a timestamped copy is kept)."),
-    ]  # fmt: skip
-    for decorator in reversed(decorators):
-        command = decorator(command)
-    return command
+# The options every lifecycle command shares: the sheet, which rows, where the results go.
+sheet_options = stacked(
+    sheet_input,
+    click.option("--rows", metavar="2-40,45", help="Only these Excel rows (numbers and ranges)."),
+    results_output(
+        out_help="Results file (default: NAME.results.xlsx/.csv beside the input; "
+        "a NAME.results file is updated itself).",
+        in_place_help="Write into the input (a timestamped copy is kept).",
+    ),
+)
 
 
 @cli.command()
@@ -99,9 +93,9 @@ def cancel(app, sheet, sheet_name, rows, out, in_place, yes):
 
 
 def _options(sheet_name: str | None, rows: str | None, out: Path | None, in_place: bool) -> SheetOptions:
-    if out and in_place:
-        raise UsageError("Choose --out FILE or --in-place, not both.")
-    return SheetOptions(sheet_name, out, in_place, parse_rows(rows) if rows is not None else None)
+    check_output(out, in_place)
+    selection = parse_rows(rows) if rows is not None else None
+    return SheetOptions(sheet_name=sheet_name, out=out, in_place=in_place, rows=selection)
 
 
 def _follow(app: App, sheet: Path) -> Path:

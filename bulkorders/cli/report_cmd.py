@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from bulkorders.cli.app import cli, pass_app
-from bulkorders.errors import NothingToReport, UsageError
-from bulkorders.progress import make_reporter
+from bulkorders.cli.io import report_io
+from bulkorders.report import ReportFilters, report_workbook
 
 DAY = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -34,19 +34,6 @@ def report(app, sheets, campaigns, since, until, out):
     --until and the global --panel narrow it; nothing given means everything. Reads
     only the ledger: no panel is contacted.
     """
-    if out.suffix.lower() != ".xlsx":
-        raise UsageError(f"--out {out}: the audit workbook is an Excel file; name it *.xlsx.")
-    if since and until and since > until:
-        raise UsageError(f"--since {since:%Y-%m-%d} is after --until {until:%Y-%m-%d}: nothing can match.")
-    from bulkorders.report import (  # pandas: loaded only for a report
-        ReportFilters,
-        build_report,
-        cached_services,
-        summary_figures,
-        summary_text,
-        write_report,
-    )
-
     settings = app.settings
     filters = ReportFilters(
         campaigns=tuple(campaigns),
@@ -55,18 +42,9 @@ def report(app, sheets, campaigns, since, until, out):
         panel=settings.panel_identity(),
         sheets=tuple(sheets),
     )
-    if not settings.ledger_path.exists():
-        raise NothingToReport(
-            f"Nothing to report: there is no ledger at {settings.ledger_path} yet (submit creates "
-            "it), or choose one with --ledger. No workbook was written."
-        )
-    audit = build_report(app.ledger(), filters, services=lambda panel: cached_services(settings.cache_dir, panel))
-    for panel in audit.uncatalogued:
-        app.warn(
-            f"no cached catalogue of panel {panel}: service names and categories are blank. "
-            f"Run `bulkorders --panel {panel} services` once to fill them in."
-        )
-    write_report(audit, out, make_reporter(json_output=settings.json))
+    audit = report_workbook(out, filters, report_io(app))
+    from bulkorders.report import summary_figures, summary_text  # pandas: loaded by the report already
+
     if settings.json:
         app.emit_json(summary_figures(audit, out))
     click.echo(summary_text(audit, out), err=settings.json)

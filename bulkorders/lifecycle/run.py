@@ -72,7 +72,7 @@ class LifecycleLedger(Protocol):
     def record_cancels(self, panel: str, results: Sequence[CancelResult], at: str) -> None: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SheetOptions:
     """Which sheet, which rows, and where the results go (the shared options of the commands)."""
 

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 _RECORDS_CHUNK = 5000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SubmitOptions:
     """The choices of one `submit` run (the command's options)."""
 
