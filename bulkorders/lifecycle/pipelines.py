@@ -2,9 +2,8 @@
 
 Each reads the sheet once, completes what its cells say with the ledger's latest
 knowledge, asks the panel in bulk, records every answer in the ledger with its time, and
-writes the same columns back (see `lifecycle_run`). What a row is eligible for and what
-each answer writes is decided in `lifecycle_plan` (pure); the outcome is a
-`LifecycleReport` (`lifecycle_report`).
+writes the same columns back (see `run`). What a row is eligible for and what each answer
+writes is decided in `plan` (pure); the outcome is a `LifecycleReport` (`outcome`).
 """
 
 from __future__ import annotations

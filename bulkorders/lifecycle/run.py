@@ -3,7 +3,7 @@
 `Run` reads the sheet once, completes its rows with the ledger, asks the panel (the
 client sends ids in requests of at most 100, several at once), records each answer in
 the ledger with its time (orders unknown to it are added), keeps the cells to write per
-row and the failed rows, and writes the sheet. The pipelines in `lifecycle` drive it.
+row and the failed rows, and writes the sheet. The pipelines (`pipelines`) drive it.
 
 Where the sheet goes: `--in-place` writes the input (after a timestamped copy), `--out`
 where asked; otherwise NAME.results.xlsx beside the input, except that an input which

@@ -3,8 +3,8 @@
 `build_report` reads the ledger (and the sheets that narrow it) and groups the orders:
 spend by currency, and orders and spend by campaign, service, status and day. Money is
 summed as `Decimal`, so the totals are exact. `layout.write_report` turns the result into the
-workbook (see report_layout and report_xlsx). Nothing here talks to a panel: the service
-names come from the cached catalogue when there is one.
+workbook (see `layout` and `xlsx`); `pipeline.report_workbook` drives both. Nothing here
+talks to a panel: the service names come from the cached catalogue when there is one.
 """
 
 from __future__ import annotations

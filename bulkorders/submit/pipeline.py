@@ -4,7 +4,8 @@ Everything it talks to is passed in (`SubmitIO`): the panel client, the ledger, 
 catalogue, the clock, the progress reporter, the confirmation callback and where human
 messages go. That makes the sandbox, the tests and a real panel one code path. It returns
 a `SubmitOutcome` (what happened to every row); a run that had to stop early carries the
-reason in `outcome.stop`, for the caller to raise after showing the outcome.
+reason in `outcome.stop`, and one whose results could not be written the `WriteBackError`
+in `outcome.write_error`, for the caller to raise after showing the outcome.
 """
 
 from __future__ import annotations

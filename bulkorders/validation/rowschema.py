@@ -7,7 +7,7 @@ Calling jsonschema on each of 100k rows takes seconds, so the schema is split by
   discriminator properties (`type`, `type_of_traffic`, named in its `if`s); rows of the same
   shape (discriminator values + field names) pass or fail them alike, so jsonschema itself
   runs once per shape and the verdict is cached.
-`compile_schema` refuses a schema that breaks this split, so the two stay equivalent.
+`RowSchema` refuses a schema that breaks this split, so the two stay equivalent.
 """
 
 from __future__ import annotations
