@@ -134,9 +134,7 @@ def run_error(stop: BulkOrdersError | None, write_error: BulkOrdersError | None)
     return stop
 
 
-def run_exit_code(
-    stop: BulkOrdersError | None, write_error: BulkOrdersError | None, *, rows_failed: bool
-) -> ExitCode:
+def run_exit_code(stop: BulkOrdersError | None, write_error: BulkOrdersError | None, *, rows_failed: bool) -> ExitCode:
     """The exit code of a run over a sheet (submit, status, refill, cancel).
 
     The error that stopped it early, else its failure to write the results, else 1 when

@@ -139,10 +139,16 @@ def _report(ctx: click.Context, exc: BulkOrdersError) -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Ledger database. Default: <user data dir>/bulkorders/ledger.sqlite.",
 )
-@click.option("--json", "json_output", is_flag=True, envvar="BULKORDERS_JSON",
-              help="Machine-readable JSON on stdout; human output goes to stderr.")
-@click.option("--debug", is_flag=True, envvar="BULKORDERS_DEBUG",
-              help="Show tracebacks and log requests (the API key masked).")
+@click.option(
+    "--json",
+    "json_output",
+    is_flag=True,
+    envvar="BULKORDERS_JSON",
+    help="Machine-readable JSON on stdout; human output goes to stderr.",
+)
+@click.option(
+    "--debug", is_flag=True, envvar="BULKORDERS_DEBUG", help="Show tracebacks and log requests (the API key masked)."
+)
 @click.pass_context
 def cli(ctx, panel, config, ledger, json_output, debug):
     """Run bulk order campaigns on SMM panels (API v2) from Excel and CSV sheets.

@@ -20,10 +20,14 @@ def submit_io(app: App, yes: bool) -> SubmitIO:
         catalogue=app.catalogue(),
         panel=app.panel_name(),
         confirm=lambda plan: confirm(
-            describe_plan(plan), "Place these orders?", yes=yes,
-            refusal="Nothing placed: there is no terminal to confirm on. Check the plan with "
-                    "--dry-run, then rerun with --yes to place the orders.",
-        ),  # fmt: skip
+            describe_plan(plan),
+            "Place these orders?",
+            yes=yes,
+            refusal=(
+                "Nothing placed: there is no terminal to confirm on. Check the plan with "
+                "--dry-run, then rerun with --yes to place the orders."
+            ),
+        ),
         notify=app.notify,
         reporter=make_reporter(json_output=app.settings.json),
     )

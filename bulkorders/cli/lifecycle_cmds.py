@@ -29,8 +29,9 @@ sheet_options = stacked(
     sheet_input,
     click.option("--rows", metavar="2-40,45", help="Only these Excel rows (numbers and ranges)."),
     results_output(
-        out_help="Results file (default: NAME.results.xlsx/.csv beside the input; "
-        "a NAME.results file is updated itself).",
+        out_help=(
+            "Results file (default: NAME.results.xlsx/.csv beside the input; a NAME.results file is updated itself)."
+        ),
         in_place_help="Write into the input (a timestamped copy is kept).",
     ),
 )
@@ -40,8 +41,12 @@ sheet_options = stacked(
 @sheet_options
 @click.option("--all", "refresh_all", is_flag=True, help="Also check orders already final.")
 @click.option("--watch", is_flag=True, help="Check again every --every seconds until every order is final.")
-@click.option("--every", type=click.FloatRange(min=1), metavar="SECONDS",
-              help=f"Seconds between checks with --watch (default {DEFAULT_EVERY:g}).")
+@click.option(
+    "--every",
+    type=click.FloatRange(min=1),
+    metavar="SECONDS",
+    help=f"Seconds between checks with --watch (default {DEFAULT_EVERY:g}).",
+)
 @pass_app
 def status(app, sheet, sheet_name, rows, out, in_place, refresh_all, watch, every):
     """Refresh the status of every order of SHEET (a sheet with an order_id column).
@@ -54,8 +59,14 @@ def status(app, sheet, sheet_name, rows, out, in_place, refresh_all, watch, ever
     if every is not None and not watch:
         raise UsageError("--every only applies with --watch.")
     options = _options(sheet_name, rows, out, in_place)
-    report = status_sheet(_follow(app, sheet), options, lifecycle_io(app), refresh_all=refresh_all, watch=watch,
-                          every=every or DEFAULT_EVERY)  # fmt: skip
+    report = status_sheet(
+        _follow(app, sheet),
+        options,
+        lifecycle_io(app),
+        refresh_all=refresh_all,
+        watch=watch,
+        every=every or DEFAULT_EVERY,
+    )
     _show(app, report)
 
 
@@ -104,18 +115,21 @@ def _follow(app: App, sheet: Path) -> Path:
     from bulkorders.submit import rewrite_results
 
     return sheet_to_follow(
-        sheet, app.ledger().campaigns(), app.panel_name(),
+        sheet,
+        app.ledger().campaigns(),
+        app.panel_name(),
         rewrite=lambda campaign: rewrite_results(sheet, campaign, submit_io(app, yes=False)),
         notify=app.notify,
-    )  # fmt: skip
+    )
 
 
 def _confirm(plan: CancelPlan, yes: bool) -> bool:
     return confirm(
-        describe_cancel(plan), "Cancel these orders?", yes=yes,
-        refusal="Nothing cancelled: there is no terminal to confirm on. "
-                "Rerun with --yes to cancel these orders.",
-    )  # fmt: skip
+        describe_cancel(plan),
+        "Cancel these orders?",
+        yes=yes,
+        refusal="Nothing cancelled: there is no terminal to confirm on. Rerun with --yes to cancel these orders.",
+    )
 
 
 def _show(app: App, report: LifecycleReport) -> None:

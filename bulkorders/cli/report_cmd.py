@@ -15,14 +15,17 @@ DAY = click.DateTime(formats=["%Y-%m-%d"])
 
 @cli.command()
 @click.argument("sheets", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--campaign", "campaigns", multiple=True, metavar="NAME",
-              help="Only this campaign (repeat for several).")
-@click.option("--since", type=DAY, metavar="YYYY-MM-DD",
-              help="Only orders placed on or after this day (UTC).")
-@click.option("--until", type=DAY, metavar="YYYY-MM-DD",
-              help="Only orders placed on or before this day (UTC), the whole day included.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The workbook to write (.xlsx).")
+@click.option("--campaign", "campaigns", multiple=True, metavar="NAME", help="Only this campaign (repeat for several).")
+@click.option("--since", type=DAY, metavar="YYYY-MM-DD", help="Only orders placed on or after this day (UTC).")
+@click.option(
+    "--until",
+    type=DAY,
+    metavar="YYYY-MM-DD",
+    help="Only orders placed on or before this day (UTC), the whole day included.",
+)
+@click.option(
+    "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The workbook to write (.xlsx)."
+)
 @pass_app
 def report(app, sheets, campaigns, since, until, out):
     """Write an audit workbook of the orders in the ledger to --out.

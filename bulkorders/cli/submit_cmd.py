@@ -39,15 +39,34 @@ class AmountType(click.ParamType):
 @click.option("--dry-run", is_flag=True, help="Validate and show what would be placed and spent; send nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--max-spend", type=AmountType(), help="Refuse when the estimated total is over this amount.")
-@click.option("--concurrency", type=click.IntRange(1, MAX_CONCURRENCY), default=DEFAULT_CONCURRENCY,
-              show_default=True, help="Orders in flight at once.")
-@click.option("--resend-uncertain", is_flag=True,
-              help="Send again the rows whose answer was lost (they may have been placed).")
-@click.option("--retry-rejected", is_flag=True,
-              help="Send again the rows the panel refused (once the cause on its side is gone).")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, MAX_CONCURRENCY),
+    default=DEFAULT_CONCURRENCY,
+    show_default=True,
+    help="Orders in flight at once.",
+)
+@click.option(
+    "--resend-uncertain", is_flag=True, help="Send again the rows whose answer was lost (they may have been placed)."
+)
+@click.option(
+    "--retry-rejected", is_flag=True, help="Send again the rows the panel refused (once the cause on its side is gone)."
+)
 @pass_app
-def submit(app, sheet, sheet_name, out, in_place, campaign, dry_run, yes, max_spend, concurrency,
-           resend_uncertain, retry_rejected):
+def submit(
+    app,
+    sheet,
+    sheet_name,
+    out,
+    in_place,
+    campaign,
+    dry_run,
+    yes,
+    max_spend,
+    concurrency,
+    resend_uncertain,
+    retry_rejected,
+):
     """Place every valid row of SHEET as an order, once, and write the results sheet.
 
     Validates the sheet, shows the estimated cost and the balance, asks for

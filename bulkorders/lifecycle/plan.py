@@ -295,8 +295,7 @@ def lost_text(action: str, detail: str = "") -> str:
     """The `error` of an order whose refill/cancel answer was lost: what to do about it."""
     what = f" ({detail})" if detail else ""
     if action == "refill":
-        return (f"refill: answer lost{what}: a refill may or may not have been made; check the "
-                "panel before asking again")  # fmt: skip
+        return f"refill: answer lost{what}: a refill may or may not have been made; check the panel before asking again"
     return f"cancel: answer lost{what}: the order may or may not be cancelled; run status to see"
 
 

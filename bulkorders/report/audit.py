@@ -208,9 +208,7 @@ def _nothing_message(ledger: Ledger, filters: ReportFilters) -> str:
         known = sorted({c.name for c in ledger.campaigns()})
         unknown = [name for name in filters.campaigns if name not in known]
         if unknown:
-            message += (
-                f" No campaign named {', '.join(unknown)}; the ledger has: {', '.join(known) or 'none'}."
-            )
+            message += f" No campaign named {', '.join(unknown)}; the ledger has: {', '.join(known) or 'none'}."
     return message + " No workbook was written."
 
 

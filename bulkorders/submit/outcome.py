@@ -45,10 +45,13 @@ class RowOutcome:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "row": self.row, "state": self.state, "order_id": self.order_id,
+            "row": self.row,
+            "state": self.state,
+            "order_id": self.order_id,
             "charge": None if self.charge is None else str(self.charge),
-            "currency": self.currency, "error": self.error,
-        }  # fmt: skip
+            "currency": self.currency,
+            "error": self.error,
+        }
 
 
 @dataclass
@@ -127,22 +130,16 @@ def cost_guard(plan: Plan, max_spend: Decimal | None) -> None:
 def describe_plan(plan: Plan) -> str:
     """The plan in words: what will be placed, what it costs, the balance, what is skipped."""
     currency = plan.balance.currency if plan.balance else ""
-    lines = [f"Campaign {plan.campaign}: {plan.to_place} order(s) to place, estimated "
-             f"{_money(plan.total, currency)}."]  # fmt: skip
+    lines = [f"Campaign {plan.campaign}: {plan.to_place} order(s) to place, estimated {_money(plan.total, currency)}."]
     if plan.balance is not None:
         after = plan.balance.amount - plan.total
-        lines.append(
-            f"Balance {_money(plan.balance.amount, currency)} "
-            f"(about {_money(after, currency)} after)."
-        )
+        lines.append(f"Balance {_money(plan.balance.amount, currency)} (about {_money(after, currency)} after).")
     skipped = [
         (plan.already_placed, "already placed"),
-        (0 if plan.retry_rejected else plan.rejected,
-         "rejected earlier (not sent again without --retry-rejected)"),
-        (0 if plan.resend_uncertain else plan.uncertain,
-         "uncertain (not re-sent without --resend-uncertain)"),
+        (0 if plan.retry_rejected else plan.rejected, "rejected earlier (not sent again without --retry-rejected)"),
+        (0 if plan.resend_uncertain else plan.uncertain, "uncertain (not re-sent without --resend-uncertain)"),
         (plan.invalid, "invalid"),
-    ]  # fmt: skip
+    ]
     details = [f"{count} {label}" for count, label in skipped if count]
     if details:
         lines.append("Skipped: " + ", ".join(details) + ".")
@@ -161,8 +158,9 @@ def summary_text(outcome: SubmitOutcome) -> str:
         return "\n".join(lines)
     placed = (
         f"Placed {outcome.placed_now} order(s) for an estimated {_money(outcome.spent, currency)}."
-        if outcome.placed_now else "Placed no new order."
-    )  # fmt: skip
+        if outcome.placed_now
+        else "Placed no new order."
+    )
     lines = [placed]
     with_order = outcome.count(RowState.PLACED) + outcome.count("has_order") - outcome.placed_now
     rejected, uncertain = outcome.count(RowState.REJECTED), outcome.count(RowState.UNCERTAIN)
@@ -206,5 +204,6 @@ def problem_lines(outcome: SubmitOutcome) -> list[str]:
     """One line per rejected or uncertain row (for stderr; invalid rows were reported already)."""
     return [
         f"row {row.row}: {row.state}: {row.error}"
-        for row in outcome.rows if row.state in (RowState.REJECTED, RowState.UNCERTAIN)
-    ]  # fmt: skip
+        for row in outcome.rows
+        if row.state in (RowState.REJECTED, RowState.UNCERTAIN)
+    ]
