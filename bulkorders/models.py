@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 # --- statuses -------------------------------------------------------------------------
 
@@ -47,21 +47,15 @@ TYPE_RULES: dict[str, TypeRule] = {
     "Default": TypeRule(optional=("runs", "interval"), drip_feed=True),
     "Package": TypeRule(quantity="none"),
     "Custom Comments": TypeRule(fields=("comments",), quantity="counted", counted_field="comments"),
-    "Custom Comments Package": TypeRule(
-        fields=("comments",), quantity="counted", counted_field="comments"
-    ),
+    "Custom Comments Package": TypeRule(fields=("comments",), quantity="counted", counted_field="comments"),
     "Mentions": TypeRule(fields=("usernames",)),
     "Mentions with Hashtags": TypeRule(fields=("usernames", "hashtags")),
-    "Mentions Custom List": TypeRule(
-        fields=("usernames",), quantity="counted", counted_field="usernames"
-    ),
+    "Mentions Custom List": TypeRule(fields=("usernames",), quantity="counted", counted_field="usernames"),
     "Mentions Hashtag": TypeRule(fields=("hashtag",)),
     "Mentions User Followers": TypeRule(fields=("username",)),
     "Mentions Media Likers": TypeRule(fields=("media",)),
     "Comment Likes": TypeRule(fields=("username",)),
-    "Comment Replies": TypeRule(
-        fields=("username", "comments"), quantity="counted", counted_field="comments"
-    ),
+    "Comment Replies": TypeRule(fields=("username", "comments"), quantity="counted", counted_field="comments"),
     "Poll": TypeRule(fields=("answer_number",)),
     "Invites from Groups": TypeRule(fields=("groups",)),
     "Subscriptions": TypeRule(
@@ -153,10 +147,22 @@ class Service:
     def to_panel_dict(self) -> dict[str, Any]:
         """The panel's own field names and JSON-friendly values (for `--json services`)."""
         return {
-            "service": self.service, "name": self.name, "type": self.type,
-            "category": self.category, "rate": str(self.rate), "min": self.min,
-            "max": self.max, "refill": self.refill, "cancel": self.cancel,
-        }  # fmt: skip
+            "service": self.service,
+            "name": self.name,
+            "type": self.type,
+            "category": self.category,
+            "rate": str(self.rate),
+            "min": self.min,
+            "max": self.max,
+            "refill": self.refill,
+            "cancel": self.cancel,
+        }
+
+
+class ServiceLookup(Protocol):
+    """What validation and the lifecycle commands need of a catalogue (`catalog.Catalogue` is one)."""
+
+    def get(self, service_id: str) -> Service | None: ...
 
 
 @dataclass(frozen=True)

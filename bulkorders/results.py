@@ -17,7 +17,7 @@ from bulkorders.models import OUTPUT_COLUMNS, RowIssue, Severity
 if TYPE_CHECKING:
     from bulkorders.ledger import LedgerRow, OrderRecord
 
-Values = dict[str, Any]
+Values = dict[str, Any]  # output column -> cell value, as written into the sheet
 
 INVALID = "invalid"
 REJECTED = "rejected"
@@ -32,23 +32,11 @@ def blank() -> Values:
 
 
 def order_values(record: OrderRecord) -> Values:
-    """The columns of a row with an order, from the ledger's latest knowledge of that order."""
-    values = blank()
-    values.update(
-        order_id=record.order_id,
-        charge=record.charge,
-        currency=record.currency,
-        start_count=record.start_count,
-        status=record.status,
-        remains=record.remains,
-        refill_id=record.refill_id,
-        refill_status=record.refill_status,
-        cancel_result=record.cancel_result,
-        error=record.error,
-        submitted_at=record.submitted_at,
-        checked_at=record.checked_at,
-    )
-    return values
+    """The columns of a row with an order, from the ledger's latest knowledge of that order.
+
+    Every output column is a field of `OrderRecord` of the same name.
+    """
+    return {column: getattr(record, column) for column in OUTPUT_COLUMNS}
 
 
 def ledger_row_values(row: LedgerRow, record: OrderRecord | None = None) -> Values:

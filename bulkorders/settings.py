@@ -162,7 +162,7 @@ def resolve_panel(spec: str | None, profiles: dict[str, Any], config_path: Path)
         if not config_path.exists():
             raise ConfigError(
                 f'Unknown panel "{spec}": there is no config file at {config_path} to define it. '
-                f'Create it with a [panels.{spec}] profile (url, key_env), or use a URL or sandbox.'
+                f"Create it with a [panels.{spec}] profile (url, key_env), or use a URL or sandbox."
             )
         known = ", ".join(sorted(profiles)) or "none"
         raise ConfigError(
@@ -194,8 +194,7 @@ def _profile_key(name: str, profile: dict[str, Any], config_path: Path) -> str:
     if isinstance(key, str) and key:
         return key
     raise ConfigError(
-        f"No API key for panel {name}: set {KEY_ENV}, or key_env = \"VARIABLE\" "
-        f"in [panels.{name}] of {config_path}."
+        f'No API key for panel {name}: set {KEY_ENV}, or key_env = "VARIABLE" in [panels.{name}] of {config_path}.'
     )
 
 

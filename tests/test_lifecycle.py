@@ -508,6 +508,43 @@ def test_cli_refill_rows(tmp_path, isolated_user_dirs):
     assert "row 2, order_id: not refillable: service 1002 (Instagram Likes [Fast]) does not allow refill" in result.stderr
 
 
+def test_cli_a_stop_and_a_failed_write_are_one_error(tmp_path, isolated_user_dirs, monkeypatch):
+    import bulkorders.cli.lifecycle_cmds
+    import bulkorders.sheets
+    from bulkorders.cli.io import lifecycle_io
+    from bulkorders.errors import WriteBackError
+
+    def refuse(sheet, updates, out):
+        raise WriteBackError(f"Could not write the results to {out}: the disk is full.")
+
+    def interrupting_io(app):
+        def interrupt(seconds: float) -> None:
+            raise KeyboardInterrupt
+
+        io = lifecycle_io(app)
+        io.sleep = interrupt
+        return io
+
+    ids = sandbox_orders(isolated_user_dirs, REFILL_AND_CANCEL, 1, age=-3600)  # Pending: the watch sleeps
+    sheet = id_sheet(tmp_path, ids)
+    monkeypatch.setattr(bulkorders.sheets, "write_back", refuse)
+    monkeypatch.setattr(bulkorders.cli.lifecycle_cmds, "lifecycle_io", interrupting_io)
+    result = run("status", "--watch", str(sheet))
+    assert result.exit_code == ExitCode.INTERRUPTED
+    assert result.stderr.count("Error:") == 1
+    assert result.stderr.endswith(
+        "Error: Stopped watching after 1 round(s); the sheet holds every answer received. Rerun status to "
+        f"continue.\nCould not write the results to {tmp_path / 'orders.results.csv'}: the disk is full.\n"
+        "Nothing is lost: the ledger holds every answer. Rerun the same command to write the sheet again.\n"
+    )
+    data = json.loads(run("--json", "status", "--watch", str(sheet)).stdout)
+    assert data["stopped"].startswith("Stopped watching after 1 round(s)")
+    assert data["write_error"] == (
+        f"Could not write the results to {tmp_path / 'orders.results.csv'}: the disk is full.\n"
+        "Nothing is lost: the ledger holds every answer. Rerun the same command to write the sheet again."
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

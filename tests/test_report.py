@@ -322,6 +322,36 @@ def test_no_ledger_yet(tmp_path):
     assert not missing.exists()
 
 
+def test_the_report_pipeline_needs_no_command_line(built, tmp_path):
+    from bulkorders.errors import UsageError
+    from bulkorders.report import ReportFilters, ReportIO, report_workbook
+
+    opened: list[Ledger] = []
+
+    def open_ledger() -> Ledger:
+        opened.append(Ledger.open(built.ledger_path))
+        return opened[-1]
+
+    warnings: list[str] = []
+    io = ReportIO(ledger_path=built.ledger_path, open_ledger=open_ledger, cache_dir=tmp_path / "no-cache",
+                  warn=warnings.append)  # fmt: skip
+    with pytest.raises(UsageError):
+        report_workbook(tmp_path / "audit.csv", ReportFilters(), io)
+    assert opened == []  # refused before the ledger is read
+    out = tmp_path / "audit.xlsx"
+    audit = report_workbook(out, ReportFilters(campaigns=("spring",)), io)
+    opened[0].close()
+    assert warnings == [
+        "no cached catalogue of panel sandbox: service names and categories are blank. "
+        "Run `bulkorders --panel sandbox services` once to fill them in."
+    ]
+    orders = openpyxl.load_workbook(out)["Orders"]
+    assert sorted(str(orders.cell(row, 1).value) for row in range(2, orders.max_row + 1)) == sorted(
+        built.campaigns["spring"]
+    )
+    assert audit.uncatalogued == ["sandbox"]
+
+
 def test_usage_errors(built, tmp_path):
     out = str(tmp_path / "a.xlsx")
     result = run(built, "report", "--since", "2025-11-25", "--until", "2025-11-24", "--out", out)

@@ -510,6 +510,24 @@ def test_declining_the_confirmation_places_nothing(tmp_path):
     io.ledger.close()
 
 
+def test_refusals_before_spending_are_named_errors(tmp_path):
+    from bulkorders.errors import NotConfirmed, SpendRefused
+    from bulkorders.submit.outcome import Plan, cost_guard
+
+    plan = Plan(campaign="c", to_place=1, total=Decimal("5"), balance=Balance(Decimal("1"), "USD"),
+                already_placed=0, rejected=0, uncertain=0, invalid=0)  # fmt: skip
+    with pytest.raises(SpendRefused) as refused:
+        cost_guard(plan, None)
+    assert refused.value.exit_code == 3 and refused.value.message.startswith("Nothing placed. The estimated cost")
+    sheet = write_csv(tmp_path / "orders.csv", ROWS)
+    io = pipeline_io(tmp_path, FakePanel())
+    io.confirm = lambda plan: False
+    with pytest.raises(NotConfirmed) as declined:
+        submit_sheet(sheet, SubmitOptions(), io)
+    assert declined.value.exit_code == 3
+    io.ledger.close()
+
+
 def test_rejected_rows_are_sent_again_only_with_retry_rejected(tmp_path):
     sheet = write_csv(tmp_path / "busy.csv", ROWS)
     client = FakePanelClient({ROWS[0][0]: "You have active order with this link. Please wait until order being completed."})

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import click
 
 from bulkorders import __version__
-from bulkorders.errors import BulkOrdersError, ExitCode, UsageError, WriteBackError
+from bulkorders.errors import BulkOrdersError, ExitCode, UsageError, run_error
 from bulkorders.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -136,7 +136,7 @@ def _debug(ctx: click.Context) -> bool:
 def _report(ctx: click.Context, exc: BulkOrdersError) -> None:
     if _debug(ctx):
         traceback.print_exc(file=sys.stderr)
-    click.echo(f"Error: {exc.message}", err=True)
+    click.echo(f"Error: {exc.full_message()}", err=True)
 
 
 @click.group(cls=BulkGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -159,10 +159,16 @@ def _report(ctx: click.Context, exc: BulkOrdersError) -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Ledger database. Default: <user data dir>/bulkorders/ledger.sqlite.",
 )
-@click.option("--json", "json_output", is_flag=True, envvar="BULKORDERS_JSON",
-              help="Machine-readable JSON on stdout; human output goes to stderr.")
-@click.option("--debug", is_flag=True, envvar="BULKORDERS_DEBUG",
-              help="Show tracebacks and log requests (the API key masked).")
+@click.option(
+    "--json",
+    "json_output",
+    is_flag=True,
+    envvar="BULKORDERS_JSON",
+    help="Machine-readable JSON on stdout; human output goes to stderr.",
+)
+@click.option(
+    "--debug", is_flag=True, envvar="BULKORDERS_DEBUG", help="Show tracebacks and log requests (the API key masked)."
+)
 @click.pass_context
 def cli(ctx, panel, config, ledger, json_output, debug):
     """Run bulk order campaigns on SMM panels (API v2) from Excel and CSV sheets.
@@ -205,7 +211,7 @@ def _environment() -> Environment:
 class Outcome(Protocol):
     """What a pipeline hands back to be shown: submit's and the lifecycle commands'."""
 
-    write_error: str | None
+    write_error: BulkOrdersError | None
     stop: BulkOrdersError | None
 
     @property
@@ -221,11 +227,8 @@ def finish(app: App, outcome: Outcome, problems: list[str], summary: str) -> Non
     if app.settings.json:
         app.emit_json(outcome.to_dict())
     app.say(summary)
-    if outcome.write_error is not None:
-        if outcome.stop is None:
-            raise WriteBackError(outcome.write_error)
-        click.echo(f"Error: {outcome.write_error}", err=True)
-    if outcome.stop is not None:
-        raise outcome.stop
+    error = run_error(outcome.stop, outcome.write_error)
+    if error is not None:
+        raise error
     if outcome.exit_code:
         click.get_current_context().exit(int(outcome.exit_code))

@@ -11,10 +11,10 @@ from bulkorders.panel.sandbox import LISTENING, STATE_FILE, Faults, SandboxServe
 
 _SHARE = click.FloatRange(0, 1)
 _STATE_OPTION = click.option(
-    "--state", type=click.Path(path_type=Path, dir_okay=False),
-    help=f"Sandbox state file. Default: <user data dir>/bulkorders/{STATE_FILE}, "
-         "the one --panel sandbox uses.",
-)  # fmt: skip
+    "--state",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help=f"Sandbox state file. Default: <user data dir>/bulkorders/{STATE_FILE}, the one --panel sandbox uses.",
+)
 
 
 @cli.group()
@@ -27,18 +27,44 @@ def sandbox():
 
 @sandbox.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
-              help="Port to listen on; 0 picks a free one (printed).")
-@click.option("--latency", default=0.0, type=click.FloatRange(0), metavar="SECONDS",
-              help="Delay every answer by this long.")
-@click.option("--fail-5xx", default=0.0, type=_SHARE, metavar="SHARE",
-              help="Share of requests answered 502/503 without being processed.")
-@click.option("--fail-429", default=0.0, type=_SHARE, metavar="SHARE",
-              help="Share of requests answered 429 (half of them with Retry-After: 1).")
-@click.option("--html", default=0.0, type=_SHARE, metavar="SHARE",
-              help='Share of requests answered with a Cloudflare "Just a moment..." page (403/503).')
-@click.option("--lose-answers", default=0.0, type=_SHARE, metavar="SHARE",
-              help="Share of requests processed (orders created) whose answer is never sent.")
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on; 0 picks a free one (printed).",
+)
+@click.option(
+    "--latency", default=0.0, type=click.FloatRange(0), metavar="SECONDS", help="Delay every answer by this long."
+)
+@click.option(
+    "--fail-5xx",
+    default=0.0,
+    type=_SHARE,
+    metavar="SHARE",
+    help="Share of requests answered 502/503 without being processed.",
+)
+@click.option(
+    "--fail-429",
+    default=0.0,
+    type=_SHARE,
+    metavar="SHARE",
+    help="Share of requests answered 429 (half of them with Retry-After: 1).",
+)
+@click.option(
+    "--html",
+    default=0.0,
+    type=_SHARE,
+    metavar="SHARE",
+    help='Share of requests answered with a Cloudflare "Just a moment..." page (403/503).',
+)
+@click.option(
+    "--lose-answers",
+    default=0.0,
+    type=_SHARE,
+    metavar="SHARE",
+    help="Share of requests processed (orders created) whose answer is never sent.",
+)
 @click.option("--seed", type=int, help="Seed of the fault draws, to replay the same faults.")
 @click.option("--key", metavar="KEY", help="Accept only this API key (default: any non-empty key).")
 @_STATE_OPTION
@@ -50,8 +76,9 @@ def serve(app, host, port, latency, fail_5xx, fail_429, html, lose_answers, seed
     BULKORDERS_API_KEY. The fault options make it behave like a busy real panel; a
     request just hit by a fault goes through when the client sends it again.
     """
-    faults = Faults(latency=latency, fail_5xx=fail_5xx, fail_429=fail_429, html=html,
-                    lose_answers=lose_answers, seed=seed)  # fmt: skip
+    faults = Faults(
+        latency=latency, fail_5xx=fail_5xx, fail_429=fail_429, html=html, lose_answers=lose_answers, seed=seed
+    )
     state_path = state or app.settings.data_dir / STATE_FILE
     server = SandboxServer(state_path, host=host, port=port, faults=faults, key=key)
     click.echo(LISTENING.format(url=server.url), err=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from bulkorders.lifecycle.rowspec import RowSelection
 from bulkorders.models import (
@@ -29,20 +29,16 @@ from bulkorders.models import (
     OrderStatus,
     RefillResult,
     RefillStatus,
-    Service,
+    ServiceLookup,
     is_final,
 )
+from bulkorders.results import Values, order_values
 from bulkorders.sheets import cell_text, id_problem, id_text
 
 if TYPE_CHECKING:
     from bulkorders.ledger import OrderRecord
 
-Values = dict[str, Any]
 UNKNOWN = "unknown"
-
-
-class ServiceLookup(Protocol):
-    def get(self, service_id: str) -> Service | None: ...
 
 
 @dataclass(frozen=True)
@@ -206,9 +202,9 @@ def after_status(target: Target, answer: OrderStatus) -> Target:
     )
 
 
-# The columns the ledger knows of an order, as the results sheet shows them.
-LEDGER_COLUMNS = ("charge", "currency", "start_count", "status", "remains", "refill_id",
-                  "refill_status", "cancel_result", "submitted_at", "checked_at")  # fmt: skip
+# What `ledger_values` leaves out of an order's columns: the id (the row was matched by it)
+# and `error` (each command writes its own).
+_ROW_OWN = ("order_id", "error")
 
 
 def ledger_values(record: OrderRecord) -> Values:
@@ -217,8 +213,7 @@ def ledger_values(record: OrderRecord) -> Values:
     What the ledger does not know leaves the cell alone, except `refill_status`: when
     the ledger knows the refill, its status (unknown for a new refill) goes with it.
     """
-    known: Values = {name: getattr(record, name) for name in LEDGER_COLUMNS}
-    keep = {k: v for k, v in known.items() if v is not None}
+    keep = {k: v for k, v in order_values(record).items() if v is not None and k not in _ROW_OWN}
     if record.refill_id is not None:
         keep["refill_status"] = record.refill_status
     return keep
@@ -300,8 +295,7 @@ def lost_text(action: str, detail: str = "") -> str:
     """The `error` of an order whose refill/cancel answer was lost: what to do about it."""
     what = f" ({detail})" if detail else ""
     if action == "refill":
-        return (f"refill: answer lost{what}: a refill may or may not have been made; check the "
-                "panel before asking again")  # fmt: skip
+        return f"refill: answer lost{what}: a refill may or may not have been made; check the panel before asking again"
     return f"cancel: answer lost{what}: the order may or may not be cancelled; run status to see"
 
 

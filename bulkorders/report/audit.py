@@ -3,8 +3,8 @@
 `build_report` reads the ledger (and the sheets that narrow it) and groups the orders:
 spend by currency, and orders and spend by campaign, service, status and day. Money is
 summed as `Decimal`, so the totals are exact. `layout.write_report` turns the result into the
-workbook (see report_layout and report_xlsx). Nothing here talks to a panel: the service
-names come from the cached catalogue when there is one.
+workbook (see `layout` and `xlsx`); `pipeline.report_workbook` drives both. Nothing here
+talks to a panel: the service names come from the cached catalogue when there is one.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,9 +21,10 @@ import pandas as pd
 
 from bulkorders.catalog import read_cached
 from bulkorders.clock import Clock
-from bulkorders.errors import BulkOrdersError, ExitCode
+from bulkorders.errors import NothingToReport
 from bulkorders.ledger import RowState
 from bulkorders.models import Service, format_money
+from bulkorders.report.filters import ReportFilters
 
 if TYPE_CHECKING:
     from bulkorders.ledger import Ledger, LedgerRow, OrderRecord
@@ -41,53 +42,8 @@ GROUPINGS = {  # Summary block -> the columns it groups on
     "day": ["day"],
 }
 
-ServiceLookup = Callable[[str], Mapping[str, Service]]
+CachedServices = Callable[[str], Mapping[str, Service]]  # panel -> its cached catalogue
 SheetReader = Callable[[Path], "Sheet"]
-
-
-@dataclass(frozen=True)
-class ReportFilters:
-    """What to report on; empty fields do not narrow. `until` includes its whole day."""
-
-    campaigns: tuple[str, ...] = ()
-    since: date | None = None
-    until: date | None = None
-    panel: str | None = None
-    sheets: tuple[Path, ...] = ()
-
-    def described(self) -> list[tuple[str, str]]:
-        """The filters as (label, text) lines for the Summary sheet."""
-        return [
-            ("Panel", self.panel or "all"),
-            ("Campaigns", ", ".join(self.campaigns) or "all"),
-            ("Placed from (UTC)", self.since.isoformat() if self.since else "any day"),
-            ("Placed until (UTC)", self.until.isoformat() if self.until else "any day"),
-            ("Sheets", ", ".join(str(p) for p in self.sheets) or "all"),
-        ]
-
-    def phrases(self) -> list[str]:
-        """The filters in words, for messages: ["campaign spring", "placed on or after …"]."""
-        found = []
-        if self.panel:
-            found.append(f"panel {self.panel}")
-        if self.campaigns:
-            found.append(f"campaign{'s' if len(self.campaigns) > 1 else ''} {', '.join(self.campaigns)}")
-        if self.since:
-            found.append(f"placed on or after {self.since.isoformat()}")
-        if self.until:
-            found.append(f"placed on or before {self.until.isoformat()}")
-        if self.sheets:
-            found.append(f"order ids in {', '.join(str(p) for p in self.sheets)}")
-        return found
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "panel": self.panel,
-            "campaigns": list(self.campaigns),
-            "since": self.since.isoformat() if self.since else None,
-            "until": self.until.isoformat() if self.until else None,
-            "sheets": [str(p) for p in self.sheets],
-        }
 
 
 @dataclass
@@ -116,7 +72,7 @@ def build_report(
     ledger: Ledger,
     filters: ReportFilters,
     *,
-    services: ServiceLookup = lambda panel: {},
+    services: CachedServices = lambda panel: {},
     read_sheet: SheetReader | None = None,
     clock: Clock = time.time,
 ) -> AuditReport:
@@ -126,7 +82,7 @@ def build_report(
     """
     orders, problems = _select(ledger, filters, read_sheet)
     if not orders and not problems:
-        raise BulkOrdersError(_nothing_message(ledger, filters), exit_code=ExitCode.ROWS_FAILED)
+        raise NothingToReport(_nothing_message(ledger, filters))
     keep = {(o.panel, o.order_id) for o in orders}
     observations = ledger.observations(order_ids=sorted({o.order_id for o in orders}), panel=filters.panel)
     observations = [b for b in observations if (b["panel"], b["order_id"]) in keep]
@@ -252,9 +208,7 @@ def _nothing_message(ledger: Ledger, filters: ReportFilters) -> str:
         known = sorted({c.name for c in ledger.campaigns()})
         unknown = [name for name in filters.campaigns if name not in known]
         if unknown:
-            message += (
-                f" No campaign named {', '.join(unknown)}; the ledger has: {', '.join(known) or 'none'}."
-            )
+            message += f" No campaign named {', '.join(unknown)}; the ledger has: {', '.join(known) or 'none'}."
     return message + " No workbook was written."
 
 

@@ -34,9 +34,11 @@ REJECTED_ADVICE = (
     "is sent as a new row)."
 )
 OBSERVATION_LABELS = {
-    "status": "status", "refill": "refill asked", "refill_status": "refill status",
+    "status": "status",
+    "refill": "refill asked",
+    "refill_status": "refill status",
     "cancel": "cancel asked",
-}  # fmt: skip
+}
 
 _BLOCK_KEYS = {
     "campaign": [Column("campaign")],
@@ -45,26 +47,33 @@ _BLOCK_KEYS = {
     "day": [Column("day (UTC)", "date")],
 }
 _BLOCK_TITLES = {
-    "campaign": "By campaign", "service": "By service", "status": "By status", "day": "By day",
-}  # fmt: skip
+    "campaign": "By campaign",
+    "service": "By service",
+    "status": "By status",
+    "day": "By day",
+}
 
 
 def summary_layout(report: AuditReport) -> SummaryLayout:
     """The Summary sheet: filters, counts, spend and the groupings, with two charts."""
     counts = report.counts
     blocks = [
-        Table("Orders", [Column("outcome"), Column("count", "int")], [
-            ("orders placed", counts["placed"]),
-            ("rows rejected by the panel", counts["rejected"]),
-            ("rows uncertain (answer lost)", counts["uncertain"]),
-            ("orders cancelled or refunded", counts["cancelled"]),
-        ]),
+        Table(
+            "Orders",
+            [Column("outcome"), Column("count", "int")],
+            [
+                ("orders placed", counts["placed"]),
+                ("rows rejected by the panel", counts["rejected"]),
+                ("rows uncertain (answer lost)", counts["uncertain"]),
+                ("orders cancelled or refunded", counts["cancelled"]),
+            ],
+        ),
         Table(
             "Spend by currency (latest known charges)",
             [Column("currency"), Column("orders", "int"), Column("spend", "money")],
             _rows(report.by_currency),
         ),
-    ]  # fmt: skip
+    ]
     spend = [Column(f"spend ({c})", "money", _known(c)) for c in report.currencies]
     for name, keys in _BLOCK_KEYS.items():
         table = report.groups[name]

@@ -30,7 +30,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from bulkorders.errors import BulkOrdersError
+from bulkorders.errors import ReportWriteError
 from bulkorders.progress import Reporter, SilentReporter
 
 Kind = Literal["text", "int", "money", "datetime", "date"]
@@ -52,9 +52,12 @@ LABEL_FONT = Font(bold=True)
 
 _EXCEL_EPOCH = datetime(1899, 12, 30)
 _TEMPLATE_VALUES: dict[str, Any] = {
-    "text": "x", "int": 0, "money": Decimal(0), "datetime": datetime(2000, 1, 1),
+    "text": "x",
+    "int": 0,
+    "money": Decimal(0),
+    "datetime": datetime(2000, 1, 1),
     "date": date(2000, 1, 1),
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,7 @@ def write_workbook(
                     _stream_sheet(src.read(info).decode("utf-8"), table, dst, info, progress)
         os.replace(tmp, path)
     except OSError as exc:
-        raise BulkOrdersError(
+        raise ReportWriteError(
             f"Cannot write {path}: {exc.strerror or exc}. Close it if it is open in Excel, "
             "check the folder exists and has space, then rerun."
         ) from exc
@@ -282,9 +285,7 @@ _DIMENSION = re.compile(r'<dimension ref="[^"]*"\s*/>')
 CHUNK_ROWS = 2000
 
 
-def _stream_sheet(
-    xml: str, table: Table, dst: zipfile.ZipFile, info: zipfile.ZipInfo, progress: Reporter
-) -> None:
+def _stream_sheet(xml: str, table: Table, dst: zipfile.ZipFile, info: zipfile.ZipInfo, progress: Reporter) -> None:
     """Copy the laid-out sheet, putting the table's rows where openpyxl's template row is."""
     match = _TEMPLATE_ROW.search(xml)
     if match is None:

@@ -4,7 +4,8 @@ Everything it talks to is passed in (`SubmitIO`): the panel client, the ledger, 
 catalogue, the clock, the progress reporter, the confirmation callback and where human
 messages go. That makes the sandbox, the tests and a real panel one code path. It returns
 a `SubmitOutcome` (what happened to every row); a run that had to stop early carries the
-reason in `outcome.stop`, for the caller to raise after showing the outcome.
+reason in `outcome.stop`, and one whose results could not be written the `WriteBackError`
+in `outcome.write_error`, for the caller to raise after showing the outcome.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bulkorders.clock import Clock, utc_now_iso
-from bulkorders.errors import BulkOrdersError, UsageError, WriteBackError
+from bulkorders.errors import NotConfirmed, UsageError, WriteBackError
 from bulkorders.ledger import RowState, assign_identities, canonical_content
 from bulkorders.models import Balance, OrderRow, RowIssue, Severity
 from bulkorders.progress import Reporter, SilentReporter
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 _RECORDS_CHUNK = 5000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SubmitOptions:
     """The choices of one `submit` run (the command's options)."""
 
@@ -85,8 +86,7 @@ def submit_sheet(source: Path, options: SubmitOptions, io: SubmitIO) -> SubmitOu
     out = output_path(source, options)
     if out.suffix.lower() != source.suffix.lower():
         raise UsageError(
-            f"The results keep the input's format: give --out a name ending in {source.suffix} "
-            f"(not {out.name})."
+            f"The results keep the input's format: give --out a name ending in {source.suffix} (not {out.name})."
         )
     given = _read(source, options, io)
     if not options.dry_run:
@@ -153,12 +153,15 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
     rows = _sync(campaign, given.valid, existing, io)
     given.valid = []  # they are in the ledger now; a 100k-row sheet need not be held twice
     at_row = {row.id: excel for excel, row in rows}
-    to_send = [] if options.write_only else [
-        row for _, row in rows
-        if row.state == RowState.PLANNED
-        or (options.resend_uncertain and row.state == RowState.UNCERTAIN)
-        or (options.retry_rejected and row.state == RowState.REJECTED)
-    ]  # fmt: skip
+    to_send: list[LedgerRow] = []
+    if not options.write_only:
+        to_send = [
+            row
+            for _, row in rows
+            if row.state == RowState.PLANNED
+            or (options.resend_uncertain and row.state == RowState.UNCERTAIN)
+            or (options.retry_rejected and row.state == RowState.REJECTED)
+        ]
     to_send.sort(key=lambda row: at_row[row.id])
     total = sum((row.estimate for row in to_send), Decimal(0))
     balance = io.client.balance() if to_send else None
@@ -166,10 +169,15 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
     if to_send:
         cost_guard(plan, options.max_spend)
     if options.dry_run:
-        return SubmitOutcome(campaign.name, plan, _row_outcomes(rows, invalid, existing),
-                             dry_run=True, currency=balance.currency if balance else None)
+        return SubmitOutcome(
+            campaign.name,
+            plan,
+            _row_outcomes(rows, invalid, existing),
+            dry_run=True,
+            currency=balance.currency if balance else None,
+        )
     if to_send and not io.confirm(plan):
-        raise BulkOrdersError("Nothing placed: the submission was not confirmed.")
+        raise NotConfirmed("Nothing placed: the submission was not confirmed.")
     tally = Tally()
     currency = balance.currency if balance else None
     if to_send:
@@ -178,9 +186,15 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
     del rows, to_send  # the payloads were sent; do not hold them while the ledger is read back
     rows = _reload(campaign, where, io, slim=True)
     outcome = SubmitOutcome(
-        campaign.name, plan, _row_outcomes(rows, invalid, existing), carried=len(existing),
-        placed_now=tally.placed, spent=tally.spent, currency=currency, stop=tally.stop,
-    )  # fmt: skip
+        campaign.name,
+        plan,
+        _row_outcomes(rows, invalid, existing),
+        carried=len(existing),
+        placed_now=tally.placed,
+        spent=tally.spent,
+        currency=currency,
+        stop=tally.stop,
+    )
     _write_results(given.sheet, campaign, rows, invalid, options, io, outcome)
     return outcome
 
@@ -195,7 +209,7 @@ def rewrite_results(source: Path, campaign: Campaign, io: SubmitIO) -> Path:
     options = SubmitOptions(campaign=campaign.name, out=out, write_only=True)
     outcome = submit_sheet(source, options, io)
     if outcome.write_error is not None:
-        raise WriteBackError(outcome.write_error)
+        raise outcome.write_error
     assert outcome.output is not None
     return outcome.output
 
@@ -256,9 +270,7 @@ def _claimed(
     keep that row's identity (index in `valid` -> identity)."""
     if not existing:
         return {}
-    placed = {
-        row.order_id: row for row in io.ledger.rows(campaign) if row.order_id and row.state == RowState.PLACED
-    }  # fmt: skip
+    placed = {row.order_id: row for row in io.ledger.rows(campaign) if row.order_id and row.state == RowState.PLACED}
     claimed: dict[int, str] = {}
     for index, (row, payload) in enumerate(zip(valid, payloads)):
         known = placed.get(existing.get(row.row, ""))
@@ -361,7 +373,7 @@ def _write_results(
         summary = write_back(sheet, updates, out)
     except WriteBackError as exc:
         io.ledger.set_results_path(campaign, str(out), True)
-        outcome.write_error = (
+        outcome.write_error = WriteBackError(
             f"{exc.message} To write the sheet again, rerun the same submit command (it places "
             f"nothing new), or run `bulkorders status {source.name}`."
         )
@@ -377,19 +389,15 @@ def _row_outcomes(
     invalid: Mapping[int, list[RowIssue]],
     existing: Mapping[int, str],
 ) -> list[RowOutcome]:
-    outcomes = [
-        RowOutcome(excel, row.state, row.order_id, row.charge, row.currency, row.error)
-        for excel, row in rows
-    ]
+    outcomes = [RowOutcome(excel, row.state, row.order_id, row.charge, row.currency, row.error) for excel, row in rows]
     outcomes += [
         RowOutcome(excel, "invalid", error="; ".join(str(issue) for issue in issues))
         for excel, issues in invalid.items()
     ]
     covered = {outcome.row for outcome in outcomes}
     outcomes += [
-        RowOutcome(excel, "has_order", order_id)
-        for excel, order_id in existing.items() if excel not in covered
-    ]  # fmt: skip
+        RowOutcome(excel, "has_order", order_id) for excel, order_id in existing.items() if excel not in covered
+    ]
     return sorted(outcomes, key=lambda outcome: outcome.row)
 
 
@@ -408,10 +416,7 @@ def _without_order_ids(sheet: Sheet) -> Sheet:
         return sheet
     from bulkorders.sheets import SheetRow
 
-    rows = [
-        SheetRow(row.row, {k: v for k, v in row.values.items() if k != "order_id"})
-        for row in sheet.rows
-    ]
+    rows = [SheetRow(row.row, {k: v for k, v in row.values.items() if k != "order_id"}) for row in sheet.rows]
     return replace(sheet, rows=rows)
 
 
@@ -424,6 +429,14 @@ def _invalid_issues(issues: Sequence[RowIssue], rows: set[int]) -> dict[int, lis
 
 
 __all__ = [
-    "Plan", "RowOutcome", "SubmitIO", "SubmitOptions", "SubmitOutcome", "describe_plan",
-    "output_path", "problem_lines", "submit_sheet", "summary_text",
-]  # fmt: skip
+    "Plan",
+    "RowOutcome",
+    "SubmitIO",
+    "SubmitOptions",
+    "SubmitOutcome",
+    "describe_plan",
+    "output_path",
+    "problem_lines",
+    "submit_sheet",
+    "summary_text",
+]
