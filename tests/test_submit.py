@@ -520,7 +520,7 @@ def test_refusals_before_spending_are_named_errors(tmp_path):
         cost_guard(plan, None)
     assert refused.value.exit_code == 3 and refused.value.message.startswith("Nothing placed. The estimated cost")
     sheet = write_csv(tmp_path / "orders.csv", ROWS)
-    io = pipeline_io(tmp_path, FakePanel())
+    io = pipeline_io(tmp_path, FakePanelClient())
     io.confirm = lambda plan: False
     with pytest.raises(NotConfirmed) as declined:
         submit_sheet(sheet, SubmitOptions(), io)
