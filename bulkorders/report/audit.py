@@ -22,15 +22,15 @@ import pandas as pd
 from bulkorders.catalog import read_cached
 from bulkorders.clock import Clock
 from bulkorders.errors import BulkOrdersError, ExitCode
-from bulkorders.ledger import RowState
+from bulkorders.ledger import RowState, order_columns
 from bulkorders.models import Service, format_money
+from bulkorders.report.spend import by_values, is_cancelled, order_spend
 
 if TYPE_CHECKING:
     from bulkorders.ledger import Ledger, LedgerRow, OrderRecord
     from bulkorders.sheets import Sheet
 
 ZERO = Decimal(0)
-CANCELLED_STATUSES = frozenset({"canceled", "cancelled", "refunded"})
 NOT_CHECKED = "(not checked yet)"
 NO_CAMPAIGN = "(no campaign)"
 UNKNOWN = "(unknown)"
@@ -107,6 +107,8 @@ class AuditReport:
     currencies: list[str]  # most orders first
     by_currency: pd.DataFrame  # currency, orders, spend
     groups: dict[str, pd.DataFrame] = field(default_factory=dict)  # GROUPINGS key -> table
+    by: dict[str, list[str]] = field(default_factory=dict)  # --by column -> its value per order
+    by_groups: dict[str, pd.DataFrame] = field(default_factory=dict)  # --by column -> table
 
     def service(self, panel: str, service_id: str | None) -> Service | None:
         return self.services.get((panel, service_id or ""))
@@ -119,10 +121,12 @@ def build_report(
     services: ServiceLookup = lambda panel: {},
     read_sheet: SheetReader | None = None,
     clock: Clock = time.time,
+    by: Sequence[str] = (),
 ) -> AuditReport:
     """Select the orders, problem rows and observations of `filters` and group them.
 
-    An empty selection raises (exit 1): an empty workbook would only look like good news.
+    `by`: sheet columns (a `client`…) to group the spend by too. An empty selection raises
+    (exit 1): an empty workbook would only look like good news.
     """
     orders, problems = _select(ledger, filters, read_sheet)
     if not orders and not problems:
@@ -144,6 +148,11 @@ def build_report(
             uncatalogued.append(panel)
     frame = _order_frame(orders, catalogue)
     currencies = list(frame["currency"].value_counts(sort=True).index) if len(frame) else []
+    kept = order_columns(ledger, filters.panel) if by else {}
+    values = {name: by_values(orders, kept, name) for name in dict.fromkeys(by)}
+    by_groups = {}
+    for name, column in values.items():
+        by_groups[name] = _group(frame.assign(by=column), ["by"], currencies).rename(columns={"by": name})
     return AuditReport(
         filters=filters,
         ledger_path=Path(ledger.path),
@@ -158,6 +167,8 @@ def build_report(
         currencies=currencies,
         by_currency=_by_currency(frame, currencies),
         groups={name: _group(frame, keys, currencies) for name, keys in GROUPINGS.items()},
+        by=values,
+        by_groups=by_groups,
     )
 
 
@@ -173,6 +184,11 @@ def summary_figures(report: AuditReport, out: Path | None = None) -> dict[str, A
     for name, keys in GROUPINGS.items():
         rows = _records(report.groups[name])
         figures[f"by_{name}"] = [_group_item(row, keys, report.currencies) for row in rows]
+    if report.by_groups:
+        figures["by_column"] = {
+            name: [_group_item(row, [name], report.currencies) for row in _records(table)]
+            for name, table in report.by_groups.items()
+        }
     if out is not None:
         figures["out"] = str(out)
     return figures
@@ -278,7 +294,7 @@ def _order_frame(orders: Sequence[OrderRecord], catalogue: Mapping[tuple[str, st
             "status": [o.status or NOT_CHECKED for o in orders],
             "day": [(o.submitted_at or "")[:10] or UNKNOWN for o in orders],
             "currency": [o.currency or UNKNOWN for o in orders],
-            "charge": pd.Series([o.charge if o.charge is not None else ZERO for o in orders], dtype=object),
+            "charge": pd.Series([order_spend(o) for o in orders], dtype=object),  # net of refunds
         },
         columns=["campaign", "service", "service_name", "category", "status", "day", "currency", "charge"],
     )
@@ -321,7 +337,7 @@ def _counts(orders: Sequence[OrderRecord], problems: Sequence[tuple[str, LedgerR
         "placed": len(orders),
         "rejected": states.count(RowState.REJECTED),
         "uncertain": states.count(RowState.UNCERTAIN),
-        "cancelled": sum(1 for o in orders if (o.status or "").strip().lower() in CANCELLED_STATUSES),
+        "cancelled": sum(1 for o in orders if is_cancelled(o.status)),
     }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import pandas as pd
 from bulkorders.ledger import RowState
 from bulkorders.progress import Reporter
 from bulkorders.report.audit import UNKNOWN, AuditReport
+from bulkorders.report.spend import SPEND_NOTE, order_spend, sheet_title
 from bulkorders.report.xlsx import Column, SummaryLayout, Table, write_workbook
 
 TITLE = "bulkorders audit report"
@@ -72,19 +74,57 @@ def summary_layout(report: AuditReport) -> SummaryLayout:
         if name == "day":
             rows = [(_day(row[0]), *row[1:]) for row in rows]
         blocks.append(Table(_BLOCK_TITLES[name], [*keys, Column("orders", "int"), *spend], rows))
+    for name, table in report.by_groups.items():
+        blocks.append(Table(f"By {name}", [Column(name), Column("orders", "int"), *spend], _rows(table)))
     charts = [("By status", "pie", "status", "orders", "Orders by status")]
     if report.currencies:
         main = report.currencies[0]
         names = report.groups["service"]["service_name"]
         label = "service name" if len(names) and all(names) else "service id"
         charts.insert(0, ("By service", "bar", label, f"spend ({main})", f"Spend by service ({main})"))
-    lines: list[tuple[str, Any]] = [("Made at (UTC)", report.made_at), ("Ledger", str(report.ledger_path))]
+        for name in report.by_groups:
+            charts.append((f"By {name}", "bar", name, f"spend ({main})", f"Spend by {name} ({main})"))
+    lines: list[tuple[str, Any]] = [
+        ("Made at (UTC)", report.made_at), ("Ledger", str(report.ledger_path)), ("Spend", SPEND_NOTE),
+    ]  # fmt: skip
     return SummaryLayout(TITLE, [*lines, *report.filters.described()], blocks, charts)
 
 
-def tables(report: AuditReport) -> list[Table]:
-    """The Orders, Problems and History sheets."""
-    return [_orders(report), _problems(report), _history(report)]
+def tables(report: AuditReport, statements: bool = False) -> list[Table]:
+    """The Orders, Problems and History sheets; with `statements`, one sheet per --by value."""
+    found = [_orders(report), _problems(report), _history(report)]
+    return found + (_statements(report, {t.title for t in found} | {"Summary"}) if statements else [])
+
+
+def _statements(report: AuditReport, taken: set[str]) -> list[Table]:
+    """A statement per value of each --by column: that value's orders, and their total."""
+    when = _Times()
+    columns = [
+        Column("order id"), Column("campaign"), Column("submitted at (UTC)", "datetime"), Column("link"),
+        Column("service id"), Column("service name"), Column("quantity", "int"), Column("status"),
+        _charge_column(report.currencies), _money_column("spend", report.currencies), Column("currency"),
+    ]  # fmt: skip
+    found = []
+    for name, values in report.by.items():
+        chosen: dict[str, list[Any]] = {}
+        for order, value in zip(report.orders, values):
+            chosen.setdefault(value, []).append(order)
+        for value in sorted(chosen, key=str.lower):
+            rows: list[tuple[Any, ...]] = []
+            totals: dict[str, Any] = {}
+            for o in chosen[value]:
+                svc = report.service(o.panel, o.service)
+                spend = order_spend(o)
+                rows.append((
+                    o.order_id, o.campaign, when(o.submitted_at), o.link, o.service, svc.name if svc else None,
+                    o.quantity, o.status, o.charge, spend, o.currency,
+                ))  # fmt: skip
+                totals[o.currency or UNKNOWN] = totals.get(o.currency or UNKNOWN, Decimal(0)) + spend
+            for currency, total in totals.items():
+                rows.append((f"Total {name} {value}", *[None] * 8, total, _known(currency)))
+            prefix = f"{name} " if len(report.by) > 1 else ""
+            found.append(Table(sheet_title(prefix + value, taken), columns, rows))
+    return found
 
 
 def _orders(report: AuditReport) -> Table:
@@ -201,14 +241,21 @@ def _known(currency: str) -> str | None:
 
 def _charge_column(currencies: Sequence[str]) -> Column:
     """The charge column: in one currency's format when the report has just one."""
+    return _money_column("charge", currencies)
+
+
+def _money_column(name: str, currencies: Sequence[str]) -> Column:
     only = _known(currencies[0]) if len(currencies) == 1 else None
-    return Column(_money_header("charge", currencies), "money", only)
+    return Column(_money_header(name, currencies), "money", only)
 
 
 def _money_header(name: str, currencies: Sequence[str]) -> str:
     return f"{name} ({currencies[0]})" if len(currencies) == 1 and currencies[0] != UNKNOWN else name
 
 
-def write_report(report: AuditReport, out: Path, progress: Reporter | None = None) -> None:
-    """Write the audit workbook of `report` to `out` (`progress` counts the rows written)."""
-    write_workbook(out, summary_layout(report), tables(report), progress)
+def write_report(
+    report: AuditReport, out: Path, progress: Reporter | None = None, *, statements: bool = False
+) -> None:
+    """Write the audit workbook of `report` to `out` (`progress` counts the rows written);
+    `statements` adds a sheet per value of each --by column."""
+    write_workbook(out, summary_layout(report), tables(report, statements), progress)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from bulkorders.clock import Clock, utc_now_iso
 from bulkorders.errors import BulkOrdersError, UsageError, WriteBackError
-from bulkorders.ledger import RowState, assign_identities, canonical_content
+from bulkorders.ledger import RowState, assign_identities, canonical_content, record_row_columns
 from bulkorders.models import Balance, OrderRow, RowIssue, Severity
 from bulkorders.progress import Reporter, SilentReporter
 from bulkorders.results import CompactUpdates, campaign_updates
@@ -106,6 +106,7 @@ class _Input:
     valid: list[OrderRow]
     invalid: dict[int, list[RowIssue]]
     existing: dict[int, str]
+    others: dict[int, dict[str, object]] = field(default_factory=dict)  # the sheet's own columns
 
 
 def _read(source: Path, options: SubmitOptions, io: SubmitIO) -> _Input:
@@ -124,7 +125,8 @@ def _read(source: Path, options: SubmitOptions, io: SubmitIO) -> _Input:
         if issue.row in existing and issue.row not in valid_rows:
             continue  # the row already has its order: nothing of it is sent
         io.notify(str(issue) if issue.severity is Severity.ERROR else f"warning: {issue}")
-    return _Input(replace(sheet, rows=[]), report.rows, invalid, existing)
+    others = {row.row: row.others for row in sheet.rows if row.others}
+    return _Input(replace(sheet, rows=[]), report.rows, invalid, existing, others)
 
 
 def _warn_if_another_file(name: str, source: Path, io: SubmitIO) -> None:
@@ -151,6 +153,8 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
         )
     invalid, existing = given.invalid, given.existing
     rows = _sync(campaign, given.valid, existing, io)
+    if given.others:  # kept for the report's spend by client, project…
+        record_row_columns(io.ledger, [(row.id, given.others.get(excel, {})) for excel, row in rows])
     given.valid = []  # they are in the ledger now; a 100k-row sheet need not be held twice
     at_row = {row.id: excel for excel, row in rows}
     to_send = [] if options.write_only else [
