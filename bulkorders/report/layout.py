@@ -18,9 +18,9 @@ import pandas as pd
 
 from bulkorders.ledger import RowState
 from bulkorders.progress import Reporter
-from bulkorders.report.audit import UNKNOWN, AuditReport
+from bulkorders.report.audit import NOT_CHECKED, UNKNOWN, AuditReport
 from bulkorders.report.spend import SPEND_NOTE, order_spend, sheet_title
-from bulkorders.report.xlsx import Column, SummaryLayout, Table, write_workbook
+from bulkorders.report.xlsx import Chart, Column, SummaryLayout, Table, write_workbook
 
 TITLE = "bulkorders audit report"
 
@@ -42,7 +42,7 @@ OBSERVATION_LABELS = {
 
 _BLOCK_KEYS = {
     "campaign": [Column("campaign")],
-    "service": [Column("service id"), Column("service name"), Column("category")],
+    "service": [Column("service id", "id"), Column("service name"), Column("category")],
     "status": [Column("status")],
     "day": [Column("day (UTC)", "date")],
 }
@@ -62,8 +62,8 @@ def summary_layout(report: AuditReport) -> SummaryLayout:
             ("orders cancelled or refunded", counts["cancelled"]),
         ]),
         Table(
-            "Spend by currency (latest known charges)",
-            [Column("currency"), Column("orders", "int"), Column("spend", "money")],
+            "Spend by currency (net of cancels and refunds)",
+            [Column("currency"), Column("orders", "int"), Column("spend", "money", currency_from="currency")],
             _rows(report.by_currency),
         ),
     ]  # fmt: skip
@@ -73,21 +73,46 @@ def summary_layout(report: AuditReport) -> SummaryLayout:
         rows = _rows(table)
         if name == "day":
             rows = [(_day(row[0]), *row[1:]) for row in rows]
+        if name == "status":  # not checked yet: last, and out of the pie
+            rows = [r for r in rows if r[0] != NOT_CHECKED] + [r for r in rows if r[0] == NOT_CHECKED]
         blocks.append(Table(_BLOCK_TITLES[name], [*keys, Column("orders", "int"), *spend], rows))
     for name, table in report.by_groups.items():
         blocks.append(Table(f"By {name}", [Column(name), Column("orders", "int"), *spend], _rows(table)))
-    charts = [("By status", "pie", "status", "orders", "Orders by status")]
-    if report.currencies:
-        main = report.currencies[0]
-        names = report.groups["service"]["service_name"]
-        label = "service name" if len(names) and all(names) else "service id"
-        charts.insert(0, ("By service", "bar", label, f"spend ({main})", f"Spend by service ({main})"))
-        for name in report.by_groups:
-            charts.append((f"By {name}", "bar", name, f"spend ({main})", f"Spend by {name} ({main})"))
+    return SummaryLayout(TITLE, _lines(report), blocks, _charts(report, blocks), _period(report))
+
+
+def _lines(report: AuditReport) -> list[tuple[str, Any]]:
     lines: list[tuple[str, Any]] = [
         ("Made at (UTC)", report.made_at), ("Ledger", str(report.ledger_path)), ("Spend", SPEND_NOTE),
     ]  # fmt: skip
-    return SummaryLayout(TITLE, [*lines, *report.filters.described()], blocks, charts)
+    return [*lines, *report.filters.described()]
+
+
+def _charts(report: AuditReport, blocks: Sequence[Table]) -> list[Chart]:
+    """Spend by service (bars), spend by status (a pie of money, checked statuses only), by --by."""
+    if not report.currencies:
+        return [Chart("By status", "pie", "status", "orders", "Orders by status")]
+    main = report.currencies[0]
+    value = f"spend ({main})"
+    names = report.groups["service"]["service_name"]
+    label = "service name" if len(names) and all(names) else "service id"
+    status = next(b for b in blocks if b.title == "By status")
+    where = [c.header for c in status.columns].index(value)
+    paid = sum(1 for r in status.rows if r[0] != NOT_CHECKED and r[where])
+    charts = [
+        Chart("By service", "bar", label, value, f"Spend by service ({main})"),
+        Chart("By status", "pie", "status", value, f"Spend by status ({main})", rows=paid),
+    ]
+    charts += [Chart(f"By {name}", "bar", name, value, f"Spend by {name} ({main})") for name in report.by_groups]
+    return charts
+
+
+def _period(report: AuditReport) -> str:
+    """The report's period for the page headers: the filters' days, else the orders' days."""
+    days = [d for d in report.groups["day"]["day"] if d != UNKNOWN]
+    first = report.filters.since.isoformat() if report.filters.since else (min(days) if days else "")
+    last = report.filters.until.isoformat() if report.filters.until else (max(days) if days else "")
+    return f"orders placed {first} to {last} (UTC)" if first or last else "all orders"
 
 
 def tables(report: AuditReport, statements: bool = False) -> list[Table]:
@@ -100,8 +125,8 @@ def _statements(report: AuditReport, taken: set[str]) -> list[Table]:
     """A statement per value of each --by column: that value's orders, and their total."""
     when = _Times()
     columns = [
-        Column("order id"), Column("campaign"), Column("submitted at (UTC)", "datetime"), Column("link"),
-        Column("service id"), Column("service name"), Column("quantity", "int"), Column("status"),
+        Column("order id", "id"), Column("campaign"), Column("submitted at (UTC)", "datetime"), Column("link"),
+        Column("service id", "id"), Column("service name"), Column("quantity", "int"), Column("status"),
         _charge_column(report.currencies), _money_column("spend", report.currencies), Column("currency"),
     ]  # fmt: skip
     found = []
@@ -130,11 +155,11 @@ def _statements(report: AuditReport, taken: set[str]) -> list[Table]:
 def _orders(report: AuditReport) -> Table:
     when = _Times()
     columns = [
-        Column("order id"), Column("campaign"), Column("excel row", "int"), Column("link"),
-        Column("service id"), Column("service name"), Column("quantity", "int"),
+        Column("order id", "id"), Column("campaign"), Column("excel row", "int"), Column("link"),
+        Column("service id", "id"), Column("service name"), Column("quantity", "int"),
         _charge_column(report.currencies), Column("currency"),
         Column("status"), Column("start count", "int"), Column("remains", "int"),
-        Column("refill id"), Column("refill status"), Column("cancel result"), Column("error"),
+        Column("refill id", "id"), Column("refill status"), Column("cancel result"), Column("error"),
         Column("submitted at (UTC)", "datetime"), Column("last checked at (UTC)", "datetime"),
         Column("panel"),
     ]  # fmt: skip
@@ -154,8 +179,8 @@ def _problems(report: AuditReport) -> Table:
     when = _Times()
     columns = [
         Column("campaign"), Column("excel row", "int"), Column("state"), Column("message"),
-        Column("what to do"), Column("link"), Column("service id"), Column("service name"),
-        Column("quantity", "int"), Column("estimate", "money"), Column("sent at (UTC)", "datetime"),
+        Column("what to do"), Column("link"), Column("service id", "id"), Column("service name"),
+        Column("quantity", "int"), Column("estimate", "money", exact=True), Column("sent at (UTC)", "datetime"),
         Column("answered at (UTC)", "datetime"),
     ]  # fmt: skip
     rows = []
@@ -173,10 +198,10 @@ def _problems(report: AuditReport) -> Table:
 def _history(report: AuditReport) -> Table:
     when = _Times()
     columns = [
-        Column("time (UTC)", "datetime"), Column("order id"), Column("campaign"), Column("observation"),
+        Column("time (UTC)", "datetime"), Column("order id", "id"), Column("campaign"), Column("observation"),
         Column("status"), _charge_column(report.currencies),
         Column("currency"), Column("start count", "int"), Column("remains", "int"),
-        Column("refill id"), Column("cancel id"), Column("error"), Column("panel"),
+        Column("refill id", "id"), Column("cancel id", "id"), Column("error"), Column("panel"),
     ]  # fmt: skip
     rows = []
     for item in report.observations:
@@ -245,8 +270,8 @@ def _charge_column(currencies: Sequence[str]) -> Column:
 
 
 def _money_column(name: str, currencies: Sequence[str]) -> Column:
-    only = _known(currencies[0]) if len(currencies) == 1 else None
-    return Column(_money_header(name, currencies), "money", only)
+    """Exact amounts; the currency is in the header ("charge (USD)") or the row's currency column."""
+    return Column(_money_header(name, currencies), "money", exact=True)
 
 
 def _money_header(name: str, currencies: Sequence[str]) -> str:
