@@ -45,6 +45,11 @@ def services(app, refresh, search, category, out):
 def balance(app):
     """Show the panel balance and its currency."""
     result = app.client().balance()
+    if app.settings.ledger_path.exists():  # kept for the report's Reconciliation sheet
+        from bulkorders.clock import utc_now_iso
+        from bulkorders.ledger import keep_reading
+
+        keep_reading(app.ledger(), app.panel_name(), result, "balance", utc_now_iso())
     if app.settings.json:
         app.emit_json({"balance": str(result.amount), "currency": result.currency})
     else:

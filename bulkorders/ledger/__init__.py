@@ -21,5 +21,12 @@ EXPORTS = {
     "order_columns": "finance",
     "record_balance": "finance",
     "record_row_columns": "finance",
+    "CANCELLED_STATUSES": "reconcile",
+    "Interval": "reconcile",
+    "balance_warning": "reconcile",
+    "intervals": "reconcile",
+    "net_spend": "reconcile",
+    "note_balance": "reconcile",
+    "keep_reading": "reconcile",
 }
 __all__, __getattr__, __dir__ = public_surface(__name__, EXPORTS)

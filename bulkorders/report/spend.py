@@ -13,12 +13,14 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from bulkorders.errors import UsageError
+from bulkorders.ledger import CANCELLED_STATUSES, net_spend
 
 if TYPE_CHECKING:
     from bulkorders.ledger import OrderRecord
 
+__all__ = ["net_spend", "is_cancelled", "order_spend", "by_values", "sheet_title"]
+
 ZERO = Decimal(0)
-CANCELLED_STATUSES = frozenset({"canceled", "cancelled", "refunded"})
 BLANK = "(blank)"
 SPEND_NOTE = (
     "Spend is net of cancels and refunds: cancelled and refunded orders count zero, Partial "
@@ -33,13 +35,6 @@ Columns = Mapping[tuple[str, str], Mapping[str, str]]  # (panel, order id) -> he
 def is_cancelled(status: str | None) -> bool:
     """Cancelled or refunded: the order cost nothing."""
     return (status or "").strip().lower() in CANCELLED_STATUSES
-
-
-def net_spend(status: str | None, charge: Decimal | None) -> Decimal:
-    """What the balance paid for an order with this status and charge."""
-    if charge is None or is_cancelled(status):
-        return ZERO
-    return charge
 
 
 def order_spend(order: OrderRecord) -> Decimal:

@@ -24,6 +24,7 @@ from bulkorders.models import Balance, OrderRow, RowIssue, Severity
 from bulkorders.progress import Reporter, SilentReporter
 from bulkorders.results import CompactUpdates, campaign_updates
 from bulkorders.sheets import backup_copy, check_writable, default_output_path, id_text, write_back
+from bulkorders.submit.balances import balance_after_run, keep_balance
 from bulkorders.submit.outcome import (
     Plan,
     RowOutcome,
@@ -166,6 +167,8 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
     to_send.sort(key=lambda row: at_row[row.id])
     total = sum((row.estimate for row in to_send), Decimal(0))
     balance = io.client.balance() if to_send else None
+    if balance is not None:
+        keep_balance(io, "submit --dry-run" if options.dry_run else "submit before", balance, campaign.name)
     plan = _plan(campaign.name, rows, to_send, total, balance, len(invalid), options)
     if to_send:
         cost_guard(plan, options.max_spend)
@@ -179,8 +182,11 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
     if to_send:
         tally = _place(to_send, at_row, balance, options, io)
     where = [(excel, row.id) for excel, row in rows]
+    to_send_ids = {row.id for row in to_send}
     del rows, to_send  # the payloads were sent; do not hold them while the ledger is read back
     rows = _reload(campaign, where, io, slim=True)
+    if to_send_ids:
+        balance_after_run(io, campaign.name, rows, to_send_ids)
     outcome = SubmitOutcome(
         campaign.name, plan, _row_outcomes(rows, invalid, existing), carried=len(existing),
         placed_now=tally.placed, spent=tally.spent, currency=currency, stop=tally.stop,
