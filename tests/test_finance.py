@@ -151,7 +151,7 @@ def test_statements_one_sheet_per_client_with_its_orders_and_total(two_campaigns
     out = two_campaigns / "audit.xlsx"
     cli_run("report", "--by", "client", "--statements", "--out", str(out))
     wb = openpyxl.load_workbook(out)
-    assert wb.sheetnames == ["Summary", "Orders", "Problems", "History", "(blank)", "Acme", "Beta"]
+    assert wb.sheetnames == ["Summary", "Orders", "Problems", "History", "Reconciliation", "(blank)", "Acme", "Beta"]
     paid = sandbox_spend(isolated_user_dirs, clock.now)
     sheets = by_link(isolated_user_dirs)
     for client in ("Acme", "Beta", BLANK):
@@ -218,3 +218,128 @@ def test_column_text_and_sheet_titles():
     assert sheet_title("orders", taken) == "orders (2)"
     assert sheet_title("a/b:c", taken) == "a-b-c"
     assert len(sheet_title("x" * 40, taken)) == 31
+
+
+# --- reconciliation with the panel's balance ------------------------------------------------
+
+
+def test_reconciliation_finds_the_uncertain_orders_the_sandbox_created(tmp_path, monkeypatch):
+    """--lose-answers: the panel creates orders whose answers never come back. The balance
+    falls by more than the ledger knows; the estimates of that run's uncertain orders add up
+    to the difference, so the report says they most likely exist. --resend-uncertain then
+    orders them again (they are duplicates on the panel), and that run balances."""
+    from bulkorders.panel.sandbox.server import Faults, SandboxServer
+
+    monkeypatch.setenv("BULKORDERS_API_KEY", "finance-test-key")
+    sheet = tmp_path / "lossy.csv"
+    sheet.write_text(
+        "link,service\n" + "".join(f"https://instagram.com/lossy{i},1009\n" for i in range(12)),
+        encoding="utf-8",
+    )
+    state, ledger_path = tmp_path / "sb.jsonl", tmp_path / "ledger.sqlite"
+    clock = Clock(T0)
+
+    def submit(server, *extra: str):
+        args = ["--panel", server.url, "--ledger", str(ledger_path), "submit", str(sheet), "--yes",
+                "--concurrency", "1", *extra]  # fmt: skip
+        return CliRunner().invoke(cli, args, catch_exceptions=False)
+
+    with SandboxServer(state, faults=Faults(lose_answers=0.25, seed=3), clock=clock) as server:
+        first = submit(server)
+        port = server.httpd.server_address[1]  # the same panel (URL) for the rerun
+    with Ledger.open(ledger_path) as ledger:
+        rows = ledger.rows(ledger.find_campaign("lossy"))
+    lost = [row for row in rows if row.state == "uncertain"]
+    live = LiveSandbox(state)
+    created = len(live.state().orders)
+    live.close()
+    placed = sum(1 for row in rows if row.state == "placed")
+    assert first.exit_code == 1, first.output
+    assert lost and created == placed + len(lost)  # every lost answer was an order made
+    each = Decimal("15.00")  # one package; packages never end Partial, so no refunds muddle it
+    warnings = [line for line in first.stderr.splitlines() if line.startswith("warning: the panel's balance")]
+    assert len(warnings) == 1
+    assert f"changed by -{each * created} USD" in warnings[0]
+    assert f"while the ledger's orders cost {each * placed} USD" in warnings[0]
+    assert f"{len(lost)} of the {len(lost)} uncertain order(s) sent in this interval most likely exist" in warnings[0]
+
+    clock.now += DONE_SECONDS + 1  # the lost orders are done: the panel takes their links again
+    with SandboxServer(state, port=port, clock=clock) as server:
+        second = submit(server, "--resend-uncertain")
+    assert second.exit_code == 0, second.output
+    assert "warning: the panel's balance" not in second.stderr
+
+    out = tmp_path / "audit.xlsx"
+    report = CliRunner().invoke(cli, ["--ledger", str(ledger_path), "--json", "report", "--out", str(out)])
+    assert report.exit_code == 0, report.output
+    items = json.loads(report.stdout)["reconciliation"]
+    n = len(lost)  # 3 with this seed: runs of 12 rows, 9 answered
+    assert [(i["balance_change"], i["ledger_spend"], i["difference"], i["likely_exist"]) for i in items] == [
+        (f"-{each * 12}", str(each * (12 - n)), str(each * n), n),  # the faulty run
+        ("0.00", "0.00", "0.00", None),  # between the runs
+        (f"-{each * n}", str(each * n), "0.00", None),  # the resend: balanced
+    ]
+    assert items[0]["uncertain"] == len(lost) and items[0]["likely_exist"] == len(lost)
+    live = LiveSandbox(state)
+    sandbox_state = live.state()
+    live.close()
+    spent = Decimal("1000.00") - sandbox_state.balance
+    ledger_spend = Decimal(json.loads(report.stdout)["spend"]["USD"])
+    assert len(sandbox_state.orders) == 12 + len(lost)  # the lost ones, and their resent twins
+    assert spent == ledger_spend + sum((Decimal(i["difference"]) for i in items), ZERO) == each * (12 + len(lost))
+    sheet_rows = list(openpyxl.load_workbook(out)["Reconciliation"].iter_rows(values_only=True))
+    header = sheet_rows[0]
+    first_interval = dict(zip(header, sheet_rows[1]))
+    assert first_interval["from reading"] == "submit before" and first_interval["to reading"] == "submit after"
+    assert first_interval["most likely exist"] == len(lost)
+    assert first_interval["what it means"].startswith(f"{len(lost)} of the {len(lost)} uncertain order(s)")
+
+
+def test_status_warns_when_someone_else_spent_and_balance_keeps_its_reading(tmp_path, clock, isolated_user_dirs):
+    from bulkorders.ledger import balance_readings
+    from bulkorders.panel.client import PanelClient
+    from bulkorders.settings import SANDBOX_URL
+
+    sheet = tmp_path / "spring.csv"
+    sheet.write_text(SPRING, encoding="utf-8")
+    placed = cli_run("submit", str(sheet), "--yes")
+    assert "warning: the panel's balance" not in placed.stderr  # the run balances
+    state = isolated_user_dirs / "data" / "bulkorders" / connect.SANDBOX_STATE_FILE
+    with PanelClient(SANDBOX_URL, "sandbox", transport=SandboxTransport(state, clock=clock)) as other:
+        assert other.add({"service": "1001", "link": "https://instagram.com/elsewhere", "quantity": "1000"}).order
+    checked = cli_run("status", str(tmp_path / "spring.results.csv"))
+    (line,) = [x for x in checked.stderr.splitlines() if x.startswith("warning: the panel's balance")]
+    assert line.startswith("warning: the panel's balance changed by -0.90 USD since ")
+    assert line.endswith(
+        "(submit after), while the ledger's orders cost 0.00 USD. The panel took 0.90 USD more than the "
+        "ledger's orders cost, and no uncertain order of this interval adds up to it: another user of the "
+        "account, an order placed elsewhere, or a panel price change."
+    )
+    shown = cli_run("balance")
+    with Ledger.open(isolated_user_dirs / "data" / "bulkorders" / "ledger.sqlite") as ledger:
+        readings = balance_readings(ledger)
+    assert [r.command for r in readings] == ["submit before", "submit after", "status", "balance"]
+    assert shown.stdout.strip() == f"{readings[-1].amount} USD"
+    assert readings[0].amount - readings[1].amount == readings[1].ledger_spend - readings[0].ledger_spend
+
+
+def test_matching_uncertain_orders_to_a_difference():
+    from bulkorders.ledger import Interval
+    from bulkorders.ledger.finance import BalanceReading
+    from bulkorders.ledger.reconcile import _matched
+
+    def interval(drop: str, spend: str, estimates: list[str]) -> Interval:
+        start = BalanceReading("p", "2025-01-01T00:00:00Z", Decimal("100"), "USD", "submit before")
+        end = BalanceReading("p", "2025-01-01T00:01:00Z", Decimal("100") - Decimal(drop), "USD", "submit after")
+        rows = tuple({"row_id": i, "estimate": e} for i, e in enumerate(estimates))
+        return _matched(Interval(start, end, Decimal(spend), rows, None))
+
+    assert interval("7.78", "7.16", ["0.31", "0.31", "0.31"]).likely == 2  # the issue's faulty run
+    assert interval("1.00", "0.40", ["0.25", "0.35", "0.10"]).likely == 2  # 0.25 + 0.35
+    nothing = interval("1.00", "0.40", ["0.25", "0.25"])
+    assert nothing.likely is None and "another user of the account" in nothing.explanation()
+    topped = interval("-50", "1.00", ["0.25"])
+    assert topped.difference == Decimal("-51.00") and topped.explanation().startswith(
+        "The balance fell 51.00 USD less than the ledger's orders cost: a top-up"
+    )
+    assert interval("1", "1", []).explanation() == "Balanced: the ledger accounts for the whole change."

@@ -169,7 +169,7 @@ def test_workbook_has_every_sheet_with_totals_counts_and_charts(built, tmp_path)
     )
     assert spend.endswith(" USD.\n") and Decimal(spend.split()[0]) == total
     wb = openpyxl.load_workbook(out)
-    assert wb.sheetnames == ["Summary", "Orders", "Problems", "History"]
+    assert wb.sheetnames == ["Summary", "Orders", "Problems", "History", "Reconciliation"]
 
     orders = records(wb["Orders"])
     assert len(orders) == placed

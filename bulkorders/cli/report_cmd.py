@@ -33,8 +33,9 @@ def report(app, sheets, campaigns, since, until, by, statements, out):
 
     Sheets: Summary (counts, spend by currency, orders and spend by campaign, service,
     status and day, with charts), Orders (one row per order), Problems (rejected and
-    uncertain rows, and what to do) and History (every status, refill and cancel
-    answer). --by COLUMN adds spend by that column of the sheets to the Summary;
+    uncertain rows, and what to do), History (every status, refill and cancel
+    answer) and Reconciliation (each interval between two balance readings beside the
+    ledger's spend in it). --by COLUMN adds spend by that column of the sheets to the Summary;
     --statements a sheet per value. Spend is net of cancels and refunds. SHEETS (results
     sheets with an order_id column), --campaign, --since, --until and the global
     --panel narrow it; nothing given means everything. Reads only the ledger: no panel

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from bulkorders.ledger.records import money_text, to_decimal
+from bulkorders.ledger.records import money_text
 
 if TYPE_CHECKING:
     import sqlite3
@@ -43,9 +43,10 @@ def migrate_finance(conn: sqlite3.Connection) -> None:
             currency TEXT,
             command TEXT NOT NULL,
             campaign TEXT,
+            ledger_spend TEXT NOT NULL DEFAULT '0',
             uncertain TEXT NOT NULL DEFAULT '[]')"""
     )
-    conn.execute("CREATE INDEX balance_readings_by_time ON balance_readings (panel, at)")
+    conn.execute("CREATE INDEX balance_readings_by_panel ON balance_readings (panel, id)")
 
 
 def column_text(value: Any) -> str | None:
@@ -115,26 +116,27 @@ class BalanceReading:
     command: str  # "balance", "submit before", "submit after", "status"
     campaign: str | None = None
     uncertain: list[dict[str, Any]] = field(default_factory=list)  # rows a submit left uncertain
+    ledger_spend: Decimal = Decimal(0)  # what the ledger's orders had cost, as it knew then
 
 
 def record_balance(ledger: Ledger, reading: BalanceReading) -> None:
     """Keep a balance reading."""
     with ledger._write() as db:  # noqa: SLF001
         db.execute(
-            "INSERT INTO balance_readings (panel, at, amount, currency, command, campaign, uncertain) "
-            "VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO balance_readings (panel, at, amount, currency, command, campaign, uncertain, "
+            "ledger_spend) VALUES (?,?,?,?,?,?,?,?)",
             (reading.panel, reading.at, money_text(reading.amount), reading.currency, reading.command,
-             reading.campaign, json.dumps(reading.uncertain)),
+             reading.campaign, json.dumps(reading.uncertain), money_text(reading.ledger_spend)),
         )  # fmt: skip
 
 
 def balance_readings(ledger: Ledger, panel: str | None = None) -> list[BalanceReading]:
-    """Every balance reading (of `panel` if given), oldest first."""
-    query = "SELECT panel, at, amount, currency, command, campaign, uncertain FROM balance_readings"
-    query += (" WHERE panel = ?" if panel is not None else "") + " ORDER BY at, id"
+    """Every balance reading (of `panel` if given), in the order they were taken."""
+    query = "SELECT panel, at, amount, currency, command, campaign, uncertain, ledger_spend FROM balance_readings"
+    query += (" WHERE panel = ?" if panel is not None else "") + " ORDER BY id"
     with ledger._read() as db:  # noqa: SLF001
         rows = db.execute(query, (panel,) if panel is not None else ()).fetchall()
     return [
-        BalanceReading(p, at, to_decimal(amount) or Decimal(0), currency, command, campaign, json.loads(uncertain))
-        for p, at, amount, currency, command, campaign, uncertain in rows
+        BalanceReading(p, at, Decimal(amount), currency, command, campaign, json.loads(uncertain), Decimal(spend))
+        for p, at, amount, currency, command, campaign, uncertain, spend in rows
     ]

@@ -1,8 +1,9 @@
 """The panel's balance beside the ledger's spend: did the panel take what the ledger knows of?
 
 Between two balance readings the balance should fall by what the ledger's orders cost in
-that time: the charges of the orders placed, less the refunds it learned of (a status
-answer turning an order Canceled or Partial). The difference is what the ledger does not
+that time: each reading keeps what the ledger's orders had cost so far, as the ledger knew
+then, so the charges of the orders placed in between, less the refunds it learned of (a
+status answer turning an order Canceled or Partial), are the change of that figure. The difference is what the ledger does not
 account for. When uncertain orders (sent, answer lost) were sent in that interval and the
 estimates of some of them add up to the difference, those orders most likely exist.
 Spend follows the rule of the report: cancelled and refunded orders cost zero, Partial
@@ -11,8 +12,6 @@ ones what the panel charged after its refund.
 
 from __future__ import annotations
 
-import bisect
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -98,7 +97,8 @@ def keep_reading(
 ) -> str | None:
     """Keep the `balance` (a `models.Balance`) a command saw; the warning line when the
     interval it closes does not balance, else None."""
-    reading = BalanceReading(panel, at, balance.amount, balance.currency, command, campaign, list(uncertain))
+    spend = ledger_spend(ledger, panel, balance.currency)
+    reading = BalanceReading(panel, at, balance.amount, balance.currency, command, campaign, list(uncertain), spend)
     return balance_warning(note_balance(ledger, reading))
 
 
@@ -120,86 +120,32 @@ def _signed(amount: Decimal) -> str:
 
 def intervals(ledger: Ledger, panel: str | None = None) -> list[Interval]:
     """Every interval between two consecutive readings of a panel in one currency, oldest first."""
-    readings = balance_readings(ledger, panel)
-    found: list[Interval] = []
     by_panel: dict[str, list[BalanceReading]] = {}
-    for reading in readings:
+    for reading in balance_readings(ledger, panel):
         by_panel.setdefault(reading.panel, []).append(reading)
+    found: list[tuple[int, Interval]] = []
     for name, seen in by_panel.items():
-        seen.sort(key=_reading_key)
-        flow = _cash_flow(ledger, name)
         lost = _uncertain_rows(ledger, name)
-        for start, end in zip(seen, seen[1:]):
+        for index, (start, end) in enumerate(zip(seen, seen[1:])):
             if start.currency != end.currency:
                 continue
-            spend = flow.between(_reading_key(start), _reading_key(end), end.currency)
-            uncertain = _candidates(start, end, lost)
-            interval = Interval(start, end, spend, uncertain, None)
-            found.append(_matched(interval))
-    return sorted(found, key=lambda i: _reading_key(i.end))
+            interval = Interval(start, end, end.ledger_spend - start.ledger_spend, _candidates(start, end, lost), None)
+            found.append((index, _matched(interval)))
+    return [interval for _, interval in sorted(found, key=lambda item: (item[1].end.at, item[0]))]
 
 
-def _reading_key(reading: BalanceReading) -> tuple[str, int]:
-    """Readings sort among the ledger's events of the same second: a reading taken before
-    sending comes before the run's orders, any other after what its command recorded."""
-    return (reading.at, 0 if reading.command == "submit before" else 2)
-
-
-@dataclass
-class _Flow:
-    """The ledger's spend as events in time: (key, currency) -> amount, with prefix sums."""
-
-    keys: dict[str | None, list[tuple[str, int]]]
-    sums: dict[str | None, list[Decimal]]
-
-    def between(self, start: tuple[str, int], end: tuple[str, int], currency: str | None) -> Decimal:
-        total = ZERO
-        for code in {currency, None}:
-            keys, sums = self.keys.get(code, []), self.sums.get(code, [ZERO])
-            total += sums[bisect.bisect_right(keys, end)] - sums[bisect.bisect_right(keys, start)]
-        return total
-
-
-def _cash_flow(ledger: Ledger, panel: str) -> _Flow:
-    """Placements (at their placement charge) and every change a status answer made to an
-    order's spend, for orders placed through the ledger."""
+def ledger_spend(ledger: Ledger, panel: str, currency: str | None) -> Decimal:
+    """What the ledger's orders on `panel` have cost so far, as it knows them now: every order
+    placed through it (cancelled and refunded count zero, Partial its charge after refund)."""
     with ledger._read() as db:  # noqa: SLF001 - a ledger module, inside the ledger's snapshot
-        placed = db.execute(
-            "SELECT o.order_id, o.submitted_at, r.charge, COALESCE(o.currency, r.currency) "
-            "FROM orders o JOIN rows r ON r.id = o.row_id "
-            "WHERE o.panel = ? AND o.submitted_at IS NOT NULL AND r.charge IS NOT NULL",
+        rows = db.execute(
+            "SELECT o.status, COALESCE(o.charge, r.charge), COALESCE(o.currency, r.currency) "
+            "FROM orders o JOIN rows r ON r.id = o.row_id WHERE o.panel = ? AND o.submitted_at IS NOT NULL",
             (panel,),
         ).fetchall()
-        seen = db.execute(
-            "SELECT order_id, at, data FROM observations WHERE panel = ? AND kind = 'status' ORDER BY at, id",
-            (panel,),
-        ).fetchall()
-    events: list[tuple[tuple[str, int], str | None, Decimal]] = []
-    known: dict[str, tuple[Decimal, Decimal, str | None]] = {}  # order -> (charge, spend, currency)
-    for order_id, at, charge, currency in placed:
-        amount = to_decimal(charge) or ZERO
-        known[order_id] = (amount, amount, currency)
-        events.append(((at, 1), currency, amount))
-    for order_id, at, data in seen:
-        if order_id not in known:
-            continue
-        answer = json.loads(data)
-        if answer.get("error"):
-            continue
-        charge, spend, currency = known[order_id]
-        charge = to_decimal(answer.get("charge")) if answer.get("charge") is not None else charge
-        now = net_spend(answer.get("status"), charge)
-        if now != spend:
-            events.append(((at, 1), currency, now - spend))
-        known[order_id] = (charge, now, currency)
-    events.sort(key=lambda e: e[0])
-    keys: dict[str | None, list[tuple[str, int]]] = {}
-    sums: dict[str | None, list[Decimal]] = {}
-    for key, currency, amount in events:
-        keys.setdefault(currency, []).append(key)
-        column = sums.setdefault(currency, [ZERO])
-        column.append(column[-1] + amount)
-    return _Flow(keys, sums)
+    return sum(
+        (net_spend(status, to_decimal(charge)) for status, charge, code in rows if code in (currency, None)), ZERO
+    )
 
 
 def _uncertain_rows(ledger: Ledger, panel: str) -> list[dict[str, Any]]:

@@ -22,12 +22,12 @@ import pandas as pd
 from bulkorders.catalog import read_cached
 from bulkorders.clock import Clock
 from bulkorders.errors import BulkOrdersError, ExitCode
-from bulkorders.ledger import RowState, order_columns
+from bulkorders.ledger import RowState, intervals, order_columns
 from bulkorders.models import Service, format_money
 from bulkorders.report.spend import by_values, is_cancelled, order_spend
 
 if TYPE_CHECKING:
-    from bulkorders.ledger import Ledger, LedgerRow, OrderRecord
+    from bulkorders.ledger import Interval, Ledger, LedgerRow, OrderRecord
     from bulkorders.sheets import Sheet
 
 ZERO = Decimal(0)
@@ -109,6 +109,7 @@ class AuditReport:
     groups: dict[str, pd.DataFrame] = field(default_factory=dict)  # GROUPINGS key -> table
     by: dict[str, list[str]] = field(default_factory=dict)  # --by column -> its value per order
     by_groups: dict[str, pd.DataFrame] = field(default_factory=dict)  # --by column -> table
+    reconciliation: list[Interval] = field(default_factory=list)  # between balance readings
 
     def service(self, panel: str, service_id: str | None) -> Service | None:
         return self.services.get((panel, service_id or ""))
@@ -169,7 +170,16 @@ def build_report(
         groups={name: _group(frame, keys, currencies) for name, keys in GROUPINGS.items()},
         by=values,
         by_groups=by_groups,
+        reconciliation=_reconciliation(ledger, filters),
     )
+
+
+def _reconciliation(ledger: Ledger, filters: ReportFilters) -> list[Interval]:
+    """The intervals between balance readings that end in the report's days."""
+    found = intervals(ledger, filters.panel)
+    since = filters.since.isoformat() if filters.since else ""
+    until = filters.until.isoformat() if filters.until else "9999"
+    return [i for i in found if since <= i.end.at[:10] <= until]
 
 
 def summary_figures(report: AuditReport, out: Path | None = None) -> dict[str, Any]:
@@ -184,6 +194,7 @@ def summary_figures(report: AuditReport, out: Path | None = None) -> dict[str, A
     for name, keys in GROUPINGS.items():
         rows = _records(report.groups[name])
         figures[f"by_{name}"] = [_group_item(row, keys, report.currencies) for row in rows]
+    figures["reconciliation"] = [_interval_item(i) for i in report.reconciliation]
     if report.by_groups:
         figures["by_column"] = {
             name: [_group_item(row, [name], report.currencies) for row in _records(table)]
@@ -192,6 +203,16 @@ def summary_figures(report: AuditReport, out: Path | None = None) -> dict[str, A
     if out is not None:
         figures["out"] = str(out)
     return figures
+
+
+def _interval_item(interval: Interval) -> dict[str, Any]:
+    return {
+        "from": interval.start.at, "to": interval.end.at, "panel": interval.end.panel,
+        "currency": interval.end.currency, "balance_change": format_money(interval.change),
+        "ledger_spend": format_money(interval.spend), "difference": format_money(interval.difference),
+        "uncertain": len(interval.uncertain), "likely_exist": interval.likely,
+        "explanation": interval.explanation(),
+    }  # fmt: skip
 
 
 def summary_text(report: AuditReport, out: Path) -> str:

@@ -117,7 +117,7 @@ def _period(report: AuditReport) -> str:
 
 def tables(report: AuditReport, statements: bool = False) -> list[Table]:
     """The Orders, Problems and History sheets; with `statements`, one sheet per --by value."""
-    found = [_orders(report), _problems(report), _history(report)]
+    found = [_orders(report), _problems(report), _history(report), _reconciliation(report)]
     return found + (_statements(report, {t.title for t in found} | {"Summary"}) if statements else [])
 
 
@@ -213,6 +213,26 @@ def _history(report: AuditReport) -> Table:
             data.get("refill"), data.get("cancel"), data.get("error"), item["panel"],
         ))  # fmt: skip
     return Table("History", columns, rows)
+
+
+def _reconciliation(report: AuditReport) -> Table:
+    """Each interval between two balance readings: the balance's change, the ledger's spend, the gap."""
+    when = _Times()
+    columns = [
+        Column("from (UTC)", "datetime"), Column("from reading"), Column("to (UTC)", "datetime"), Column("to reading"),
+        Column("campaign"), Column("balance before", "money", exact=True),
+        Column("balance after", "money", exact=True), Column("balance change", "money", exact=True),
+        Column("ledger spend", "money", exact=True), Column("difference", "money", exact=True),
+        Column("currency"), Column("uncertain orders sent", "int"), Column("most likely exist", "int"),
+        Column("what it means"), Column("panel"),
+    ]  # fmt: skip
+    rows = [
+        (when(i.start.at), i.start.command, when(i.end.at), i.end.command, i.end.campaign, i.start.amount,
+         i.end.amount, i.change, i.spend, i.difference, i.end.currency, len(i.uncertain), i.likely,
+         i.explanation(), i.end.panel)
+        for i in report.reconciliation
+    ]  # fmt: skip
+    return Table("Reconciliation", columns, rows)
 
 
 class _Times:
