@@ -202,3 +202,11 @@ def test_the_681_order_audit_prints_as_a_document(tmp_path):
     assert counts["Orders"] >= 681 // 120  # not shrunk to unreadable
     headers = [p for p in by_sheet["Orders"] if re.search(r"^order id\s+campaign", p, re.M)]
     assert len(headers) == counts["Orders"]  # the header row on every page
+
+
+def test_a_ledger_without_balance_readings_says_so_on_its_reconciliation_sheet(tmp_path):
+    from bulkorders.report.layout import NO_READINGS
+
+    out = write_audit(tmp_path, 5)
+    rows = list(openpyxl.load_workbook(out)["Reconciliation"].iter_rows(values_only=True))
+    assert len(rows) == 2 and dict(zip(rows[0], rows[1]))["what it means"] == NO_READINGS

@@ -149,11 +149,7 @@ def build_report(
             uncatalogued.append(panel)
     frame = _order_frame(orders, catalogue)
     currencies = list(frame["currency"].value_counts(sort=True).index) if len(frame) else []
-    kept = order_columns(ledger, filters.panel) if by else {}
-    values = {name: by_values(orders, kept, name) for name in dict.fromkeys(by)}
-    by_groups = {}
-    for name, column in values.items():
-        by_groups[name] = _group(frame.assign(by=column), ["by"], currencies).rename(columns={"by": name})
+    values, by_groups = _by_columns(ledger, filters, orders, frame, currencies, by)
     return AuditReport(
         filters=filters,
         ledger_path=Path(ledger.path),
@@ -172,6 +168,20 @@ def build_report(
         by_groups=by_groups,
         reconciliation=_reconciliation(ledger, filters),
     )
+
+
+def _by_columns(
+    ledger: Ledger, filters: ReportFilters, orders: list[OrderRecord], frame: pd.DataFrame,
+    currencies: list[str], by: Sequence[str],
+) -> tuple[dict[str, list[str]], dict[str, pd.DataFrame]]:  # fmt: skip
+    """Each --by column's value per order, and orders and spend per value."""
+    kept = order_columns(ledger, filters.panel) if by else {}
+    values = {name: by_values(orders, kept, name) for name in dict.fromkeys(by)}
+    tables = {
+        name: _group(frame.assign(by=column), ["by"], currencies).rename(columns={"by": name})
+        for name, column in values.items()
+    }
+    return values, tables
 
 
 def _reconciliation(ledger: Ledger, filters: ReportFilters) -> list[Interval]:

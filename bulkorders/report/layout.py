@@ -35,6 +35,10 @@ REJECTED_ADVICE = (
     "gone; otherwise fix what the message says in the sheet and run submit again (a changed row "
     "is sent as a new row)."
 )
+NO_READINGS = (
+    "No two balance readings of this panel yet: submit (before and after placing), status and "
+    "balance keep one each time they run."
+)
 OBSERVATION_LABELS = {
     "status": "status", "refill": "refill asked", "refill_status": "refill status",
     "cancel": "cancel asked",
@@ -232,6 +236,8 @@ def _reconciliation(report: AuditReport) -> Table:
          i.explanation(), i.end.panel)
         for i in report.reconciliation
     ]  # fmt: skip
+    if not rows:
+        rows = [(*[None] * 13, NO_READINGS, None)]
     return Table("Reconciliation", columns, rows)
 
 
