@@ -287,6 +287,8 @@ def test_reconciliation_finds_the_uncertain_orders_the_sandbox_created(tmp_path,
     ledger_spend = Decimal(json.loads(report.stdout)["spend"]["USD"])
     assert len(sandbox_state.orders) == 12 + len(lost)  # the lost ones, and their resent twins
     assert spent == ledger_spend + sum((Decimal(i["difference"]) for i in items), ZERO) == each * (12 + len(lost))
+    headline = table(openpyxl.load_workbook(out)["Summary"], "Balance reconciliation (see Reconciliation)")
+    assert headline == [{"currency": "USD", "intervals": 3, "not balanced": 1, "difference": float(each * n)}]
     sheet_rows = list(openpyxl.load_workbook(out)["Reconciliation"].iter_rows(values_only=True))
     header = sheet_rows[0]
     first_interval = dict(zip(header, sheet_rows[1]))

@@ -71,6 +71,8 @@ def summary_layout(report: AuditReport) -> SummaryLayout:
             _rows(report.by_currency),
         ),
     ]  # fmt: skip
+    if report.reconciliation:
+        blocks.append(_balance_block(report))
     spend = [Column(f"spend ({c})", "money", _known(c)) for c in report.currencies]
     for name, keys in _BLOCK_KEYS.items():
         table = report.groups[name]
@@ -83,6 +85,21 @@ def summary_layout(report: AuditReport) -> SummaryLayout:
     for name, table in report.by_groups.items():
         blocks.append(Table(f"By {name}", [Column(name), Column("orders", "int"), *spend], _rows(table)))
     return SummaryLayout(TITLE, _lines(report), blocks, _charts(report, blocks), _period(report))
+
+
+def _balance_block(report: AuditReport) -> Table:
+    """Per currency: the intervals between balance readings, how many do not balance, and by how much."""
+    found: dict[str, list[Any]] = {}
+    for interval in report.reconciliation:
+        row = found.setdefault(interval.end.currency or UNKNOWN, [0, 0, Decimal(0)])
+        row[0] += 1
+        row[1] += interval.difference != 0
+        row[2] += interval.difference
+    columns = [
+        Column("currency"), Column("intervals", "int"), Column("not balanced", "int"),
+        Column("difference", "money", currency_from="currency"),
+    ]  # fmt: skip
+    return Table("Balance reconciliation (see Reconciliation)", columns, [(c, *v) for c, v in found.items()])
 
 
 def _lines(report: AuditReport) -> list[tuple[str, Any]]:
