@@ -62,7 +62,7 @@ def test_new_ledger_is_private_wal_and_versioned(tmp_path):
         assert wal.exists() and stat.S_IMODE(wal.stat().st_mode) == 0o600
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 3
     conn.close()
 
 
@@ -107,7 +107,7 @@ def test_a_first_release_ledger_migrates_keeping_everything(tmp_path):
             "sandbox", "501", "weekly", 2, "1001", "https://a", 798, Decimal("0.718"), "USD",
             None, None, None, None, None, None, None, T0, None,
         )  # fmt: skip
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 3
 
 
 def test_a_ledger_from_a_newer_version_is_refused(tmp_path):
@@ -120,7 +120,7 @@ def test_a_ledger_from_a_newer_version_is_refused(tmp_path):
         Ledger.open(path)
     assert str(err.value) == (
         f"The ledger {path} was written by a newer bulkorders (schema 9; this version knows "
-        "up to 2). Upgrade bulkorders to use it."
+        "up to 3). Upgrade bulkorders to use it."
     )
     assert err.value.exit_code == ExitCode.PANEL
 

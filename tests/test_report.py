@@ -153,7 +153,7 @@ def test_workbook_has_every_sheet_with_totals_counts_and_charts(built, tmp_path)
     )
     assert spend.endswith(" USD.\n") and Decimal(spend.split()[0]) == total
     wb = openpyxl.load_workbook(out)
-    assert wb.sheetnames == ["Summary", "Orders", "Problems", "History"]
+    assert wb.sheetnames == ["Summary", "Orders", "Problems", "History", "Reconciliation"]
 
     orders = records(wb["Orders"])
     assert len(orders) == placed
@@ -173,7 +173,7 @@ def test_workbook_has_every_sheet_with_totals_counts_and_charts(built, tmp_path)
         {"outcome": "rows uncertain (answer lost)", "count": 1},
         {"outcome": "orders cancelled or refunded", "count": cancelled},
     ]
-    by_currency = table(summary, "Spend by currency (latest known charges)")
+    by_currency = table(summary, "Spend by currency (net of cancels and refunds)")
     assert [(r["currency"], r["orders"], exact(r["spend"])) for r in by_currency] == [("USD", placed, total)]
     by_status = {r["status"]: r["orders"] for r in table(summary, "By status")}
     assert by_status == dict(Counter(built.statuses.values()))
@@ -226,7 +226,7 @@ def test_presentation_is_excel_native(built, tmp_path):
         assert ws["A1"].font.bold and ws["A1"].fill.fgColor.rgb.endswith("1F4E78")
         assert all(ws.column_dimensions[c].width > 8 for c in "ABC")
     orders = wb["Orders"]
-    assert orders["H1"].value == "charge (USD)" and orders["H2"].number_format == MONEY_FORMAT + '" USD"'
+    assert orders["H1"].value == "charge (USD)" and orders["H2"].number_format == MONEY_FORMAT
     assert orders["Q1"].value == "submitted at (UTC)" and orders["Q2"].is_date
     assert orders.column_dimensions["D"].width >= len("https://instagram.com/a")
     for ws in wb.worksheets:

@@ -48,3 +48,12 @@ def balance(app):
         app.emit_json({"balance": str(result.amount), "currency": result.currency})
     else:
         click.echo(f"{result.amount} {result.currency}")
+    if app.settings.ledger_path.exists():  # kept for the report's Reconciliation sheet
+        from bulkorders.clock import utc_now_iso
+        from bulkorders.errors import LedgerError
+        from bulkorders.ledger import keep_reading
+
+        try:
+            keep_reading(app.ledger(), app.panel_name(), result, "balance", utc_now_iso())
+        except LedgerError as exc:
+            app.warn(f"the balance was not kept in the ledger: {exc.message}")

@@ -24,18 +24,31 @@ DAY = click.DateTime(formats=["%Y-%m-%d"])
     help="Only orders placed on or before this day (UTC), the whole day included.",
 )
 @click.option(
+    "--by",
+    "by",
+    multiple=True,
+    metavar="COLUMN",
+    help="Also group spend by this column of the sheets (a client, a project…); repeatable.",
+)
+@click.option(
+    "--statements", is_flag=True, help="With --by: add a sheet per value (a client's statement: its orders and total)."
+)
+@click.option(
     "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The workbook to write (.xlsx)."
 )
 @pass_app
-def report(app, sheets, campaigns, since, until, out):
+def report(app, sheets, campaigns, since, until, by, statements, out):
     """Write an audit workbook of the orders in the ledger to --out.
 
     Sheets: Summary (counts, spend by currency, orders and spend by campaign, service,
     status and day, with charts), Orders (one row per order), Problems (rejected and
-    uncertain rows, and what to do) and History (every status, refill and cancel
-    answer). SHEETS (results sheets with an order_id column), --campaign, --since,
-    --until and the global --panel narrow it; nothing given means everything. Reads
-    only the ledger: no panel is contacted.
+    uncertain rows, and what to do), History (every status, refill and cancel
+    answer) and Reconciliation (each interval between two balance readings beside the
+    ledger's spend in it). --by COLUMN adds spend by that column of the sheets to the Summary;
+    --statements a sheet per value. Spend is net of cancels and refunds. SHEETS (results
+    sheets with an order_id column), --campaign, --since, --until and the global
+    --panel narrow it; nothing given means everything. Reads only the ledger: no panel
+    is contacted.
     """
     settings = app.settings
     filters = ReportFilters(
@@ -45,7 +58,7 @@ def report(app, sheets, campaigns, since, until, out):
         panel=settings.panel_identity(),
         sheets=tuple(sheets),
     )
-    audit = report_workbook(out, filters, report_io(app))
+    audit = report_workbook(out, filters, report_io(app), by=tuple(by), statements=statements)
     from bulkorders.report import summary_figures, summary_text  # pandas: loaded by the report already
 
     if settings.json:

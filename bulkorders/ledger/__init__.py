@@ -16,5 +16,17 @@ EXPORTS = {
     "assign_identities": "identity",
     "canonical_content": "identity",
     "row_identity": "identity",
+    "BalanceReading": "finance",
+    "balance_readings": "finance",
+    "order_columns": "finance",
+    "record_balance": "finance",
+    "record_row_columns": "finance",
+    "CANCELLED_STATUSES": "reconcile",
+    "Interval": "reconcile",
+    "balance_warning": "reconcile",
+    "intervals": "reconcile",
+    "net_spend": "reconcile",
+    "note_balance": "reconcile",
+    "keep_reading": "reconcile",
 }
 __all__, __getattr__, __dir__ = public_surface(__name__, EXPORTS)

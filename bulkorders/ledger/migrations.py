@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bulkorders.errors import LedgerError
+from bulkorders.ledger.finance import migrate_finance
 from bulkorders.ledger.records import OBSERVATION_KINDS, STATES, quantity_of
 
 BUSY_TIMEOUT_MS = 30_000
@@ -188,4 +189,5 @@ def _v2_orders_history(conn: sqlite3.Connection) -> None:
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _v1_campaign_rows,
     _v2_orders_history,
+    migrate_finance,
 )

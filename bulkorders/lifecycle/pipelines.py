@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bulkorders.clock import utc_now_iso
-from bulkorders.errors import BadAnswer, NotConfirmed, PanelUnreachable
+from bulkorders.errors import BadAnswer, BulkOrdersError, NotConfirmed, PanelUnreachable
 from bulkorders.lifecycle.outcome import CancelPlan, LifecycleReport
 from bulkorders.lifecycle.plan import (
     cancel_refusal,
@@ -99,7 +99,25 @@ def status_sheet(
     except KeyboardInterrupt:
         what = f"Stopped watching after {run.report.rounds} round(s)" if watch else "Interrupted"
         run.interrupted(f"{what}; the sheet holds every answer received. Rerun status to continue.")
-    return run.finish()
+    report = run.finish()
+    _keep_balance(io)
+    return report
+
+
+def _keep_balance(io: LifecycleIO) -> None:
+    """After a status run: keep the balance in the ledger, warn when it does not balance."""
+    from bulkorders.ledger import Ledger, keep_reading
+
+    fetch = getattr(io.client, "balance", None)
+    if fetch is None or not isinstance(io.ledger, Ledger):
+        return
+    try:
+        balance = fetch()
+    except BulkOrdersError:
+        return  # the balance is a cross-check; the statuses are what was asked
+    line = keep_reading(io.ledger, io.panel, balance, "status", utc_now_iso(io.clock))
+    if line:
+        io.notify(line)
 
 
 def refill_sheet(source: Path, options: SheetOptions, io: LifecycleIO, services: ServiceLookup) -> LifecycleReport:

@@ -22,16 +22,16 @@ import pandas as pd
 from bulkorders.catalog import read_cached
 from bulkorders.clock import Clock
 from bulkorders.errors import NothingToReport
-from bulkorders.ledger import RowState
+from bulkorders.ledger import RowState, intervals, order_columns
 from bulkorders.models import Service, format_money
 from bulkorders.report.filters import ReportFilters
+from bulkorders.report.spend import by_values, is_cancelled, order_spend
 
 if TYPE_CHECKING:
-    from bulkorders.ledger import Ledger, LedgerRow, OrderRecord
+    from bulkorders.ledger import Interval, Ledger, LedgerRow, OrderRecord
     from bulkorders.sheets import Sheet
 
 ZERO = Decimal(0)
-CANCELLED_STATUSES = frozenset({"canceled", "cancelled", "refunded"})
 NOT_CHECKED = "(not checked yet)"
 NO_CAMPAIGN = "(no campaign)"
 UNKNOWN = "(unknown)"
@@ -63,6 +63,9 @@ class AuditReport:
     currencies: list[str]  # most orders first
     by_currency: pd.DataFrame  # currency, orders, spend
     groups: dict[str, pd.DataFrame] = field(default_factory=dict)  # GROUPINGS key -> table
+    by: dict[str, list[str]] = field(default_factory=dict)  # --by column -> its value per order
+    by_groups: dict[str, pd.DataFrame] = field(default_factory=dict)  # --by column -> table
+    reconciliation: list[Interval] = field(default_factory=list)  # between balance readings
 
     def service(self, panel: str, service_id: str | None) -> Service | None:
         return self.services.get((panel, service_id or ""))
@@ -75,10 +78,12 @@ def build_report(
     services: CachedServices = lambda panel: {},
     read_sheet: SheetReader | None = None,
     clock: Clock = time.time,
+    by: Sequence[str] = (),
 ) -> AuditReport:
     """Select the orders, problem rows and observations of `filters` and group them.
 
-    An empty selection raises (exit 1): an empty workbook would only look like good news.
+    `by`: sheet columns (a `client`…) to group the spend by too. An empty selection raises
+    (exit 1): an empty workbook would only look like good news.
     """
     orders, problems = _select(ledger, filters, read_sheet)
     if not orders and not problems:
@@ -100,6 +105,7 @@ def build_report(
             uncatalogued.append(panel)
     frame = _order_frame(orders, catalogue)
     currencies = list(frame["currency"].value_counts(sort=True).index) if len(frame) else []
+    values, by_groups = _by_columns(ledger, filters, orders, frame, currencies, by)
     return AuditReport(
         filters=filters,
         ledger_path=Path(ledger.path),
@@ -114,7 +120,32 @@ def build_report(
         currencies=currencies,
         by_currency=_by_currency(frame, currencies),
         groups={name: _group(frame, keys, currencies) for name, keys in GROUPINGS.items()},
+        by=values,
+        by_groups=by_groups,
+        reconciliation=_reconciliation(ledger, filters),
     )
+
+
+def _by_columns(
+    ledger: Ledger, filters: ReportFilters, orders: list[OrderRecord], frame: pd.DataFrame,
+    currencies: list[str], by: Sequence[str],
+) -> tuple[dict[str, list[str]], dict[str, pd.DataFrame]]:  # fmt: skip
+    """Each --by column's value per order, and orders and spend per value."""
+    kept = order_columns(ledger, filters.panel) if by else {}
+    values = {name: by_values(orders, kept, name) for name in dict.fromkeys(by)}
+    tables = {
+        name: _group(frame.assign(by=column), ["by"], currencies).rename(columns={"by": name})
+        for name, column in values.items()
+    }
+    return values, tables
+
+
+def _reconciliation(ledger: Ledger, filters: ReportFilters) -> list[Interval]:
+    """The intervals between balance readings that end in the report's days."""
+    found = intervals(ledger, filters.panel)
+    since = filters.since.isoformat() if filters.since else ""
+    until = filters.until.isoformat() if filters.until else "9999"
+    return [i for i in found if since <= i.end.at[:10] <= until]
 
 
 def summary_figures(report: AuditReport, out: Path | None = None) -> dict[str, Any]:
@@ -129,9 +160,25 @@ def summary_figures(report: AuditReport, out: Path | None = None) -> dict[str, A
     for name, keys in GROUPINGS.items():
         rows = _records(report.groups[name])
         figures[f"by_{name}"] = [_group_item(row, keys, report.currencies) for row in rows]
+    figures["reconciliation"] = [_interval_item(i) for i in report.reconciliation]
+    if report.by_groups:
+        figures["by_column"] = {
+            name: [_group_item(row, [name], report.currencies) for row in _records(table)]
+            for name, table in report.by_groups.items()
+        }
     if out is not None:
         figures["out"] = str(out)
     return figures
+
+
+def _interval_item(interval: Interval) -> dict[str, Any]:
+    return {
+        "from": interval.start.at, "to": interval.end.at, "panel": interval.end.panel,
+        "currency": interval.end.currency, "balance_change": format_money(interval.change),
+        "ledger_spend": format_money(interval.spend), "difference": format_money(interval.difference),
+        "uncertain": len(interval.uncertain), "likely_exist": interval.likely,
+        "explanation": interval.explanation(),
+    }  # fmt: skip
 
 
 def summary_text(report: AuditReport, out: Path) -> str:
@@ -232,7 +279,7 @@ def _order_frame(orders: Sequence[OrderRecord], catalogue: Mapping[tuple[str, st
             "status": [o.status or NOT_CHECKED for o in orders],
             "day": [(o.submitted_at or "")[:10] or UNKNOWN for o in orders],
             "currency": [o.currency or UNKNOWN for o in orders],
-            "charge": pd.Series([o.charge if o.charge is not None else ZERO for o in orders], dtype=object),
+            "charge": pd.Series([order_spend(o) for o in orders], dtype=object),  # net of refunds
         },
         columns=["campaign", "service", "service_name", "category", "status", "day", "currency", "charge"],
     )
@@ -275,7 +322,7 @@ def _counts(orders: Sequence[OrderRecord], problems: Sequence[tuple[str, LedgerR
         "placed": len(orders),
         "rejected": states.count(RowState.REJECTED),
         "uncertain": states.count(RowState.UNCERTAIN),
-        "cancelled": sum(1 for o in orders if (o.status or "").strip().lower() in CANCELLED_STATUSES),
+        "cancelled": sum(1 for o in orders if is_cancelled(o.status)),
     }
 
 

@@ -32,17 +32,22 @@ class ReportIO:
     reporter: Reporter = field(default_factory=SilentReporter)
 
 
-def report_workbook(out: Path, filters: ReportFilters, io: ReportIO) -> AuditReport:
+def report_workbook(
+    out: Path, filters: ReportFilters, io: ReportIO, *, by: tuple[str, ...] = (), statements: bool = False
+) -> AuditReport:
     """Write the audit workbook of the ledger's orders that `filters` select to `out`.
 
     Raises before reading anything when `out` is not an .xlsx name or the days cannot
-    match; raises (exit 1) when there is no ledger or it holds nothing selected.
+    match; raises (exit 1) when there is no ledger or it holds nothing selected. `by` adds
+    spend by those columns of the sheets; `statements` a sheet per value of them.
     """
     if out.suffix.lower() != ".xlsx":
         raise UsageError(f"--out {out}: the audit workbook is an Excel file; name it *.xlsx.")
     since, until = filters.since, filters.until
     if since and until and since > until:
         raise UsageError(f"--since {since:%Y-%m-%d} is after --until {until:%Y-%m-%d}: nothing can match.")
+    if statements and not by:
+        raise UsageError("--statements makes a sheet per value of a --by column: add --by COLUMN (e.g. --by client).")
     from bulkorders.report.audit import build_report, cached_services  # pandas: loaded only for a report
     from bulkorders.report.layout import write_report
 
@@ -51,11 +56,13 @@ def report_workbook(out: Path, filters: ReportFilters, io: ReportIO) -> AuditRep
             f"Nothing to report: there is no ledger at {io.ledger_path} yet (submit creates "
             "it), or choose one with --ledger. No workbook was written."
         )
-    audit = build_report(io.open_ledger(), filters, services=lambda panel: cached_services(io.cache_dir, panel))
+    audit = build_report(
+        io.open_ledger(), filters, services=lambda panel: cached_services(io.cache_dir, panel), by=by
+    )
     for panel in audit.uncatalogued:
         io.warn(
             f"no cached catalogue of panel {panel}: service names and categories are blank. "
             f"Run `bulkorders --panel {panel} services` once to fill them in."
         )
-    write_report(audit, out, io.reporter)
+    write_report(audit, out, io.reporter, statements=statements)
     return audit

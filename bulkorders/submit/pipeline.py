@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING
 
 from bulkorders.clock import Clock, utc_now_iso
 from bulkorders.errors import NotConfirmed, UsageError, WriteBackError
-from bulkorders.ledger import RowState, assign_identities, canonical_content
+from bulkorders.ledger import RowState, assign_identities, canonical_content, record_row_columns
 from bulkorders.models import Balance, OrderRow, RowIssue, Severity
 from bulkorders.progress import Reporter, SilentReporter
 from bulkorders.results import CompactUpdates, campaign_updates
 from bulkorders.sheets import backup_copy, check_writable, default_output_path, id_text, write_back
+from bulkorders.submit.balances import balance_after_run, keep_balance
 from bulkorders.submit.outcome import (
     Plan,
     RowOutcome,
@@ -106,6 +107,7 @@ class _Input:
     valid: list[OrderRow]
     invalid: dict[int, list[RowIssue]]
     existing: dict[int, str]
+    others: dict[int, dict[str, object]] = field(default_factory=dict)  # the sheet's own columns
 
 
 def _read(source: Path, options: SubmitOptions, io: SubmitIO) -> _Input:
@@ -124,7 +126,8 @@ def _read(source: Path, options: SubmitOptions, io: SubmitIO) -> _Input:
         if issue.row in existing and issue.row not in valid_rows:
             continue  # the row already has its order: nothing of it is sent
         io.notify(str(issue) if issue.severity is Severity.ERROR else f"warning: {issue}")
-    return _Input(replace(sheet, rows=[]), report.rows, invalid, existing)
+    others = {row.row: row.others for row in sheet.rows if row.others}
+    return _Input(replace(sheet, rows=[]), report.rows, invalid, existing, others)
 
 
 def _warn_if_another_file(name: str, source: Path, io: SubmitIO) -> None:
@@ -151,6 +154,8 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
         )
     invalid, existing = given.invalid, given.existing
     rows = _sync(campaign, given.valid, existing, io)
+    if given.others:  # kept for the report's spend by client, project…
+        record_row_columns(io.ledger, [(row.id, given.others.get(excel, {})) for excel, row in rows])
     given.valid = []  # they are in the ledger now; a 100k-row sheet need not be held twice
     at_row = {row.id: excel for excel, row in rows}
     to_send: list[LedgerRow] = []
@@ -165,6 +170,8 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
     to_send.sort(key=lambda row: at_row[row.id])
     total = sum((row.estimate for row in to_send), Decimal(0))
     balance = io.client.balance() if to_send else None
+    if balance is not None:
+        keep_balance(io, "submit --dry-run" if options.dry_run else "submit before", balance, campaign.name)
     plan = _plan(campaign.name, rows, to_send, total, balance, len(invalid), options)
     if to_send:
         cost_guard(plan, options.max_spend)
@@ -183,8 +190,11 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
     if to_send:
         tally = _place(to_send, at_row, balance, options, io)
     where = [(excel, row.id) for excel, row in rows]
+    to_send_ids = {row.id for row in to_send}
     del rows, to_send  # the payloads were sent; do not hold them while the ledger is read back
     rows = _reload(campaign, where, io, slim=True)
+    if to_send_ids:
+        balance_after_run(io, campaign.name, rows, to_send_ids)
     outcome = SubmitOutcome(
         campaign.name,
         plan,
