@@ -130,11 +130,13 @@ def test_counted_types_take_the_number_of_lines():
     assert order.payload() == {"service": "1007", "link": LINK, "comments": "a\nb\nc\nd\ne"}
 
 
-def test_counted_lines_within_min_and_max_and_a_differing_quantity_is_ignored():
+def test_counted_lines_within_min_and_max_and_a_differing_quantity_is_a_row_error():
     assert problems({"link": LINK, "service": 1007, "comments": "a\nb", "quantity": 2},
-                    {"link": LINK + "x", "service": 1007, "comments": "a\nb\nc\nd\ne", "quantity": 9}) == [
+                    {"link": LINK + "x", "service": 1007, "comments": "a\nb\nc\nd\ne", "quantity": 9},
+                    {"link": LINK + "y", "service": 1007, "comments": "a\nb\nc\nd\ne", "quantity": 5}) == [
         "row 2, comments: 2 lines is below the minimum 5 of service 1007",
-        'warning: row 3, quantity: "9" is ignored: the quantity is the number of lines of comments (5)',
+        'row 3, quantity: "9" does not match the 5 line(s) of comments: the panel orders one per '
+        "line; fix the quantity or leave it blank",
     ]  # fmt: skip
 
 

@@ -9,6 +9,7 @@ import click
 
 from bulkorders.clock import Clock
 from bulkorders.panel.client import PanelClient
+from bulkorders.panel.retry import RetryPolicy
 from bulkorders.panel.sandbox import STATE_FILE as SANDBOX_STATE_FILE
 from bulkorders.settings import Settings
 
@@ -20,15 +21,27 @@ def open_client(settings: Settings, *, clock: Clock | None = None) -> PanelClien
     if panel.is_sandbox:
         from bulkorders.panel.sandbox import SandboxTransport
 
-        transport = SandboxTransport(settings.data_dir / SANDBOX_STATE_FILE, clock=clock)
+        transport = SandboxTransport(
+            settings.data_dir / SANDBOX_STATE_FILE, clock=clock, dialect=panel.options.dialect
+        )
+    options = panel.options
     return PanelClient(
         panel.url,
         panel.key,
         transport=transport,
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
+        retry=RetryPolicy(retry_after_limit=options.retry_after_limit),
         log=_debug_log if settings.debug else None,
+        currency=options.currency,
+        send_quantity=options.send_quantity,
+        max_rate=options.max_rate,
+        notify=_say,
     )
+
+
+def _say(line: str) -> None:
+    click.echo(line, err=True)
 
 
 def _debug_log(line: str) -> None:

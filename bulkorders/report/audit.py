@@ -23,14 +23,13 @@ from bulkorders.catalog import read_cached
 from bulkorders.clock import Clock
 from bulkorders.errors import BulkOrdersError, ExitCode
 from bulkorders.ledger import RowState
-from bulkorders.models import Service, format_money
+from bulkorders.models import Service, costs_nothing, format_money, net_charge
 
 if TYPE_CHECKING:
     from bulkorders.ledger import Ledger, LedgerRow, OrderRecord
     from bulkorders.sheets import Sheet
 
 ZERO = Decimal(0)
-CANCELLED_STATUSES = frozenset({"canceled", "cancelled", "refunded"})
 NOT_CHECKED = "(not checked yet)"
 NO_CAMPAIGN = "(no campaign)"
 UNKNOWN = "(unknown)"
@@ -278,7 +277,9 @@ def _order_frame(orders: Sequence[OrderRecord], catalogue: Mapping[tuple[str, st
             "status": [o.status or NOT_CHECKED for o in orders],
             "day": [(o.submitted_at or "")[:10] or UNKNOWN for o in orders],
             "currency": [o.currency or UNKNOWN for o in orders],
-            "charge": pd.Series([o.charge if o.charge is not None else ZERO for o in orders], dtype=object),
+            # What the balance paid: canceled/refunded orders cost nothing, whatever charge
+            # the panel still shows; Partial ones what the panel charged after its refund.
+            "charge": pd.Series([net_charge(o.status, o.charge) or ZERO for o in orders], dtype=object),
         },
         columns=["campaign", "service", "service_name", "category", "status", "day", "currency", "charge"],
     )
@@ -321,7 +322,7 @@ def _counts(orders: Sequence[OrderRecord], problems: Sequence[tuple[str, LedgerR
         "placed": len(orders),
         "rejected": states.count(RowState.REJECTED),
         "uncertain": states.count(RowState.UNCERTAIN),
-        "cancelled": sum(1 for o in orders if (o.status or "").strip().lower() in CANCELLED_STATUSES),
+        "cancelled": sum(1 for o in orders if costs_nothing(o.status)),
     }
 
 

@@ -284,8 +284,10 @@ def _quantity(check: _RowCheck, rule: TypeRule, service: Service, values: dict[s
         if counted:
             _bounds(check, rule.counted_field, service, count, unit=" lines")
         if raw is not None and quantity != count and counted:
-            check.warn("quantity", f'"{display(raw)}" is ignored: the quantity is the number of lines '
-                                   f"of {rule.counted_field} ({count})")  # fmt: skip
+            # The panel counts the lines; a different quantity is a mistake in one of the two.
+            check.error("quantity", f'"{display(raw)}" does not match the {count} line(s) of '
+                                    f"{rule.counted_field}: the panel orders one per line; fix the "
+                                    "quantity or leave it blank")  # fmt: skip
     elif raw is not None and quantity != 1 and service.type != "Subscriptions":
         check.warn("quantity", f'"{display(raw)}" is ignored: service {service.service} ({service.type}) '
                                "is one package per order")  # fmt: skip
