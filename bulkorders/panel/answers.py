@@ -128,14 +128,15 @@ def parse_services(doc: Any, skipped: list[str] | None = None) -> list[Service]:
     found = []
     for raw in doc:
         item = shapes.fold(raw)
-        try:
-            problem = check_entry("services#/$defs/entry", item)
-            if problem is not None:
-                raise values.ValueProblem("entry", item, problem)
-            found.append(_service(item))
-        except values.ValueProblem as exc:
-            if skipped is not None:
-                skipped.append(unreadable(raw, str(exc)))
+        problem = check_entry("services#/$defs/entry", item)
+        if problem is None:
+            try:
+                found.append(_service(item))
+                continue
+            except values.ValueProblem as exc:
+                problem = str(exc)
+        if skipped is not None:
+            skipped.append(unreadable(raw, problem))
     return found
 
 
@@ -345,6 +346,8 @@ def _read_value(value: Any, entry: Any, read: _Read) -> tuple[str | None, str | 
         return None, shapes.refusal(value) or unreadable(entry, "not a value")
     try:
         got = read(value)
+    except _Refused as exc:
+        return None, str(exc)
     except values.ValueProblem as exc:
         return None, unreadable(entry, str(exc))
     return (got, None) if got is not None else (None, unreadable(entry, "no value"))
@@ -355,8 +358,12 @@ def _cancel_value(value: Any) -> str | None:
     if value is True or (isinstance(value, str) and value.strip().lower() == "true"):
         return "1"
     if value is False or value == 0 or (isinstance(value, str) and value.strip().lower() in ("false", "0")):
-        raise values.ValueProblem("cancel", value, "is a refusal without a reason")
+        raise _Refused(f"the panel answered cancel: {short(value)}, without a reason")
     return as_id(value)
+
+
+class _Refused(ValueError):
+    """A value that is itself a refusal (`"cancel": false`)."""
 
 
 def parse_refill(order_id: str, doc: Any) -> RefillResult:

@@ -87,11 +87,15 @@ def refusal(value: Any) -> str | None:
     if "errors" in low and low["errors"]:
         return _message(low) or _error_value(low["errors"], low)
     status = low.get("status")
-    if (
-        isinstance(status, str) and status.strip().lower() in _ERROR_WORDS
-        and not _STATUS_FIELDS & set(low) and _message(low) is not None
-    ):  # fmt: skip
-        return _message(low)
+    word = status.strip().lower() if isinstance(status, str) else None
+    if word in _ERROR_WORDS and not _STATUS_FIELDS & set(low):
+        # {"status": "error", "message": …}; {"status": "error"} alone too. An order's own
+        # status may be "Fail" or "Error", but then the answer carries its other fields.
+        said = _message(low)
+        if said is not None:
+            return said
+        if set(low) & set(_MESSAGE_KEYS) or (word == "error" and set(low) <= {"status", "code"}):
+            return f"the panel answered status: {status.strip()}, without a reason"
     if low.get("success") is False or (isinstance(status, bool) and status is False):
         return _message(low) or "the panel answered with success: false and no text"
     return None
