@@ -361,18 +361,29 @@ def test_the_whole_flow_over_http(tmp_path, isolated_user_dirs, served, name):
     run_flow(tmp_path, name, url, now)
 
 
-@pytest.mark.xfail(strict=True, reason="cancel_result is a bare 1, not `requested` (NOTES-dialects.md)")
 @pytest.mark.parametrize("name", [name for name in NAMES if DIALECTS[name].has_cancel])
-def test_cancel_result_says_in_words(tmp_path, isolated_user_dirs, clock, name):
+def test_cancel_result_says_in_words_what_the_panel_answered(tmp_path, isolated_user_dirs, clock, name):
     use_dialect(isolated_user_dirs, name)
     reset_state(data_dir() / STATE_FILE, Decimal("5000"))
-    sheet = write_sheet(tmp_path / "campaign.csv")
-    results = tmp_path / "results.csv"
-    runner = CliRunner()
-    assert runner.invoke(cli, ["--panel", "sandbox", "submit", str(sheet), "--yes", "--out", str(results)]).exit_code == 0
-    result = runner.invoke(cli, ["--panel", "sandbox", "cancel", "--rows", "3", "--yes", str(results)])
+    sheet = tmp_path / "cancel.csv"
+    with sheet.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([HEADER, *[[f"https://www.instagram.com/c{i}/", "1001", "1000", "", ""] for i in (1, 2)]])
+    results = tmp_path / "cancel.results.csv"
+
+    def run(*args: str):
+        return CliRunner().invoke(cli, ["--panel", "sandbox", *args])
+
+    assert run("submit", str(sheet), "--yes", "--out", str(results)).exit_code == 0
+    result = run("cancel", "--rows", "2", "--yes", str(results))
     assert result.exit_code == 0, result.output
-    assert read_rows(results)[1]["cancel_result"] == "requested"
+    clock.set(T0 + 5)  # In progress: the panel refuses to cancel it
+    refused = run("cancel", "--rows", "3", "--yes", str(results))
+    assert refused.exit_code == 1, refused.output
+    rows = read_rows(results)
+    assert rows[0]["cancel_result"] == "requested"
+    assert rows[1]["cancel_result"] == "refused: Order cannot be canceled: its status is In progress"
+    assert [order.canceled is not None for order in sorted(
+        (o for orders in panel_orders().values() for o in orders), key=lambda o: o.id)] == [True, False]  # fmt: skip
 
 
 # --- funds and key refusals stop the run, in each dialect's words and status --------------------

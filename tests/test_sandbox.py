@@ -655,7 +655,7 @@ def test_challenge_1_is_a_firewall_that_blocks_every_call_and_both_pages_appear(
     assert server.httpd.sandbox.state().orders == {}  # none reached the panel
 
 
-def test_rate_limit_counts_per_key_in_fixed_windows_and_answers_429_past_it(serve):
+def test_rate_limit_counts_per_key_in_aligned_fixed_windows_and_answers_429_past_it(serve):
     now = [T0]
     server = serve(rate="3/2", clock=lambda: now[0])
     with httpx.Client() as client:
@@ -672,11 +672,14 @@ def test_rate_limit_counts_per_key_in_fixed_windows_and_answers_429_past_it(serv
         assert late.status_code == 429 and late.headers["Retry-After"] == "1"  # 0.8 s left, rounded up
         now[0] = T0 + 2
         assert client.post(server.url, data={**ADD, "link": "l9"}).headers["X-RateLimit-Remaining"] == "2"
-    assert server.counts.values == {"requests": 7, "faults": 0, "rate_limited": 2}
+        now[0] = T0 + 3.5  # windows are aligned on the epoch: this one ends at T0 + 4
+        later = client.post(server.url, data={**ADD, "link": "l8"}).headers
+        assert (later["X-RateLimit-Remaining"], later["X-RateLimit-Reset"]) == ("1", str(int(T0) + 4))
+    assert server.counts.values == {"requests": 8, "faults": 0, "rate_limited": 2}
 
 
 def test_rate_limit_without_headers_still_says_retry_after(serve):
-    server = serve(rate="1/60", rate_headers=False, clock=lambda: T0)
+    server = serve(rate="1/60", rate_headers=False, clock=lambda: T0 + 40)  # windows start on the minute
     with httpx.Client() as client:
         first, second = (client.post(server.url, data={"key": "k", "action": "balance"}) for _ in range(2))
     assert first.status_code == 200 and second.status_code == 429

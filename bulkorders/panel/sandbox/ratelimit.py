@@ -1,9 +1,10 @@
 """The sandbox's per-key rate limit (`sandbox serve --rate N/SECONDS`): pure, time passed in.
 
-A fixed window per API key, as Laravel-style panels count: the first request of a key
-opens a window of SECONDS; N requests are answered in it, the next ones get 429 with
-`Retry-After` (whole seconds until the window ends) until a new window opens. A refused
-request does not count.
+Fixed windows per API key, as counter-per-window limiters (Redis INCR, most panel scripts)
+count: time is cut into windows of SECONDS aligned on the epoch (so `X-RateLimit-Reset`, a
+whole epoch second, is exact for whole SECONDS); N requests of a key are answered in a
+window, the next ones get 429 with `Retry-After` (whole seconds until the window ends). A
+refused request does not count.
 """
 
 from __future__ import annotations
@@ -58,16 +59,17 @@ class RateLimiter:
 
     def __init__(self, limit: Limit) -> None:
         self.limit = limit
-        self._windows: dict[str, tuple[float, int]] = {}  # key -> (window start, requests)
+        self._windows: dict[str, tuple[float, int]] = {}  # key -> (its window's start, requests)
         self._lock = threading.Lock()
         self.refused = 0  # 429s answered, for benches and tests
 
     def take(self, key: str, now: float) -> Verdict:
         """Count one request of `key` at `now` when the window has room."""
         with self._lock:
-            start, used = self._windows.get(key, (now, 0))
-            if now >= start + self.limit.seconds:
-                start, used = now, 0
+            start = math.floor(now / self.limit.seconds) * self.limit.seconds
+            opened, used = self._windows.get(key, (start, 0))
+            if opened != start:
+                used = 0
             end = start + self.limit.seconds
             if used >= self.limit.requests:
                 self.refused += 1
