@@ -93,14 +93,18 @@ def test_php_money_codes_quantity_and_cancelled_with_the_charge_kept(tmp_path):
     assert ask(live, action="add", service="1009", link="https://ig/p") == (
         400, "application/json", {"error": "The quantity field is required."})  # fmt: skip
     assert body(live, action="add", service="1009", link="https://ig/p", quantity="1") == {"order": "23501"}
+    comments = {"action": "add", "service": "1007", "link": "https://ig/q", "comments": "a\nb\n\nc\nd\ne"}
+    assert ask(live, **comments, quantity="6")[::2] == (
+        400, {"error": "The quantity must be the number of comments (one per line)."})  # fmt: skip
+    assert body(live, **comments, quantity="5") == {"order": "23502"}
     big, small = two_orders(live)
-    assert (big, small) == ("23502", "23503")
+    assert (big, small) == ("23503", "23504")
     assert body(live, action="status", order=big)["charge"] == "1,200.00000"
-    assert body(live, action="cancel", orders=small) == [{"order": 23503, "cancel": 1}]
+    assert body(live, action="cancel", orders=small) == [{"order": 23504, "cancel": 1}]
     assert body(live, T0 + 1, action="status", order=small) == {
         "charge": "0.90000", "start_count": "0", "status": "Cancelled", "remains": "1000", "currency": "USD"}  # fmt: skip
     assert body(live, T0 + 5, action="status", order=big)["status"] == "Processing"
-    assert body(live, action="balance")["balance"] == "3,785.00000"  # the cancel was refunded all the same
+    assert body(live, action="balance")["balance"] == "3,784.94000"  # the cancel was refunded all the same
     assert ask(live, action="status", order="999") == (404, "application/json", {"error": "Incorrect order ID"})
     assert ask(live, **{**ADD_BIG, "link": "https://yt/b", "quantity": "99"})[0] == 400  # under the minimum
     for _ in range(3):
@@ -334,6 +338,15 @@ def test_the_whole_flow_in_process(tmp_path, isolated_user_dirs, clock, name):
     use_dialect(isolated_user_dirs, name)
     reset_state(data_dir() / STATE_FILE, Decimal("5000"))
     run_flow(tmp_path, name, "sandbox", clock)
+
+
+def test_an_unknown_dialect_is_refused_naming_the_known_ones(isolated_user_dirs):
+    use_dialect(isolated_user_dirs, "wix")
+    result = CliRunner().invoke(cli, ["--panel", "sandbox", "balance"])
+    assert result.exit_code == 3
+    assert 'Unknown sandbox dialect "wix": use one of clean, php, smartpanel, nextjs, serverless.' in result.stderr
+    result = CliRunner().invoke(cli, ["sandbox", "serve", "--port", "0", "--dialect", "wix"])
+    assert result.exit_code == 2 and "'wix' is not one of 'clean', 'php', 'smartpanel'" in result.stderr
 
 
 @pytest.fixture

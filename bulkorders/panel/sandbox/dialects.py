@@ -11,11 +11,15 @@ from decimal import Decimal
 from typing import Any
 
 from bulkorders.errors import ConfigError
+from bulkorders.models import count_lines, type_rule
+from bulkorders.panel.sandbox.catalogue import SERVICES
 from bulkorders.panel.sandbox.dialect import Dialect, Exchange, Reply, number_format
 from bulkorders.panel.sandbox.panel import INCORRECT_REQUEST, INVALID_KEY, NO_FUNDS
 from bulkorders.panel.sandbox.rules import digits
 
 QUANTITY_REQUIRED = "The quantity field is required."
+QUANTITY_NOT_LINES = "The quantity must be the number of {field} (one per line)."
+SERVICE_TYPES = {str(s["service"]): str(s["type"]) for s in SERVICES}
 
 
 class PhpDialect(Dialect):
@@ -29,9 +33,15 @@ class PhpDialect(Dialect):
     keeps_canceled_charge = True
 
     def refuse(self, action: str, form: Mapping[str, str]) -> str | None:
+        if action != "add":
+            return None
         quantity = (form.get("quantity") or "").strip()
-        if action == "add" and not (digits(quantity) and int(quantity) >= 1):
+        if not (digits(quantity) and int(quantity) >= 1):
             return QUANTITY_REQUIRED
+        service = SERVICE_TYPES.get((form.get("service") or "").strip())
+        counted = type_rule(service).counted_field if service else None
+        if counted and int(quantity) != count_lines(form.get(counted) or ""):
+            return QUANTITY_NOT_LINES.format(field=counted)
         return None
 
     def money(self, text: str) -> Any:
