@@ -13,10 +13,12 @@ import time
 from collections.abc import Callable, Mapping
 
 EPOCH_AFTER = 1_000_000_000  # a Reset header above this is a time stamp, below it seconds from now
+RESET_MARGIN = 0.05  # seconds after the panel's reset time, for clocks a little apart
 
 
 class Pacer:
-    """Spaces requests: `max_rate` gives each action (or `*`) n requests per s seconds."""
+    """Spaces requests: `max_rate` gives each action (or `*`) n requests per s seconds, and
+    the panel's X-RateLimit headers give a budget of requests until its window resets."""
 
     def __init__(
         self,
@@ -28,24 +30,37 @@ class Pacer:
     ) -> None:
         self._spacing = {action: seconds / n for action, (n, seconds) in (max_rate or {}).items()}
         self._next: dict[str, float] = {}
-        self._paused_until = 0.0  # the panel's headers said: nothing left until then
-        self._header_spacing = 0.0
+        self._budget: int | None = None  # requests the panel's headers allow until `_reset_at`
+        self._reset_at = 0.0
+        self._paused_until = 0.0  # a 429's Retry-After holds every request, not only its own
+        self._in_flight = 0
         self._sleep = sleep
         self._now = monotonic
         self._wall = wall
         self._lock = threading.Lock()
 
-    def wait_for_slot(self, action: str, before: Callable[[float], None] | None = None) -> float:
-        """Sleep until this request may go (`before(seconds)` is told first); returns how long."""
+    def wait_for_slot(
+        self, action: str, before: Callable[[float], None] | None = None, *, paused: bool = True
+    ) -> float:
+        """Sleep until this request may go (`before(seconds)` is told first); returns how long.
+        `paused=False`: not held by a `pause` (a retry that waited for it already). Call
+        `done()` when its answer is in (or it failed)."""
         with self._lock:
             now = self._now()
-            at = max(now, self._paused_until)
-            for key in (action, "*", "headers"):
+            at = max(now, self._paused_until) if paused else now
+            for key in (action, "*"):
                 at = max(at, self._next.get(key, now))
-            for key, spacing in ((action, self._spacing.get(action)), ("*", self._spacing.get("*")),
-                                 ("headers", self._header_spacing or None)):  # fmt: skip
-                if spacing:
-                    self._next[key] = at + spacing
+            if self._budget is not None:
+                if now >= self._reset_at:
+                    self._budget = None  # a new window: the next answer says what is left
+                elif self._budget <= 0:
+                    at = max(at, self._reset_at)  # every request until the reset waits for it
+                else:
+                    self._budget -= 1
+            for key in (action, "*"):
+                if self._spacing.get(key):
+                    self._next[key] = at + self._spacing[key]
+            self._in_flight += 1
         wait = at - now
         if wait > 0:
             if before is not None:
@@ -53,27 +68,29 @@ class Pacer:
             self._sleep(wait)
         return max(wait, 0.0)
 
+    def pause(self, seconds: float) -> None:
+        """The panel said to wait (a 429's Retry-After): no request goes before then."""
+        with self._lock:
+            self._paused_until = max(self._paused_until, self._now() + seconds)
+
+    def done(self) -> None:
+        """A request's answer is in (or it failed)."""
+        with self._lock:
+            self._in_flight = max(self._in_flight - 1, 0)
+
     def observe(self, headers: Mapping[str, str]) -> None:
-        """Read `X-RateLimit-Remaining` and `X-RateLimit-Reset`: once fewer than half the
-        window's requests (or 10) are left, space the next ones by (time to reset) / left;
-        with none left, pause until the reset."""
+        """Read `X-RateLimit-Remaining` and `X-RateLimit-Reset` (epoch seconds, or seconds
+        from now): the requests left, less the others in flight (the panel may not have
+        counted them yet), may go at once; then the next waits for the reset."""
         remaining = _number(headers.get("x-ratelimit-remaining"))
         reset = _number(headers.get("x-ratelimit-reset"))
         if remaining is None or reset is None:
             return
-        limit = _number(headers.get("x-ratelimit-limit"))
-        if remaining > (limit / 2 if limit else 10):
-            with self._lock:
-                self._header_spacing = 0.0
-            return
         until = reset - self._wall() if reset > EPOCH_AFTER else reset
-        until = min(max(until, 0.0), 3600.0)
+        until = min(max(until, 0.0), 3600.0) + RESET_MARGIN
         with self._lock:
-            if remaining <= 0:
-                self._paused_until = max(self._paused_until, self._now() + until)
-                self._header_spacing = 0.0
-            else:
-                self._header_spacing = until / remaining
+            self._budget = int(remaining) - max(self._in_flight - 1, 0)
+            self._reset_at = self._now() + until
 
 
 def _number(value: str | None) -> float | None:

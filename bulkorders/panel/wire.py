@@ -68,6 +68,8 @@ class Wire:
         self._log = log
         self._notify = notify
         self._pacer = Pacer(max_rate, sleep=sleep, monotonic=monotonic)
+        self._monotonic = monotonic
+        self._said_until = -1e9  # when the last wait said on stderr ends
         self.currency = currency  # the profile's currency, for panels whose balance names none
         self.send_quantity = send_quantity  # send quantity on packages and lists (the profile)
         # Says how far a run is ("1,234 of 5,000 placed") in the message of a long wait.
@@ -103,7 +105,7 @@ class Wire:
         attempts = self._retry.attempts
         for attempt in range(1, attempts + 1):
             try:
-                reply = self._post_once(action, fields)
+                reply = self._post_once(action, fields, waited=attempt > 1)
             except BAD_URL as exc:
                 raise ConfigError(
                     f"The panel URL {self.url} cannot be used ({self._reason(exc)}). "
@@ -158,30 +160,46 @@ class Wire:
                 "retry_after_limit in the config file). Rerun later, or raise the limit."
             )
         wait = self._retry.delay(attempt, retry_after)
+        if why == "panel rate limit":
+            self._pacer.pause(wait)  # the other threads wait too, rather than meet 429s of their own
         self._emit(f"retry {action} in {wait:.2f} s ({reason})")
         self._said_wait(why, wait)
         self._sleep(wait)
 
     def _said_wait(self, why: str, wait: float) -> None:
-        """Every wait over 2 s is said on stderr: why, how long, and how far the run is."""
-        if wait > SAY_WAITS_OVER:
-            note = self.progress_note() if self.progress_note is not None else ""
-            self._say(f"{why}: waiting {_duration(wait)}{', ' + note if note else ''}")
+        """Every wait over 2 s is said on stderr: why, how long, and how far the run is —
+        once, when several threads wait for the same moment."""
+        if wait <= SAY_WAITS_OVER:
+            return
+        until = self._monotonic() + wait
+        with self._lock:
+            if abs(until - self._said_until) < 1.0:
+                return
+            self._said_until = until
+        note = self.progress_note() if self.progress_note is not None else ""
+        self._say(f"{why}: waiting {_duration(wait)}{', ' + note if note else ''}")
 
-    def _post_once(self, action: str, fields: dict[str, str]) -> Reply:
+    def _post_once(self, action: str, fields: dict[str, str], *, waited: bool = False) -> Reply:
         shown = " ".join(f"{k}={_shorten(v)}" for k, v in fields.items())
-        self._pacer.wait_for_slot(action, lambda wait: self._said_wait("pacing to the panel's rate limit", wait))
+        self._pacer.wait_for_slot(
+            action, lambda wait: self._said_wait("pacing to the panel's rate limit", wait), paused=not waited
+        )  # a retry has waited for the pause it asked for already
         self._emit(f"-> {action} key=*** {shown}".rstrip())
         started = time.monotonic()
         try:
             response = self._http.post(self.url, data={"key": self._key, "action": action, **fields})
         except httpx.TransportError as exc:
+            self._pacer.done()
             if not isinstance(exc, NOTHING_SENT + BAD_URL):
                 self._count()
             self._emit(f"<- {action} failed after {_ms(started)} ms: {self._reason(exc)}")
             raise
+        except BaseException:
+            self._pacer.done()
+            raise
         self._count()
         self._pacer.observe(response.headers)
+        self._pacer.done()
         text = response.text
         try:
             doc = answers.decode(text)
