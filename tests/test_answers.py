@@ -7,16 +7,21 @@ what an `add` answer proves, statuses by meaning, pacing, and a property test.
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
+import time
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bulkorders.cli import cli
 from bulkorders.errors import AuthError, ConfigError, FundsError, PanelUnreachable
 from bulkorders.models import (
     AddResult,
@@ -540,3 +545,43 @@ def test_a_refusal_is_never_uncertain(refusal, status, extra):
         assert result.lost
     else:
         assert result == AddResult(error=text) and not result.lost
+
+
+# --- the command line against a web server that is not the API ---------------------------
+
+
+class _NotTheApi(http.server.BaseHTTPRequestHandler):
+    """A shop's web server: every POST gets its 404 page."""
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        self.rfile.read(int(self.headers["Content-Length"]))
+        page_bytes = b"<html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>"
+        self.send_response(404)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(page_bytes)))
+        self.end_headers()
+        self.wfile.write(page_bytes)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize("command", [["balance"], ["services", "--refresh"]])
+def test_a_404_page_for_the_api_url_exits_3_at_once_with_the_url_and_the_hint(command, isolated_user_dirs):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotTheApi)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/api/v2/"
+    try:
+        started = time.monotonic()
+        result = CliRunner().invoke(cli, ["--panel", url, *command], env={"BULKORDERS_API_KEY": KEY})
+        elapsed = time.monotonic() - started
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code == 3 and elapsed < 2.0
+    action = command[0]
+    assert result.stderr == (
+        f"Error: The panel URL {url} is not an API v2 endpoint: it answered {action} with HTTP 404 and a "
+        'web page instead of JSON: "404 Not Found: Not Found". Set the panel URL to the address on the '
+        "panel's API page (remove the trailing slash), then rerun.\n"
+    )
