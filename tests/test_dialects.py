@@ -572,3 +572,26 @@ def test_a_rate_limit_is_waited_out_without_a_429_storm(tmp_path, isolated_user_
     windows = (requests - refused) / 4  # windows of 4 requests the answered ones needed
     assert fake.slept >= (windows - 1) * 2 - 1e-6  # the first window is free; the client waited the rest
     assert refused <= 4 * windows, (requests, refused)  # no storm: at most one 429 per worker and window
+
+
+def test_a_wrong_api_url_is_said_at_once_with_the_hint(tmp_path, isolated_user_dirs, threaded):
+    import time
+
+    server = threaded("clean")
+    wrong = server.url.replace("/api/v2", "/api/v1")
+    began = time.monotonic()
+    result = CliRunner(env={"BULKORDERS_API_KEY": KEY}).invoke(cli, ["--panel", wrong, "balance"])
+    assert result.exit_code == 3, result.output
+    assert time.monotonic() - began < 2
+    assert wrong in result.stderr and "/api/v2" in result.stderr, result.stderr
+    assert server.counts.values["requests"] == 1  # answered at once, not retried
+
+
+def test_maintenance_is_said_at_once_on_a_read_only_command(tmp_path, isolated_user_dirs, faulty):
+    start, fake = faulty
+    server = start(maintenance=3600)
+    result = CliRunner(env={"BULKORDERS_API_KEY": KEY}).invoke(cli, ["--panel", server.url, "balance"])
+    assert result.exit_code == 3, result.output
+    assert f"The panel at {server.url} is down for maintenance" in result.stderr, result.stderr
+    assert "60 min" in result.stderr
+    assert fake.slept < 60  # not waited for silently

@@ -23,7 +23,7 @@ from bulkorders.panel.sandbox import panel as sb
 from bulkorders.panel.sandbox.catalogue import SERVICES
 from bulkorders.panel.sandbox.dialects import DIALECTS
 from bulkorders.panel.sandbox.panel import SandboxPanel, SandboxState
-from bulkorders.panel.sandbox.server import Faults, SandboxServer
+from bulkorders.panel.sandbox.server import Faults, SandboxServer, spawn
 from bulkorders.panel.sandbox.store import STATE_FILE, LiveSandbox, reset_state
 from bulkorders.panel.sandbox.transport import SandboxTransport
 
@@ -604,7 +604,8 @@ def test_plain_http_serves_the_same_panel(serve):
         root = server.url.removesuffix("api/v2")
         assert client.post(root, data={"key": "k", "action": "balance"}).json()["balance"] == "999.975"
         assert client.get(server.url).status_code == 405
-        assert client.post(root + "other", data={"key": "k"}).status_code == 404
+        wrong = client.post(root + "other", data={"key": "k"})
+        assert wrong.status_code == 404 and "<title>404 Not Found</title>" in wrong.text
 
 
 def test_fail_5xx_answers_a_proxy_error_without_placing_and_lets_the_retry_through(serve):
@@ -711,6 +712,31 @@ def test_latency_delays_every_answer(serve):
     with httpx.Client() as client:
         answer = client.post(server.url, data={"key": "k", "action": "balance"})
     assert answer.elapsed.total_seconds() >= 0.2
+
+
+def test_serve_options_rate_no_rate_headers_and_dialect_reach_the_server(tmp_path):
+    proc, url = spawn("--rate", "2/60", "--no-rate-headers", "--dialect", "nextjs", "--state", str(tmp_path / "s.jsonl"))
+    try:
+        with httpx.Client() as client:
+            answers = [client.post(url, data={"key": "k", "action": "balance"}) for _ in range(3)]
+            other = client.post(url, data={"key": "other-key", "action": "status", "orders": "1"})
+    finally:
+        proc.terminate()
+        _, rest = proc.communicate(timeout=10)
+    assert [a.status_code for a in answers] == [200, 200, 429] and "Retry-After" in answers[2].headers
+    assert not any("X-RateLimit-Limit" in a.headers for a in answers)
+    assert (other.status_code, other.json()) == (400, {"error": "Incorrect order ID"})  # nextjs: single form, 400
+    assert f"Dialect: nextjs, {DIALECTS['nextjs'].describe}" in rest
+    assert rest.endswith("stopped after 4 requests (0 hit by a fault, 1 refused by the rate limit with 429).\n")
+
+
+def test_maintenance_answers_every_request_with_a_503_page_and_its_retry_after(serve):
+    server = serve(maintenance=3600)
+    with httpx.Client() as client:
+        answers = [client.post(server.url, data={**ADD, "link": "a"}) for _ in range(2)]
+    assert {(a.status_code, a.headers["Retry-After"]) for a in answers} == {(503, "3600")}
+    assert all("scheduled maintenance" in a.text and a.headers["content-type"].startswith("text/html") for a in answers)
+    assert server.httpd.sandbox.state().orders == {}
 
 
 def test_faults_check_their_shares():

@@ -55,6 +55,8 @@ def sandbox():
               help="Per-key rate limit: past N requests in a window of SECONDS, 429 with Retry-After.")
 @click.option("--rate-headers/--no-rate-headers", default=True, show_default=True,
               help="Send X-RateLimit-Limit/Remaining/Reset headers under --rate.")
+@click.option("--maintenance", type=click.IntRange(0), metavar="SECONDS",
+              help="Down for maintenance: every request gets a 503 HTML page with this Retry-After.")
 @click.option("--seed", type=int, help="Seed of the fault draws, to replay the same faults.")
 @click.option("--dialect", default="clean", show_default=True, type=click.Choice(list(DIALECTS)),
               help="Answer like this family of real panels (see the README's Real panels).")
@@ -64,7 +66,7 @@ def sandbox():
 @_STATE_OPTION
 @pass_app
 def serve(app, host, port, latency, fail_5xx, fail_429, challenge, lose_answers, rate, rate_headers,
-          seed, dialect, key, clock_file, state):  # fmt: skip
+          maintenance, seed, dialect, key, clock_file, state):  # fmt: skip
     """Serve the sandbox panel over HTTP on loopback, optionally misbehaving.
 
     Point bulkorders at it with --panel http://127.0.0.1:PORT/api/v2 and any
@@ -73,7 +75,8 @@ def serve(app, host, port, latency, fail_5xx, fail_429, challenge, lose_answers,
     through when the client sends it again.
     """
     faults = Faults(latency=latency, fail_5xx=fail_5xx, fail_429=fail_429, challenge=challenge,
-                    lose_answers=lose_answers, seed=seed, rate=rate, rate_headers=rate_headers)  # fmt: skip
+                    lose_answers=lose_answers, seed=seed, rate=rate, rate_headers=rate_headers,
+                    maintenance=maintenance)  # fmt: skip
     state_path = state or app.settings.data_dir / STATE_FILE
     clock = file_clock(clock_file) if clock_file else None
     server = SandboxServer(state_path, host=host, port=port, faults=faults, key=key, clock=clock, dialect=dialect)

@@ -62,6 +62,13 @@ from bulkorders.settings import is_loopback
 API_PATHS = frozenset({"/", "/api/v2", "/api/v2/"})
 _REMEMBERED_FAULTS = 10_000  # request bodies remembered as "just faulted"
 
+PAGE_404 = (
+    "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n"
+    "<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+PAGE_MAINTENANCE = """<!DOCTYPE html><html><head><title>Maintenance</title></head><body>
+<h1>We&rsquo;ll be back soon!</h1><p>The panel is down for scheduled maintenance.</p></body></html>
+"""
 PAGE_502 = (
     "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
     "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
@@ -98,6 +105,7 @@ class Faults:
     lose_answers: float = 0.0
     seed: int | None = None
     rate: str | None = None  # "N/SECONDS": the per-key limit
+    maintenance: int | None = None  # every request: 503 maintenance page, Retry-After this many s
     rate_headers: bool = True  # X-RateLimit-* headers on every answer under a limit
 
     def check(self) -> None:
@@ -113,6 +121,8 @@ class Faults:
             raise UsageError(f"--latency {self.latency}: use 0 or more seconds.")
         if self.rate is not None:
             Limit.parse(self.rate)
+        if self.maintenance is not None and self.maintenance < 0:
+            raise UsageError(f"--maintenance {self.maintenance}: use 0 or more seconds of Retry-After.")
 
 
 @dataclass(frozen=True)
@@ -321,13 +331,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.server_header = ""  # this request's Server header ("cloudflare" for its pages)
         parts = urlsplit(self.path)
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if parts.path not in API_PATHS:
-            self._send(404, "text/plain", b"Not Found")
+        self.server.counts.add("requests")
+        if parts.path not in API_PATHS:  # a wrong API URL: the web server's own page
+            self._send(404, "text/html", PAGE_404.encode())
             return
         if self.server.latency:
             time.sleep(self.server.latency)
+        if self.server.plan.faults.maintenance is not None:
+            self.server.counts.add("faults")
+            self._send(503, "text/html; charset=UTF-8", PAGE_MAINTENANCE.encode(),
+                       **{"Retry-After": str(self.server.plan.faults.maintenance)})  # fmt: skip
+            return
         fault = self.server.plan.draw(body)
-        self.server.counts.add("requests")
         if fault is not None and fault.kind != "lose":
             self.server.counts.add("faults")
             self._send_fault(fault)
