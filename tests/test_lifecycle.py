@@ -852,3 +852,16 @@ def test_a_bad_refill_id_cell_fails_its_row_and_the_status_still_lands(tmp_path,
     assert (report.requests, report.refills_checked, report.exit_code) == (1, 0, ExitCode.ROWS_FAILED)
     row = read_csv(report.output)[2]
     assert (row["status"], row["refill_id"], row["error"]) == ("In progress", "1,2", message)
+
+
+def test_spend_is_what_the_balance_paid_canceled_and_refunded_cost_nothing():
+    from bulkorders.lifecycle.plan import Target, spend
+
+    targets = [
+        Target(row=2, order_id="1", status="Completed", charge=Decimal("1.50"), currency="USD"),
+        Target(row=3, order_id="2", status="Cancelled", charge=Decimal("0.90"), currency="USD"),
+        Target(row=4, order_id="3", status="refunded", charge=Decimal("2"), currency="USD"),
+        Target(row=5, order_id="4", status="Partial", charge=Decimal("0.45"), currency="USD"),
+        Target(row=6, order_id="5", status="Fail", charge=Decimal("0.10"), currency="EUR"),
+    ]
+    assert spend(targets) == {"EUR": Decimal("0.10"), "USD": Decimal("1.95")}

@@ -214,11 +214,16 @@ def _id_or_none(value: Any) -> str | None:
     return None if found in ("0", "") else found
 
 
+def no_order_id(doc: Any) -> str:
+    """What is wrong with an add answer that carries no order id."""
+    return f"no order id (order, order_id, orderId or data.order) in {short(doc)}"
+
+
 def parse_add(doc: Any) -> str:
     """The new order's id; AnswerShapeError when the answer carries none."""
     found = add_order_id(doc)
     if found is None:
-        raise AnswerShapeError("add", f"no order id (order, order_id, orderId or data.order) in {short(doc)}")
+        raise AnswerShapeError("add", no_order_id(doc))
     return found
 
 

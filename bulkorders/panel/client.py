@@ -101,7 +101,8 @@ class PanelClient(Wire):
         except AnswerLost as lost:
             return AddResult(lost=True, detail=lost.detail)
         if reply.is_redirect:
-            return AddResult(lost=True, detail=self._redirect_detail(reply), stop=self._redirect_error("add", reply))
+            stop = self._redirect_error("add", reply)  # uncertain, and nothing more is sent
+            return AddResult(lost=True, detail=self._redirect_detail(reply), stop=stop)
         if not reply.is_json:
             detail = self._body_detail(reply)
             stop = ConfigError(not_the_api_message(self.url, "add", detail)) if reply.is_not_the_api else None
@@ -110,9 +111,9 @@ class PanelClient(Wire):
         error = answers.top_error(answers.unwrap(reply.doc))
         if order is not None:
             return AddResult(order=order, warning=None if error is None else self._mask(error))
-        if error is None:
-            return AddResult(lost=True, detail=self._shape_detail(reply, answers.AnswerShapeError(
-                "add", f"no order id (order, order_id, orderId or data.order) in {answers.short(reply.doc)}")))
+        if error is None:  # neither an id nor a refusal: it cannot say whether the order exists
+            shape = answers.AnswerShapeError("add", answers.no_order_id(reply.doc))
+            return AddResult(lost=True, detail=self._shape_detail(reply, shape))
         error = self._check_account(error, reply.status)
         if reply.status >= 500 and answers.is_server_failure(error):
             return AddResult(lost=True, detail=f"HTTP {reply.status} with the error: {error}")
