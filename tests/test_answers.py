@@ -178,7 +178,8 @@ def test_services_of_a_php_panel_and_one_unreadable_entry_left_out_with_a_warnin
     assert (two.service, two.type, two.rate, two.refill, two.cancel) == ("2", "Custom Comments", 12, True, False)
     assert (four.type, four.refill, four.cancel) == ("Package", True, False)
     assert said == [
-        "warning: 1 service(s) of the panel's catalogue cannot be read and are left out; the first: "
+        "warning: 1 service(s) of the panel's catalogue cannot be read and are left out (rows ordering "
+        "them fail, saying so); the first: "
         'unreadable answer from the panel (at $.rate, "cheap" is not a decimal number (text may group thousands: '
         '2,500.00000 or 1 234,50)): {"service": 3, "name": "Broken", "rate": "cheap", "min": 1, "max": 2}'
     ]
@@ -508,7 +509,7 @@ def test_no_mix_of_shapes_raises_out_of_the_parsers(doc, ids):
     parsers = [
         lambda: answers.parse_statuses(ids, doc), lambda: answers.parse_refills(ids, doc),
         lambda: answers.parse_cancels(ids, doc), lambda: answers.parse_refill_statuses(ids, doc),
-        lambda: answers.parse_services(doc, []), lambda: answers.add_order_id(doc),
+        lambda: answers.parse_services(doc, {}), lambda: answers.add_order_id(doc),
         lambda: answers.top_error(doc), lambda: answers.parse_balance(doc, "USD"),
     ]  # fmt: skip
     for parse in parsers:
@@ -585,3 +586,23 @@ def test_a_404_page_for_the_api_url_exits_3_at_once_with_the_url_and_the_hint(co
         'web page instead of JSON: "404 Not Found: Not Found". Set the panel URL to the address on the '
         "panel's API page (remove the trailing slash), then rerun.\n"
     )
+
+
+def test_unreadable_catalogue_entries_reach_the_catalogue_and_its_cache(tmp_path, monkeypatch):
+    from bulkorders.catalog import load_catalogue
+    from bulkorders.settings import Settings
+
+    made, *_ = client(js([{"service": 1, "name": "A", "rate": "1", "min": 1, "max": 9},
+                          {"service": 77, "name": "B", "rate": "1,500", "min": 1, "max": 9},
+                          {"name": "no id", "rate": "x"}]))  # fmt: skip
+    monkeypatch.setenv("BULKORDERS_API_KEY", KEY)
+    settings_ = Settings(panel_spec=URL, cache_dir=tmp_path)
+    catalogue = load_catalogue(settings_, made, clock=lambda: 1000.0)
+    assert list(catalogue.services) == ["1"]
+    assert set(catalogue.unreadable) == {"77", "#3"}
+    assert catalogue.unreadable["77"] == (
+        f'unreadable answer from the panel (rate "1,500" {AMBIGUOUS}): '
+        '{"service": 77, "name": "B", "rate": "1,500", "min": 1, "max": 9}'
+    )
+    cached = load_catalogue(settings_, None, clock=lambda: 1001.0)  # fresh: read from the cache
+    assert cached.unreadable == catalogue.unreadable

@@ -430,3 +430,12 @@ def test_a_sheet_without_link_column_says_so_for_services_that_need_one():
         "row 2, link: missing; service 1001 needs a link (the sheet has no link column)",
         "row 2, username: service 1001 (Default) does not take username; clear the cell or pick another service",
     ]
+
+
+def test_a_row_of_a_service_whose_catalogue_entry_cannot_be_read_says_what_the_panel_sent():
+    raw = 'unreadable answer from the panel (rate "1,500" is ambiguous…): {"service": 77, "rate": "1,500"}'
+    catalogue = Catalogue("x", 0.0, dict(CATALOGUE.services), unreadable={"77": raw})
+    report = validate_sheet(sheet({"link": LINK, "service": 77, "quantity": 100},
+                                  {"link": LINK, "service": 1001, "quantity": 100}), catalogue)  # fmt: skip
+    assert [str(i) for i in report.issues] == [f"row 2, service: service 77: the panel's catalogue entry cannot be read: {raw}"]
+    assert [row.row for row in report.rows] == [3]  # the other rows are not held back

@@ -117,8 +117,9 @@ def as_flag(value: Any) -> bool:
 # entry that cannot be read fails its order only, with the raw text in its error.
 
 
-def parse_services(doc: Any, skipped: list[str] | None = None) -> list[Service]:
-    """The catalogue; an entry that cannot be read is left out (its raw text in `skipped`)."""
+def parse_services(doc: Any, skipped: dict[str, str] | None = None) -> list[Service]:
+    """The catalogue; an entry that cannot be read is left out, its raw text in `skipped`
+    under its service id (or `#N`, its place, when even the id cannot be read)."""
     doc = shapes.unwrap(doc)
     if isinstance(doc, dict) and isinstance(doc.get("services"), list):
         doc = doc["services"]
@@ -126,7 +127,7 @@ def parse_services(doc: Any, skipped: list[str] | None = None) -> list[Service]:
         doc = list(doc.values())
     check("services", doc)
     found = []
-    for raw in doc:
+    for place, raw in enumerate(doc):
         item = shapes.fold(raw)
         problem = check_entry("services#/$defs/entry", item)
         if problem is None:
@@ -136,7 +137,8 @@ def parse_services(doc: Any, skipped: list[str] | None = None) -> list[Service]:
             except values.ValueProblem as exc:
                 problem = str(exc)
         if skipped is not None:
-            skipped.append(unreadable(raw, problem))
+            service = _id_or_none(item.get("service")) if isinstance(item, dict) else None
+            skipped[service or f"#{place + 1}"] = unreadable(raw, problem)
     return found
 
 

@@ -46,12 +46,14 @@ class PanelClient(Wire):
 
     def services(self) -> list[Service]:
         """The panel's catalogue; entries bulkorders cannot read are left out, with a warning."""
-        skipped: list[str] = []
+        skipped: dict[str, str] = {}
         found = self._parsed(answers.parse_services, self._read_or_raise("services", {}), skipped)
+        self.unreadable_services = {k: self._mask(v) for k, v in skipped.items()}
         if skipped:
+            first = next(iter(self.unreadable_services.values()))
             self._say(
                 f"warning: {len(skipped)} service(s) of the panel's catalogue cannot be read and "
-                f"are left out; the first: {self._mask(skipped[0])}"
+                f"are left out (rows ordering them fail, saying so); the first: {first}"
             )
         return found
 

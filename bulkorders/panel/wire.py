@@ -69,6 +69,7 @@ class Wire:
         self._notify = notify
         self._pacer = Pacer(max_rate, sleep=sleep, monotonic=monotonic)
         self._monotonic = monotonic
+        self.unreadable_services: dict[str, str] = {}  # service id -> why, from the last catalogue
         self._said_until = -1e9  # when the last wait said on stderr ends
         self.currency = currency  # the profile's currency, for panels whose balance names none
         self.send_quantity = send_quantity  # send quantity on packages and lists (the profile)

@@ -159,6 +159,9 @@ def _judge_service(raw: Any, catalogue: ServiceLookup) -> tuple[Service | None, 
     if service_id is None:
         return None, "missing; give the id of a service (see `bulkorders services`)", True
     service = catalogue.get(service_id)
+    why = getattr(catalogue, "unreadable", {}).get(service_id.strip()) if service is None else None
+    if why is not None:  # the panel lists it, in a form that cannot be read: say what it sent
+        return None, f"service {shown(service_id)}: the panel's catalogue entry cannot be read: {why}", True
     if service is None:
         return None, f'"{shown(service_id)}" is not a service of this panel (see `bulkorders services`)', True
     if service.type not in TYPE_RULES:
