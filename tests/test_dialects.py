@@ -447,7 +447,7 @@ def test_a_balance_under_the_estimate_stops_before_sending(tmp_path, isolated_us
 def test_a_funds_refusal_mid_run_stops_sending_and_is_no_uncertain_row(tmp_path, isolated_user_dirs, threaded, name):
     server = threaded(name)
     live = server.httpd.sandbox
-    answer, adds = live.answer, []
+    answer, adds, statuses = live.answer, [], []
 
     def someone_else_spends(form, now):  # after the balance check, before the run's third add
         if form.get("action") == "add":
@@ -455,7 +455,9 @@ def test_a_funds_refusal_mid_run_stops_sending_and_is_no_uncertain_row(tmp_path,
             if len(adds) == 3:
                 for link in ("other-1", "other-2"):
                     live.handle({**form, "link": link}, now)
-        return answer(form, now)
+        reply = answer(form, now)
+        statuses.append(reply.status)
+        return reply
 
     live.answer = someone_else_spends
     result = submit(server.url, big_sheet(tmp_path / "big.csv", 4))  # 4800 of 5000
@@ -465,10 +467,15 @@ def test_a_funds_refusal_mid_run_stops_sending_and_is_no_uncertain_row(tmp_path,
     assert run_links == ["https://yt/0", "https://yt/1"]
     rows = read_rows(tmp_path / "big.results.csv")
     assert [bool(r["order_id"]) for r in rows] == [True, True, False, False]
-    assert DIALECTS[name].wording.get(NO_FUNDS, NO_FUNDS) in result.stderr, result.stderr
+    words = DIALECTS[name].wording.get(NO_FUNDS, NO_FUNDS)
+    assert statuses[-1] == FUNDS_STATUS[name]  # the refusal as the dialect sends it
+    assert f"Error: The panel says the balance is too low ({words}). Top up the balance on the panel, then rerun." in (
+        result.stderr)  # fmt: skip
+    assert rows[2]["error"] == f"not sent yet (the panel said: {words}): rerun the same submit command to place it"
     assert "uncertain" not in ledger_states()
 
 
+FUNDS_STATUS = {"clean": 200, "php": 402, "smartpanel": 200, "nextjs": 400, "serverless": 402}
 AUTH = {"clean": (200, "Invalid API key"), "php": (403, "Invalid API key"),
         "smartpanel": (200, "Invalid or inactive API key"), "nextjs": (401, "Unauthorized"),
         "serverless": (401, "Invalid API key")}  # fmt: skip
@@ -482,7 +489,8 @@ def test_a_wrong_key_stops_before_anything_is_placed(tmp_path, isolated_user_dir
     balance = CliRunner(env={"BULKORDERS_API_KEY": KEY}).invoke(cli, ["--panel", server.url, "balance"])
     result = submit(server.url, write_sheet(tmp_path / "campaign.csv"))
     assert balance.exit_code == 3 and result.exit_code == 3, (balance.output, result.output)
-    assert "key" in balance.stderr.lower() and "key" in result.stderr.lower()
+    said = f"Error: The panel refused the API key ({AUTH[name][1]}). Check BULKORDERS_API_KEY or the key of your panel profile."
+    assert said in balance.stderr and said in result.stderr, (balance.stderr, result.stderr)
     assert panel_orders() == {}
 
 
