@@ -317,15 +317,15 @@ def _answers_by_id(
     if _single_form(doc, ids, value_key):
         return {ids[0]: _entry_value(doc, value_key, read)}
     check(schema[0], doc, multi=schema[1])
-    if isinstance(doc, dict):
-        entries = _keyed(doc, (id_key,))
-        bare: list[Any] = []
-    else:
-        entries = _keyed(doc, (id_key, "order_id", "id"))
-        bare = [item for item in doc if not isinstance(item, dict)]
-    unmatched = [i for i in ids if _lookup(entries, i) is None]
-    if bare and len(doc) == len(ids):  # one item per id, in order: a bare text is its refusal
-        entries.update({i: item for i, item in zip(ids, doc) if i in unmatched and not isinstance(item, dict)})
+    id_keys = (id_key,) if isinstance(doc, dict) else (id_key, "order_id", "id")
+    entries = _keyed(doc, id_keys)
+    if isinstance(doc, list) and len(doc) == len(ids):
+        # One item per id, in order: an item naming no id (a bare text, an error) is the
+        # answer about the id in its place, when that id has no item of its own.
+        unmatched = {i for i in ids if _lookup(entries, i) is None}
+        for wanted, item in zip(ids, doc):
+            if wanted in unmatched and not _names_an_id(item, id_keys):
+                entries[wanted] = item
     found: dict[str, tuple[str | None, str | None]] = {}
     for wanted in ids:
         entry = _lookup(entries, wanted)
@@ -336,6 +336,11 @@ def _answers_by_id(
         else:
             found[wanted] = _entry_value(entry, value_key, read)
     return found
+
+
+def _names_an_id(item: Any, id_keys: tuple[str, ...]) -> bool:
+    low = shapes.fold(item)
+    return isinstance(low, dict) and any(_id_or_none(low.get(key)) is not None for key in id_keys)
 
 
 def _entry_value(entry: Any, value_key: str, read: _Read) -> tuple[str | None, str | None]:
