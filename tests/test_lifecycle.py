@@ -865,3 +865,8 @@ def test_spend_is_what_the_balance_paid_canceled_and_refunded_cost_nothing():
         Target(row=6, order_id="5", status="Fail", charge=Decimal("0.10"), currency="EUR"),
     ]
     assert spend(targets) == {"EUR": Decimal("0.10"), "USD": Decimal("1.95")}
+    from bulkorders.lifecycle.outcome import LifecycleReport, summary_text
+
+    report = LifecycleReport("status", Path("x.csv"), spend=spend(targets))
+    assert "Spend (what the balance paid; canceled and refunded orders cost nothing): 0.10 EUR, 1.95 USD." in (
+        summary_text(report).splitlines())

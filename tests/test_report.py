@@ -189,7 +189,7 @@ def test_workbook_has_every_sheet_with_totals_counts_and_charts(built, tmp_path)
         {"outcome": "rows uncertain (answer lost)", "count": 1},
         {"outcome": "orders cancelled or refunded", "count": cancelled},
     ]
-    by_currency = table(summary, "Spend by currency (latest known charges)")
+    by_currency = table(summary, "Spend by currency (latest known charges; canceled and refunded orders at 0)")
     assert [(r["currency"], r["orders"], exact(r["spend"])) for r in by_currency] == [("USD", placed, total)]
     by_status = {r["status"]: r["orders"] for r in table(summary, "By status")}
     assert by_status == dict(Counter(built.statuses.values()))

@@ -60,7 +60,7 @@ def summary_layout(report: AuditReport) -> SummaryLayout:
             ("orders cancelled or refunded", counts["cancelled"]),
         ]),
         Table(
-            "Spend by currency (latest known charges)",
+            "Spend by currency (latest known charges; canceled and refunded orders at 0)",
             [Column("currency"), Column("orders", "int"), Column("spend", "money")],
             _rows(report.by_currency),
         ),
