@@ -339,3 +339,12 @@ def test_a_funds_stop_keeps_the_panels_words_on_the_refused_row(ledger):
     by_link = {r.link: r for r in ledger.rows(campaign)}
     assert (by_link[link(2)].state, by_link[link(2)].error) == ("planned", "Insufficient balance")
     assert by_link[link(3)].error is None
+
+
+@pytest.mark.parametrize("text", ["Insufficient balance, please top up", "Not enough balance", "low balance"])
+def test_funds_refusals_in_other_wordings_as_error_texts_also_stop(ledger, text):
+    campaign, rows = make_rows(ledger, 10)
+    client = ScriptedClient(ledger, campaign, {link(3): f"error:{text}"})
+    tally = place_rows(rows, client=client, ledger=ledger, currency="USD", concurrency=1, clock=CLOCK)
+    assert isinstance(tally.stop, FundsError) and client.calls == [link(i) for i in range(4)]
+    assert states(ledger, campaign) == Counter({"placed": 3, "planned": 7})

@@ -12,5 +12,6 @@ from bulkorders.surface import public_surface
 EXPORTS = {
     "PanelClient": "client",
     "open_client": "connect",
+    "is_funds_refusal": "shapes",
 }
 __all__, __getattr__, __dir__ = public_surface(__name__, EXPORTS)

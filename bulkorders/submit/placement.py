@@ -30,7 +30,6 @@ DEFAULT_CONCURRENCY = 8
 MAX_LOST_IN_A_ROW = 5
 _POLL = 0.2  # seconds between looks at the Ctrl-C flag while answers are awaited
 
-_FUNDS_MARKERS = ("not enough funds", "not_enough_funds")
 _DUPLICATE_MARKERS = ("active order with this link", "link_duplicate")
 
 
@@ -291,8 +290,11 @@ def _finished(future: Future[AddResult]) -> Future[AddResult]:
 
 
 def _is_funds(text: str) -> bool:
-    lowered = text.lower()
-    return any(marker in lowered for marker in _FUNDS_MARKERS)
+    """A funds refusal in any wording panels use (the client raises for these already; a
+    client that only reports them is stopped for too)."""
+    from bulkorders.panel import is_funds_refusal
+
+    return is_funds_refusal(text)
 
 
 def rejection_text(error: str, *, resend: bool) -> str:
