@@ -67,7 +67,8 @@ def campaign(env: dict[str, str], work: Path, args: argparse.Namespace, headers:
         wall = time.perf_counter() - began
     finally:
         server.terminate()
-        _, closing = server.communicate(timeout=30)
+        closing = server.stderr.read() if server.stderr else ""  # not communicate(): spawn() buffered some
+        server.wait(timeout=30)
     if done.returncode != 0:
         raise RuntimeError(f"submit exited {done.returncode}: {done.stderr[-2000:]}")
     requests, refused = counts(closing)

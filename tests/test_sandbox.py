@@ -722,7 +722,8 @@ def test_serve_options_rate_no_rate_headers_and_dialect_reach_the_server(tmp_pat
             other = client.post(url, data={"key": "other-key", "action": "status", "orders": "1"})
     finally:
         proc.terminate()
-        _, rest = proc.communicate(timeout=10)
+        rest = proc.stderr.read()  # not communicate(): it would skip what spawn() has buffered
+        proc.wait(timeout=10)
     assert [a.status_code for a in answers] == [200, 200, 429] and "Retry-After" in answers[2].headers
     assert not any("X-RateLimit-Limit" in a.headers for a in answers)
     assert (other.status_code, other.json()) == (400, {"error": "Incorrect order ID"})  # nextjs: single form, 400
