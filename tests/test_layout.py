@@ -30,6 +30,7 @@ PURE = (
     "bulkorders.ledger.identity", "bulkorders.sheets.cells", "bulkorders.panel.sandbox.panel",
     "bulkorders.panel.sandbox.rules", "bulkorders.panel.sandbox.catalogue",
     "bulkorders.panel.sandbox.dialect", "bulkorders.panel.sandbox.dialects", "bulkorders.panel.sandbox.ratelimit",
+    "bulkorders.panel.sandbox.pages",
 )  # fmt: skip
 IO_LIBRARIES = ("httpx", "python_calamine", "openpyxl", "rich", "click", "sqlite3", "pandas")
 

@@ -2,7 +2,7 @@
 
 Public: the in-process transport, the HTTP server and its faults, the state file, the
 dialects. Private: `panel` (the pure panel logic), `rules`, `catalogue`, `dialect` (how an
-answer is rendered), `ratelimit`, `store` (state on disk).
+answer is rendered), `ratelimit`, `pages` (HTML of faults), `store` (state on disk).
 """
 
 from bulkorders.surface import public_surface
