@@ -61,9 +61,16 @@ class WriteBackError(BulkOrdersError):
 
 
 class PanelError(BulkOrdersError):
-    """The panel could not be used: unreachable, answered nonsense, refused the request."""
+    """The panel could not be used: unreachable, answered nonsense, refused the request.
+
+    `said`: the panel's own words, when it refused (shown on the row that met the refusal).
+    """
 
     exit_code = ExitCode.PANEL
+
+    def __init__(self, message: str, *, exit_code: ExitCode | None = None, said: str | None = None) -> None:
+        super().__init__(message, exit_code=exit_code)
+        self.said = said
 
 
 class PanelUnreachable(PanelError):

@@ -13,14 +13,65 @@ from typing import Any, Protocol
 
 # --- statuses -------------------------------------------------------------------------
 
-FINAL_STATUSES = frozenset({"Completed", "Partial", "Canceled", "Cancelled", "Refunded"})
+# Panels word an order's status in many ways; what it means is one of these. The sheet and
+# the ledger keep the panel's own word; decisions (final? refillable? what it cost?) use
+# its meaning.
+COMPLETED, PARTIAL, CANCELED, FAILED, RUNNING = "completed", "partial", "canceled", "failed", "running"
+_MEANINGS = {
+    COMPLETED: ("completed", "complete", "done", "finished", "success"),
+    PARTIAL: ("partial", "partially completed", "partially done"),
+    CANCELED: ("canceled", "cancelled", "refunded", "refund", "canceled refunded", "cancelled refunded"),
+    FAILED: ("fail", "failed", "error", "failure"),
+    RUNNING: ("pending", "processing", "in progress", "inprogress", "active", "queued", "started",
+              "running", "awaiting", "in queue"),
+}  # fmt: skip
+_MEANING = {word: meaning for meaning, words in _MEANINGS.items() for word in words}
+FINAL_MEANINGS = frozenset({COMPLETED, PARTIAL, CANCELED, FAILED})
+FINAL_STATUSES = frozenset({"Completed", "Partial", "Canceled", "Cancelled", "Refunded", "Fail", "Failed", "Error"})
 REFILLABLE_STATUSES = frozenset({"Completed", "Partial"})
 FINAL_REFILL_STATUSES = frozenset({"Completed", "Rejected", "Canceled", "Cancelled", "Error"})
 
 
+def status_meaning(status: str | None) -> str | None:
+    """What a panel's status word means: completed, partial, canceled (Canceled, Cancelled,
+    Refunded), failed (Fail, Failed, Error), running (Pending, Processing, In progress,
+    Active…), in any case and with `_` or `-` for spaces; None for a word not known."""
+    if status is None:
+        return None
+    word = " ".join(status.replace("_", " ").replace("-", " ").replace("/", " ").lower().split())
+    return _MEANING.get(word)
+
+
 def is_final(status: str | None) -> bool:
-    """True when the panel will not change this order any more (status is treated as text)."""
-    return status is not None and status.strip().title() in {s.title() for s in FINAL_STATUSES}
+    """True when the panel will not change this order any more."""
+    return status_meaning(status) in FINAL_MEANINGS
+
+
+def is_refillable_status(status: str | None) -> bool:
+    """Completed or Partial, however the panel words it."""
+    return status_meaning(status) in (COMPLETED, PARTIAL)
+
+
+def costs_nothing(status: str | None) -> bool:
+    """A canceled or refunded order: the balance paid nothing for it, whatever charge the
+    panel still shows."""
+    return status_meaning(status) == CANCELED
+
+
+def net_charge(status: str | None, charge: Decimal | None) -> Decimal | None:
+    """What an order really cost: nothing when canceled/refunded; else the panel's charge
+    (for Partial, the panel's figure after its refund)."""
+    return Decimal(0) if costs_nothing(status) else charge
+
+
+def cancel_words(error: str | None, lost: bool) -> str:
+    """The `cancel_result` cell: what the panel answered, in words (`requested`,
+    `refused: …`, `uncertain`), never a bare 1."""
+    if lost:
+        return "uncertain"
+    if error is not None:
+        return f"refused: {error}"
+    return "requested"
 
 
 # --- the service types of SPEC --------------------------------------------------------
@@ -184,6 +235,8 @@ class AddResult:
     error: str | None = None
     lost: bool = False
     detail: str = ""  # for a lost answer: what happened (timeout, connection dropped, 502…)
+    warning: str | None = None  # placed, and the panel said this too (`{"order": 1, "error": …}`)
+    stop: Exception | None = field(default=None, compare=False)  # send nothing more (a redirect…)
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,8 @@ def ledger_row_values(row: LedgerRow, record: OrderRecord | None = None) -> Valu
         values.update(status=UNCERTAIN, error=row.error, submitted_at=row.sent_at)
     elif row.state == RowState.SENDING:
         values.update(error=SENDING_TEXT, submitted_at=row.sent_at)
+    elif row.error:  # refused for the whole account (funds, key): sent again on the next run
+        values.update(error=f"not sent yet (the panel said: {row.error}): {NOT_SENT_TEXT.split(': ', 1)[1]}")
     else:
         values.update(error=NOT_SENT_TEXT)
     return values

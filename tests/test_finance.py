@@ -58,8 +58,8 @@ def clock(monkeypatch) -> Clock:
     """The sandbox panel of every CLI command runs on this clock."""
     now = Clock(T0)
 
-    def transport(path, *, clock=None, key=None):
-        return SandboxTransport(path, clock=now, key=key)
+    def transport(path, *, clock=None, **options):
+        return SandboxTransport(path, clock=now, **options)
 
     monkeypatch.setattr(sandbox_package, "SandboxTransport", transport)
     return now

@@ -385,9 +385,9 @@ def test_cancel_shows_the_plan_then_cancels(tmp_path, client, io, ledger, clock)
     }
     assert report.exit_code == ExitCode.OK and (report.asked, report.succeeded) == (2, 2)
     rows = read_csv(report.output)
-    assert (rows[2]["cancel_result"], rows[5]["cancel_result"]) == ("1", "2")
+    assert (rows[2]["cancel_result"], rows[5]["cancel_result"]) == ("requested", "requested")
     assert rows[3]["cancel_result"] == rows[4]["cancel_result"] == ""
-    assert ledger.orders("sandbox", pending)[pending[0]].cancel_result == "1"
+    assert ledger.orders("sandbox", pending)[pending[0]].cancel_result == "requested"
     clock.now += 1
     after = status_sheet(report.output, SheetOptions(), io)
     assert read_csv(after.output)[2]["status"] == "Canceled"
@@ -409,7 +409,7 @@ def test_cancel_refused_by_the_panel(tmp_path, client, io, clock):
     report = cancel_sheet(id_sheet(tmp_path, running), SheetOptions(), io, SERVICES, confirm=lambda plan: True)
     assert report.exit_code == ExitCode.ROWS_FAILED
     row = read_csv(report.output)[2]
-    assert row["cancel_result"] == "Order cannot be canceled: its status is In progress"
+    assert row["cancel_result"] == "refused: Order cannot be canceled: its status is In progress"
     assert row["error"] == "cancel: Order cannot be canceled: its status is In progress"
 
 
@@ -490,7 +490,7 @@ def test_cli_cancel_needs_yes_without_a_terminal(tmp_path, isolated_user_dirs):
     )
     result = run("cancel", "--yes", str(sheet))
     assert result.exit_code == 0, result.output
-    assert read_csv(tmp_path / "orders.results.csv")[2]["cancel_result"] == "1"
+    assert read_csv(tmp_path / "orders.results.csv")[2]["cancel_result"] == "requested"
 
 
 def test_cli_cancel_asks_on_a_terminal(tmp_path, isolated_user_dirs):
@@ -683,7 +683,7 @@ def test_status_refill_cancel_on_the_results_of_submit(tmp_path, client, io, led
     rows = read_csv(results)
     assert [rows[r]["status"] for r in (2, 3, 4, 5)] == ["Completed", "Completed", "invalid", "Canceled"]
     assert rows[4]["error"].startswith("quantity")  # submit's reason, untouched
-    assert rows[5]["charge"] == "0" and rows[5]["cancel_result"] == "1"  # the panel's figure now
+    assert rows[5]["charge"] == "0" and rows[5]["cancel_result"] == "requested"  # the panel's figure now
     refilled = refill_sheet(results, SheetOptions(), io, catalogue)
     assert (refilled.asked, refilled.succeeded, refilled.requests) == (1, 1, 1)
     assert refilled.left_out == {
@@ -855,3 +855,21 @@ def test_a_bad_refill_id_cell_fails_its_row_and_the_status_still_lands(tmp_path,
     assert (report.requests, report.refills_checked, report.exit_code) == (1, 0, ExitCode.ROWS_FAILED)
     row = read_csv(report.output)[2]
     assert (row["status"], row["refill_id"], row["error"]) == ("In progress", "1,2", message)
+
+
+def test_spend_is_what_the_balance_paid_canceled_and_refunded_cost_nothing():
+    from bulkorders.lifecycle.plan import Target, spend
+
+    targets = [
+        Target(row=2, order_id="1", status="Completed", charge=Decimal("1.50"), currency="USD"),
+        Target(row=3, order_id="2", status="Cancelled", charge=Decimal("0.90"), currency="USD"),
+        Target(row=4, order_id="3", status="refunded", charge=Decimal("2"), currency="USD"),
+        Target(row=5, order_id="4", status="Partial", charge=Decimal("0.45"), currency="USD"),
+        Target(row=6, order_id="5", status="Fail", charge=Decimal("0.10"), currency="EUR"),
+    ]
+    assert spend(targets) == {"EUR": Decimal("0.10"), "USD": Decimal("1.95")}
+    from bulkorders.lifecycle.outcome import LifecycleReport, summary_text
+
+    report = LifecycleReport("status", Path("x.csv"), spend=spend(targets))
+    assert "Spend (what the balance paid; canceled and refunded orders cost nothing): 0.10 EUR, 1.95 USD." in (
+        summary_text(report).splitlines())

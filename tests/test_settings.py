@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
 from conftest import bulkorders as run
 
 SECRET = "sk-live-7d1f2e9c0b"
@@ -138,3 +141,43 @@ def test_a_profile_and_the_url_of_one_panel_share_campaigns(tmp_path):
     again = run("--config", str(config), "--panel", "sandbox", "submit", "--yes", str(sheet))
     assert again.exit_code == 0, again.output
     assert again.stdout.startswith("Placed no new order.")
+
+
+def test_profile_options_of_a_real_panel(tmp_path):
+    from bulkorders.settings import PanelOptions, load_settings
+
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[panels.shop]\nurl = "https://shop.example/api/v2"\nkey = "k"\ncurrency = "eur"\n'
+        'send_quantity = false\nmax_rate = { add = "60/min", status = "20/2s" }\nretry_after_limit = 90\n'
+        '[panels.plain]\nurl = "https://plain.example/api/v2"\nkey = "k"\nmax_rate = "5/2"\n'
+    )
+    shop = load_settings(panel="shop", config=config).panel()
+    assert shop.options == PanelOptions(currency="EUR", send_quantity=False, retry_after_limit=90.0,
+                                        max_rate={"add": (60, 60.0), "status": (20, 2.0)})  # fmt: skip
+    plain = load_settings(panel="plain", config=config).panel()
+    assert plain.options == PanelOptions(max_rate={"*": (5, 2.0)})
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ('send_quantity = "no"', "send_quantity must be true or false."),
+    ("currency = 5", 'currency must be a currency code such as "USD".'),
+    ('max_rate = "fast"', "max_rate must look like \"60/min\", \"20/2s\" or {add = \"60/min\", status = "
+                          "\"120/min\"} (got 'fast')."),
+    ('retry_after_limit = "long"', "retry_after_limit must be a number of seconds (300 is 5 minutes)."),
+])  # fmt: skip
+def test_bad_profile_options_say_the_fix(tmp_path, line, message):
+    config = tmp_path / "config.toml"
+    config.write_text(f'[panels.shop]\nurl = "https://shop.example/api/v2"\nkey = "k"\n{line}\n')
+    result = run("--config", str(config), "--panel", "shop", "balance")
+    assert result.exit_code == 3
+    assert result.stderr == f"Error: [panels.shop] in {config}: {message}\n"
+
+
+def test_the_in_process_sandbox_speaks_the_dialect_of_its_profile(tmp_path, isolated_user_dirs):
+    config = tmp_path / "config.toml"
+    config.write_text('[panels.sandbox]\ndialect = "php"\n')
+    result = run("--config", str(config), "--panel", "sandbox", "--json", "balance")
+    assert result.exit_code == 0, result.output
+    # the php dialect writes "1,000.00000" (the clean sandbox "1000.00"): read exactly
+    assert json.loads(result.stdout) == {"balance": "1000.00000", "currency": "USD"}

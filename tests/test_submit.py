@@ -637,3 +637,51 @@ def test_a_sheet_of_order_ids_under_a_new_campaign_does_not_take_the_orders(tmp_
         owners = {r.campaign for r in ledger.order_records()}
     assert owners == {"ip"}  # the audit still credits the campaign that placed them
     assert len(sandbox_orders()) == 3
+
+
+def test_a_funds_stop_shows_the_panels_words_on_the_row_it_refused(tmp_path):
+    rows = [[f"https://instagram.com/p/{i}", "1001", "100"] for i in range(6)]
+    sheet = write_csv(tmp_path / "funds.csv", rows, ["link", "service", "quantity"])
+    refusal = FundsError("The panel says the balance is too low (Insufficient balance).",
+                         said="Insufficient balance")  # fmt: skip
+    io = pipeline_io(tmp_path, FakePanelClient({rows[3][0]: refusal}))
+    outcome = submit_sheet(sheet, SubmitOptions(concurrency=1), io)
+    assert outcome.stop is refusal and outcome.count("placed") == 3
+    out = read_csv(tmp_path / "funds.results.csv")
+    assert [r["error"] for r in out[3:]] == [
+        "not sent yet (the panel said: Insufficient balance): rerun the same submit command to place it",
+        "not sent yet: rerun the same submit command to place it",
+        "not sent yet: rerun the same submit command to place it",
+    ]
+    io.ledger.close()
+
+
+class PayloadPanel(FakePanelClient):
+    """Keeps every `add` payload as sent."""
+
+    def __init__(self, send_quantity: bool = True) -> None:
+        super().__init__()
+        self.send_quantity = send_quantity
+        self.sent: list[dict[str, str]] = []
+
+    def add(self, payload: Mapping[str, str]) -> AddResult:
+        self.sent.append(dict(payload))
+        return super().add(payload)
+
+
+@pytest.mark.parametrize("send_quantity", [True, False])
+def test_packages_and_lists_send_a_quantity_unless_the_profile_says_not(tmp_path, send_quantity):
+    rows = [["https://instagram.com/p/1", "1009", "", ""],
+            ["https://instagram.com/p/2", "1007", "", "a\nb\nc\nd\ne\nf"],
+            ["https://instagram.com/p/3", "1001", "100", ""]]  # fmt: skip
+    sheet = write_csv(tmp_path / "kinds.csv", rows, ["link", "service", "quantity", "comments"])
+    client = PayloadPanel(send_quantity)
+    io = pipeline_io(tmp_path, client)
+    assert submit_sheet(sheet, SubmitOptions(concurrency=1), io).exit_code == 0
+    quantities = {p["service"]: p.get("quantity") for p in client.sent}
+    assert quantities == ({"1009": "1", "1007": "6", "1001": "100"} if send_quantity
+                          else {"1009": None, "1007": None, "1001": "100"})  # fmt: skip
+    campaign = io.ledger.find_campaign("kinds", "sandbox")
+    # the row's identity (its ledger payload) is what it was: rows placed before stay placed
+    assert ["quantity" in r.payload for r in io.ledger.rows(campaign)] == [False, False, True]
+    io.ledger.close()

@@ -67,6 +67,8 @@ class ScriptedClient:
             action = self.script.get(link, "ok")
             if isinstance(action, BaseException):
                 raise action  # a refusal comes at once: the bounds below rely on it
+            if isinstance(action, AddResult):
+                return action
             time.sleep(self.delay)  # a little latency, so that requests overlap
             if action == "ok":
                 return AddResult(order=order)
@@ -301,3 +303,51 @@ def test_lost_answers_5xx_and_429_together_never_order_twice(tmp_path):
     assert {link for link, r in out.items() if r["status"] == "uncertain"} == uncertain
     assert all(out[link]["error"].startswith("answer lost (") for link in uncertain)
     assert all(out[link]["order_id"] for link in placed)
+
+
+# --- issue 10: what an answer proves, and why a run stops ---------------------------------
+
+
+def test_an_answer_with_an_order_id_and_an_error_is_placed_with_the_text_kept(ledger):
+    campaign, rows = make_rows(ledger, 3)
+    warned = AddResult(order="901", warning="link could not be checked")
+    client = ScriptedClient(ledger, campaign, {link(1): warned})
+    tally = place_rows(rows, client=client, ledger=ledger, currency="USD", concurrency=1, clock=CLOCK)
+    assert (tally.placed, tally.rejected, tally.uncertain, tally.stop) == (3, 0, 0, None)
+    row = {r.link: r for r in ledger.rows(campaign)}[link(1)]
+    assert (row.state, row.order_id, row.error) == (
+        "placed", "901", "placed; the panel also said: link could not be checked")
+
+
+def test_a_redirect_answered_to_add_leaves_that_row_uncertain_and_sends_nothing_more(ledger):
+    campaign, rows = make_rows(ledger, 30)
+    moved = ConfigError("The panel answered add with a redirect (HTTP 301) to https://new.example/api/v2.")
+    lost = AddResult(lost=True, detail="HTTP 301: a redirect to https://new.example/api/v2", stop=moved)
+    client = ScriptedClient(ledger, campaign, {link(5): lost}, delay=0.02)
+    tally = place_rows(rows, client=client, ledger=ledger, currency="USD", concurrency=2, clock=CLOCK)
+    assert tally.stop is moved
+    counts = states(ledger, campaign)
+    assert counts["uncertain"] == 1 and counts["sending"] == 0
+    assert counts["placed"] <= 7 and counts["placed"] + counts["planned"] + 1 == 30
+    row = {r.link: r for r in ledger.rows(campaign)}[link(5)]
+    assert row.error.startswith("answer lost (HTTP 301: a redirect to https://new.example/api/v2)")
+
+
+def test_a_funds_stop_keeps_the_panels_words_on_the_refused_row(ledger):
+    campaign, rows = make_rows(ledger, 6)
+    refusal = FundsError("The panel says the balance is too low (Insufficient balance).", said="Insufficient balance")
+    client = ScriptedClient(ledger, campaign, {link(2): refusal})
+    tally = place_rows(rows, client=client, ledger=ledger, currency="USD", concurrency=1, clock=CLOCK)
+    assert tally.stop is refusal and client.calls == [link(0), link(1), link(2)]
+    by_link = {r.link: r for r in ledger.rows(campaign)}
+    assert (by_link[link(2)].state, by_link[link(2)].error) == ("planned", "Insufficient balance")
+    assert by_link[link(3)].error is None
+
+
+@pytest.mark.parametrize("text", ["Insufficient balance, please top up", "Not enough balance", "low balance"])
+def test_funds_refusals_in_other_wordings_as_error_texts_also_stop(ledger, text):
+    campaign, rows = make_rows(ledger, 10)
+    client = ScriptedClient(ledger, campaign, {link(3): f"error:{text}"})
+    tally = place_rows(rows, client=client, ledger=ledger, currency="USD", concurrency=1, clock=CLOCK)
+    assert isinstance(tally.stop, FundsError) and client.calls == [link(i) for i in range(4)]
+    assert states(ledger, campaign) == Counter({"placed": 3, "planned": 7})

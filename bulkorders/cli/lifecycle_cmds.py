@@ -94,8 +94,8 @@ def cancel(app, sheet, sheet_name, rows, out, in_place, yes):
     """Cancel the eligible orders of SHEET, after showing them and asking.
 
     Eligible: the service allows cancel and the order is not final (statuses are
-    checked first). Without a terminal, --yes is required. Writes cancel_result:
-    the panel's cancel id, or its error.
+    checked first). Without a terminal, --yes is required. Writes cancel_result
+    in words: requested, refused: (the panel's reason), or uncertain.
     """
     io = lifecycle_io(app)
     options = _options(sheet_name, rows, out, in_place)

@@ -21,7 +21,6 @@ EXPORTS = {
     "order_columns": "finance",
     "record_balance": "finance",
     "record_row_columns": "finance",
-    "CANCELLED_STATUSES": "reconcile",
     "Interval": "reconcile",
     "balance_warning": "reconcile",
     "intervals": "reconcile",

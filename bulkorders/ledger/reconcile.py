@@ -19,22 +19,20 @@ from typing import TYPE_CHECKING, Any
 
 from bulkorders.ledger.finance import BalanceReading, balance_readings, record_balance
 from bulkorders.ledger.records import to_decimal
-from bulkorders.models import format_money
+from bulkorders.models import format_money, net_charge
 
 if TYPE_CHECKING:
     from bulkorders.ledger.store import Ledger
 
 ZERO = Decimal(0)
-CANCELLED_STATUSES = frozenset({"canceled", "cancelled", "refunded"})
 MAX_CANDIDATES = 200  # uncertain orders tried for a match
 MAX_SUMS = 50_000  # partial sums kept while matching
 
 
 def net_spend(status: str | None, charge: Decimal | None) -> Decimal:
-    """What the balance paid for an order with this status and charge."""
-    if charge is None or (status or "").strip().lower() in CANCELLED_STATUSES:
-        return ZERO
-    return charge
+    """What the balance paid for an order with this status and charge (`models.net_charge`;
+    an order with no charge known counts zero)."""
+    return net_charge(status, charge) or ZERO
 
 
 @dataclass(frozen=True)

@@ -226,9 +226,12 @@ class Ledger:
             )
 
     def mark_placed(
-        self, row_id: int, order_id: str, charge: Decimal, currency: str | None, at: str
+        self, row_id: int, order_id: str, charge: Decimal, currency: str | None, at: str,
+        warning: str | None = None,
     ) -> None:
         """The panel created order `order_id` for the row; its order is recorded too.
+
+        `warning`: what else the panel said (`{"order": 1, "error": …}`), kept in `error`.
 
         Accepted in any state: the panel's word that an order exists is never dropped.
         A row already placed under another id keeps it, and the extra order is recorded
@@ -238,8 +241,8 @@ class Ledger:
         with self._write() as db:
             done = db.execute(
                 "UPDATE rows SET state = 'placed', order_id = ?, charge = ?, currency = ?, "
-                "error = NULL, answered_at = ? WHERE id = ? AND state != 'placed'",
-                (order_id, money_text(charge), currency, at, row_id),
+                "error = ?, answered_at = ? WHERE id = ? AND state != 'placed'",
+                (order_id, money_text(charge), currency, warning, at, row_id),
             ).rowcount
             if not done:
                 first = ledger_rows.one(db, "SELECT order_id FROM rows WHERE id = ?", row_id)
@@ -268,15 +271,16 @@ class Ledger:
                 (state, error, at, row_id),
             )
 
-    def mark_planned(self, row_ids: Sequence[int]) -> None:
+    def mark_planned(self, row_ids: Sequence[int], said: str | None = None) -> None:
         """Rows back to `planned`: uncertain ones, and ones marked sending that surely were
-        not placed (the panel refused the key or the funds, or was never reached)."""
+        not placed (the panel refused the key or the funds, or was never reached); `said`
+        keeps the panel's words on them ("Not enough funds"), shown until they are sent."""
         with self._write() as db:
             ledger_rows.check_states(db, row_ids, RowState.PLANNED, (RowState.UNCERTAIN, RowState.SENDING, RowState.PLANNED))
             db.executemany(
-                "UPDATE rows SET state = 'planned', error = NULL, sent_at = NULL, "
+                "UPDATE rows SET state = 'planned', error = ?, sent_at = NULL, "
                 "answered_at = NULL WHERE id = ? AND state IN ('uncertain', 'sending')",
-                ((i,) for i in row_ids),
+                ((said, i) for i in row_ids),
             )
 
     def record_existing_order(

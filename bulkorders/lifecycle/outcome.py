@@ -92,7 +92,7 @@ def summary_text(report: LifecycleReport) -> str:
         lines.append("Status: " + ", ".join(f"{s} {n}" for s, n in report.by_status.items()) + ".")
     if report.spend:
         spent = ", ".join(f"{format_money(a)} {c}" for c, a in report.spend.items())
-        lines.append(f"Spend (sum of charges): {spent}.")
+        lines.append(f"Spend (what the balance paid; canceled and refunded orders cost nothing): {spent}.")
     if report.command == "status":
         lines.extend(_change_lines(report.changes))
     if report.output is not None:

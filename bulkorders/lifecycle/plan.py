@@ -24,13 +24,15 @@ from typing import TYPE_CHECKING, Any
 from bulkorders.lifecycle.rowspec import RowSelection
 from bulkorders.models import (
     FINAL_REFILL_STATUSES,
-    REFILLABLE_STATUSES,
     CancelResult,
     OrderStatus,
     RefillResult,
     RefillStatus,
     ServiceLookup,
+    cancel_words,
     is_final,
+    is_refillable_status,
+    net_charge,
 )
 from bulkorders.results import Values, order_values
 from bulkorders.sheets import cell_text, id_problem, id_text
@@ -257,7 +259,7 @@ def refill_refusal(target: Target, services: ServiceLookup) -> str | None:
         return f"not refillable: service {service.service} ({service.name}) does not allow refill"
     if target.status is None:
         return "not refillable: the order's status is unknown (the panel did not give it)"
-    if target.status.strip().title() not in REFILLABLE_STATUSES:
+    if not is_refillable_status(target.status):
         return f"not refillable: the order is {target.status}; refill needs Completed or Partial"
     return None
 
@@ -309,12 +311,13 @@ def refill_values(answer: RefillResult) -> Values:
 
 
 def cancel_values(answer: CancelResult) -> Values:
-    """The cells one cancel answer writes: `cancel_result` holds the cancel id or the panel's error."""
-    if answer.cancel is not None:
-        return {"cancel_result": answer.cancel, "error": None}
+    """The cells one cancel answer writes: `cancel_result` says in words what the panel answered."""
+    words = cancel_words(answer.error, answer.lost)
     if answer.error is not None:
-        return {"cancel_result": answer.error, "error": f"cancel: {answer.error}"}
-    return {"cancel_result": "uncertain", "error": lost_text("cancel", answer.detail)}
+        return {"cancel_result": words, "error": f"cancel: {answer.error}"}
+    if answer.lost:
+        return {"cancel_result": words, "error": lost_text("cancel", answer.detail)}
+    return {"cancel_result": words, "error": None}
 
 
 # --- summary ----------------------------------------------------------------------------
@@ -354,10 +357,11 @@ def by_status(targets: Iterable[Target]) -> dict[str, int]:
 
 
 def spend(targets: Iterable[Target]) -> dict[str, Decimal]:
-    """Sum of the last known charges by currency, each order once."""
+    """What the balance paid, by currency, each order once: the last known charges, with
+    canceled and refunded orders at nothing (whatever charge the panel still shows)."""
     latest = {t.order_id: t for t in targets if t.order_id and t.charge is not None}
     totals: dict[str, Decimal] = {}
     for target in latest.values():
         currency = target.currency or "?"
-        totals[currency] = totals.get(currency, Decimal(0)) + target.charge  # type: ignore[operator]
+        totals[currency] = totals.get(currency, Decimal(0)) + net_charge(target.status, target.charge)  # type: ignore[operator]
     return dict(sorted(totals.items()))

@@ -12,6 +12,7 @@ import click
 
 from bulkorders.clock import Clock
 from bulkorders.panel.client import PanelClient
+from bulkorders.panel.retry import RetryPolicy
 from bulkorders.panel.sandbox import STATE_FILE as SANDBOX_STATE_FILE
 from bulkorders.settings import Settings
 
@@ -28,7 +29,10 @@ def open_client(
     if panel.is_sandbox:
         from bulkorders.panel.sandbox import SandboxTransport
 
-        transport = SandboxTransport(settings.data_dir / SANDBOX_STATE_FILE, clock=clock)
+        transport = SandboxTransport(
+            settings.data_dir / SANDBOX_STATE_FILE, clock=clock, dialect=panel.options.dialect
+        )
+    options = panel.options
     return PanelClient(
         panel.url,
         panel.key,
@@ -36,8 +40,17 @@ def open_client(
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
         sleep=sleep,
+        retry=RetryPolicy(retry_after_limit=options.retry_after_limit),
         log=_debug_log if settings.debug else None,
+        currency=options.currency,
+        send_quantity=options.send_quantity,
+        max_rate=options.max_rate,
+        notify=_say,
     )
+
+
+def _say(line: str) -> None:
+    click.echo(line, err=True)
 
 
 def _debug_log(line: str) -> None:

@@ -23,9 +23,9 @@ from bulkorders.catalog import read_cached
 from bulkorders.clock import Clock
 from bulkorders.errors import NothingToReport
 from bulkorders.ledger import RowState, intervals, order_columns
-from bulkorders.models import Service, format_money
+from bulkorders.models import Service, costs_nothing, format_money
 from bulkorders.report.filters import ReportFilters
-from bulkorders.report.spend import by_values, is_cancelled, order_spend
+from bulkorders.report.spend import by_values, order_spend
 
 if TYPE_CHECKING:
     from bulkorders.ledger import Interval, Ledger, LedgerRow, OrderRecord
@@ -279,7 +279,9 @@ def _order_frame(orders: Sequence[OrderRecord], catalogue: Mapping[tuple[str, st
             "status": [o.status or NOT_CHECKED for o in orders],
             "day": [(o.submitted_at or "")[:10] or UNKNOWN for o in orders],
             "currency": [o.currency or UNKNOWN for o in orders],
-            "charge": pd.Series([order_spend(o) for o in orders], dtype=object),  # net of refunds
+            # What the balance paid: canceled/refunded orders cost nothing, whatever charge
+            # the panel still shows; Partial ones what the panel charged after its refund.
+            "charge": pd.Series([order_spend(o) for o in orders], dtype=object),
         },
         columns=["campaign", "service", "service_name", "category", "status", "day", "currency", "charge"],
     )
@@ -322,7 +324,7 @@ def _counts(orders: Sequence[OrderRecord], problems: Sequence[tuple[str, LedgerR
         "placed": len(orders),
         "rejected": states.count(RowState.REJECTED),
         "uncertain": states.count(RowState.UNCERTAIN),
-        "cancelled": sum(1 for o in orders if is_cancelled(o.status)),
+        "cancelled": sum(1 for o in orders if costs_nothing(o.status)),
     }
 
 

@@ -13,12 +13,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from bulkorders.errors import UsageError
-from bulkorders.ledger import CANCELLED_STATUSES, net_spend
+from bulkorders.ledger import net_spend
 
 if TYPE_CHECKING:
     from bulkorders.ledger import OrderRecord
 
-__all__ = ["net_spend", "is_cancelled", "order_spend", "by_values", "sheet_title"]
+__all__ = ["net_spend", "order_spend", "by_values", "sheet_title"]
 
 ZERO = Decimal(0)
 BLANK = "(blank)"
@@ -30,11 +30,6 @@ SPEND_NOTE = (
 _SEPARATORS = re.compile(r"[\s_]+")
 
 Columns = Mapping[tuple[str, str], Mapping[str, str]]  # (panel, order id) -> header -> text
-
-
-def is_cancelled(status: str | None) -> bool:
-    """Cancelled or refunded: the order cost nothing."""
-    return (status or "").strip().lower() in CANCELLED_STATUSES
 
 
 def order_spend(order: OrderRecord) -> Decimal:

@@ -35,6 +35,7 @@ from bulkorders.submit.outcome import (
     problem_lines,
     summary_text,
 )
+from bulkorders.submit.payload import sent_payload
 from bulkorders.submit.placement import DEFAULT_CONCURRENCY, Sendable, Tally, place_rows
 
 if TYPE_CHECKING:
@@ -337,10 +338,14 @@ def _place(
     options: SubmitOptions,
     io: SubmitIO,
 ) -> Tally:
+    send_quantity = getattr(io.client, "send_quantity", True)
     sendables = [
-        Sendable(row.id, at_row[row.id], row.payload, row.estimate, resend=row.state == RowState.UNCERTAIN)
+        Sendable(row.id, at_row[row.id], sent_payload(row.payload, io.catalogue.get(row.service), send_quantity),
+                 row.estimate, resend=row.state == RowState.UNCERTAIN)
         for row in to_send
-    ]
+    ]  # fmt: skip
+    tally = Tally()
+    io.client.progress_note = lambda: f"{tally.placed:,} of {len(sendables):,} placed"
     io.reporter.start(len(sendables), "Placing orders")
     try:
         return place_rows(
@@ -351,8 +356,10 @@ def _place(
             concurrency=options.concurrency,
             clock=io.clock,
             reporter=io.reporter,
+            tally=tally,
         )
     finally:
+        io.client.progress_note = None
         io.reporter.close()
 
 

@@ -176,6 +176,9 @@ def _judge_service(raw: Any, catalogue: ServiceLookup) -> tuple[Service | None, 
     if service_id is None:
         return None, "missing; give the id of a service (see `bulkorders services`)", True
     service = catalogue.get(service_id)
+    why = getattr(catalogue, "unreadable", {}).get(service_id.strip()) if service is None else None
+    if why is not None:  # the panel lists it, in a form that cannot be read: say what it sent
+        return None, f"service {shown(service_id)}: the panel's catalogue entry cannot be read: {why}", True
     if service is None:
         return None, f'"{shown(service_id)}" is not a service of this panel (see `bulkorders services`)', True
     if service.type not in TYPE_RULES:
@@ -313,10 +316,10 @@ def _quantity(
         if counted:
             _bounds(check, rule.counted_field, service, count, unit=" lines")
         if raw is not None and quantity != count and counted:
-            check.warn(
-                "quantity",
-                f'"{display(raw)}" is ignored: the quantity is the number of lines of {rule.counted_field} ({count})',
-            )
+            # The panel counts the lines; a different quantity is a mistake in one of the two.
+            check.error("quantity", f'"{display(raw)}" does not match the {count} line(s) of '
+                                    f"{rule.counted_field}: the panel orders one per line; fix the "
+                                    "quantity or leave it blank")  # fmt: skip
     elif raw is not None and quantity != 1 and service.type != "Subscriptions":
         check.warn(
             "quantity",
