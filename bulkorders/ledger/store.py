@@ -20,9 +20,10 @@ from bulkorders.clock import Clock, utc_now_iso
 from bulkorders.errors import LedgerError
 from bulkorders.ledger import orders as ledger_orders
 from bulkorders.ledger import rows as ledger_rows
+from bulkorders.ledger.backups import KEEP, take_backup
+from bulkorders.ledger.files import cannot_use, connect
 from bulkorders.ledger.identity import assign_identities, row_identity
-from bulkorders.ledger.lock import campaign_lock
-from bulkorders.ledger.migrations import connect
+from bulkorders.ledger.lock import ledger_lock
 from bulkorders.ledger.records import (
     CAMPAIGN_COLUMNS,
     ROW_COLUMNS,
@@ -52,21 +53,34 @@ RECOVERED = (
 class Ledger:
     """One ledger file. Open with `Ledger.open(path)`; usable as a context manager."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, clock: Clock) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, clock: Clock, keep: int = KEEP) -> None:
         self._conn = conn
         self._mutex = threading.Lock()
         self._clock = clock
+        self._keep = keep
         self.path = path
+        self.backup: Path | None = None  # the backup taken when this ledger was closed
 
     @classmethod
-    def open(cls, path: Path, *, clock: Clock = time.time) -> Ledger:
-        """Open the ledger at `path`, creating it (0600, parent dirs) and migrating it."""
+    def open(cls, path: Path, *, clock: Clock = time.time, backups: int = KEEP) -> Ledger:
+        """Open the ledger at `path`, creating it (0600, parent dirs) only where no file is.
+
+        An empty, damaged, hard-linked or unwritable file is refused (`LedgerError`
+        saying what to do). `backups` is how many rolling backups `close` keeps (0: none).
+        """
         path = Path(path).expanduser()
-        return cls(connect(path), path, clock)
+        return cls(connect(path), path, clock, backups)
 
     def close(self) -> None:
+        """Close the ledger, first backing it up when this run changed it (see `backups`)."""
         with self._mutex:
-            self._conn.close()
+            try:
+                if self._keep and self._conn.total_changes:
+                    self.backup = take_backup(self._conn, self.path, self._clock, self._keep)
+            except (OSError, sqlite3.Error):
+                pass  # a backup that cannot be taken costs only that backup, never the run
+            finally:
+                self._conn.close()
 
     def __enter__(self) -> Ledger:
         return self
@@ -111,6 +125,8 @@ class Ledger:
                 self._conn.execute("COMMIT")
 
     def _unwritable(self, exc: sqlite3.OperationalError) -> LedgerError:
+        if "readonly" in str(exc) or "unable to open" in str(exc):
+            return cannot_use(self.path, exc)
         return LedgerError(
             f"Cannot write the ledger {self.path}: {exc}. Nothing of this step was recorded; "
             "free disk space or wait for the other bulkorders process, then rerun."
@@ -173,8 +189,7 @@ class Ledger:
 
         `doing` names the work in the message ("submitted", "refreshed"…).
         """
-        real = Path(self.path).resolve()  # one lock file however the ledger was reached (symlinks)
-        return campaign_lock(Path(f"{real}.{campaign.id}.lock"), campaign.name, doing)
+        return ledger_lock(self.path, campaign.id, campaign.name, doing)
 
     # --- rows of a campaign ---------------------------------------------------------------
 

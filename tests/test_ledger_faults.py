@@ -1,0 +1,151 @@
+"""The ledger under faults of real machines: truncated, deleted, hard-linked, damaged,
+in a read-only folder; its rolling backups; and the results sheet as the second record.
+
+Commands run as real subprocesses on a real file system (truncation, links, chattr are
+what broke), and the sandbox's own state counts what was ordered.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import sqlite3
+import stat
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from bulkorders.errors import LedgerError
+from bulkorders.ledger.backups import KEEP, backup_folder, backups
+from bulkorders.ledger.store import Ledger
+from bulkorders.panel.connect import SANDBOX_STATE_FILE
+from bulkorders.panel.sandbox.store import LiveSandbox
+from bulkorders.settings import data_dir
+
+LINKS = [f"https://instagram.com/p/fault{i}" for i in range(6)]
+
+
+def write_sheet(path: Path, links: list[str] = LINKS) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["link", "service", "quantity"])
+        writer.writerows([link, "1001", "100"] for link in links)
+    return path
+
+
+def run(*args: str, ledger: Path) -> subprocess.CompletedProcess[str]:
+    """`bulkorders --panel sandbox --ledger LEDGER ARGS…` as a real process."""
+    command = [sys.executable, "-m", "bulkorders", "--panel", "sandbox", "--ledger", str(ledger), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+
+def ordered() -> Counter:
+    """Orders the sandbox created, per link (its own state is the judge)."""
+    path = data_dir() / SANDBOX_STATE_FILE
+    if not path.exists():
+        return Counter()
+    live = LiveSandbox(path)
+    try:
+        return Counter(order.link for order in live.state().orders.values())
+    finally:
+        live.close()
+
+
+def placed_rows(ledger: Path, campaign: str) -> list:
+    with Ledger.open(ledger, backups=0) as opened:
+        found = opened.find_campaign(campaign)
+        return [] if found is None else [r for r in opened.rows(found) if r.state == "placed"]
+
+
+@pytest.fixture
+def placed_once(tmp_path):
+    """A campaign of six rows submitted once: (sheet, ledger path)."""
+    sheet = write_sheet(tmp_path / "week.csv")
+    ledger = tmp_path / "ledger.sqlite"
+    first = run("submit", str(sheet), "--yes", ledger=ledger)
+    assert first.returncode == 0, first.stderr
+    assert ordered() == Counter(LINKS)
+    return sheet, ledger
+
+
+# --- an empty ledger is refused; backups say what to do ----------------------------------
+
+
+def test_a_truncated_ledger_is_refused_and_its_newest_backup_restores_it(placed_once):
+    sheet, ledger = placed_once
+    (backup,) = backups(ledger)
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o600
+    assert stat.S_IMODE(backup_folder(ledger).stat().st_mode) == 0o700
+    os.truncate(ledger, 0)
+    for sidecar in (Path(f"{ledger}-wal"), Path(f"{ledger}-shm")):
+        sidecar.unlink(missing_ok=True)
+
+    for command in (["submit", str(sheet), "--yes"], ["status", str(sheet)]):
+        refused = run(*command, ledger=ledger)
+        assert refused.returncode == 3
+        assert refused.stderr == (
+            f"Error: The ledger {ledger} is empty (0 bytes): it was truncated or replaced by an "
+            "empty file, and bulkorders never takes an empty file for a new ledger, because "
+            "every row would then be placed again. Nothing was sent. Copy the newest backup, "
+            f"{backup}, over {ledger} (delete ledger.sqlite-wal and ledger.sqlite-shm beside it "
+            f"if they are there), then rerun; 1 backup(s) are in {backup_folder(ledger)}.\n"
+        )
+    assert ledger.stat().st_size == 0  # nothing was made of it
+    assert ordered() == Counter(LINKS)
+
+    shutil.copyfile(backup, ledger)  # what the message says to do
+    again = run("submit", str(sheet), "--yes", ledger=ledger)
+    assert again.returncode == 0, again.stderr
+    assert "Placed no new order." in again.stdout
+    assert ordered() == Counter(LINKS)
+
+
+def test_an_empty_file_is_never_taken_for_a_new_ledger(tmp_path):
+    empty = tmp_path / "ledgers" / "ledger.sqlite"
+    empty.parent.mkdir()
+    empty.touch()
+    with pytest.raises(LedgerError, match="is empty \\(0 bytes\\)") as err:
+        Ledger.open(empty)
+    assert f"There is no backup of it in {backup_folder(empty)}." in str(err.value)
+    assert empty.stat().st_size == 0
+    assert sorted(p.name for p in empty.parent.iterdir()) == ["ledger.sqlite"]
+
+
+def test_a_new_ledger_appears_whole_and_private(tmp_path):
+    path = tmp_path / "new" / "ledger.sqlite"
+    with Ledger.open(path) as ledger:
+        ledger.campaign("c", "sandbox")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert sorted(p.name for p in path.parent.iterdir()) == ["ledger-backups", "ledger.sqlite"]
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+def test_backups_roll_keeping_the_newest_and_only_after_a_change(tmp_path):
+    path = tmp_path / "ledger.sqlite"
+    times = iter(range(1_700_000_000, 1_700_000_100))
+    for n in range(KEEP + 3):
+        with Ledger.open(path, clock=lambda: next(times)) as ledger:
+            ledger.campaign(f"c{n}", "sandbox")
+    kept = backups(path)
+    assert len(kept) == KEEP
+    with Ledger.open(kept[-1], backups=0) as newest:
+        assert [c.name for c in newest.campaigns()] == [f"c{n}" for n in range(KEEP + 3)]
+    with Ledger.open(kept[0], backups=0) as oldest:
+        assert len(oldest.campaigns()) == 4
+    with Ledger.open(path) as reader:
+        reader.campaigns()  # reading changes nothing: no backup
+    assert backups(path) == kept
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in kept)
+
+
+def test_backups_in_one_second_keep_their_order(tmp_path):
+    path = tmp_path / "ledger.sqlite"
+    for n in range(12):
+        with Ledger.open(path, clock=lambda: 1_700_000_000.0) as ledger:
+            ledger.campaign(f"c{n}", "sandbox")
+    names = [p.name for p in backups(path)]
+    assert names == [f"ledger-20231114-221320-{n:02d}.sqlite" for n in range(8, 13)]
