@@ -149,3 +149,93 @@ def test_backups_in_one_second_keep_their_order(tmp_path):
             ledger.campaign(f"c{n}", "sandbox")
     names = [p.name for p in backups(path)]
     assert names == [f"ledger-20231114-221320-{n:02d}.sqlite" for n in range(8, 13)]
+
+
+# --- the results sheet is the second record ------------------------------------------------
+
+
+def recovered_line(count: int, results: Path) -> str:
+    return (
+        f"Recovered {count} placed row(s) into the ledger from the results sheet {results}: the "
+        "ledger did not have their orders (it was replaced or restored), and they are not "
+        "placed again."
+    )
+
+
+def test_a_deleted_ledger_places_nothing_twice_the_results_sheet_tells(placed_once):
+    sheet, ledger = placed_once
+    results = sheet.with_name("week.results.csv")
+    first_ids = {row.link: row.order_id for row in placed_rows(ledger, "week")}
+    for path in (ledger, Path(f"{ledger}-wal"), Path(f"{ledger}-shm")):
+        path.unlink(missing_ok=True)
+    write_sheet(sheet, list(reversed(LINKS)))  # sorted meanwhile: rows are known by content
+
+    again = run("submit", str(sheet), "--yes", ledger=ledger)
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.splitlines() == [recovered_line(6, results)]
+    assert "Placed no new order." in again.stdout
+    assert ordered() == Counter(LINKS)  # the sandbox created nothing more
+    assert {row.link: row.order_id for row in placed_rows(ledger, "week")} == first_ids
+
+
+def test_a_ledger_restored_from_an_older_backup_recovers_the_later_rows(tmp_path):
+    sheet = write_sheet(tmp_path / "week.csv", LINKS[:3])
+    ledger = tmp_path / "ledger.sqlite"
+    assert run("submit", str(sheet), "--yes", ledger=ledger).returncode == 0
+    (older,) = backups(ledger)
+    write_sheet(sheet, LINKS)  # three rows added: placed by the second run
+    assert run("submit", str(sheet), "--yes", ledger=ledger).returncode == 0
+    assert ordered() == Counter(LINKS)
+    shutil.copyfile(older, ledger)  # the restore of a backup older than the last run
+    for sidecar in (Path(f"{ledger}-wal"), Path(f"{ledger}-shm")):
+        sidecar.unlink(missing_ok=True)
+    write_sheet(sheet, [*LINKS, "https://instagram.com/p/new"])
+
+    again = run("submit", str(sheet), "--yes", ledger=ledger)
+    assert again.returncode == 0, again.stderr
+    lines = again.stderr.splitlines()
+    assert lines[0] == recovered_line(3, sheet.with_name("week.results.csv"))
+    assert lines[1:] == [
+        "Campaign week: 1 order(s) to place, estimated 0.09 USD.",
+        "Balance 999.46 USD (about 999.37 USD after).",
+        "Skipped: 6 already placed.",
+    ]
+    assert "Placed 1 order(s)" in again.stdout
+    assert ordered() == Counter([*LINKS, "https://instagram.com/p/new"])
+    assert len(placed_rows(ledger, "week")) == 7
+
+
+def test_an_unreadable_results_sheet_stops_before_anything_is_sent(placed_once):
+    sheet, ledger = placed_once
+    results = sheet.with_name("week.results.csv")
+    ledger.unlink()
+    results.write_bytes(b"\xff\xfe\x00garbage\x00" * 50)
+    refused = run("submit", str(sheet), "--yes", ledger=ledger)
+    assert refused.returncode == 2
+    assert refused.stderr.startswith(
+        f"Error: Cannot read the results sheet {results} to check which rows it shows placed: "
+    )
+    assert refused.stderr.endswith("Nothing was sent. Repair that file or put it back, then rerun.\n")
+    assert ordered() == Counter(LINKS)
+
+
+def test_a_ledger_deleted_while_its_journal_holds_changes_is_refused(tmp_path):
+    path = tmp_path / "ledger.sqlite"
+    ledger = Ledger.open(path, backups=0)
+    ledger.campaign("kept-only-in-the-journal", "sandbox")
+    wal = Path(f"{path}-wal")
+    assert wal.stat().st_size > 0
+    kept_wal, kept_shm = wal.read_bytes(), Path(f"{path}-shm").read_bytes()
+    ledger.close()  # as after kill -9: the journal is left with the changes in it
+    wal.write_bytes(kept_wal)
+    Path(f"{path}-shm").write_bytes(kept_shm)
+    path.unlink()
+    with pytest.raises(LedgerError) as err:
+        Ledger.open(path)
+    assert str(err.value) == (
+        f"The ledger {path} is missing, but its journal ledger.sqlite-wal is there: the ledger "
+        "was deleted or moved away while its latest changes were still in the journal. Nothing "
+        "was sent. Put the ledger file back beside its journal; or, to start a new ledger, "
+        "delete ledger.sqlite-wal and ledger.sqlite-shm."
+    )
+    assert not path.exists()

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from bulkorders.errors import LedgerError
-from bulkorders.ledger.backups import restore_advice
+from bulkorders.ledger.backups import backups, restore_advice
 from bulkorders.ledger.migrations import migrate
 
 BUSY_TIMEOUT_MS = 30_000
@@ -30,6 +30,7 @@ def connect(path: Path) -> sqlite3.Connection:
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not os.path.lexists(path):
+            _refuse_orphan_journal(path)
             _create(path)
         check_file(path)
         conn = sqlite3.connect(
@@ -122,6 +123,27 @@ def _quick_check(conn: sqlite3.Connection, path: Path) -> None:
             f"The ledger {path} is damaged (SQLite's check found: {detail}). {NOTHING_SENT} "
             f"{restore_advice(path)}"
         )
+
+
+def _refuse_orphan_journal(path: Path) -> None:
+    """No ledger file but its journal: a new ledger would take the old one's pages from it."""
+    wal = Path(f"{path}-wal")
+    try:
+        orphan = wal.stat().st_size > 0
+    except FileNotFoundError:
+        return
+    if orphan and not os.path.lexists(path):  # not another process's new ledger meanwhile
+        raise LedgerError(
+            f"The ledger {path} is missing, but its journal {wal.name} is there: the ledger "
+            "was deleted or moved away while its latest changes were still in the journal. "
+            f"{NOTHING_SENT} Put the ledger file back beside its journal; or, to start a new "
+            f"ledger, delete {wal.name} and {path.name}-shm.{_newest_backup(path)}"
+        )
+
+
+def _newest_backup(path: Path) -> str:
+    found = backups(path)
+    return f" The newest backup of the ledger is {found[-1]}." if found else ""
 
 
 def _create(path: Path) -> None:

@@ -23,7 +23,7 @@ from bulkorders.ledger import RowState, assign_identities, canonical_content
 from bulkorders.models import Balance, OrderRow, RowIssue, Severity
 from bulkorders.progress import Reporter, SilentReporter
 from bulkorders.results import CompactUpdates, campaign_updates
-from bulkorders.sheets import backup_copy, check_writable, default_output_path, id_text, write_back
+from bulkorders.sheets import backup_copy, check_writable, default_output_path, write_back
 from bulkorders.submit.outcome import (
     Plan,
     RowOutcome,
@@ -34,6 +34,7 @@ from bulkorders.submit.outcome import (
     summary_text,
 )
 from bulkorders.submit.placement import DEFAULT_CONCURRENCY, Sendable, Tally, place_rows
+from bulkorders.submit.recovery import order_ids_of, recover_placed, without_order_ids
 
 if TYPE_CHECKING:
     from bulkorders.catalog import Catalogue
@@ -116,8 +117,8 @@ def _read(source: Path, options: SubmitOptions, io: SubmitIO) -> _Input:
     sheet = read_sheet(source, options.sheet_name, purpose="orders")
     # Rows that carry an order id are validated too: their content keeps the occurrence
     # numbering of identical rows the same as when they were placed.
-    report = validate_sheet(_without_order_ids(sheet), io.catalogue)
-    existing = _existing_order_ids(sheet)
+    report = validate_sheet(without_order_ids(sheet), io.catalogue)
+    existing = order_ids_of(sheet)
     invalid = _invalid_issues(report.issues, set(report.invalid_rows) - set(existing))
     valid_rows = {row.row for row in report.rows}
     for issue in report.issues:
@@ -153,12 +154,13 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
     rows = _sync(campaign, given.valid, existing, io)
     given.valid = []  # they are in the ledger now; a 100k-row sheet need not be held twice
     at_row = {row.id: excel for excel, row in rows}
-    to_send = [] if options.write_only else [
-        row for _, row in rows
-        if row.state == RowState.PLANNED
-        or (options.resend_uncertain and row.state == RowState.UNCERTAIN)
-        or (options.retry_rejected and row.state == RowState.REJECTED)
-    ]  # fmt: skip
+    to_send = _to_send(rows, options)
+    if to_send and recover_placed(
+        campaign, to_send, _results_files(given.sheet.path, campaign, options),
+        options.sheet_name, io,
+    ):  # fmt: skip
+        rows = _reload(campaign, [(excel, row.id) for excel, row in rows], io)
+        to_send = _to_send(rows, options)
     to_send.sort(key=lambda row: at_row[row.id])
     total = sum((row.estimate for row in to_send), Decimal(0))
     balance = io.client.balance() if to_send else None
@@ -183,6 +185,28 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
     )  # fmt: skip
     _write_results(given.sheet, campaign, rows, invalid, options, io, outcome)
     return outcome
+
+
+def _to_send(rows: Sequence[tuple[int, LedgerRow]], options: SubmitOptions) -> list[LedgerRow]:
+    """The rows this run sends: planned ones, and the ones its options say to send again."""
+    if options.write_only:
+        return []
+    return [
+        row for _, row in rows
+        if row.state == RowState.PLANNED
+        or (options.resend_uncertain and row.state == RowState.UNCERTAIN)
+        or (options.retry_rejected and row.state == RowState.REJECTED)
+    ]  # fmt: skip
+
+
+def _results_files(source: Path, campaign: Campaign, options: SubmitOptions) -> list[Path]:
+    """The campaign's results sheets other than the input: this run's and the recorded one."""
+    found = [output_path(source, options)]
+    if campaign.results_path:
+        found.append(Path(campaign.results_path))
+    here = source.resolve()
+    unique = {path.resolve(): path for path in found if path.resolve() != here}
+    return list(unique.values())
 
 
 def rewrite_results(source: Path, campaign: Campaign, io: SubmitIO) -> Path:
@@ -391,28 +415,6 @@ def _row_outcomes(
         for excel, order_id in existing.items() if excel not in covered
     ]  # fmt: skip
     return sorted(outcomes, key=lambda outcome: outcome.row)
-
-
-def _existing_order_ids(sheet: Sheet) -> dict[int, str]:
-    """Excel row -> order id, for the rows of the input that already carry one."""
-    found = {}
-    for row in sheet.rows:
-        text = id_text(row.values.get("order_id"))  # as status reads it: 23501.0, "23,501"
-        if text:
-            found[row.row] = text
-    return found
-
-
-def _without_order_ids(sheet: Sheet) -> Sheet:
-    if "order_id" not in sheet.columns:
-        return sheet
-    from bulkorders.sheets import SheetRow
-
-    rows = [
-        SheetRow(row.row, {k: v for k, v in row.values.items() if k != "order_id"})
-        for row in sheet.rows
-    ]
-    return replace(sheet, rows=rows)
 
 
 def _invalid_issues(issues: Sequence[RowIssue], rows: set[int]) -> dict[int, list[RowIssue]]:
