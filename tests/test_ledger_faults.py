@@ -14,12 +14,13 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import textwrap
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from bulkorders.errors import LedgerError
+from bulkorders.errors import LedgerError, LedgerLocked
 from bulkorders.ledger.backups import KEEP, backup_folder, backups
 from bulkorders.ledger.store import Ledger
 from bulkorders.panel.connect import SANDBOX_STATE_FILE
@@ -239,3 +240,85 @@ def test_a_ledger_deleted_while_its_journal_holds_changes_is_refused(tmp_path):
         "delete ledger.sqlite-wal and ledger.sqlite-shm."
     )
     assert not path.exists()
+
+
+# --- one file, one name, one lock ----------------------------------------------------------
+
+
+def linked_message(path: Path) -> str:
+    return (
+        f"Error: The ledger {path} has 2 names (hard links). Two names of one ledger would get "
+        "two locks and two journals, so two runs could place the same rows and damage the "
+        "ledger. Nothing was sent. Keep one name: delete the other link(s) to it (`ls -i` "
+        "shows the same number for each), then rerun.\n"
+    )
+
+
+def test_a_hard_linked_ledger_is_refused_by_both_of_two_concurrent_submits(tmp_path):
+    sheet = write_sheet(tmp_path / "week.csv")
+    ledger = tmp_path / "ledger.sqlite"
+    Ledger.open(ledger).close()
+    other = tmp_path / "elsewhere" / "same.sqlite"
+    other.parent.mkdir()
+    os.link(ledger, other)
+    command = [sys.executable, "-m", "bulkorders", "--panel", "sandbox", "submit", str(sheet), "--yes"]
+    both = [
+        subprocess.Popen([*command[:5], "--ledger", str(path), *command[5:]], text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for path in (ledger, other)
+    ]  # fmt: skip
+    for process, path in zip(both, (ledger, other)):
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 3, err
+        assert err == linked_message(path)
+    assert ordered() == Counter()
+    assert not Path(f"{other}-wal").exists() and not Path(f"{ledger}-wal").exists()
+
+
+def test_a_link_made_after_opening_is_refused_when_the_campaign_is_locked(tmp_path):
+    path = tmp_path / "ledger.sqlite"
+    with Ledger.open(path, backups=0) as ledger:
+        campaign = ledger.campaign("weekly", "sandbox")
+        os.link(path, tmp_path / "second-name.sqlite")
+        with pytest.raises(LedgerError) as err:
+            with ledger.lock(campaign):
+                pass
+    assert f"Error: {err.value}\n" == linked_message(path)
+
+
+HOLDER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from bulkorders.ledger.store import Ledger
+    ledger = Ledger.open(Path(sys.argv[1]), backups=0)
+    campaign = ledger.campaign("weekly", "sandbox")
+    ledger._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the campaign in the file itself
+    with ledger.lock(campaign):
+        print("locked", flush=True)
+        sys.stdin.readline()
+    """
+)
+
+
+def test_the_lock_is_on_the_file_not_its_name(tmp_path):
+    first = tmp_path / "ledger.sqlite"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(first)], text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        renamed = tmp_path / "renamed.sqlite"
+        os.rename(first, renamed)  # moved while a run holds it: a new name, the same file
+        with Ledger.open(renamed, backups=0) as other:
+            campaign = other.find_campaign("weekly")
+            with pytest.raises(LedgerLocked) as err:
+                with other.lock(campaign):
+                    pass
+        assert str(err.value) == (
+            f'Campaign "weekly" is being submitted by another bulkorders process (pid '
+            f"{holder.pid}). Wait for it to finish, or stop it, then rerun."
+        )
+    finally:
+        holder.communicate("\n", timeout=60)
+    with Ledger.open(renamed, backups=0) as other, other.lock(other.find_campaign("weekly")):
+        pass  # free again once the holder is done
