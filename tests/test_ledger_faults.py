@@ -322,3 +322,110 @@ def test_the_lock_is_on_the_file_not_its_name(tmp_path):
         holder.communicate("\n", timeout=60)
     with Ledger.open(renamed, backups=0) as other, other.lock(other.find_campaign("weekly")):
         pass  # free again once the holder is done
+
+
+# --- damaged ledgers, unwritable folders: a message saying what to do ----------------------
+
+
+def restore_text(ledger: Path) -> str:
+    (backup,) = backups(ledger)
+    return (
+        f"Copy the newest backup, {backup}, over {ledger} (delete ledger.sqlite-wal and "
+        f"ledger.sqlite-shm beside it if they are there), then rerun; 1 backup(s) are in "
+        f"{backup_folder(ledger)}.\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [lambda size: bytes(size), lambda size: bytes(__import__("random").Random(7).randbytes(size))],
+    ids=["zeroed page", "random bytes"],
+)
+def test_a_damaged_ledger_stops_submit_and_status_alike(placed_once, damage):
+    sheet, ledger = placed_once
+    page = 4096
+    assert ledger.stat().st_size >= 8 * page
+    with ledger.open("r+b") as fh:
+        fh.seek(5 * page)
+        fh.write(damage(page))
+
+    answers = [run(*command, ledger=ledger) for command in
+               (["submit", str(sheet), "--yes"], ["status", str(sheet)])]  # fmt: skip
+    assert [a.returncode for a in answers] == [3, 3]
+    assert answers[0].stderr == answers[1].stderr
+    assert answers[0].stderr.startswith(f"Error: The ledger {ledger} is damaged (SQLite")
+    assert answers[0].stderr.endswith(f". Nothing was sent. {restore_text(ledger)}")
+    assert ordered() == Counter(LINKS)
+
+    (backup,) = backups(ledger)
+    shutil.copyfile(backup, ledger)  # what the message says to do
+    restored = run("submit", str(sheet), "--yes", ledger=ledger)
+    assert restored.returncode == 0, restored.stderr
+    assert ordered() == Counter(LINKS)
+
+
+def test_damage_inside_a_record_is_named_too_when_it_is_read(placed_once):
+    sheet, ledger = placed_once
+    conn = sqlite3.connect(ledger)
+    conn.execute("UPDATE rows SET identity = CAST(X'FF3FFE' AS TEXT) WHERE id = 2")
+    conn.commit()
+    conn.close()
+    answer = run("submit", str(sheet), "--yes", ledger=ledger)
+    assert answer.returncode == 3
+    assert answer.stderr == (
+        f"Error: The ledger {ledger} is damaged (SQLite says: Could not decode to UTF-8 column "
+        f"'identity'). Nothing of this step was recorded. {restore_text(ledger)}"
+    )
+    assert ordered() == Counter(LINKS)
+
+
+@pytest.fixture
+def unwritable(tmp_path):
+    """Make a folder read-only (chmod) or, for root, immutable (chattr +i); undone after."""
+    made: list[Path] = []
+
+    def make(folder: Path) -> None:
+        folder.chmod(0o555)
+        made.append(folder)
+        if os.access(folder, os.W_OK):  # root ignores modes: the immutable flag stops it
+            done = subprocess.run(["chattr", "+i", str(folder)], capture_output=True)
+            if done.returncode != 0 or os.access(folder, os.W_OK):
+                pytest.skip("cannot make a folder unwritable here")
+
+    yield make
+    for folder in made:
+        subprocess.run(["chattr", "-i", str(folder)], capture_output=True)
+        folder.chmod(0o755)
+
+
+def unwritable_message(ledger: Path) -> str:
+    return (
+        f"Error: Cannot use the ledger {ledger}: its folder {ledger.parent} is read-only or "
+        "immutable, and SQLite must create ledger.sqlite-wal and ledger.sqlite-shm beside the "
+        "ledger. Nothing was sent. Make it writable for you (chmod u+w; chattr -i if it is "
+        "immutable), or choose another ledger with --ledger.\n"
+    )
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes and chattr")
+def test_a_ledger_in_a_read_only_folder_is_refused_saying_why(placed_once, unwritable):
+    sheet, ledger = placed_once
+    unwritable(ledger.parent)
+    answers = [run(*command, ledger=ledger) for command in
+               (["submit", str(sheet), "--yes"], ["status", str(sheet)])]  # fmt: skip
+    for answer in answers:
+        assert answer.returncode == 3
+        assert answer.stderr == unwritable_message(ledger)
+    assert ordered() == Counter(LINKS)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes and chattr")
+def test_a_new_ledger_in_a_read_only_folder_is_refused_saying_why(tmp_path, unwritable):
+    sheet = write_sheet(tmp_path / "week.csv")
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    unwritable(folder)
+    answer = run("submit", str(sheet), "--yes", ledger=folder / "ledger.sqlite")
+    assert answer.returncode == 3
+    assert answer.stderr == unwritable_message(folder / "ledger.sqlite")
+    assert ordered() == Counter()

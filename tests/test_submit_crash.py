@@ -97,3 +97,50 @@ def test_sigkill_mid_submit_then_rerun_orders_nothing_twice(tmp_path):
     placed_links = {row.link for row in rows if row.state == "placed"}
     uncertain_links = {row.link for row in rows if row.state == "uncertain"}
     assert set(per_link) - placed_links <= uncertain_links
+
+
+# Ctrl-C while bulkorders starts: the modules load for most of start-up, before the
+# command line's error handling exists. The interrupt is raised at a chosen import.
+INTERRUPTED_AT_IMPORT = """
+import builtins, runpy, sys
+real_import, target = builtins.__import__, sys.argv[1]
+def interrupting(name, *args, **kwargs):
+    if name == target:
+        raise KeyboardInterrupt
+    return real_import(name, *args, **kwargs)
+builtins.__import__ = interrupting
+sys.argv = ["bulkorders", *sys.argv[2:]]
+runpy.run_module("bulkorders", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("module", ["click", "platformdirs", "httpx", "bulkorders.submit"])
+def test_ctrl_c_during_start_up_exits_130_without_a_traceback(tmp_path, module):
+    sheet = tmp_path / "crash.csv"
+    sheet.write_text("link,service,quantity\nhttps://instagram.com/p/x,1001,100\n")
+    done = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED_AT_IMPORT, module, "--panel", "sandbox",
+         "--ledger", str(tmp_path / "ledger.sqlite"), "submit", str(sheet), "--yes"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert (done.returncode, done.stderr, done.stdout) == (
+        130, "Interrupted while starting: nothing was done. Rerun the command.\n", ""
+    )
+    assert not (tmp_path / "ledger.sqlite").exists()
+
+
+def test_ctrl_c_before_the_pipeline_runs_exits_130_cleanly(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    import bulkorders.cli.app
+    from bulkorders.cli import cli
+
+    def interrupted(**options):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bulkorders.cli.app, "load_settings", interrupted)
+    sheet = tmp_path / "crash.csv"
+    sheet.write_text("link,service,quantity\nhttps://instagram.com/p/x,1001,100\n")
+    result = CliRunner().invoke(cli, ["--panel", "sandbox", "submit", str(sheet), "--yes"])
+    assert result.exit_code == 130
+    assert result.output == "Interrupted: everything answered so far is saved; rerun to resume.\n"

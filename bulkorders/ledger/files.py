@@ -12,6 +12,7 @@ place SQLite cannot write.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import stat
 import tempfile
@@ -94,10 +95,28 @@ def cannot_use(path: Path, exc: BaseException) -> LedgerError:
             f"Cannot open the ledger {path}: {exc.strerror or exc}. "
             "Check the path and its permissions, or choose another with --ledger."
         )
-    return LedgerError(
-        f"{path} cannot be used as a bulkorders ledger: it is damaged or is not a ledger "
-        f"({exc}). {NOTHING_SENT} {restore_advice(path)}"
-    )
+    if "not a database" in str(exc):
+        return LedgerError(
+            f"{path} cannot be used as a bulkorders ledger: it is not an SQLite database, or "
+            f"its first page is damaged ({exc}). {NOTHING_SENT} {restore_advice(path)}"
+        )
+    return damaged(path, f"SQLite says: {exc}")
+
+
+def damaged(path: Path, detail: str, done: str = NOTHING_SENT) -> LedgerError:
+    """The message for a ledger whose pages SQLite finds damaged: restore the newest backup.
+
+    `done` says what became of the work (at open: nothing was sent)."""
+    detail = re.sub(r" with text '.*'$", "", detail, flags=re.S)  # the damaged bytes themselves
+    return LedgerError(f"The ledger {path} is damaged ({detail}). {done} {restore_advice(path)}")
+
+
+def is_damage(exc: sqlite3.DatabaseError) -> bool:
+    """Whether an error of SQLite says the file's content is damaged (not busy, not full)."""
+    text = str(exc).lower()
+    if not isinstance(exc, sqlite3.OperationalError):
+        return "malformed" in text or "not a database" in text or "corrupt" in text
+    return "could not decode" in text or "malformed" in text
 
 
 def _access_problem(path: Path) -> str | None:
@@ -119,10 +138,7 @@ def _quick_check(conn: sqlite3.Connection, path: Path) -> None:
     found = [str(row[0]) for row in conn.execute("PRAGMA quick_check(5)")]
     if found != ["ok"]:
         detail = "; ".join(line.replace("\n", " ") for line in found)
-        raise LedgerError(
-            f"The ledger {path} is damaged (SQLite's check found: {detail}). {NOTHING_SENT} "
-            f"{restore_advice(path)}"
-        )
+        raise damaged(path, f"SQLite's check found: {detail}")
 
 
 def _refuse_orphan_journal(path: Path) -> None:

@@ -21,7 +21,7 @@ from bulkorders.errors import LedgerError
 from bulkorders.ledger import orders as ledger_orders
 from bulkorders.ledger import rows as ledger_rows
 from bulkorders.ledger.backups import KEEP, take_backup
-from bulkorders.ledger.files import cannot_use, connect
+from bulkorders.ledger.files import cannot_use, connect, damaged, is_damage
 from bulkorders.ledger.identity import assign_identities, row_identity
 from bulkorders.ledger.lock import ledger_lock
 from bulkorders.ledger.records import (
@@ -104,6 +104,8 @@ class Ledger:
             except BaseException as exc:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.DatabaseError) and is_damage(exc):
+                    raise self._damaged(exc) from exc
                 if isinstance(exc, sqlite3.OperationalError):
                     raise self._unwritable(exc) from exc
                 raise
@@ -121,6 +123,10 @@ class Ledger:
                     ids = ((str(i),) for i in order_ids)
                     db.executemany("INSERT OR IGNORE INTO temp.wanted VALUES (?)", ids)
                 yield self._conn
+            except sqlite3.DatabaseError as exc:
+                if is_damage(exc):  # what quick_check at open cannot see: a record's bytes
+                    raise self._damaged(exc) from exc
+                raise
             finally:
                 self._conn.execute("COMMIT")
 
@@ -131,6 +137,10 @@ class Ledger:
             f"Cannot write the ledger {self.path}: {exc}. Nothing of this step was recorded; "
             "free disk space or wait for the other bulkorders process, then rerun."
         )
+
+    def _damaged(self, exc: sqlite3.DatabaseError) -> LedgerError:
+        self._keep = 0  # no backup of a damaged ledger: it would push out the good ones
+        return damaged(self.path, f"SQLite says: {exc}", "Nothing of this step was recorded.")
 
     def _now(self) -> str:
         return utc_now_iso(self._clock)
