@@ -625,3 +625,38 @@ def test_a_sheet_of_order_ids_under_a_new_campaign_does_not_take_the_orders(tmp_
         owners = {r.campaign for r in ledger.order_records()}
     assert owners == {"ip"}  # the audit still credits the campaign that placed them
     assert len(sandbox_orders()) == 3
+
+
+@pytest.fixture
+def open_umask():
+    """The most open umask: nothing bulkorders makes private may rely on the umask."""
+    import os
+
+    old = os.umask(0)
+    yield
+    os.umask(old)
+
+
+def test_private_files_stay_private_whatever_the_umask(tmp_path, open_umask):
+    import stat
+
+    from bulkorders.ledger.backups import backups
+    from bulkorders.settings import cache_dir
+
+    sheet = write_csv(tmp_path / "orders.csv", ROWS)
+    ledger = tmp_path / "ledger.sqlite"
+    result = CliRunner().invoke(
+        cli, ["--panel", "sandbox", "--ledger", str(ledger), "submit", str(sheet), "--yes"]
+    )
+    assert result.exit_code == 0, result.output
+
+    def mode(path: Path) -> int:
+        return stat.S_IMODE(path.stat().st_mode)
+
+    (cache,) = cache_dir().glob("catalogue-*.json")
+    (backup,) = backups(ledger)
+    assert [mode(p) for p in (ledger, backup, cache)] == [0o600] * 3
+    assert [mode(p) for p in (backup.parent, cache.parent)] == [0o700] * 2
+    assert list(cache.parent.glob("*.tmp")) == []
+    # The results are the user's document: they follow the umask like any file they save.
+    assert mode(tmp_path / "orders.results.csv") == 0o666
