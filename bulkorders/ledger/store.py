@@ -252,15 +252,20 @@ class Ledger:
 
     def mark_placed(
         self, row_id: int, order_id: str, charge: Decimal, currency: str | None, at: str
-    ) -> None:
+    ) -> str | None:
         """The panel created order `order_id` for the row; its order is recorded too.
 
         Accepted in any state: the panel's word that an order exists is never dropped.
         A row already placed under another id keeps it, and the extra order is recorded
-        against the row with an error saying it was ordered twice.
+        against the row with an error saying it was ordered twice. An order id the panel
+        already gave another row of that panel is not taken: both rows are flagged, this
+        one becomes `uncertain`, and the returned text says why sending must stop.
         """
         order_id = str(order_id)
         with self._write() as db:
+            shared = ledger_rows.shared_order(db, row_id, order_id, at)
+            if shared is not None:
+                return shared
             done = db.execute(
                 "UPDATE rows SET state = 'placed', order_id = ?, charge = ?, currency = ?, "
                 "error = NULL, answered_at = ? WHERE id = ? AND state != 'placed'",
@@ -274,6 +279,7 @@ class Ledger:
                         (f"ordered twice: orders {first} and {order_id}", row_id),
                     )
             ledger_orders.upsert_order(db, row_id, order_id, money_text(charge), currency, at, at)
+        return None
 
     def mark_rejected(self, row_id: int, error: str, at: str) -> None:
         """The panel refused the row with `error`."""

@@ -197,7 +197,11 @@ class _Placer:
         except Exception as exc:  # a bug: the request may have left, so placed or not is unknown
             result = AddResult(lost=True, detail=f"{type(exc).__name__}: {exc}")
         if result.order is not None:
-            self.ledger.mark_placed(row.row_id, result.order, row.estimate, self.currency, at)
+            shared = self.ledger.mark_placed(row.row_id, result.order, row.estimate, self.currency, at)
+            if shared:  # the panel gave this order id to another row already: it misbehaves
+                tally.uncertain += 1
+                self._stop(PanelError(shared))
+                return
             tally.placed += 1
             tally.spent += row.estimate
             self._answered(row, lost=False)
