@@ -1,8 +1,8 @@
 """The ledger under faults of real machines: truncated, deleted, hard-linked, damaged,
 in a read-only folder; its rolling backups; and the results sheet as the second record.
 
-Commands run as real subprocesses on a real file system (truncation, links, chattr are
-what broke), and the sandbox's own state counts what was ordered.
+Commands run on a real file system (truncation, links, chattr are what broke), in real
+processes where two of them meet, and the sandbox's own state counts what was ordered.
 """
 
 from __future__ import annotations
@@ -16,10 +16,13 @@ import subprocess
 import sys
 import textwrap
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from bulkorders.cli import cli
 from bulkorders.errors import LedgerError, LedgerLocked
 from bulkorders.ledger.backups import KEEP, backup_folder, backups
 from bulkorders.ledger.store import Ledger
@@ -38,10 +41,20 @@ def write_sheet(path: Path, links: list[str] = LINKS) -> Path:
     return path
 
 
-def run(*args: str, ledger: Path) -> subprocess.CompletedProcess[str]:
-    """`bulkorders --panel sandbox --ledger LEDGER ARGS…` as a real process."""
-    command = [sys.executable, "-m", "bulkorders", "--panel", "sandbox", "--ledger", str(ledger), *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run(*args: str, ledger: Path) -> Ran:
+    """`bulkorders --panel sandbox --ledger LEDGER ARGS…` on the real file system (in this
+    process: the faults are in the files; the tests that need processes start their own)."""
+    result = CliRunner().invoke(cli, ["--panel", "sandbox", "--ledger", str(ledger), *args])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return Ran(result.exit_code, result.stdout, result.stderr)
 
 
 def ordered() -> Counter:
