@@ -394,21 +394,22 @@ def test_damage_inside_a_record_is_named_too_when_it_is_read(placed_once):
 
 @pytest.fixture
 def unwritable(tmp_path):
-    """Make a folder read-only (chmod) or, for root, immutable (chattr +i); undone after."""
-    made: list[Path] = []
+    """Make a folder or file read-only (chmod) or, for root, immutable (chattr +i); undone after."""
 
-    def make(folder: Path) -> None:
-        folder.chmod(0o555)
-        made.append(folder)
-        if os.access(folder, os.W_OK):  # root ignores modes: the immutable flag stops it
-            done = subprocess.run(["chattr", "+i", str(folder)], capture_output=True)
-            if done.returncode != 0 or os.access(folder, os.W_OK):
-                pytest.skip("cannot make a folder unwritable here")
+    made: list[tuple[Path, int]] = []
+
+    def make(path: Path) -> None:
+        made.append((path, stat.S_IMODE(path.stat().st_mode)))
+        path.chmod(0o555 if path.is_dir() else 0o444)
+        if os.access(path, os.W_OK):  # root ignores modes: the immutable flag stops it
+            done = subprocess.run(["chattr", "+i", str(path)], capture_output=True)
+            if done.returncode != 0 or os.access(path, os.W_OK):
+                pytest.skip("cannot make a file unwritable here")
 
     yield make
-    for folder in made:
-        subprocess.run(["chattr", "-i", str(folder)], capture_output=True)
-        folder.chmod(0o755)
+    for path, mode in made:
+        subprocess.run(["chattr", "-i", str(path)], capture_output=True)
+        path.chmod(mode)
 
 
 def unwritable_message(ledger: Path) -> str:
@@ -442,3 +443,17 @@ def test_a_new_ledger_in_a_read_only_folder_is_refused_saying_why(tmp_path, unwr
     assert answer.returncode == 3
     assert answer.stderr == unwritable_message(folder / "ledger.sqlite")
     assert ordered() == Counter()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes and chattr")
+def test_a_read_only_ledger_file_is_refused_saying_why(placed_once, unwritable):
+    sheet, ledger = placed_once
+    unwritable(ledger)
+    answer = run("submit", str(sheet), "--yes", ledger=ledger)
+    assert answer.returncode == 3
+    assert answer.stderr == (
+        f"Error: Cannot use the ledger {ledger}: the file is read-only or immutable, or you may "
+        "not read it. Nothing was sent. Make it writable for you (chmod u+w; chattr -i if it is "
+        "immutable), or choose another ledger with --ledger.\n"
+    )
+    assert ordered() == Counter(LINKS)

@@ -59,7 +59,6 @@ class Ledger:
         self._clock = clock
         self._keep = keep
         self.path = path
-        self.backup: Path | None = None  # the backup taken when this ledger was closed
 
     @classmethod
     def open(cls, path: Path, *, clock: Clock = time.time, backups: int = KEEP) -> Ledger:
@@ -76,7 +75,7 @@ class Ledger:
         with self._mutex:
             try:
                 if self._keep and self._conn.total_changes:
-                    self.backup = take_backup(self._conn, self.path, self._clock, self._keep)
+                    take_backup(self._conn, self.path, self._clock, self._keep)
             except (OSError, sqlite3.Error):
                 pass  # a backup that cannot be taken costs only that backup, never the run
             finally:
