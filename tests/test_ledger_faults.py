@@ -135,7 +135,7 @@ def test_a_new_ledger_appears_whole_and_private(tmp_path):
         ledger.campaign("c", "sandbox")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert sorted(p.name for p in path.parent.iterdir()) == ["ledger-backups", "ledger.sqlite"]
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 3
 
 
 def test_backups_roll_keeping_the_newest_and_only_after_a_change(tmp_path):
@@ -457,3 +457,25 @@ def test_a_read_only_ledger_file_is_refused_saying_why(placed_once, unwritable):
         "immutable), or choose another ledger with --ledger.\n"
     )
     assert ordered() == Counter(LINKS)
+
+
+def test_the_results_sheet_is_read_only_when_the_ledger_did_not_write_it_as_it_is(
+    tmp_path, monkeypatch
+):
+    import bulkorders.submit.recovery as recovery
+
+    reads: list[Path] = []
+    real = recovery.shown_placed
+    monkeypatch.setattr(recovery, "shown_placed", lambda path, *a: reads.append(path) or real(path, *a))
+    sheet = write_sheet(tmp_path / "week.csv", LINKS[:2])
+    ledger = tmp_path / "ledger.sqlite"
+    results = tmp_path / "week.results.csv"
+    assert run("submit", str(sheet), "--yes", ledger=ledger).returncode == 0
+    write_sheet(sheet, LINKS[:3])
+    assert run("submit", str(sheet), "--yes", ledger=ledger).returncode == 0
+    assert reads == []  # the file is the one the ledger wrote: nothing to learn from it
+    results.write_text(results.read_text() + "\n")  # someone saved it since
+    write_sheet(sheet, LINKS[:4])
+    again = run("submit", str(sheet), "--yes", ledger=ledger)
+    assert again.returncode == 0 and reads == [results]
+    assert "Placed 1 order(s)" in again.stdout and ordered() == Counter(LINKS[:4])

@@ -16,6 +16,7 @@ EXPORTS = {
     "RowState": "records",
     "assign_identities": "identity",
     "canonical_content": "identity",
+    "file_stamp": "files",
     "row_identity": "identity",
 }
 __all__, __getattr__, __dir__ = public_surface(__name__, EXPORTS)

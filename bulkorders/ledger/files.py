@@ -55,6 +55,15 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def file_stamp(path: Path) -> str | None:
+    """Size and modification time of a file, as text; None when there is no such file."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return f"{info.st_size}:{info.st_mtime_ns}"
+
+
 def check_file(path: Path) -> None:
     """Refuse a ledger path that is not one regular, non-empty file with a single name."""
     info = os.stat(path)

@@ -134,7 +134,14 @@ def _v2_orders_history(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v3_results_stamp(conn: sqlite3.Connection) -> None:
+    """The size and time of the results sheet as last written, so that a rerun knows
+    whether that file still is the one the ledger wrote (see submit's recovery)."""
+    conn.execute("ALTER TABLE campaigns ADD COLUMN results_stamp TEXT")
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _v1_campaign_rows,
     _v2_orders_history,
+    _v3_results_stamp,
 )

@@ -21,7 +21,7 @@ from bulkorders.errors import LedgerError
 from bulkorders.ledger import orders as ledger_orders
 from bulkorders.ledger import rows as ledger_rows
 from bulkorders.ledger.backups import KEEP, take_backup
-from bulkorders.ledger.files import cannot_use, connect, damaged, is_damage
+from bulkorders.ledger.files import cannot_use, connect, damaged, file_stamp, is_damage
 from bulkorders.ledger.identity import assign_identities, row_identity
 from bulkorders.ledger.lock import ledger_lock
 from bulkorders.ledger.records import (
@@ -181,12 +181,15 @@ class Ledger:
     def set_results_path(
         self, campaign: Campaign, path: Path | None, needs_write: bool
     ) -> Campaign:
-        """Remember where the results sheet goes and whether it still has to be (re)written."""
+        """Remember where the results sheet goes and whether it still has to be (re)written
+        (when written, its `file_stamp` too)."""
         text = str(Path(path).absolute()) if path is not None else None
+        stamp = None if needs_write or path is None else file_stamp(Path(path))
         with self._write() as db:
             db.execute(
-                "UPDATE campaigns SET results_path = ?, needs_write = ? WHERE id = ?",
-                (text, int(needs_write), campaign.id),
+                "UPDATE campaigns SET results_path = ?, needs_write = ?, results_stamp = ? "
+                "WHERE id = ?",
+                (text, int(needs_write), stamp, campaign.id),
             )
             row = db.execute(
                 f"SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = ?", (campaign.id,)
@@ -309,20 +312,22 @@ class Ledger:
                 ((i,) for i in row_ids),
             )
 
-    def record_existing_order(
-        self, campaign: Campaign, row_id: int, order_id: str, at: str
+    def record_existing_orders(
+        self, campaign: Campaign, orders: Sequence[tuple[int, str]], at: str
     ) -> None:
-        """The input row already carries `order_id`: the row counts as placed by it."""
+        """Rows a sheet shows with an order id, as (row id, order id): each counts as placed
+        by it (a row already placed keeps its own). One transaction for them all."""
         with self._write() as db:
-            db.execute(
-                "UPDATE rows SET state = 'placed', order_id = ?, error = NULL, "
-                "answered_at = COALESCE(answered_at, ?) "
-                "WHERE id = ? AND campaign_id = ? AND state != 'placed'",
-                (str(order_id), at, row_id, campaign.id),
-            )
-            current = ledger_rows.one(db, "SELECT order_id FROM rows WHERE id = ?", row_id)
-            if current is not None:
-                ledger_orders.upsert_order(db, row_id, current, None, None, None, at)
+            for row_id, order_id in orders:
+                db.execute(
+                    "UPDATE rows SET state = 'placed', order_id = ?, error = NULL, "
+                    "answered_at = COALESCE(answered_at, ?) "
+                    "WHERE id = ? AND campaign_id = ? AND state != 'placed'",
+                    (str(order_id), at, row_id, campaign.id),
+                )
+                current = ledger_rows.one(db, "SELECT order_id FROM rows WHERE id = ?", row_id)
+                if current is not None:
+                    ledger_orders.upsert_order(db, row_id, current, None, None, None, at)
 
     # --- lifecycle: what the panel said of orders (unknown orders are added) ---------------
 

@@ -255,16 +255,15 @@ def _sync(
     ]
     synced = io.ledger.sync_rows(campaign, planned)
     by_identity = {row.identity: row for row in synced}
-    at = utc_now_iso(io.clock)
-    changed = False
-    for plan in planned:
-        order_id = existing.get(plan.excel_row)
-        row = by_identity[plan.identity]
-        if order_id and row.state != RowState.PLACED:
-            io.ledger.record_existing_order(campaign, row.id, order_id, at)
-            changed = True
+    carried = [
+        (by_identity[plan.identity].id, existing[plan.excel_row])
+        for plan in planned
+        if existing.get(plan.excel_row) and by_identity[plan.identity].state != RowState.PLACED
+    ]
+    if carried:
+        io.ledger.record_existing_orders(campaign, carried, utc_now_iso(io.clock))
     pairs = [(plan.excel_row, by_identity[plan.identity]) for plan in planned]
-    if changed:
+    if carried:
         return _reload(campaign, [(excel, row.id) for excel, row in pairs], io)
     return pairs
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from bulkorders.clock import utc_now_iso
 from bulkorders.errors import BulkOrdersError, SheetError
-from bulkorders.ledger import assign_identities
+from bulkorders.ledger import assign_identities, file_stamp
 from bulkorders.sheets import id_text
 
 if TYPE_CHECKING:
@@ -42,23 +42,31 @@ def recover_placed(
     wanted = {row.identity: row for row in to_send}
     recovered = 0
     for path in results:
-        if not wanted or not path.is_file():
+        if not wanted or not path.is_file() or _written_by_this_ledger(campaign, path):
             continue
-        at = utc_now_iso(io.clock)
-        found = 0
-        for identity, order_id in shown_placed(path, sheet_name, io).items():
-            row = wanted.pop(identity, None)
-            if row is not None:
-                io.ledger.record_existing_order(campaign, row.id, order_id, at)
-                found += 1
+        found = [
+            (wanted.pop(identity).id, order_id)
+            for identity, order_id in shown_placed(path, sheet_name, io).items()
+            if identity in wanted
+        ]
         if found:
+            io.ledger.record_existing_orders(campaign, found, utc_now_iso(io.clock))
             io.notify(
-                f"Recovered {found} placed row(s) into the ledger from the results sheet {path}: "
-                "the ledger did not have their orders (it was replaced or restored), and they "
-                "are not placed again."
+                f"Recovered {len(found)} placed row(s) into the ledger from the results sheet "
+                f"{path}: the ledger did not have their orders (it was replaced or restored), "
+                "and they are not placed again."
             )
-        recovered += found
+        recovered += len(found)
     return recovered
+
+
+def _written_by_this_ledger(campaign: Campaign, path: Path) -> bool:
+    """The file is the one this ledger last wrote, unchanged: it knows nothing the ledger
+    does not (a deleted ledger has no such record; a restored one an older file's)."""
+    if campaign.results_path is None or campaign.results_stamp is None:
+        return False
+    same_file = Path(campaign.results_path).resolve() == path.resolve()
+    return same_file and file_stamp(path) == campaign.results_stamp
 
 
 def shown_placed(path: Path, sheet_name: str | None, io: SubmitIO) -> dict[str, str]:
