@@ -47,12 +47,14 @@ def ledger_row_values(row: LedgerRow, record: OrderRecord | None = None) -> Valu
             if values["charge"] is None:  # `status` has not brought the panel's figure yet
                 values["charge"], values["currency"] = row.charge, row.currency
             values["submitted_at"] = values["submitted_at"] or row.answered_at or row.sent_at
+            values["error"] = values["error"] or row.error  # a placed row's flag (ordered twice)
             return values
         values = blank()
         values.update(
             order_id=row.order_id,
             charge=row.charge,
             currency=row.currency,
+            error=row.error,
             submitted_at=row.answered_at or row.sent_at,
         )
         return values

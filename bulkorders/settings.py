@@ -143,15 +143,25 @@ def load_settings(
     if not isinstance(profiles, dict):
         raise ConfigError(f"{config_path}: [panels] must be a table of [panels.NAME] sections.")
     ledger_path = ledger or _path_or_none(data.get("ledger")) or data_dir() / "ledger.sqlite"
+    panel_spec = panel or data.get("panel")
+    chosen = profiles.get(panel_spec) if isinstance(panel_spec, str) else None
+
+    def seconds(name: str, default: float) -> float:
+        """A profile's own value wins over the top-level one, which wins over the default."""
+        value = _number(data, name, default, config_path)
+        if isinstance(chosen, dict) and name in chosen:
+            return _number(chosen, name, value, config_path, f" in [panels.{panel_spec}]")
+        return value
+
     return Settings(
-        panel_spec=panel or data.get("panel"),
+        panel_spec=panel_spec,
         config_path=config_path,
         ledger_path=ledger_path,
         json=json,
         debug=debug,
-        catalogue_ttl=_number(data, "catalogue_ttl", DEFAULT_CATALOGUE_TTL, config_path),
-        connect_timeout=_number(data, "connect_timeout", DEFAULT_CONNECT_TIMEOUT, config_path),
-        read_timeout=_number(data, "read_timeout", DEFAULT_READ_TIMEOUT, config_path),
+        catalogue_ttl=seconds("catalogue_ttl", DEFAULT_CATALOGUE_TTL),
+        connect_timeout=seconds("connect_timeout", DEFAULT_CONNECT_TIMEOUT),
+        read_timeout=seconds("read_timeout", DEFAULT_READ_TIMEOUT),
         profiles=profiles,
     )
 
@@ -298,10 +308,10 @@ def _read_config(path: Path, *, explicit: bool) -> dict[str, Any]:
         raise ConfigError(f"Cannot read config file {path}: {exc.strerror}.") from None
 
 
-def _number(data: dict[str, Any], name: str, default: float, path: Path) -> float:
+def _number(data: dict[str, Any], name: str, default: float, path: Path, where: str = "") -> float:
     value = data.get(name, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ConfigError(f"{path}: {name} must be a positive number of seconds.")
+        raise ConfigError(f"{path}: {name}{where} must be a positive number of seconds.")
     return float(value)
 
 

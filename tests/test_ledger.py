@@ -62,7 +62,7 @@ def test_new_ledger_is_private_wal_and_versioned(tmp_path):
         assert wal.exists() and stat.S_IMODE(wal.stat().st_mode) == 0o600
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 4
     conn.close()
 
 
@@ -107,7 +107,7 @@ def test_a_first_release_ledger_migrates_keeping_everything(tmp_path):
             "sandbox", "501", "weekly", 2, "1001", "https://a", 798, Decimal("0.718"), "USD",
             None, None, None, None, None, None, None, T0, None,
         )  # fmt: skip
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 3
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
 
 
 def test_a_ledger_from_a_newer_version_is_refused(tmp_path):
@@ -120,7 +120,7 @@ def test_a_ledger_from_a_newer_version_is_refused(tmp_path):
         Ledger.open(path)
     assert str(err.value) == (
         f"The ledger {path} was written by a newer bulkorders (schema 9; this version knows "
-        "up to 3). Upgrade bulkorders to use it."
+        "up to 4). Upgrade bulkorders to use it."
     )
     assert err.value.exit_code == ExitCode.PANEL
 
@@ -335,7 +335,7 @@ def test_recover_sending_after_a_crash(tmp_path):
 
 def test_rows_with_an_order_id_in_the_sheet_count_as_placed(ledger, weekly):
     rows = ledger.sync_rows(weekly, planned_rows([payload("https://a", quantity="250")]))
-    ledger.record_existing_order(weekly, rows[0].id, "4242", T0)
+    ledger.record_existing_orders(weekly, [(rows[0].id, "4242")], T0)
     (row,) = ledger.rows(weekly)
     assert (row.state, row.order_id, row.charge) == ("placed", "4242", None)
     order = ledger.orders(PANEL, ["4242"])["4242"]

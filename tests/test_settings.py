@@ -181,3 +181,37 @@ def test_the_in_process_sandbox_speaks_the_dialect_of_its_profile(tmp_path, isol
     assert result.exit_code == 0, result.output
     # the php dialect writes "1,000.00000" (the clean sandbox "1000.00"): read exactly
     assert json.loads(result.stdout) == {"balance": "1000.00000", "currency": "USD"}
+
+
+def test_timeouts_inside_a_profile_are_honoured(tmp_path):
+    """`[panels.NAME]` may set its own read_timeout/connect_timeout (the README shows them
+    there); they win over the top-level ones. A loopback panel that never answers shows it."""
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # connections are accepted by the kernel, and never answered
+    port = silent.getsockname()[1]
+    config = tmp_path / "config.toml"
+    config.write_text(
+        "read_timeout = 60\n"
+        f'[panels.slow]\nurl = "http://127.0.0.1:{port}/api/v2"\nkey = "{SECRET}"\n'
+        "read_timeout = 0.2\nconnect_timeout = 0.5\n"
+    )
+    try:
+        result = run("--config", str(config), "--panel", "slow", "balance")
+    finally:
+        silent.close()
+    assert result.exit_code == 3
+    assert "no answer within 0.2 s (ReadTimeout)" in result.stderr
+    assert SECRET not in result.output
+
+
+def test_a_profile_timeout_must_be_a_positive_number(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('[panels.main]\nurl = "sandbox"\nread_timeout = "soon"\n')
+    result = run("--config", str(config), "--panel", "main", "balance")
+    assert result.exit_code == 3
+    assert result.stderr == (
+        f"Error: {config}: read_timeout in [panels.main] must be a positive number of seconds.\n"
+    )

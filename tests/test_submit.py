@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 import httpx
 import openpyxl
 import pytest
-from conftest import run, sandbox_client, submit
+from conftest import bulkorders, run, sandbox_client, submit
 from openpyxl.styles import Font, PatternFill
 
 from bulkorders.catalog import Catalogue
@@ -684,4 +684,86 @@ def test_packages_and_lists_send_a_quantity_unless_the_profile_says_not(tmp_path
     campaign = io.ledger.find_campaign("kinds", "sandbox")
     # the row's identity (its ledger payload) is what it was: rows placed before stay placed
     assert ["quantity" in r.payload for r in io.ledger.rows(campaign)] == [False, False, True]
+
+
+@pytest.fixture
+def open_umask():
+    """The most open umask: nothing bulkorders makes private may rely on the umask."""
+    import os
+
+    old = os.umask(0)
+    yield
+    os.umask(old)
+
+
+def test_private_files_stay_private_whatever_the_umask(tmp_path, open_umask):
+    import stat
+
+    from bulkorders.ledger.backups import backups
+    from bulkorders.settings import cache_dir
+
+    sheet = write_csv(tmp_path / "orders.csv", ROWS)
+    ledger = tmp_path / "ledger.sqlite"
+    result = bulkorders("--panel", "sandbox", "--ledger", str(ledger), "submit", str(sheet), "--yes")
+    assert result.exit_code == 0, result.output
+
+    def mode(path: Path) -> int:
+        return stat.S_IMODE(path.stat().st_mode)
+
+    (cache,) = cache_dir().glob("catalogue-*.json")
+    (backup,) = backups(ledger)
+    assert [mode(p) for p in (ledger, backup, cache)] == [0o600] * 3
+    assert [mode(p) for p in (backup.parent, cache.parent)] == [0o700] * 2
+    assert list(cache.parent.glob("*.tmp")) == []
+    # The results are the user's document: they follow the umask like any file they save.
+    assert mode(tmp_path / "orders.results.csv") == 0o666
+
+
+class OneIdPanel(FakePanelClient):
+    """A misbehaving panel: every add is answered with the same order id."""
+
+    def add(self, payload: Mapping[str, str]) -> AddResult:
+        self.calls.append(payload["link"])
+        return AddResult(order="777")
+
+
+def test_one_order_id_for_two_adds_flags_both_rows_and_stops(tmp_path):
+    rows = [[f"https://instagram.com/p/same{i}", "1001", "100"] for i in range(20)]
+    sheet = write_csv(tmp_path / "same.csv", rows, ["link", "service", "quantity"])
+    client = OneIdPanel()
+    io = pipeline_io(tmp_path, client)
+    outcome = submit_sheet(sheet, SubmitOptions(concurrency=1), io)
+    assert outcome.exit_code == 3 and client.calls == [rows[0][0], rows[1][0]]
+    assert outcome.stop.message == (
+        "The panel answered order 777 for row 3, an order id it had already given to row 2 of "
+        "campaign same: the panel is misbehaving, so sending stopped. Both rows are flagged in "
+        "the sheet; check both rows' links in the panel's order list, then rerun."
+    )
+    assert (outcome.count("placed"), outcome.count("uncertain"), outcome.count("planned")) == (1, 1, 18)
+    out = read_csv(tmp_path / "same.results.csv")
+    assert (out[0]["order_id"], out[0]["error"]) == ("777", (
+        "the panel gave this row's order 777 also to row 3 of a later add: check both rows' "
+        "links in the panel's order list."))  # fmt: skip
+    assert (out[1]["order_id"], out[1]["status"], out[1]["error"]) == ("", "uncertain", (
+        "the panel answered order 777, which it had already given to row 2 of campaign same: "
+        "check both rows' links in the panel's order list before sending this row again "
+        "(--resend-uncertain)."))  # fmt: skip
+    (order,) = io.ledger.order_records()
+    assert (order.order_id, order.excel_row) == ("777", 2)  # the order stays the first row's
+
+    fixed = FakePanelClient()
+    io.client = fixed
+    again = submit_sheet(sheet, SubmitOptions(concurrency=4), io)
+    assert again.exit_code == 1 and again.placed_now == 18  # the flagged row waits for the user
+    assert sorted(fixed.calls) == sorted(row[0] for row in rows[2:])
+    io.ledger.close()
+
+
+def test_the_same_order_id_on_another_panel_is_another_order(tmp_path):
+    io = pipeline_io(tmp_path, OneIdPanel())
+    sheet = write_csv(tmp_path / "one.csv", ROWS[:1])
+    assert submit_sheet(sheet, SubmitOptions(), io).exit_code == 0
+    io.panel = "https://other.example/api/v2"
+    again = submit_sheet(sheet, SubmitOptions(campaign="elsewhere"), io)
+    assert again.exit_code == 0 and again.count("placed") == 1
     io.ledger.close()

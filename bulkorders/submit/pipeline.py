@@ -24,7 +24,7 @@ from bulkorders.ledger import RowState, assign_identities, canonical_content, re
 from bulkorders.models import Balance, OrderRow, RowIssue, Severity
 from bulkorders.progress import Reporter, SilentReporter
 from bulkorders.results import CompactUpdates, campaign_updates
-from bulkorders.sheets import backup_copy, check_writable, default_output_path, id_text, write_back
+from bulkorders.sheets import backup_copy, check_writable, default_output_path, write_back
 from bulkorders.submit.balances import balance_after_run, keep_balance
 from bulkorders.submit.outcome import (
     Plan,
@@ -37,6 +37,7 @@ from bulkorders.submit.outcome import (
 )
 from bulkorders.submit.payload import sent_payload
 from bulkorders.submit.placement import DEFAULT_CONCURRENCY, Sendable, Tally, place_rows
+from bulkorders.submit.recovery import order_ids_of, recover_placed, without_order_ids
 
 if TYPE_CHECKING:
     from bulkorders.catalog import Catalogue
@@ -119,8 +120,8 @@ def _read(source: Path, options: SubmitOptions, io: SubmitIO) -> _Input:
     sheet = read_sheet(source, options.sheet_name, purpose="orders")
     # Rows that carry an order id are validated too: their content keeps the occurrence
     # numbering of identical rows the same as when they were placed.
-    report = validate_sheet(_without_order_ids(sheet), io.catalogue)
-    existing = _existing_order_ids(sheet)
+    report = validate_sheet(without_order_ids(sheet), io.catalogue)
+    existing = order_ids_of(sheet)
     invalid = _invalid_issues(report.issues, set(report.invalid_rows) - set(existing))
     valid_rows = {row.row for row in report.rows}
     for issue in report.issues:
@@ -159,15 +160,13 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
         record_row_columns(io.ledger, [(row.id, given.others.get(excel, {})) for excel, row in rows])
     given.valid = []  # they are in the ledger now; a 100k-row sheet need not be held twice
     at_row = {row.id: excel for excel, row in rows}
-    to_send: list[LedgerRow] = []
-    if not options.write_only:
-        to_send = [
-            row
-            for _, row in rows
-            if row.state == RowState.PLANNED
-            or (options.resend_uncertain and row.state == RowState.UNCERTAIN)
-            or (options.retry_rejected and row.state == RowState.REJECTED)
-        ]
+    to_send = _to_send(rows, options)
+    if to_send and recover_placed(
+        campaign, to_send, _results_files(given.sheet.path, campaign, options),
+        options.sheet_name, io,
+    ):  # fmt: skip
+        rows = _reload(campaign, [(excel, row.id) for excel, row in rows], io)
+        to_send = _to_send(rows, options)
     to_send.sort(key=lambda row: at_row[row.id])
     total = sum((row.estimate for row in to_send), Decimal(0))
     balance = io.client.balance() if to_send else None
@@ -208,6 +207,28 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
     )
     _write_results(given.sheet, campaign, rows, invalid, options, io, outcome)
     return outcome
+
+
+def _to_send(rows: Sequence[tuple[int, LedgerRow]], options: SubmitOptions) -> list[LedgerRow]:
+    """The rows this run sends: planned ones, and the ones its options say to send again."""
+    if options.write_only:
+        return []
+    return [
+        row for _, row in rows
+        if row.state == RowState.PLANNED
+        or (options.resend_uncertain and row.state == RowState.UNCERTAIN)
+        or (options.retry_rejected and row.state == RowState.REJECTED)
+    ]  # fmt: skip
+
+
+def _results_files(source: Path, campaign: Campaign, options: SubmitOptions) -> list[Path]:
+    """The campaign's results sheets other than the input: this run's and the recorded one."""
+    found = [output_path(source, options)]
+    if campaign.results_path:
+        found.append(Path(campaign.results_path))
+    here = source.resolve()
+    unique = {path.resolve(): path for path in found if path.resolve() != here}
+    return list(unique.values())
 
 
 def rewrite_results(source: Path, campaign: Campaign, io: SubmitIO) -> Path:
@@ -256,16 +277,15 @@ def _sync(
     ]
     synced = io.ledger.sync_rows(campaign, planned)
     by_identity = {row.identity: row for row in synced}
-    at = utc_now_iso(io.clock)
-    changed = False
-    for plan in planned:
-        order_id = existing.get(plan.excel_row)
-        row = by_identity[plan.identity]
-        if order_id and row.state != RowState.PLACED:
-            io.ledger.record_existing_order(campaign, row.id, order_id, at)
-            changed = True
+    carried = [
+        (by_identity[plan.identity].id, existing[plan.excel_row])
+        for plan in planned
+        if existing.get(plan.excel_row) and by_identity[plan.identity].state != RowState.PLACED
+    ]
+    if carried:
+        io.ledger.record_existing_orders(campaign, carried, utc_now_iso(io.clock))
     pairs = [(plan.excel_row, by_identity[plan.identity]) for plan in planned]
-    if changed:
+    if carried:
         return _reload(campaign, [(excel, row.id) for excel, row in pairs], io)
     return pairs
 
@@ -416,25 +436,6 @@ def _row_outcomes(
         RowOutcome(excel, "has_order", order_id) for excel, order_id in existing.items() if excel not in covered
     ]
     return sorted(outcomes, key=lambda outcome: outcome.row)
-
-
-def _existing_order_ids(sheet: Sheet) -> dict[int, str]:
-    """Excel row -> order id, for the rows of the input that already carry one."""
-    found = {}
-    for row in sheet.rows:
-        text = id_text(row.values.get("order_id"))  # as status reads it: 23501.0, "23,501"
-        if text:
-            found[row.row] = text
-    return found
-
-
-def _without_order_ids(sheet: Sheet) -> Sheet:
-    if "order_id" not in sheet.columns:
-        return sheet
-    from bulkorders.sheets import SheetRow
-
-    rows = [SheetRow(row.row, {k: v for k, v in row.values.items() if k != "order_id"}) for row in sheet.rows]
-    return replace(sheet, rows=rows)
 
 
 def _invalid_issues(issues: Sequence[RowIssue], rows: set[int]) -> dict[int, list[RowIssue]]:

@@ -202,7 +202,11 @@ class _Placer:
             result = AddResult(lost=True, detail=f"{type(exc).__name__}: {exc}")
         if result.order is not None:
             warning = None if result.warning is None else f"placed; the panel also said: {result.warning}"
-            self.ledger.mark_placed(row.row_id, result.order, row.estimate, self.currency, at, warning)
+            shared = self.ledger.mark_placed(row.row_id, result.order, row.estimate, self.currency, at, warning)
+            if shared:  # the panel gave this order id to another row already: it misbehaves
+                tally.uncertain += 1
+                self._stop(PanelError(shared))
+                return
             tally.placed += 1
             tally.spent += row.estimate
             self._answered(row, lost=False)
