@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent / "bulkorders"
 PACKAGES = (
     "bulkorders.panel.sandbox", "bulkorders.panel", "bulkorders.ledger", "bulkorders.submit",
     "bulkorders.lifecycle", "bulkorders.report", "bulkorders.validation", "bulkorders.sheets",
+    "bulkorders.web",
 )  # fmt: skip
 
 # Models, validation, planning and the sandbox's panel logic: pure, whatever imports them.
@@ -28,7 +29,8 @@ PURE = (
     "bulkorders.validation.text", "bulkorders.lifecycle.plan", "bulkorders.lifecycle.outcome",
     "bulkorders.lifecycle.rowspec", "bulkorders.submit.outcome", "bulkorders.ledger.records",
     "bulkorders.ledger.identity", "bulkorders.sheets.cells", "bulkorders.panel.sandbox.panel",
-    "bulkorders.panel.sandbox.rules", "bulkorders.panel.sandbox.catalogue",
+    "bulkorders.panel.sandbox.rules", "bulkorders.panel.sandbox.catalogue", "bulkorders.web.views",
+    "bulkorders.web.extra",
 )  # fmt: skip
 IO_LIBRARIES = ("httpx", "python_calamine", "openpyxl", "rich", "click", "sqlite3", "pandas")
 

@@ -8,6 +8,7 @@ from bulkorders.cli import (
     sandbox_cmds,  # noqa: E402,F401
     sheet_cmds,  # noqa: E402,F401
     submit_cmd,  # noqa: E402,F401
+    ui_cmd,  # noqa: E402,F401
 )
 from bulkorders.cli.app import cli
 
