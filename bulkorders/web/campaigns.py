@@ -20,7 +20,7 @@ from bulkorders.web.world import Opened
 ACTIONS = {
     "status": "Refresh the statuses",
     "refill": "Ask refills",
-    "cancel": "Cancel",
+    "cancel": "Cancel orders",
 }
 
 
