@@ -34,10 +34,9 @@ def index(request: Request) -> Response:
             spend = {item["campaign"]: item["spend"] for item in figures.get("by_campaign", [])}
             checked = last_checks(orders)
             for campaign in ledger.campaigns():
-                rows = ledger.rows(campaign)
-                states = rows_page(rows, None, 1, 1).by_state
+                states = ledger.state_counts(campaign)
                 listed.append({
-                    "campaign": campaign, "rows": len(rows), "by_state": states,
+                    "campaign": campaign, "rows": sum(states.values()), "by_state": states,
                     "spend": spend_text(spend.get(campaign.name, {})), "checked": checked.get(campaign.name, ""),
                 })  # fmt: skip
     return render(request, "campaigns.html", {"campaigns": listed, "ledger": world.settings.ledger_path})
@@ -67,12 +66,14 @@ def page(request: Request) -> Response:
     state = request.query_params.get("state") or None
     with world.ledger() as ledger:
         campaign = _campaign(ledger, request.path_params["cid"])
-        shown = rows_page(ledger.rows(campaign), state, int_param(request.query_params.get("page"), 1), config.page_size)
-        ids = [row.order_id for row in shown.rows if row.order_id]
+        page = int_param(request.query_params.get("page"), 1)
+        shown = rows_page(ledger.state_counts(campaign), state, page, config.page_size)
+        rows = ledger.rows_page(campaign, state=state, offset=shown.offset, limit=config.page_size)
+        ids = [row.order_id for row in rows if row.order_id]
         orders = ledger.orders(campaign.panel, ids) if ids else {}
     results = campaign.results_path and Path(campaign.results_path).exists()
     return render(request, "campaign.html", {
-        "campaign": campaign, "shown": shown, "orders": orders, "state": state or "", "actions": ACTIONS,
+        "campaign": campaign, "shown": shown, "rows": rows, "orders": orders, "state": state or "", "actions": ACTIONS,
         "results": results, "same_panel": campaign.panel == world.panel(),
     })  # fmt: skip
 

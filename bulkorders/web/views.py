@@ -6,8 +6,7 @@ this only lays them out (which cell is marked, which rows are on this page).
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,23 +84,21 @@ def _text(value: Any) -> str:
 
 @dataclass
 class RowsPage:
-    """One page of a campaign's rows, filtered by state."""
+    """Which page of a campaign's rows, filtered by state, is shown."""
 
-    rows: list[Any]
     page: int
     pages: int
     matching: int
+    offset: int
     by_state: dict[str, int]
 
 
-def rows_page(rows: Sequence[Any], state: str | None, page: int, size: int) -> RowsPage:
-    """The ledger rows (in Excel order) with `state` (all when None), page `page` (from 1)."""
-    by_state = dict(sorted(Counter(row.state for row in rows).items()))
-    chosen = [row for row in rows if row.state == state] if state else list(rows)
-    pages = max(1, -(-len(chosen) // size))
+def rows_page(by_state: Mapping[str, int], state: str | None, page: int, size: int) -> RowsPage:
+    """Page `page` (from 1, kept within the pages there are) of the rows in `state` (all when None)."""
+    matching = by_state.get(state, 0) if state else sum(by_state.values())
+    pages = max(1, -(-matching // size))
     page = min(max(1, page), pages)
-    start = (page - 1) * size
-    return RowsPage(chosen[start : start + size], page, pages, len(chosen), by_state)
+    return RowsPage(page, pages, matching, (page - 1) * size, dict(by_state))
 
 
 def last_checks(orders: Iterable[Any]) -> dict[str | None, str]:
