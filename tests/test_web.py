@@ -35,6 +35,7 @@ from bulkorders.settings import data_dir, load_settings  # noqa: E402
 from bulkorders.web import WebConfig, create_app  # noqa: E402
 from bulkorders.web.jobs import Job  # noqa: E402
 from bulkorders.web.new_campaign import _submit  # noqa: E402
+from bulkorders.web.views import row_selection  # noqa: E402
 from bulkorders.web.world import World  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
@@ -407,10 +408,10 @@ def test_refreshing_statuses_of_checked_rows_goes_through_a_confirmation(client,
     fake_clock.now += 60  # every sandbox order is final a minute later
     confirm = client.post("/campaigns/1/confirm", data={"csrf": csrf_of(client), "action": "status", "row": ["5", "4"]})
     assert confirm.status_code == 200  # the sample's header is on row 3: its orders are on rows 4-19
-    assert "Rows: 4,5." in confirm.text and hidden(confirm.text, "rows") == "4,5"
+    assert "Rows: 4-5." in confirm.text and hidden(confirm.text, "rows") == "4-5"
     with Ledger.open(config.settings.ledger_path) as ledger:
         assert {o.status for o in ledger.order_records()} == {None}  # nothing asked before the confirmation
-    started = client.post("/campaigns/1/run", data={"csrf": csrf_of(client), "action": "status", "rows": "4,5"},
+    started = client.post("/campaigns/1/run", data={"csrf": csrf_of(client), "action": "status", "rows": "4-5"},
                           follow_redirects=False)  # fmt: skip
     result = events(client, started.headers["location"])[-1]["result"]
     assert result["ok"] and "2 checked, 2 ok" in result["summary"]
@@ -447,6 +448,18 @@ def test_refill_runs_the_refill_pipeline_on_the_checked_rows(client, fake_clock)
                           follow_redirects=False)  # fmt: skip
     result = events(client, started.headers["location"])[-1]["result"]
     assert "1 row(s), 1 order(s)" in result["summary"]
+
+
+def test_checked_rows_become_the_rows_option_of_the_pipelines():
+    assert row_selection(["7", "2", "3", "4", "9", "10", "x", "3"]) == "2-4,7,9-10"
+    assert row_selection([]) is None
+
+
+def test_bad_rows_are_refused_with_the_rows_parsers_message(client):
+    place(client, GOOD)
+    answer = client.post("/campaigns/1/run", data={"csrf": csrf_of(client), "action": "status", "rows": "4-x"})
+    result = events(client, answer.url.path)[-1]["result"]
+    assert not result["ok"] and "4-x" in result["error"]
 
 
 def test_an_unknown_action_is_refused(client):

@@ -149,7 +149,7 @@ async def run(request: Request) -> Response:
     """The action, confirmed: run it as a job and follow it on the job page."""
     form = await checked_form(request)
     action = _action(form.get("action"))
-    rows = row_selection(str(form.get("rows") or "").split(","))
+    rows = str(form.get("rows") or "").strip() or None  # the confirmed --rows text, parsed by the pipeline's parser
     confirmed = str(form.get("orders") or "")
     state = request.app.state
     with state.world.ledger() as ledger:

@@ -28,9 +28,9 @@ def render(request: Request, template: str, context: dict[str, Any], status: int
     )
 
 
-async def checked_form(request: Request, *, max_part_size: int = 1024 * 1024) -> FormData:
+async def checked_form(request: Request) -> FormData:
     """The POSTed form, refused (403) unless it carries this session's CSRF token."""
-    form = await request.form(max_files=1, max_fields=10_000, max_part_size=max_part_size)
+    form = await request.form(max_files=1, max_fields=10_000)
     given, expected = form.get("csrf"), csrf(request)
     if not expected or not isinstance(given, str) or not hmac.compare_digest(given, expected):
         raise HTTPException(403, "Refused: the form is stale or came from another site (no valid CSRF token). "

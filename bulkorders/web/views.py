@@ -116,6 +116,13 @@ def spend_text(spend: Mapping[str, str]) -> str:
 
 
 def row_selection(values: Iterable[str]) -> str | None:
-    """Checked row numbers as the --rows text ("2,5,7"), None when none was checked (all rows)."""
-    numbers = sorted({int(v) for v in values if str(v).isdigit()})
-    return ",".join(str(n) for n in numbers) or None
+    """Checked row numbers as the --rows text, runs as ranges ("2-40,45"); None when none was
+    checked (every row)."""
+    numbers = sorted({int(v) for v in values if str(v).strip().isdigit()})
+    runs: list[list[int]] = []
+    for number in numbers:
+        if runs and number == runs[-1][1] + 1:
+            runs[-1][1] = number
+        else:
+            runs.append([number, number])
+    return ",".join(f"{a}-{b}" if b > a else str(a) for a, b in runs) or None
