@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import warnings
 from html import unescape
 from html.parser import HTMLParser
@@ -33,7 +34,7 @@ from bulkorders.panel.sandbox.panel import catalogue as sandbox_catalogue  # noq
 from bulkorders.panel.sandbox.store import LiveSandbox  # noqa: E402
 from bulkorders.settings import data_dir, load_settings  # noqa: E402
 from bulkorders.web import WebConfig, create_app  # noqa: E402
-from bulkorders.web.jobs import Job  # noqa: E402
+from bulkorders.web.jobs import Job, Result  # noqa: E402
 from bulkorders.web.new_campaign import _submit  # noqa: E402
 from bulkorders.web.views import row_selection  # noqa: E402
 from bulkorders.web.world import World  # noqa: E402
@@ -280,6 +281,21 @@ def test_an_upload_is_kept_under_the_user_data_dir_by_campaign(client, config):
     assert kept.read_bytes() == GOOD.read_bytes()
 
 
+def test_a_campaign_being_placed_is_not_uploaded_over(client, config):
+    release = threading.Event()
+    held = Job("submit", "Placing campaign weekly-campaign", "/new/weekly-campaign")
+    client.app.state.jobs.start(held, lambda job: Result(ok=release.wait(60)))
+    try:
+        answer = upload(client, GOOD)
+        assert answer.status_code == 409
+        assert "Campaign weekly-campaign is being placed right now: wait for it to finish." in answer.text
+        assert upload(client, GOOD, campaign="another").status_code == 303
+    finally:
+        release.set()
+        held.thread.join(60)
+    assert not (config.settings.data_dir / "uploads" / "weekly-campaign").exists()
+
+
 # --- the check page -------------------------------------------------------------------
 
 
@@ -504,6 +520,18 @@ def test_the_audit_report_downloads_with_its_filters(client):
     assert campaigns == {"weekly-campaign-mistakes"}
     bad = client.get("/report/download?since=2026-02-01&until=2026-01-01")
     assert bad.status_code == 400 and "is after until" in bad.text
+
+
+def test_a_bug_is_said_plainly_on_the_page(config, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("bulkorders.web.panel_pages.filter_services", broken)
+    with TestClient(create_app(config), raise_server_exceptions=False) as browser:
+        browser.get(f"/?token={config.token}")
+        answer = browser.get("/services")
+    assert answer.status_code == 500
+    assert "Unexpected error: RuntimeError: boom. This is a bug in bulkorders" in answer.text
 
 
 # --- the command ------------------------------------------------------------------------

@@ -58,7 +58,8 @@ def create_app(config: WebConfig) -> Starlette:
     app = Starlette(
         routes=[*ROUTES, Mount("/static", StaticFiles(packages=[("bulkorders.web", "static")]), name="static")],
         middleware=[Middleware(Guard, config=config)],
-        exception_handlers={BulkOrdersError: _bulk_error, HTTPException: _http_error, BodyTooLarge: _body_too_large},
+        exception_handlers={BulkOrdersError: _bulk_error, HTTPException: _http_error, BodyTooLarge: _body_too_large,
+                            Exception: _bug},
         lifespan=lifespan,
     )  # fmt: skip
     env = Environment(loader=PackageLoader("bulkorders.web", "templates"), autoescape=select_autoescape())
@@ -79,6 +80,12 @@ async def _bulk_error(request: Request, exc: Any) -> Response:
 
 async def _http_error(request: Request, exc: Any) -> Response:
     return render(request, "error.html", {"message": exc.detail}, status=exc.status_code)
+
+
+async def _bug(request: Request, exc: Exception) -> Response:
+    """A bug: said plainly on the page; the traceback goes to the server's stderr (uvicorn's log)."""
+    message = f"Unexpected error: {type(exc).__name__}: {exc}. This is a bug in bulkorders; the server's output has the details."
+    return render(request, "error.html", {"message": message}, status=500)
 
 
 async def _body_too_large(request: Request, exc: Any) -> Response:
