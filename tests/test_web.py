@@ -320,6 +320,13 @@ def test_the_check_page_marks_each_bad_cell_with_its_message(client):
     assert sandbox_orders() == []  # a check places nothing
 
 
+def test_a_csv_sheet_is_checked_too(client):
+    check = client.get(upload(client, SAMPLES / "weekly-campaign.csv").headers["location"])
+    page = unescape(check.text)
+    assert "16 rows: 16 valid, 0 invalid, 0 with warnings" in page
+    assert "Campaign weekly-campaign: 16 order(s) to place, estimated 38.147 USD." in page
+
+
 def test_confirming_places_the_plan_with_progress_events_and_results_to_download(client, config):
     job, seen = place(client, GOOD)
     last = seen[-1]
@@ -380,6 +387,15 @@ def test_a_stopped_placement_saves_what_was_answered_and_a_rerun_places_the_rest
     assert _submit(rest, world, path, "weekly-campaign", (str(16 - placed), total)).ok
     assert len(sandbox_orders()) == 16
     assert {row.state for row in ledger_rows(config, "weekly-campaign")} == {"placed"}
+
+
+def test_stopping_the_server_asks_running_jobs_to_stop_and_waits_for_them(config):
+    browser = open_client(config)
+    job = Job("submit", "t", "/new/x")
+    browser.app.state.jobs.start(job, lambda job: Result(ok=job.stop_requested.wait(60)))
+    browser.__exit__(None, None, None)  # the app's lifespan ends: what Ctrl-C of the server runs
+    assert job.result is not None and job.result.ok  # it was asked, and waited for
+    assert not job.thread.is_alive()
 
 
 # --- campaigns --------------------------------------------------------------------------
