@@ -29,6 +29,7 @@ with warnings.catch_warnings():  # newer Starlette would rather have httpx2; htt
     from starlette.testclient import TestClient  # noqa: E402
 
 from bulkorders.ledger import Ledger  # noqa: E402
+from bulkorders.models import format_money  # noqa: E402
 from bulkorders.panel.connect import SANDBOX_STATE_FILE  # noqa: E402
 from bulkorders.panel.sandbox.panel import catalogue as sandbox_catalogue  # noqa: E402
 from bulkorders.panel.sandbox.store import LiveSandbox  # noqa: E402
@@ -429,6 +430,8 @@ def test_a_campaign_page_is_paged_and_filtered_by_state(client, config):
         assert "4 row(s) placed · page 1 of 1" in placed
         ids = {row.order_id for row in ledger_rows(config, "weekly-campaign-mistakes") if row.order_id}
         assert set(re.findall(r'<td class="order-id">(\d+)</td>', placed)) == ids
+        assert re.findall(r'<td class="num">([\d.]+) USD</td>', placed) == [
+            format_money(row.charge) for row in ledger_rows(config, "weekly-campaign-mistakes") if row.order_id]
     finally:
         browser.__exit__(None, None, None)
     assert "There is no campaign 7 in the ledger." in client.get("/campaigns/7").text

@@ -17,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from bulkorders.errors import BulkOrdersError, ExitCode
+from bulkorders.models import format_money
 from bulkorders.web import campaigns, new_campaign, panel_pages
 from bulkorders.web.config import WebConfig
 from bulkorders.web.guard import BodyTooLarge, Guard, _too_large
@@ -63,6 +64,7 @@ def create_app(config: WebConfig) -> Starlette:
         lifespan=lifespan,
     )  # fmt: skip
     env = Environment(loader=PackageLoader("bulkorders.web", "templates"), autoescape=select_autoescape())
+    env.filters["money"] = format_money  # exact, as the CLI shows money: 0.718, 12.50
     app.state.templates = Jinja2Templates(env=env)
     app.state.config = config
     app.state.world = World(config)
