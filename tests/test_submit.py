@@ -102,7 +102,7 @@ def test_submit_places_valid_rows_reports_invalid_ones_and_writes_results(tmp_pa
     assert [r["currency"] for r in out] == ["USD", "USD", "USD", ""]
     assert all(r["order_id"].isdigit() for r in out[:3]) and out[3]["order_id"] == ""
     assert out[3]["status"] == "invalid" and "quantity" in out[3]["error"]
-    assert all(r["submitted_at"].endswith("Z") for r in out[:3])
+    assert all(r["submitted_at (UTC)"].endswith("Z") for r in out[:3])
     assert "Placed 3 order(s) for an estimated 0.158 USD." in result.stdout
     assert {row.state for row in ledger_rows("orders")} == {"placed"}
 
@@ -253,7 +253,7 @@ def test_an_unwritable_output_is_refused_before_anything_is_placed(tmp_path):
 def test_a_failed_write_back_keeps_everything_and_the_rerun_writes_it(tmp_path, monkeypatch):
     import bulkorders.submit.pipeline
 
-    def refuse(sheet, updates, out):
+    def refuse(sheet, updates, out, **_):
         raise WriteBackError(f"Could not write the results to {out}: the disk is full. Nothing is "
                              "lost: the ledger holds every result.")  # fmt: skip
 

@@ -311,7 +311,7 @@ class Run:
             self.io.notify(f"Kept a copy of the input as {backup_copy(source, self.io.clock)}.")
             self.backed_up = True
         try:
-            summary = write_back(self.sheet, self.updates, self.out)
+            summary = write_back(self.sheet, self.updates, self.out, clock=self.io.clock)
         except WriteBackError as exc:
             self.report.write_error = (
                 f"{exc.message}\nNothing is lost: the ledger holds every answer. Rerun the same "
@@ -321,6 +321,8 @@ class Run:
         self.dirty = False
         self.report.write_error = None
         self.report.output = Path(summary.path)
+        for note in summary.notes:
+            self.io.notify(note)
         for warning in summary.warnings:
             self.io.notify(f"warning: {warning}")
         if summary.columns_added and self.out.resolve() == source.resolve():

@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from bulkorders.models import OUTPUT_COLUMNS
 from bulkorders.sheets.csvfile import sep_directive
-from bulkorders.sheets.write_values import WriteProblem, cell_out, csv_field, plan_columns
+from bulkorders.sheets.write_values import ColumnPlan, WriteProblem, cell_out, csv_field, plan_columns
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 _TERMINATOR = re.compile(r"(?:\r\n|\r|\n)\Z")
@@ -34,8 +34,8 @@ def write_csv(
     delimiter: str | None,
     encoding: str | None,
     updates: Mapping[int, Mapping[str, Any]],
-) -> tuple[list[str], list[str]]:
-    """Write `source` with the updates applied to `out`; returns (columns added, warnings).
+) -> tuple[ColumnPlan, list[str]]:
+    """Write `source` with the updates applied to `out`; returns (where the columns went, warnings).
 
     Records are numbered from 1 as a spreadsheet shows them (a blank line is a record,
     a quoted field over several lines is one).
@@ -61,7 +61,7 @@ def write_csv(
     warnings: list[str] = []
     changes: dict[int, dict[int, str]] = {}
     if plan.added:
-        changes[header_row] = {plan.positions[name]: _quote(name, delimiter) for name in plan.added}
+        changes[header_row] = {plan.positions[name]: _quote(plan.titles[name], delimiter) for name in plan.added}
     for row, cols in updates.items():
         row_changes = changes.setdefault(row, {})
         for name, value in cols.items():
@@ -77,7 +77,7 @@ def write_csv(
         record = records[number - 1] if number <= len(records) else newline
         pieces.append(_edit(record, changes[number], delimiter, full) if number in changes else record)
     out.write(lead + "".join(pieces).encode(codec))
-    return plan.added, warnings
+    return plan, warnings
 
 
 def _used_width(records: list[str], delimiter: str) -> int:

@@ -9,10 +9,12 @@ leading `'` in CSV. Numbers stay numbers, negative ones included.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from bulkorders.sheets.headers import PANEL_MARK, canonical, output_title
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Excel keeps at most this many characters in a cell; a longer panel text is cut.
@@ -116,10 +118,16 @@ def _plain_decimal(number: Decimal) -> str:
 
 @dataclass(frozen=True)
 class ColumnPlan:
-    """0-based column index of every output column, and the ones that are new (in order)."""
+    """0-based column index of every output column, the ones that are new (in order), and the
+    header each new one gets (`status`, or `status (panel)` beside a user's own `Status`)."""
 
     positions: dict[str, int]
     added: list[str]
+    titles: dict[str, str] = field(default_factory=dict)
+
+    def beside_users(self) -> list[str]:
+        """Titles of the added columns that got the `(panel)` mark, in order."""
+        return [self.titles[name] for name in self.added if self.titles[name].endswith(f"{PANEL_MARK})")]
 
 
 def header_key(text: Any) -> str:
@@ -130,20 +138,20 @@ def header_key(text: Any) -> str:
 def plan_columns(
     headers: list[str], known: dict[str, int], used_width: int, output_columns: tuple[str, ...]
 ) -> ColumnPlan:
-    """Reuse each output column the sheet already has; put the others, in order, after
-    `used_width` (the count of columns holding anything: cells, formulas, merges)."""
-    by_key: dict[str, int] = {}
-    for index, text in enumerate(headers):
-        if text is not None and str(text).strip():
-            by_key.setdefault(header_key(text), index)
+    """Reuse each output column bulkorders wrote (`known`, see headers.ours); put the others,
+    in order, after `used_width` (the count of columns holding anything: cells, formulas,
+    merges). A column of the user's with the same name is never reused: ours is marked."""
+    users = {canonical(text) for index, text in enumerate(headers) if index not in known.values()}
     positions: dict[str, int] = {}
     added: list[str] = []
+    titles: dict[str, str] = {}
     next_free = max(used_width, len(headers))
     for name in output_columns:
-        index = known.get(name, by_key.get(header_key(name)))
+        index = known.get(name)
         if index is None:
             index = next_free
             next_free += 1
             added.append(name)
+            titles[name] = output_title(name, beside_users=name in users)
         positions[name] = index
-    return ColumnPlan(positions, added)
+    return ColumnPlan(positions, added, titles)

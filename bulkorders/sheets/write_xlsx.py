@@ -83,7 +83,7 @@ class _Context:
         """
         if row == self.header_row:
             cells = self.plan.added
-            return {self.plan.positions[n] + 1: (CellOut(n), self.header_style) for n in cells}
+            return {self.plan.positions[n] + 1: (CellOut(self.plan.titles[n]), self.header_style) for n in cells}
         found: dict[int, tuple[CellOut | None, int | None]] = {}
         for name, raw in self.updates.get(row, {}).items():
             value = cell_out(name, raw)
@@ -105,8 +105,8 @@ def write_xlsx(
     headers: list[str],
     known: dict[str, int],
     updates: Mapping[int, Mapping[str, Any]],
-) -> tuple[list[str], list[str]]:
-    """Write `source` with the updates applied to `out`; returns (columns added, warnings)."""
+) -> tuple[ColumnPlan, list[str]]:
+    """Write `source` with the updates applied to `out`; returns (where the columns went, warnings)."""
     try:
         with zipfile.ZipFile(source) as zf:
             part = _find_sheet(zf, sheet_name)
@@ -131,7 +131,7 @@ def write_xlsx(
             if context.replaced_formula:
                 edits.update(drop_calc_chain(zf))
             copy_package(zf, out, edits)
-            return plan.added, context.warnings
+            return plan, context.warnings
     except (zipfile.BadZipFile, KeyError, ValueError, SyntaxError, EOFError) as exc:
         raise WriteProblem(f"{source.name} is not a workbook that can be edited ({exc})") from exc
 

@@ -357,8 +357,8 @@ def _write_results(
         updates.set(excel, values)
     try:
         if options.in_place:
-            io.notify(f"Kept a copy of the input as {backup_copy(source)}.")
-        summary = write_back(sheet, updates, out)
+            io.notify(f"Kept a copy of the input as {backup_copy(source, io.clock)}.")
+        summary = write_back(sheet, updates, out, clock=io.clock)
     except WriteBackError as exc:
         io.ledger.set_results_path(campaign, str(out), True)
         outcome.write_error = (
@@ -368,6 +368,8 @@ def _write_results(
         return
     io.ledger.set_results_path(campaign, str(summary.path), False)
     outcome.output = Path(summary.path)
+    for note in summary.notes:
+        io.notify(note)
     for warning in summary.warnings:
         io.notify(f"warning: {warning}")
 

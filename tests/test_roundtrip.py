@@ -1,0 +1,193 @@
+"""The round trip of a user's sheet: reruns keep the user's edits, the user's own columns stay
+theirs. End to end against the in-process sandbox, files read back with openpyxl."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import openpyxl
+from click.testing import CliRunner
+from openpyxl.comments import Comment
+from openpyxl.styles import PatternFill
+from test_submit import sandbox_orders
+
+from bulkorders.cli import cli
+
+ROWS = [
+    ["https://instagram.com/p/a", 1001, 100],
+    ["https://instagram.com/p/b", 1002, 200],
+    ["https://instagram.com/p/c", 1004, 1200],
+]
+YELLOW = PatternFill("solid", fgColor="FFFF00")
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, ["--panel", "sandbox", *args], catch_exceptions=False)
+
+
+def workbook(path: Path, rows: list[list], header: tuple[str, ...] = ("link", "service", "quantity")) -> Path:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Orders"
+    ws.append(list(header))
+    for row in rows:
+        ws.append(row)
+    wb.save(path)
+    return path
+
+
+def headers(path: Path) -> list:
+    ws = openpyxl.load_workbook(path).active
+    return [cell.value for cell in ws[1]]
+
+
+def column(ws, title: str) -> int:
+    return next(cell.column for cell in ws[1] if cell.value == title)
+
+
+def edit_results(path: Path, below: bool = True) -> None:
+    """What a user does to a results file: a typed note, a comment, a colour, a sheet of their own."""
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Orders"]
+    ws["Q2"] = "ask the client about row 3"
+    if below:  # in an input, a line below the table is a row to validate
+        ws["Q10"] = "total checked"
+        ws["A12"] = "sent to the client on Monday"  # below the table: not an order
+    ws["B2"].comment = Comment("checked by Anna", "Anna")
+    ws["C3"].fill = YELLOW
+    mine = wb.create_sheet("My notes")
+    mine["A1"] = "budget"
+    mine["B1"] = 42
+    wb.save(path)
+
+
+def assert_edits_kept(path: Path, below: bool = True) -> None:
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Orders"]
+    assert (ws["Q2"].value, ws["Q10"].value) == ("ask the client about row 3", "total checked" if below else None)
+    assert ws["A12"].value == ("sent to the client on Monday" if below else None)
+    assert ws["B2"].comment is not None and ws["B2"].comment.text == "checked by Anna"
+    assert ws["C3"].fill.fgColor.rgb == "00FFFF00"
+    assert wb.sheetnames == ["Orders", "My notes"]
+    assert (wb["My notes"]["A1"].value, wb["My notes"]["B1"].value) == ("budget", 42)
+
+
+def test_rerunning_submit_keeps_the_users_edits_in_the_results(tmp_path):
+    source = workbook(tmp_path / "orders.xlsx", ROWS)
+    results = tmp_path / "orders.results.xlsx"
+    assert run("submit", "--yes", str(source)).exit_code == 0
+    edit_results(results)
+    again = run("submit", "--yes", str(source))
+    assert again.exit_code == 0, again.output
+    assert_edits_kept(results)
+    ws = openpyxl.load_workbook(results)["Orders"]
+    ids = [ws.cell(r, column(ws, "order_id")).value for r in (2, 3, 4)]
+    assert all(isinstance(i, int) for i in ids)
+    assert headers(results).count("order_id") == 1
+    assert list(tmp_path.glob("*.backup-*")) == []
+    assert len(sandbox_orders()) == 3  # nothing placed twice
+
+    status = run("status", str(results))
+    assert status.exit_code == 0, status.output
+    assert_edits_kept(results)
+    ws = openpyxl.load_workbook(results)["Orders"]
+    assert ws.cell(2, column(ws, "status")).value in ("Pending", "In progress", "Completed", "Partial")
+
+
+def test_status_of_the_input_brings_results_into_the_edited_results_file(tmp_path):
+    source = workbook(tmp_path / "orders.xlsx", ROWS)
+    results = tmp_path / "orders.results.xlsx"
+    assert run("submit", "--yes", str(source)).exit_code == 0
+    edit_results(results)
+    status = run("status", str(source), "--out", str(results))
+    assert status.exit_code == 0, status.output
+    assert_edits_kept(results)
+    assert headers(results).count("status") == 1
+
+
+def test_an_input_with_more_rows_keeps_the_edited_results_as_a_named_backup(tmp_path):
+    source = workbook(tmp_path / "orders.xlsx", ROWS)
+    results = tmp_path / "orders.results.xlsx"
+    assert run("submit", "--yes", str(source)).exit_code == 0
+    edit_results(results)
+    workbook(source, [*ROWS, ["https://instagram.com/p/d", 1001, 300]])
+    again = run("submit", "--yes", str(source))
+    assert again.exit_code == 0, again.output
+    backups = list(tmp_path.glob("orders.results.backup-*.xlsx"))
+    assert len(backups) == 1
+    backup = backups[0]
+    assert re.fullmatch(r"orders\.results\.backup-\d{8}-\d{6}\.xlsx", backup.name)
+    assert (
+        f"orders.results.xlsx no longer matches orders.xlsx (the input has 4 rows of orders, "
+        f"orders.results.xlsx 3 rows): kept it as {backup.name}, with any edits you made in it, and "
+        "wrote a new orders.results.xlsx."
+    ) in again.stderr
+    assert_edits_kept(backup)
+    ws = openpyxl.load_workbook(results)["Orders"]
+    assert [ws.cell(r, column(ws, "order_id")).value is not None for r in (2, 3, 4, 5)] == [True] * 4
+    assert len(sandbox_orders()) == 4
+
+
+def test_a_csv_results_file_edited_by_the_user_keeps_their_cells(tmp_path):
+    source = tmp_path / "orders.csv"
+    source.write_text("link,service,quantity,note\n" + "".join(f"{a},{b},{c},\n" for a, b, c in ROWS))
+    results = tmp_path / "orders.results.csv"
+    assert run("submit", "--yes", str(source)).exit_code == 0
+    text = results.read_text()
+    results.write_text(text.replace("https://instagram.com/p/b,1002,200,,", "https://instagram.com/p/b,1002,200,call me,"))
+    assert run("submit", "--yes", str(source)).exit_code == 0
+    assert "https://instagram.com/p/b,1002,200,call me," in results.read_text()
+    assert list(tmp_path.glob("*.backup-*")) == []
+
+
+def test_a_users_own_status_and_error_columns_are_never_written(tmp_path):
+    header = ("link", "service", "quantity", "Status", "Error")
+    rows = [[*row, "approved by client", "none"] for row in ROWS]
+    source = workbook(tmp_path / "orders.xlsx", rows, header)
+    results = tmp_path / "orders.results.xlsx"
+    first = run("submit", "--yes", str(source))
+    assert first.exit_code == 0, first.output
+    assert (
+        "Your sheet has its own Status and Error columns: they stay as you wrote them, and "
+        "bulkorders writes its results to status (panel) and error (panel)."
+    ) in first.stderr
+    assert headers(results) == [
+        *header, "order_id", "charge", "currency", "start_count", "status (panel)", "remains", "refill_id",
+        "refill_status", "cancel_result", "error (panel)", "submitted_at (UTC)", "checked_at (UTC)",
+    ]  # fmt: skip
+    ws = openpyxl.load_workbook(results).active
+    assert [(ws.cell(r, 4).value, ws.cell(r, 5).value) for r in (2, 3, 4)] == [("approved by client", "none")] * 3
+
+    status = run("status", str(results))
+    assert status.exit_code == 0, status.output
+    assert "Your sheet has its own" not in status.stderr  # said on the first write only
+    again = run("submit", "--yes", str(source))
+    assert again.exit_code == 0, again.output
+    assert len(headers(results)) == len(header) + 12  # nothing duplicated
+    ws = openpyxl.load_workbook(results).active
+    assert [(ws.cell(r, 4).value, ws.cell(r, 5).value) for r in (2, 3, 4)] == [("approved by client", "none")] * 3
+    assert ws.cell(2, column(ws, "status (panel)")).value in ("Pending", "In progress", "Completed", "Partial")
+    assert len(sandbox_orders()) == 3
+
+
+def test_a_users_lowercase_status_left_of_the_order_ids_is_theirs(tmp_path):
+    """Exactly our title, but before any order id column: the user's, not ours."""
+    header = ("link", "service", "quantity", "status")
+    source = workbook(tmp_path / "orders.xlsx", [[*row, "ok"] for row in ROWS], header)
+    assert run("submit", "--yes", str(source)).exit_code == 0
+    titles = headers(tmp_path / "orders.results.xlsx")
+    assert titles[3] == "status" and "status (panel)" in titles
+    ws = openpyxl.load_workbook(tmp_path / "orders.results.xlsx").active
+    assert [ws.cell(r, 4).value for r in (2, 3, 4)] == ["ok"] * 3
+
+
+def test_in_place_keeps_the_users_edits_and_a_copy(tmp_path):
+    source = workbook(tmp_path / "orders.xlsx", ROWS)
+    assert run("submit", "--yes", "--in-place", str(source)).exit_code == 0
+    edit_results(source, below=False)
+    again = run("submit", "--yes", "--in-place", str(source))
+    assert again.exit_code == 0, again.output
+    assert_edits_kept(source, below=False)
+    assert headers(source).count("order_id") == 1
+    assert len(list(tmp_path.glob("orders.backup-*.xlsx"))) >= 1
