@@ -4,6 +4,7 @@ theirs. End to end against the in-process sandbox, files read back with openpyxl
 from __future__ import annotations
 
 import re
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -191,3 +192,57 @@ def test_in_place_keeps_the_users_edits_and_a_copy(tmp_path):
     assert_edits_kept(source, below=False)
     assert headers(source).count("order_id") == 1
     assert len(list(tmp_path.glob("orders.backup-*.xlsx"))) >= 1
+
+
+def linked_workbook(path: Path) -> Path:
+    """Row 2: a hyperlink under the text "AAA111"; row 3: =HYPERLINK() with its cached text
+    "BBB222" (as Excel saves it); row 4: a cell showing one address and linking to another."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Orders"
+    ws.append(["link", "service", "quantity"])
+    ws.append(["AAA111", 1001, 100])
+    ws["A2"].hyperlink = "https://instagram.com/p/real1"
+    ws.append(['=HYPERLINK("https://instagram.com/p/real2","BBB222")', 1001, 200])
+    ws.append(["https://instagram.com/p/shown", 1001, 300])
+    ws["A4"].hyperlink = "https://instagram.com/p/other"
+    plain = path.with_name("plain.xlsx")
+    wb.save(plain)
+    with zipfile.ZipFile(plain) as zin, zipfile.ZipFile(path, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":  # the value Excel caches: the text shown
+                data = re.sub(rb'<c r="A3"([^>]*)><f>(.*?)</f><v\s*/?>(</v>)?',
+                              rb'<c r="A3"\1 t="str"><f>\2</f><v>BBB222</v>', data)  # fmt: skip
+                assert b"<v>BBB222</v>" in data
+            zout.writestr(item, data)
+    return path
+
+
+def test_hyperlink_targets_are_the_links_sent_to_the_panel(tmp_path):
+    source = linked_workbook(tmp_path / "orders.xlsx")
+    result = run("submit", "--yes", str(source))
+    assert result.exit_code == 1, result.output  # row 4 is invalid
+    assert (
+        'row 4, link: the cell shows "https://instagram.com/p/shown" but its hyperlink goes to '
+        '"https://instagram.com/p/other"; make the two the same address (or the shown text a plain '
+        "name) and rerun"
+    ) in result.stderr
+    assert sorted((o.link, o.quantity) for o in sandbox_orders()) == [
+        ("https://instagram.com/p/real1", 100), ("https://instagram.com/p/real2", 200),
+    ]  # fmt: skip
+    ws = openpyxl.load_workbook(tmp_path / "orders.results.xlsx").active
+    assert ws["A2"].value == "AAA111" and ws["A2"].hyperlink.target == "https://instagram.com/p/real1"
+    assert ws.cell(4, column(ws, "status")).value == "invalid"
+
+
+def test_a_hyperlink_to_the_address_shown_is_fine(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["link", "service", "quantity"])
+    ws.append(["www.instagram.com/p/same", 1001, 100])
+    ws["A2"].hyperlink = "https://www.instagram.com/p/same/"
+    wb.save(tmp_path / "orders.xlsx")
+    result = run("submit", "--yes", str(tmp_path / "orders.xlsx"))
+    assert result.exit_code == 0, result.output
+    assert [o.link for o in sandbox_orders()] == ["https://www.instagram.com/p/same/"]

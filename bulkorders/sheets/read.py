@@ -45,6 +45,8 @@ class Sheet:
     csv_delimiter: str | None = None
     csv_bom: bool = False
     csv_encoding: str | None = None
+    # Excel row -> the text a link cell shows, where its link is the cell's hyperlink target
+    link_texts: dict[int, str] = field(default_factory=dict)
 
     def header(self, name: str) -> str:
         """The column's header as the user wrote it (the canonical name when there is no column)."""
@@ -88,6 +90,8 @@ def _build(path: Path, raw: RawSheet, purpose: str) -> Sheet:
     width = len(header_cells)
     gaps = False  # an input cell read as blank: maybe a formula without value, or an error
     need = max(index for _, index in pairs) + 1
+    links = _link_targets(raw, columns)
+    link_texts: dict[int, str] = {}
     for number, cells in raw.rows:
         size = len(cells)
         if size < need:  # short CSV records
@@ -95,6 +99,9 @@ def _build(path: Path, raw: RawSheet, purpose: str) -> Sheet:
         elif size > width:
             width = size
         values = {name: cells[index] for name, index in pairs}
+        if links and number in links:
+            link_texts[number] = header_text(values["link"])
+            values["link"] = links[number]
         blank = True
         for name, value in values.items():
             if value == "" or (value.__class__ is str and value.isspace()):
@@ -110,7 +117,7 @@ def _build(path: Path, raw: RawSheet, purpose: str) -> Sheet:
     headers += [""] * (offset + width - len(headers))
     issues: list[RowIssue] = []
     if raw.hidden_cells is not None and (gaps or not rows):
-        issues = _hidden_issues(raw.hidden_cells(), header_number, columns, headers)
+        issues = _hidden_issues(raw.hidden_cells(), header_number, columns, headers, set(links))
     if not rows and not issues:
         raise SheetError(
             f"{where}: the header is on row {header_number} but no rows follow it. "
@@ -119,8 +126,16 @@ def _build(path: Path, raw: RawSheet, purpose: str) -> Sheet:
     return Sheet(
         path=path, sheet_name=raw.name, header_row=header_number, headers=headers, columns=columns,
         rows=rows, issues=issues, csv_delimiter=raw.csv_delimiter, csv_bom=raw.csv_bom,
-        csv_encoding=raw.csv_encoding,
+        csv_encoding=raw.csv_encoding, link_texts=link_texts,
     )  # fmt: skip
+
+
+def _link_targets(raw: RawSheet, columns: dict[str, int]) -> dict[int, str]:
+    """Excel row -> the address its link cell points to, for cells with a hyperlink."""
+    if raw.links is None or "link" not in columns:
+        return {}
+    column = columns["link"]
+    return {row: address for (row, col), address in raw.links().items() if col == column and address}
 
 
 def _blank(cells: list[Any]) -> bool:
@@ -184,13 +199,17 @@ def _columns(where: str, header_row: int, found: dict[str, list[int]], offset: i
 
 
 def _hidden_issues(
-    problems: list[CellProblem], header_row: int, columns: dict[str, int], headers: list[str]
-) -> list[RowIssue]:
-    """Cells of input columns that read as blank but hold an uncalculated formula or an error."""
+    problems: list[CellProblem], header_row: int, columns: dict[str, int], headers: list[str],
+    linked: set[int],
+) -> list[RowIssue]:  # fmt: skip
+    """Cells of input columns that read as blank but hold an uncalculated formula or an error
+    (a HYPERLINK formula in the link column has its address: `linked` rows)."""
     wanted = {index: name for name, index in columns.items() if name in INPUT_COLUMNS}
     issues = []
     for problem in problems:
         if problem.row <= header_row or problem.column not in wanted:
+            continue
+        if problem.row in linked and wanted[problem.column] == "link" and problem.kind == "formula":
             continue
         column = headers[problem.column] or wanted[problem.column]
         if problem.kind == "formula":
