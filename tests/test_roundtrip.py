@@ -246,3 +246,73 @@ def test_a_hyperlink_to_the_address_shown_is_fine(tmp_path):
     result = run("submit", "--yes", str(tmp_path / "orders.xlsx"))
     assert result.exit_code == 0, result.output
     assert [o.link for o in sandbox_orders()] == ["https://www.instagram.com/p/same/"]
+
+
+def european_csv(path: Path, rows: list[str], header: str = "link;service;quantity;note") -> Path:
+    path.write_text(header + "\n" + "".join(f"{row}\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def fields(path: Path, delimiter: str = ";") -> list[dict[str, str]]:
+    import csv
+
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh, delimiter=delimiter))
+
+
+def test_a_semicolon_csv_reads_decimal_commas_and_gets_its_charges_with_them(tmp_path):
+    source = european_csv(tmp_path / "orders.csv", [
+        "https://instagram.com/p/a;1001;1000,0;erste",   # 0.90 × 1000 / 1000 = 0.9
+        "https://instagram.com/p/b;1002;1.500;zweite",    # 0.25 × 1500 / 1000 = 0.375
+    ])  # fmt: skip
+    result = run("submit", "--yes", "--max-spend", "20,00", str(source))
+    assert result.exit_code == 0, result.output
+    assert sorted(o.quantity for o in sandbox_orders()) == [1000, 1500]
+    rows = fields(tmp_path / "orders.results.csv")
+    assert [row["charge"] for row in rows] == ["0,9", "0,375"]
+    assert [row["quantity"] for row in rows] == ["1000,0", "1.500"]  # the user's cells as they were
+    status = run("status", str(tmp_path / "orders.results.csv"))
+    assert status.exit_code == 0, status.output
+    assert [row["charge"] for row in fields(tmp_path / "orders.results.csv")] == ["0,9", "0,375"]
+
+
+def test_max_spend_is_read_with_the_sheets_decimal_comma(tmp_path):
+    source = european_csv(tmp_path / "orders.csv", ["https://instagram.com/p/a;1001;1000;x"])
+    result = run("submit", "--yes", "--max-spend", "0,500", str(source))  # 0,5 in this file's convention
+    assert result.exit_code == 3
+    assert "0.4 USD" in result.stderr or "0.40 USD" in result.stderr, result.stderr  # over by 0.9 - 0.5
+    assert sandbox_orders() == []
+    plain = tmp_path / "plain.csv"
+    plain.write_text("link,service,quantity\nhttps://instagram.com/p/a,1001,1000\n")
+    ambiguous = run("submit", "--yes", "--max-spend", "20,000", str(plain))
+    assert ambiguous.exit_code == 2
+    assert ambiguous.stderr.endswith(
+        "Error: --max-spend 20,000: is the comma a decimal comma or a thousands separator? Write the amount "
+        "without thousands separators (20000 or 20.000), or give --decimal , (or .) to say which.\n"
+    )
+    assert sandbox_orders() == []
+
+
+def test_an_ambiguous_quantity_in_a_decimal_comma_file_is_refused(tmp_path):
+    source = european_csv(tmp_path / "orders.csv", ["https://instagram.com/p/a;1001;1,000;x"])
+    result = run("validate", str(source))
+    assert result.exit_code == 1
+    assert ('row 2, quantity: "1,000" is ambiguous (a decimal comma or a thousands comma?): write thousands '
+            "without a separator, e.g. 1000") in result.output  # fmt: skip
+
+
+def test_a_comma_csv_with_decimal_comma_numbers_is_read_and_written_so(tmp_path):
+    source = tmp_path / "orders.csv"
+    source.write_text('link,service,quantity,price\nhttps://instagram.com/p/b,1002,1500,"0,375"\n')
+    assert run("submit", "--yes", str(source)).exit_code == 0
+    assert fields(tmp_path / "orders.results.csv", ",")[0]["charge"] == "0,375"
+
+
+def test_decimal_option_overrides_the_detection(tmp_path):
+    source = european_csv(tmp_path / "orders.csv", ["https://instagram.com/p/b;1002;1500;x"])
+    result = run("submit", "--yes", "--decimal", ".", str(source))
+    assert result.exit_code == 0, result.output
+    assert fields(tmp_path / "orders.results.csv")[0]["charge"] == "0.375"
+    comma = european_csv(tmp_path / "other.csv", ["https://instagram.com/p/c;1002;1000,0;x"])
+    refused = run("validate", "--decimal", ".", str(comma))
+    assert refused.exit_code == 1 and 'row 2, quantity: "1000,0" is not a whole number' in refused.output

@@ -10,6 +10,7 @@ import click
 
 from bulkorders.cli.app import App, cli, confirm, finish, pass_app
 from bulkorders.cli.io import lifecycle_io, submit_io
+from bulkorders.cli.options import decimal_option
 from bulkorders.errors import UsageError
 from bulkorders.lifecycle import (
     DEFAULT_EVERY,
@@ -36,6 +37,7 @@ def sheet_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Results file (default: NAME.results.xlsx/.csv beside the input; "
                           "a NAME.results file is updated itself)."),
         click.option("--in-place", is_flag=True, help="Write into the input (a timestamped copy is kept)."),
+        decimal_option,
     ]  # fmt: skip
     for decorator in reversed(decorators):
         command = decorator(command)
@@ -49,7 +51,7 @@ def sheet_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--every", type=click.FloatRange(min=1), metavar="SECONDS",
               help=f"Seconds between checks with --watch (default {DEFAULT_EVERY:g}).")
 @pass_app
-def status(app, sheet, sheet_name, rows, out, in_place, refresh_all, watch, every):
+def status(app, sheet, sheet_name, rows, out, in_place, decimal, refresh_all, watch, every):
     """Refresh the status of every order of SHEET (a sheet with an order_id column).
 
     Checks every order not yet final (Completed, Partial, Canceled, Refunded) in
@@ -59,7 +61,7 @@ def status(app, sheet, sheet_name, rows, out, in_place, refresh_all, watch, ever
     """
     if every is not None and not watch:
         raise UsageError("--every only applies with --watch.")
-    options = _options(sheet_name, rows, out, in_place)
+    options = _options(sheet_name, rows, out, in_place, decimal)
     report = status_sheet(_follow(app, sheet), options, lifecycle_io(app), refresh_all=refresh_all, watch=watch,
                           every=every or DEFAULT_EVERY)  # fmt: skip
     _show(app, report)
@@ -68,7 +70,7 @@ def status(app, sheet, sheet_name, rows, out, in_place, refresh_all, watch, ever
 @cli.command()
 @sheet_options
 @pass_app
-def refill(app, sheet, sheet_name, rows, out, in_place):
+def refill(app, sheet, sheet_name, rows, out, in_place, decimal):
     """Ask refills for the eligible orders of SHEET, and write their refill ids.
 
     Eligible: the service allows refill (catalogue) and the order is Completed or
@@ -77,7 +79,7 @@ def refill(app, sheet, sheet_name, rows, out, in_place):
     refill_status.
     """
     io = lifecycle_io(app)
-    report = refill_sheet(_follow(app, sheet), _options(sheet_name, rows, out, in_place), io, app.catalogue())
+    report = refill_sheet(_follow(app, sheet), _options(sheet_name, rows, out, in_place, decimal), io, app.catalogue())
     _show(app, report)
 
 
@@ -85,7 +87,7 @@ def refill(app, sheet, sheet_name, rows, out, in_place):
 @sheet_options
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @pass_app
-def cancel(app, sheet, sheet_name, rows, out, in_place, yes):
+def cancel(app, sheet, sheet_name, rows, out, in_place, decimal, yes):
     """Cancel the eligible orders of SHEET, after showing them and asking.
 
     Eligible: the service allows cancel and the order is not final (statuses are
@@ -93,15 +95,17 @@ def cancel(app, sheet, sheet_name, rows, out, in_place, yes):
     the panel's cancel id, or its error.
     """
     io = lifecycle_io(app)
-    options = _options(sheet_name, rows, out, in_place)
+    options = _options(sheet_name, rows, out, in_place, decimal)
     report = cancel_sheet(_follow(app, sheet), options, io, app.catalogue(), confirm=lambda plan: _confirm(plan, yes))
     _show(app, report)
 
 
-def _options(sheet_name: str | None, rows: str | None, out: Path | None, in_place: bool) -> SheetOptions:
+def _options(
+    sheet_name: str | None, rows: str | None, out: Path | None, in_place: bool, decimal: str | None
+) -> SheetOptions:
     if out and in_place:
         raise UsageError("Choose --out FILE or --in-place, not both.")
-    return SheetOptions(sheet_name, out, in_place, parse_rows(rows) if rows is not None else None)
+    return SheetOptions(sheet_name, out, in_place, parse_rows(rows) if rows is not None else None, decimal)
 
 
 def _follow(app: App, sheet: Path) -> Path:

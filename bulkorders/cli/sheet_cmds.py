@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from bulkorders.cli.app import cli, pass_app
+from bulkorders.cli.options import decimal_option
 from bulkorders.errors import ExitCode, UsageError
 from bulkorders.sheets import read_sheet
 from bulkorders.validation import issue_lines, report_json, summary_lines, validate_sheet
@@ -18,8 +19,9 @@ DEFAULT_TEMPLATE = Path("bulkorders-template.xlsx")
 @click.argument("sheet", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--sheet", "sheet_name", metavar="NAME", help="Worksheet to read (default: the first one).")
 @click.option("--offline", is_flag=True, help="Use the cached catalogue only and skip the balance.")
+@decimal_option
 @pass_app
-def validate(app, sheet, sheet_name, offline):
+def validate(app, sheet, sheet_name, offline, decimal):
     """Check every row of SHEET (.xlsx, .xlsm, .csv) against the panel's catalogue.
 
     Prints every problem with the sheet's own row number and column name, then the
@@ -27,7 +29,7 @@ def validate(app, sheet, sheet_name, offline):
     and the balance. Nothing is ordered. Exit status 0 when no row is invalid
     (warnings allowed), 1 when some row is, 3 when the panel or catalogue cannot be had.
     """
-    parsed = read_sheet(sheet, sheet_name, purpose="orders")
+    parsed = read_sheet(sheet, sheet_name, purpose="orders", decimal=decimal)
     report = validate_sheet(parsed, app.catalogue(offline=offline))
     balance = None if offline else app.client().balance()
     if app.settings.json:

@@ -2,35 +2,17 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
 
 import click
 
 from bulkorders.cli.app import cli, finish, pass_app
 from bulkorders.cli.io import submit_io
+from bulkorders.cli.options import decimal_option
 from bulkorders.errors import UsageError
 from bulkorders.submit import DEFAULT_CONCURRENCY, SubmitOptions, problem_lines, submit_sheet, summary_text
 
 MAX_CONCURRENCY = 64
-
-
-class AmountType(click.ParamType):
-    """An exact, non-negative amount of money (a Decimal, never a float)."""
-
-    name = "AMOUNT"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Decimal:
-        if isinstance(value, Decimal):
-            return value
-        try:
-            amount = Decimal(str(value).strip())
-        except InvalidOperation:
-            self.fail(f"{value!r} is not an amount (e.g. 25 or 12.50)", param, ctx)
-        if not amount.is_finite() or amount < 0:
-            self.fail(f"{value!r} is not an amount (e.g. 25 or 12.50)", param, ctx)
-        return amount
 
 
 @cli.command()
@@ -42,7 +24,9 @@ class AmountType(click.ParamType):
 @click.option("--campaign", metavar="NAME", help="Campaign name in the ledger (default: the file's stem).")
 @click.option("--dry-run", is_flag=True, help="Validate and show what would be placed and spent; send nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--max-spend", type=AmountType(), help="Refuse when the estimated total is over this amount.")
+@click.option("--max-spend", metavar="AMOUNT",
+              help="Refuse when the estimated total is over this amount (20.00 or 20,00).")
+@decimal_option
 @click.option("--concurrency", type=click.IntRange(1, MAX_CONCURRENCY), default=DEFAULT_CONCURRENCY,
               show_default=True, help="Orders in flight at once.")
 @click.option("--resend-uncertain", is_flag=True,
@@ -50,7 +34,7 @@ class AmountType(click.ParamType):
 @click.option("--retry-rejected", is_flag=True,
               help="Send again the rows the panel refused (once the cause on its side is gone).")
 @pass_app
-def submit(app, sheet, sheet_name, out, in_place, campaign, dry_run, yes, max_spend, concurrency,
+def submit(app, sheet, sheet_name, out, in_place, campaign, dry_run, yes, max_spend, decimal, concurrency,
            resend_uncertain, retry_rejected):
     """Place every valid row of SHEET as an order, once, and write the results sheet.
 
@@ -63,7 +47,7 @@ def submit(app, sheet, sheet_name, out, in_place, campaign, dry_run, yes, max_sp
     """
     if out and in_place:
         raise UsageError("Choose --out FILE or --in-place, not both.")
-    options = SubmitOptions(campaign, sheet_name, out, in_place, dry_run, max_spend, concurrency,
-                            resend_uncertain, retry_rejected)  # fmt: skip
+    options = SubmitOptions(campaign, sheet_name, out, in_place, dry_run, None, concurrency,
+                            resend_uncertain, retry_rejected, decimal=decimal, max_spend_text=max_spend)  # fmt: skip
     outcome = submit_sheet(sheet, options, submit_io(app, yes))
     finish(app, outcome, problem_lines(outcome), summary_text(outcome))

@@ -80,6 +80,7 @@ class SheetOptions:
     out: Path | None = None
     in_place: bool = False
     rows: RowSelection | None = None
+    decimal: str | None = None  # the sheet's decimal mark ("," or "."); None: detected
 
 
 @dataclass
@@ -114,7 +115,7 @@ class Run:
 
         self.io = io
         self.options = options
-        self.sheet = read_sheet(source, options.sheet_name, purpose="results")
+        self.sheet = read_sheet(source, options.sheet_name, purpose="results", decimal=options.decimal)
         self.cells = {r.row: r.values for r in self.sheet.rows}
         raw = targets_from_rows(((r.row, r.values) for r in self.sheet.rows), options.rows)
         if options.rows is not None and not raw:
@@ -327,7 +328,7 @@ class Run:
             self.io.notify(f"warning: {warning}")
         if summary.columns_added and self.out.resolve() == source.resolve():
             # The file now has the output columns: the next write (--watch) must reuse them.
-            self.sheet = read_sheet(source, self.options.sheet_name, purpose="results")
+            self.sheet = read_sheet(source, self.options.sheet_name, purpose="results", decimal=self.options.decimal)
 
     def interrupted(self, message: str) -> None:
         """Ctrl-C: write what was answered and not yet written, and say so in the report."""

@@ -4,13 +4,15 @@ with the row numbers the user sees). Cell values are kept as read; validation ju
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bulkorders.errors import SheetError
 from bulkorders.models import RowIssue
-from bulkorders.sheets.cells import shown
+from bulkorders.sheets.cells import as_comma_text, comma_amount, decimal_evidence, shown
 from bulkorders.sheets.csvfile import read_csv
 from bulkorders.sheets.filetype import sniff
 from bulkorders.sheets.headers import INPUT_COLUMNS, best_candidate, header_text, is_header, recognised
@@ -21,6 +23,7 @@ from bulkorders.sheets.xlsx import read_xlsx, workbook_sheet_names
 PURPOSES = ("orders", "results")
 _CANDIDATE_ROWS = 100  # rows looked at to explain a missing header
 _LISTED_HEADERS = 20
+_DECIMAL_SAMPLE = 200  # CSV records looked at to tell decimal commas from decimal points
 
 
 @dataclass(slots=True)
@@ -45,6 +48,7 @@ class Sheet:
     csv_delimiter: str | None = None
     csv_bom: bool = False
     csv_encoding: str | None = None
+    decimal: str = "."  # the decimal mark of the sheet's text numbers: "," or "."
     # Excel row -> the text a link cell shows, where its link is the cell's hyperlink target
     link_texts: dict[int, str] = field(default_factory=dict)
 
@@ -61,8 +65,13 @@ def sheet_names(path: Path) -> list[str]:
     return workbook_sheet_names(path) if sniff(path) == "xlsx" else []
 
 
-def read_sheet(path: Path, sheet_name: str | None = None, *, purpose: str = "orders") -> Sheet:
+def read_sheet(
+    path: Path, sheet_name: str | None = None, *, purpose: str = "orders", decimal: str | None = None
+) -> Sheet:
     """Read an order sheet (purpose="orders") or a sheet of placed orders (purpose="results").
+
+    `decimal` ("," or ".") is the decimal mark of numbers written as text; None detects it:
+    a `;`-separated CSV, or one whose numbers can only be read with decimal commas, has ",".
 
     Raises SheetError, naming the file and what to do, for every file that cannot be used.
     """
@@ -76,10 +85,10 @@ def read_sheet(path: Path, sheet_name: str | None = None, *, purpose: str = "ord
         raw = read_csv(path, purpose)
     else:
         raw = read_xlsx(path, sheet_name)
-    return _build(path, raw, purpose)
+    return _build(path, raw, purpose, decimal)
 
 
-def _build(path: Path, raw: RawSheet, purpose: str) -> Sheet:
+def _build(path: Path, raw: RawSheet, purpose: str, decimal: str | None = None) -> Sheet:
     where = f'{path} (sheet "{raw.name}")' if raw.name else str(path)
     header_number, header_cells, found = _find_header(where, raw, purpose)
     offset = raw.col_offset
@@ -92,6 +101,10 @@ def _build(path: Path, raw: RawSheet, purpose: str) -> Sheet:
     need = max(index for _, index in pairs) + 1
     links = _link_targets(raw, columns)
     link_texts: dict[int, str] = {}
+    if decimal is None:
+        raw.rows, decimal = _decimal_mark(raw)
+    commas = [name for name, _ in pairs if name in inputs] if decimal == "," else []
+    charge = "charge" in columns and decimal == ","
     for number, cells in raw.rows:
         size = len(cells)
         if size < need:  # short CSV records
@@ -102,6 +115,10 @@ def _build(path: Path, raw: RawSheet, purpose: str) -> Sheet:
         if links and number in links:
             link_texts[number] = header_text(values["link"])
             values["link"] = links[number]
+        for name in commas:
+            values[name] = as_comma_text(values[name])
+        if charge and values["charge"].__class__ is str:
+            values["charge"] = comma_amount(values["charge"]) or values["charge"]
         blank = True
         for name, value in values.items():
             if value == "" or (value.__class__ is str and value.isspace()):
@@ -126,8 +143,25 @@ def _build(path: Path, raw: RawSheet, purpose: str) -> Sheet:
     return Sheet(
         path=path, sheet_name=raw.name, header_row=header_number, headers=headers, columns=columns,
         rows=rows, issues=issues, csv_delimiter=raw.csv_delimiter, csv_bom=raw.csv_bom,
-        csv_encoding=raw.csv_encoding, link_texts=link_texts,
+        csv_encoding=raw.csv_encoding, link_texts=link_texts, decimal=decimal,
     )  # fmt: skip
+
+
+def _decimal_mark(raw: RawSheet) -> tuple[Iterator[tuple[int, list[Any]]], str]:
+    """The rows (unconsumed) and the decimal mark of a CSV's text numbers; "." for a workbook.
+
+    A `;` delimiter means decimal commas (that is why Excel chose it). Otherwise the first
+    rows decide: numbers that can only have decimal commas (`0,375`), and none that can only
+    have decimal points (`0.375`).
+    """
+    if raw.csv_delimiter is None:
+        return raw.rows, "."
+    if raw.csv_delimiter == ";":
+        return raw.rows, ","
+    head = list(itertools.islice(raw.rows, _DECIMAL_SAMPLE))
+    seen = {decimal_evidence(cell) for _, cells in head for cell in cells}
+    mark = "," if "," in seen and "." not in seen else "."
+    return itertools.chain(head, raw.rows), mark
 
 
 def _link_targets(raw: RawSheet, columns: dict[str, int]) -> dict[int, str]:

@@ -166,8 +166,8 @@ def _write(sheet: SheetLike, updates: Mapping[int, Mapping[str, Any]], out: Path
         common: dict[str, Any] = {"header_row": sheet.header_row, "headers": list(sheet.headers),
                                   "known": known, "updates": updates}  # fmt: skip
         if is_csv:
-            return write_csv(sheet.path, stream, delimiter=sheet.csv_delimiter,
-                             encoding=sheet.csv_encoding, **common)  # fmt: skip
+            return write_csv(sheet.path, stream, delimiter=sheet.csv_delimiter, encoding=sheet.csv_encoding,
+                             decimal=getattr(sheet, "decimal", "."), **common)  # fmt: skip
         return write_xlsx(sheet.path, stream, sheet_name=sheet.sheet_name, **common)
 
     plan, warnings = _atomic_write(sheet.path, out, produce)

@@ -34,11 +34,13 @@ def write_csv(
     delimiter: str | None,
     encoding: str | None,
     updates: Mapping[int, Mapping[str, Any]],
+    decimal: str = ".",
 ) -> tuple[ColumnPlan, list[str]]:
     """Write `source` with the updates applied to `out`; returns (where the columns went, warnings).
 
     Records are numbered from 1 as a spreadsheet shows them (a blank line is a record,
-    a quoted field over several lines is one).
+    a quoted field over several lines is one). With `decimal` ",", numbers are written with
+    decimal commas (`0,375`: exact, no thousands separator), as the file writes its own.
     """
     raw = source.read_bytes()
     codec = _codec(encoding)
@@ -65,7 +67,7 @@ def write_csv(
     for row, cols in updates.items():
         row_changes = changes.setdefault(row, {})
         for name, value in cols.items():
-            field = _encodable(csv_field(cell_out(name, value)), codec, row, name, warnings)
+            field = _encodable(csv_field(cell_out(name, value), decimal), codec, row, name, warnings)
             row_changes[plan.positions[name]] = _quote(field, delimiter)
     newline = next((m.group(0) for r in records if (m := _TERMINATOR.search(r))), "\r\n")
     beyond_the_end = max(changes, default=0) > len(records)

@@ -85,10 +85,13 @@ def utc_iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def csv_field(cell: CellOut | None) -> str:
-    """The text of a CSV field: formula-like texts get a leading `'` so no program runs them."""
+def csv_field(cell: CellOut | None, decimal: str = ".") -> str:
+    """The text of a CSV field: formula-like texts get a leading `'` so no program runs them;
+    numbers get the file's decimal mark."""
     if cell is None:
         return ""
+    if cell.is_number:
+        return cell.text.replace(".", decimal)
     return "'" + cell.text if cell.formula_like else cell.text
 
 

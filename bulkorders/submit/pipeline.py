@@ -60,6 +60,8 @@ class SubmitOptions:
     resend_uncertain: bool = False
     retry_rejected: bool = False
     write_only: bool = False  # place nothing: write the results sheet from the ledger
+    decimal: str | None = None  # the sheet's decimal mark ("," or "."); None: detected
+    max_spend_text: str | None = None  # --max-spend as typed, read with the sheet's decimal mark
 
 
 @dataclass
@@ -89,6 +91,7 @@ def submit_sheet(source: Path, options: SubmitOptions, io: SubmitIO) -> SubmitOu
             f"(not {out.name})."
         )
     given = _read(source, options, io)
+    options = _with_max_spend(options, given.sheet)
     if not options.dry_run:
         check_writable(out)
     name = options.campaign or source.stem
@@ -113,7 +116,7 @@ def _read(source: Path, options: SubmitOptions, io: SubmitIO) -> _Input:
     from bulkorders.sheets import read_sheet
     from bulkorders.validation import validate_sheet
 
-    sheet = read_sheet(source, options.sheet_name, purpose="orders")
+    sheet = read_sheet(source, options.sheet_name, purpose="orders", decimal=options.decimal)
     # Rows that carry an order id are validated too: their content keeps the occurrence
     # numbering of identical rows the same as when they were placed.
     report = validate_sheet(_without_order_ids(sheet), io.catalogue)
@@ -125,6 +128,19 @@ def _read(source: Path, options: SubmitOptions, io: SubmitIO) -> _Input:
             continue  # the row already has its order: nothing of it is sent
         io.notify(str(issue) if issue.severity is Severity.ERROR else f"warning: {issue}")
     return _Input(replace(sheet, rows=[]), report.rows, invalid, existing)
+
+
+def _with_max_spend(options: SubmitOptions, sheet: Sheet) -> SubmitOptions:
+    """--max-spend as typed, read as the sheet writes its numbers (`20,00` in a ;-CSV)."""
+    if options.max_spend_text is None:
+        return options
+    from bulkorders.sheets import BadCell, amount
+
+    decimal = options.decimal or ("," if sheet.decimal == "," else None)
+    try:
+        return replace(options, max_spend=amount(options.max_spend_text, decimal))
+    except BadCell as exc:
+        raise UsageError(f"--max-spend {exc}") from None
 
 
 def _warn_if_another_file(name: str, source: Path, io: SubmitIO) -> None:
