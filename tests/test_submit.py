@@ -399,8 +399,10 @@ def test_not_enough_funds_stops_writes_back_and_the_rerun_places_the_rest(tmp_pa
     assert 12 <= placed <= 14 and outcome.count("planned") == 30 - placed
     out = read_csv(tmp_path / "funds.results.csv")
     assert sum(1 for r in out if r["order_id"]) == placed
-    assert {r["error"] for r in out if not r["order_id"]} == {
-        "not sent yet: rerun the same submit command to place it"}
+    assert {(r["status"], r["error"]) for r in out if not r["order_id"]} == {(
+        "not sent",
+        "not sent: the panel ran out of funds before it was sent; rerun the same submit command to place it",
+    )}  # fmt: skip
     client.script.clear()
     again = submit_sheet(sheet, SubmitOptions(concurrency=3), io)
     assert again.exit_code == 0 and again.placed_now == 30 - placed
@@ -454,7 +456,12 @@ def test_ctrl_c_stops_cleanly_writes_back_and_resumes(tmp_path, signal_it):
     assert outcome.count("sending") == 0
     assert outcome.count("placed") == len(sandbox_orders())
     assert outcome.placed_now == len(sandbox_orders())  # each answer counted once
-    assert sum(1 for r in read_csv(tmp_path / "ctrlc.results.csv") if r["order_id"]) == len(sandbox_orders())
+    out = read_csv(tmp_path / "ctrlc.results.csv")
+    assert sum(1 for r in out if r["order_id"]) == len(sandbox_orders())
+    assert {(r["status"], r["error"]) for r in out if not r["order_id"]} == {(
+        "not sent",
+        "not sent: the run was interrupted (Ctrl-C) before it was sent; rerun the same submit command to place it",
+    )}  # fmt: skip
     io.reporter = Interrupting(after=-1)
     again = submit_sheet(sheet, SubmitOptions(concurrency=4), io)
     assert again.exit_code == 0
@@ -477,6 +484,19 @@ class LosingTransport(httpx.BaseTransport):
             if form.get("link") in self.lose:
                 raise httpx.ReadTimeout("lost", request=request)
         return response
+
+
+def test_rows_not_sent_after_five_lost_answers_say_so(tmp_path):
+    rows = [[f"https://instagram.com/p/{i}", "1001", "100"] for i in range(12)]
+    sheet = write_csv(tmp_path / "lost5.csv", rows, ["link", "service", "quantity"])
+    transport = LosingTransport(SandboxTransport(sandbox_state_path()), {row[0] for row in rows})
+    client = PanelClient(SANDBOX_URL, "sandbox-test-key", transport=transport)
+    outcome = submit_sheet(sheet, SubmitOptions(concurrency=1), pipeline_io(tmp_path, client))
+    assert outcome.exit_code == 3 and outcome.count("uncertain") == 5
+    out = read_csv(tmp_path / "lost5.results.csv")
+    assert [r["status"] for r in out] == ["uncertain"] * 5 + ["not sent"] * 7
+    assert {r["error"] for r in out[5:]} == {
+        "not sent: sending stopped after 5 lost answers in a row; rerun the same submit command to place it"}
 
 
 def test_uncertain_rows_are_resent_only_with_resend_uncertain_and_duplicates_say_so(tmp_path):

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bulkorders.clock import Clock, utc_now_iso
-from bulkorders.errors import BulkOrdersError, UsageError, WriteBackError
+from bulkorders.errors import BulkOrdersError, FundsError, Interrupted, UsageError, WriteBackError
 from bulkorders.ledger import RowState, assign_identities, canonical_content
 from bulkorders.models import Balance, OrderRow, RowIssue, Severity
 from bulkorders.progress import Reporter, SilentReporter
@@ -367,7 +367,7 @@ def _write_results(
         chunk = rows[start : start + _RECORDS_CHUNK]
         order_ids = [row.order_id for _, row in chunk if row.order_id]
         records = io.ledger.orders(io.panel, order_ids) if order_ids else {}
-        for excel, values in campaign_updates(chunk, records).items():
+        for excel, values in campaign_updates(chunk, records, not_sent=_not_sent_why(outcome.stop)).items():
             updates.set(excel, values)
     for excel, values in campaign_updates([], {}, invalid).items():
         updates.set(excel, values)
@@ -388,6 +388,20 @@ def _write_results(
         io.notify(note)
     for warning in summary.warnings:
         io.notify(f"warning: {warning}")
+
+
+def _not_sent_why(stop: BulkOrdersError | None) -> str | None:
+    """Why the rows still to place were not sent, for their error cell; None: the run did not stop."""
+    if stop is None:
+        return None
+    if isinstance(stop, Interrupted):
+        return "the run was interrupted (Ctrl-C) before it was sent"
+    if isinstance(stop, FundsError):
+        return "the panel ran out of funds before it was sent"
+    lost = re.search(r"lost the answers of (\d+) orders in a row", stop.message)
+    if lost:
+        return f"sending stopped after {lost.group(1)} lost answers in a row"
+    return f"sending stopped ({stop.message.split('. ')[0].rstrip('.')})"
 
 
 def _row_outcomes(
