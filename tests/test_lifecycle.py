@@ -413,7 +413,8 @@ def test_cancel_shows_the_plan_then_cancels(tmp_path, client, io, ledger, clock)
     }
     assert report.exit_code == ExitCode.OK and (report.asked, report.succeeded) == (2, 2)
     rows = read_csv(report.output)
-    assert (rows[2]["cancel_result"], rows[5]["cancel_result"]) == ("1", "2")
+    assert (rows[2]["cancel_result"], rows[5]["cancel_result"]) == (
+        "cancel accepted (cancel id 1)", "cancel accepted (cancel id 2)")
     assert rows[3]["cancel_result"] == rows[4]["cancel_result"] == ""
     assert ledger.orders("sandbox", pending)[pending[0]].cancel_result == "1"
     clock.now += 1
@@ -437,7 +438,7 @@ def test_cancel_refused_by_the_panel(tmp_path, client, io, clock):
     report = cancel_sheet(id_sheet(tmp_path, running), SheetOptions(), io, SERVICES, confirm=lambda plan: True)
     assert report.exit_code == ExitCode.ROWS_FAILED
     row = read_csv(report.output)[2]
-    assert row["cancel_result"] == "Order cannot be canceled: its status is In progress"
+    assert row["cancel_result"] == "refused: Order cannot be canceled: its status is In progress"
     assert row["error"] == "cancel: Order cannot be canceled: its status is In progress"
 
 
@@ -523,7 +524,7 @@ def test_cli_cancel_needs_yes_without_a_terminal(tmp_path, isolated_user_dirs):
     )
     result = run("cancel", "--yes", str(sheet))
     assert result.exit_code == 0, result.output
-    assert read_csv(tmp_path / "orders.results.csv")[2]["cancel_result"] == "1"
+    assert read_csv(tmp_path / "orders.results.csv")[2]["cancel_result"] == "cancel accepted (cancel id 1)"
 
 
 def test_cli_cancel_asks_on_a_terminal(tmp_path, isolated_user_dirs, monkeypatch):
@@ -596,7 +597,7 @@ def test_lost_refill_and_cancel_answers_say_what_to_do(tmp_path, client, io, led
     cancelled = cancel_sheet(id_sheet(tmp_path, pending, "b.csv"), SheetOptions(), io, SERVICES,
                              confirm=lambda plan: True)  # fmt: skip
     row = read_csv(cancelled.output)[2]
-    assert row["cancel_result"] == "uncertain"
+    assert row["cancel_result"] == "uncertain: the answer to the cancel was lost"
     assert row["error"] == (
         "cancel: answer lost (the connection was dropped): the order may or may not be cancelled; "
         "run status to see"
@@ -680,7 +681,7 @@ def test_status_refill_cancel_on_the_results_of_submit(tmp_path, client, io, led
     rows = read_csv(results)
     assert [rows[r]["status"] for r in (2, 3, 4, 5)] == ["Completed", "Completed", "invalid", "Canceled"]
     assert rows[4]["error"].startswith("quantity")  # submit's reason, untouched
-    assert rows[5]["charge"] == "0" and rows[5]["cancel_result"] == "1"  # the panel's figure now
+    assert rows[5]["charge"] == "0" and rows[5]["cancel_result"] == "cancel accepted (cancel id 1)"  # the panel's figure now
     refilled = refill_sheet(results, SheetOptions(), io, catalogue)
     assert (refilled.asked, refilled.succeeded, refilled.requests) == (1, 1, 1)
     assert refilled.left_out == {

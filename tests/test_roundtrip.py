@@ -316,3 +316,27 @@ def test_decimal_option_overrides_the_detection(tmp_path):
     comma = european_csv(tmp_path / "other.csv", ["https://instagram.com/p/c;1002;1000,0;x"])
     refused = run("validate", "--decimal", ".", str(comma))
     assert refused.exit_code == 1 and 'row 2, quantity: "1000,0" is not a whole number' in refused.output
+
+
+def test_results_look_added_by_a_careful_person(tmp_path):
+    import datetime as dt
+
+    source = workbook(tmp_path / "orders.xlsx", ROWS)
+    results = tmp_path / "orders.results.xlsx"
+    assert run("submit", "--yes", str(source)).exit_code == 0
+    ws = openpyxl.load_workbook(results).active
+    at = ws.cell(2, column(ws, "submitted_at (UTC)"))
+    assert isinstance(at.value, dt.datetime) and at.number_format == "yyyy-mm-dd hh:mm:ss"
+    widths = {title: ws.column_dimensions[openpyxl.utils.get_column_letter(column(ws, title))].width
+              for title in ("order_id", "status", "submitted_at (UTC)", "checked_at (UTC)")}  # fmt: skip
+    assert widths == {"order_id": 10, "status": 10, "submitted_at (UTC)": 21, "checked_at (UTC)": 21}
+    with zipfile.ZipFile(results) as zf:
+        styles = zf.read("xl/styles.xml")
+    for _ in range(2):
+        assert run("status", str(results)).exit_code == 0
+    with zipfile.ZipFile(results) as zf:
+        assert zf.read("xl/styles.xml") == styles  # no format added twice
+    ws = openpyxl.load_workbook(results).active
+    checked = ws.cell(2, column(ws, "checked_at (UTC)"))
+    assert isinstance(checked.value, dt.datetime) and checked.number_format == "yyyy-mm-dd hh:mm:ss"
+    assert ws.column_dimensions[openpyxl.utils.get_column_letter(column(ws, "status"))].width == 10

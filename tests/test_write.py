@@ -25,7 +25,7 @@ from bulkorders.models import OUTPUT_COLUMNS
 from bulkorders.sheets.headers import OUTPUT_TITLES
 from bulkorders.sheets.write import backup_copy, default_output_path, write_back
 from bulkorders.sheets.write_package import CHARGE_FORMAT
-from bulkorders.sheets.write_values import cell_out, utc_iso
+from bulkorders.sheets.write_values import CellOut, cell_out, utc_iso
 
 NOTHING_LOST = "Nothing is lost: the ledger holds every result."
 
@@ -153,7 +153,9 @@ def test_values_become_numbers_or_text_as_the_column_wants():
     assert cell_out("charge", Decimal("-0.5")).is_number and not cell_out("charge", Decimal("-0.5")).formula_like
     assert cell_out("status", "-5").formula_like and not cell_out("status", "-5").is_number
     assert cell_out("status", None) is None
-    assert cell_out("cancel_result", "12").text == "12" and not cell_out("cancel_result", "12").is_number
+    assert cell_out("cancel_result", "12") == CellOut("cancel accepted (cancel id 12)")  # in words, text
+    assert cell_out("cancel_result", "uncertain").text == "uncertain: the answer to the cancel was lost"
+    assert cell_out("cancel_result", "Order is final").text == "refused: Order is final"
 
 
 def test_times_are_utc_iso_8601():
@@ -185,7 +187,8 @@ def test_fidelity_everything_else_survives(tmp_path):
     assert [ws.cell(1, 9 + i).value for i in range(12)] == list(OUTPUT_TITLES)
     assert ws["I2"].value == 23501 and ws["I2"].data_type == "n"
     assert ws["J2"].value == pytest.approx(0.718) and ws["J2"].number_format == CHARGE_FORMAT
-    assert ws["K2"].value == "USD" and ws["M2"].value == "Pending" and ws["S2"].value == "2024-05-01T12:00:00Z"
+    assert ws["K2"].value == "USD" and ws["M2"].value == "Pending"
+    assert ws["S2"].value == datetime(2024, 5, 1, 12, 0) and ws["S2"].number_format == "yyyy-mm-dd hh:mm:ss"
     assert ws["M3"].value == "invalid" and ws["R3"].value == 'quantity: "abc" is not a whole number'
     assert ws["I3"].value is None
     # every original cell, formulas included, unchanged

@@ -4,6 +4,7 @@ with the row numbers the user sees). Cell values are kept as read; validation ju
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,9 +16,10 @@ from bulkorders.models import RowIssue
 from bulkorders.sheets.cells import as_comma_text, comma_amount, decimal_evidence, shown
 from bulkorders.sheets.csvfile import read_csv
 from bulkorders.sheets.filetype import sniff
-from bulkorders.sheets.headers import INPUT_COLUMNS, best_candidate, header_text, is_header, recognised
+from bulkorders.sheets.headers import INPUT_COLUMNS, TIME_COLUMNS, best_candidate, header_text, is_header, recognised
 from bulkorders.sheets.ooxml import CellProblem, column_letter
 from bulkorders.sheets.raw import RawSheet
+from bulkorders.sheets.write_values import cancel_from_words
 from bulkorders.sheets.xlsx import read_xlsx, workbook_sheet_names
 
 PURPOSES = ("orders", "results")
@@ -105,6 +107,8 @@ def _build(path: Path, raw: RawSheet, purpose: str, decimal: str | None = None) 
         raw.rows, decimal = _decimal_mark(raw)
     commas = [name for name, _ in pairs if name in inputs] if decimal == "," else []
     charge = "charge" in columns and decimal == ","
+    times = [name for name in TIME_COLUMNS if name in columns]
+    cancels = "cancel_result" in columns
     for number, cells in raw.rows:
         size = len(cells)
         if size < need:  # short CSV records
@@ -117,6 +121,11 @@ def _build(path: Path, raw: RawSheet, purpose: str, decimal: str | None = None) 
             values["link"] = links[number]
         for name in commas:
             values[name] = as_comma_text(values[name])
+        if cancels:
+            values["cancel_result"] = cancel_from_words(values["cancel_result"])
+        for name in times:  # an xlsx date-time: as the ledger writes moments, UTC ISO 8601
+            if isinstance(values[name], dt.datetime):
+                values[name] = values[name].strftime("%Y-%m-%dT%H:%M:%SZ")
         if charge and values["charge"].__class__ is str:
             values["charge"] = comma_amount(values["charge"]) or values["charge"]
         blank = True

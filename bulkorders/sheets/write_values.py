@@ -45,6 +45,36 @@ class CellOut:
     formula_like: bool = False
 
 
+_CANCEL_ID = re.compile(r"cancel accepted \(cancel id ([^)]*)\)")
+CANCEL_LOST = "uncertain: the answer to the cancel was lost"
+_REFUSED = "refused: "
+
+
+def cancel_words(value: Any) -> Any:
+    """A cancel result as the sheet says it: the panel's cancel id `7` -> `cancel accepted
+    (cancel id 7)`, `uncertain` -> its meaning, the panel's refusal -> `refused: …`."""
+    if not isinstance(value, str) or not value.strip():
+        return value
+    text = value.strip()
+    if text == "uncertain":
+        return CANCEL_LOST
+    if _ID_DIGITS.fullmatch(text):
+        return f"cancel accepted (cancel id {text})"
+    return _REFUSED + text
+
+
+def cancel_from_words(value: Any) -> Any:
+    """The cancel result `cancel_words` wrote, as the ledger keeps it (other values as they are)."""
+    if not isinstance(value, str):
+        return value
+    found = _CANCEL_ID.fullmatch(value.strip())
+    if found:
+        return found.group(1)
+    if value.strip() == CANCEL_LOST:
+        return "uncertain"
+    return value.strip()[len(_REFUSED) :] if value.strip().startswith(_REFUSED) else value
+
+
 def cell_out(column: str, value: Any) -> CellOut | None:
     """The cell for `value` in output column `column`; None clears the cell.
 
@@ -53,6 +83,8 @@ def cell_out(column: str, value: Any) -> CellOut | None:
     """
     if value is None:
         return None
+    if column == "cancel_result":
+        value = cancel_words(value)
     if isinstance(value, bool):
         return _text(str(value))
     if isinstance(value, int):
@@ -76,6 +108,25 @@ def cell_out(column: str, value: Any) -> CellOut | None:
         except InvalidOperation:  # pragma: no cover - the pattern only lets numbers through
             pass
     return _text(text)
+
+
+_EXCEL_EPOCH = datetime(1899, 12, 30, tzinfo=UTC)
+_ISO_MOMENT = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.\d+)?(?:Z|[+-]00:?00)?")
+
+
+def excel_time(value: Any) -> CellOut | None:
+    """A moment (a datetime, or UTC ISO 8601 text as the ledger keeps it) as an Excel
+    date-time number (days since 1899-12-30, to the second); None for anything else."""
+    moment = value if isinstance(value, datetime) else None
+    if isinstance(value, str) and (found := _ISO_MOMENT.fullmatch(value.strip())):
+        moment = datetime(*(int(part) for part in found.groups()), tzinfo=UTC)  # type: ignore[misc]
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    seconds = int((moment.astimezone(UTC) - _EXCEL_EPOCH).total_seconds())
+    days = (Decimal(seconds) / Decimal(86400)).quantize(Decimal("1e-10"))
+    return CellOut(_plain_decimal(days), is_number=True)
 
 
 def utc_iso(moment: datetime) -> str:
