@@ -4,10 +4,15 @@ theirs. End to end against the in-process sandbox, files read back with openpyxl
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 import zipfile
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
+import pytest
 from click.testing import CliRunner
 from openpyxl.comments import Comment
 from openpyxl.styles import PatternFill
@@ -340,3 +345,64 @@ def test_results_look_added_by_a_careful_person(tmp_path):
     checked = ws.cell(2, column(ws, "checked_at (UTC)"))
     assert isinstance(checked.value, dt.datetime) and checked.number_format == "yyyy-mm-dd hh:mm:ss"
     assert ws.column_dimensions[openpyxl.utils.get_column_letter(column(ws, "status"))].width == 10
+
+
+# --- an independent reader: headless LibreOffice, German locale ---------------------------------
+
+SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
+needs_soffice = pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) is not installed: "
+                                   "apt-get install -y libreoffice-calc-nogui")  # fmt: skip
+GERMAN_CSV = "59,34,76,1,,1031"  # ; separated, " quoted, UTF-8, from line 1, German (1031) numbers
+LOCAL_TIME = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
+
+
+def soffice(tmp_path: Path, source: Path, target: str, *filters: str) -> Path:
+    """Convert `source` with LibreOffice into tmp_path/lo (own profile, so runs do not collide)."""
+    out = tmp_path / "lo"
+    profile = (tmp_path / "lo-profile").as_uri()
+    command = [SOFFICE, "--headless", f"-env:UserInstallation={profile}", *filters,
+               "--convert-to", target, "--outdir", str(out), str(source)]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    converted = out / f"{source.stem}.{target.split(':')[0]}"
+    assert done.returncode == 0 and converted.exists(), done.stdout + done.stderr
+    return converted
+
+
+@pytest.mark.e2e
+@needs_soffice
+def test_libreoffice_reads_a_european_csvs_charges_as_the_same_numbers(tmp_path):
+    source = european_csv(tmp_path / "orders.csv", [
+        "https://instagram.com/p/a;1001;1000;a",   # 0.9
+        "https://instagram.com/p/b;1002;1500;b",   # 0.375
+        "https://instagram.com/p/c;1004;1234;c",   # 0.01851
+    ])  # fmt: skip
+    assert run("submit", "--yes", str(source)).exit_code == 0
+    results = tmp_path / "orders.results.csv"
+    ours = [row["charge"] for row in fields(results)]
+    assert ours == ["0,9", "0,375", "0,01851"]
+    converted = soffice(tmp_path, results, "xlsx", f"--infilter=CSV:{GERMAN_CSV}")
+    ws = openpyxl.load_workbook(converted).active
+    charges = [ws.cell(r, column(ws, "charge")).value for r in (2, 3, 4)]
+    assert all(isinstance(c, float) for c in charges), charges  # numbers, not texts
+    assert [Decimal(str(c)) for c in charges] == [Decimal("0.9"), Decimal("0.375"), Decimal("0.01851")]
+    submitted = ws.cell(2, column(ws, "submitted_at (UTC)")).value
+    assert isinstance(submitted, datetime), submitted  # a date-time, not a text
+
+
+@pytest.mark.e2e
+@needs_soffice
+def test_libreoffice_shows_an_xlsxs_charges_and_date_times_as_such(tmp_path):
+    source = workbook(tmp_path / "orders.xlsx", ROWS)
+    assert run("submit", "--yes", str(source)).exit_code == 0
+    results = tmp_path / "orders.results.xlsx"
+    converted = soffice(tmp_path, results, f"csv:Text - txt - csv (StarCalc):{GERMAN_CSV}")
+    rows = fields(converted)
+    # 0.90 × 100, 0.25 × 200, 0.015 × 1200 per 1000, shown as numbers in the charge format (at
+    # least cents). LibreOffice's export shows them in the document's locale (its profile's,
+    # en-US here), whatever the filter's language token says.
+    assert [row["charge"] for row in rows] == ["0.09", "0.05", "0.018"]
+    assert all(re.fullmatch(LOCAL_TIME, row["submitted_at (UTC)"]) for row in rows), rows  # not a serial
+    reread = soffice(tmp_path, converted, "xlsx", "--infilter=CSV:59,34,76,1,,1033")
+    ws = openpyxl.load_workbook(reread).active
+    assert isinstance(ws.cell(2, column(ws, "submitted_at (UTC)")).value, datetime)
+    assert ws.cell(4, column(ws, "charge")).value == pytest.approx(0.018)

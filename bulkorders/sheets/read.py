@@ -4,7 +4,6 @@ with the row numbers the user sees). Cell values are kept as read; validation ju
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from bulkorders.sheets.filetype import sniff
 from bulkorders.sheets.headers import INPUT_COLUMNS, TIME_COLUMNS, best_candidate, header_text, is_header, recognised
 from bulkorders.sheets.ooxml import CellProblem, column_letter
 from bulkorders.sheets.raw import RawSheet
-from bulkorders.sheets.write_values import cancel_from_words
+from bulkorders.sheets.write_values import cancel_from_words, excel_moment
 from bulkorders.sheets.xlsx import read_xlsx, workbook_sheet_names
 
 PURPOSES = ("orders", "results")
@@ -123,9 +122,10 @@ def _build(path: Path, raw: RawSheet, purpose: str, decimal: str | None = None) 
             values[name] = as_comma_text(values[name])
         if cancels:
             values["cancel_result"] = cancel_from_words(values["cancel_result"])
-        for name in times:  # an xlsx date-time: as the ledger writes moments, UTC ISO 8601
-            if isinstance(values[name], dt.datetime):
-                values[name] = values[name].strftime("%Y-%m-%dT%H:%M:%SZ")
+        for name in times:  # as the ledger writes moments: UTC ISO 8601
+            moment = excel_moment(values[name])
+            if moment is not None:
+                values[name] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
         if charge and values["charge"].__class__ is str:
             values["charge"] = comma_amount(values["charge"]) or values["charge"]
         blank = True

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from bulkorders.sheets.headers import PANEL_MARK, canonical, output_title
+from bulkorders.sheets.headers import PANEL_MARK, TIME_COLUMNS, canonical, output_title
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Excel keeps at most this many characters in a cell; a longer panel text is cut.
@@ -85,6 +85,8 @@ def cell_out(column: str, value: Any) -> CellOut | None:
         return None
     if column == "cancel_result":
         value = cancel_words(value)
+    elif column in TIME_COLUMNS:
+        value = sheet_time(value)
     if isinstance(value, bool):
         return _text(str(value))
     if isinstance(value, int):
@@ -117,16 +119,29 @@ _ISO_MOMENT = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.\d+
 def excel_time(value: Any) -> CellOut | None:
     """A moment (a datetime, or UTC ISO 8601 text as the ledger keeps it) as an Excel
     date-time number (days since 1899-12-30, to the second); None for anything else."""
+    moment = excel_moment(value)
+    if moment is None:
+        return None
+    seconds = int((moment - _EXCEL_EPOCH).total_seconds())
+    days = (Decimal(seconds) / Decimal(86400)).quantize(Decimal("1e-10"))
+    return CellOut(_plain_decimal(days), is_number=True)
+
+
+def sheet_time(value: Any) -> Any:
+    """A moment as a time column shows it in text: `2027-01-15 08:00:05` (UTC, as the header
+    says), which spreadsheets read as a date-time (ISO's `T…Z` they read as text)."""
+    moment = excel_moment(value)
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment is not None else value
+
+
+def excel_moment(value: Any) -> datetime | None:
+    """A datetime or UTC ISO 8601 text as an aware UTC datetime; None for anything else."""
     moment = value if isinstance(value, datetime) else None
     if isinstance(value, str) and (found := _ISO_MOMENT.fullmatch(value.strip())):
         moment = datetime(*(int(part) for part in found.groups()), tzinfo=UTC)  # type: ignore[misc]
     if moment is None:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    seconds = int((moment.astimezone(UTC) - _EXCEL_EPOCH).total_seconds())
-    days = (Decimal(seconds) / Decimal(86400)).quantize(Decimal("1e-10"))
-    return CellOut(_plain_decimal(days), is_number=True)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def utc_iso(moment: datetime) -> str:
