@@ -406,3 +406,35 @@ def test_libreoffice_shows_an_xlsxs_charges_and_date_times_as_such(tmp_path):
     ws = openpyxl.load_workbook(reread).active
     assert isinstance(ws.cell(2, column(ws, "submitted_at (UTC)")).value, datetime)
     assert ws.cell(4, column(ws, "charge")).value == pytest.approx(0.018)
+
+
+@pytest.mark.parametrize("command", ["status", "refill", "cancel", "submit", "validate"])
+def test_a_missing_file_gets_the_friendly_message(tmp_path, command):
+    result = run(command, str(tmp_path / "nothere.xlsx"))
+    assert result.exit_code == 2
+    assert result.stderr.endswith(f"Error: {tmp_path / 'nothere.xlsx'}: no such file. Check the path and rerun.\n")
+
+
+def test_template_out_csv_writes_the_csv_template(tmp_path):
+    from bulkorders.template import ORDER_COLUMNS
+
+    out = tmp_path / "campaign.csv"
+    result = run("template", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "Wrote" in result.stderr and "the order columns to fill" in result.stderr
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert fields(out, ",") == [] and out.read_text(encoding="utf-8-sig").strip() == ",".join(
+        name for name, _, _ in ORDER_COLUMNS)  # fmt: skip
+    out.write_text(out.read_text(encoding="utf-8-sig") + "https://instagram.com/p/a,1001,100" + "," * 24 + "\n")
+    assert run("validate", str(out)).exit_code == 0  # filled in, it is an order sheet
+
+
+def test_the_results_of_a_run_in_the_samples_folder_are_ignored_by_git():
+    root = Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    names = ["samples/weekly-campaign.results.xlsx", "samples/weekly-campaign.results.backup-20270115-080000.xlsx",
+             "samples/weekly-campaign.backup-20270115-080000.csv", "samples/~$weekly-campaign.results.xlsx"]  # fmt: skip
+    done = subprocess.run(["git", "check-ignore", *names], cwd=root, capture_output=True, text=True)
+    assert done.stdout.split() == names
+    assert subprocess.run(["git", "check-ignore", "-q", "samples/weekly-campaign.xlsx"], cwd=root).returncode == 1

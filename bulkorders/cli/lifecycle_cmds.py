@@ -30,7 +30,7 @@ from bulkorders.lifecycle import (
 def sheet_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The options every lifecycle command shares: the sheet, which rows, where results go."""
     decorators = [
-        click.argument("sheet", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
+        click.argument("sheet", type=click.Path(dir_okay=False, path_type=Path)),
         click.option("--sheet", "sheet_name", metavar="NAME", help="Worksheet to read (default: the first)."),
         click.option("--rows", metavar="2-40,45", help="Only these Excel rows (numbers and ranges)."),
         click.option("--out", type=click.Path(dir_okay=False, path_type=Path),

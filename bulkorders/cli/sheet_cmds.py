@@ -43,11 +43,11 @@ def validate(app, sheet, sheet_name, offline, decimal):
 
 @cli.command()
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_TEMPLATE,
-              show_default=True, help="Where to write the workbook (.xlsx).")
+              show_default=True, help="Where to write the template (.xlsx, or .csv for the columns only).")
 @click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
 @pass_app
 def template(app, out, force):
-    """Write a ready-to-fill order workbook.
+    """Write a ready-to-fill order workbook (or, with --out NAME.csv, a CSV of its columns).
 
     An Orders sheet with the columns bulkorders reads (a note on each header, a
     dropdown of service ids, the header frozen) and a Services sheet listing the
@@ -59,6 +59,10 @@ def template(app, out, force):
 
     catalogue = app.catalogue()
     count = write_template(out, catalogue.services.values(), panel=catalogue.panel)
-    click.echo(f"Wrote {out}: an Orders sheet to fill and {count} services of panel {catalogue.panel}.", err=True)
+    if out.suffix.lower() == ".csv":
+        click.echo(f"Wrote {out}: the order columns to fill, one order per line (service ids: "
+                   "`bulkorders services`).", err=True)  # fmt: skip
+    else:
+        click.echo(f"Wrote {out}: an Orders sheet to fill and {count} services of panel {catalogue.panel}.", err=True)
     if app.settings.json:
         app.emit_json({"output": str(out), "services": count, "panel": catalogue.panel})

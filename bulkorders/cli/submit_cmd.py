@@ -16,7 +16,7 @@ MAX_CONCURRENCY = 64
 
 
 @cli.command()
-@click.argument("sheet", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("sheet", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--sheet", "sheet_name", metavar="NAME", help="Worksheet to read (default: the first).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Results file (default: NAME.results.xlsx/.csv beside the input).")
