@@ -46,8 +46,10 @@ def cell_links(path: Path, part: str) -> Links:
                 if chunk and cut < 6:
                     carry = data
                     continue
-                _hyperlinks(data[:cut], targets, found)
-                _formulas(data[:cut], found)
+                if targets:  # no hyperlink relationships: no hyperlinks to look for
+                    _hyperlinks(data[:cut], targets, found)
+                if b"YPERLINK(" in data or b"yperlink(" in data:  # cheap before the regex
+                    _formulas(data[:cut], found)
                 if not chunk:
                     return found
                 carry = data[cut:]
