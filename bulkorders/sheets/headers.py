@@ -116,12 +116,6 @@ def ours(row: Sequence[Any]) -> dict[str, int]:
     return found
 
 
-def users_own(row: Sequence[Any], name: str) -> bool:
-    """Does `row` hold a user's column that means output column `name` (not ours)?"""
-    mine = ours(row).get(name)
-    return any(canonical(cell) == name and index != mine for index, cell in enumerate(row))
-
-
 def is_header(found: dict[str, list[int]], purpose: str) -> bool:
     """Does a row with these recognised columns qualify as the header row for `purpose`?"""
     if purpose == "results":
