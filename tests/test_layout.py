@@ -28,7 +28,9 @@ PURE = (
     "bulkorders.validation.text", "bulkorders.lifecycle.plan", "bulkorders.lifecycle.outcome",
     "bulkorders.lifecycle.rowspec", "bulkorders.submit.outcome", "bulkorders.ledger.records",
     "bulkorders.ledger.identity", "bulkorders.sheets.cells", "bulkorders.panel.sandbox.panel",
-    "bulkorders.panel.sandbox.rules", "bulkorders.panel.sandbox.catalogue",
+    "bulkorders.panel.sandbox.rules", "bulkorders.panel.sandbox.catalogue", "bulkorders.report.filters",
+    "bulkorders.panel.sandbox.dialect", "bulkorders.panel.sandbox.dialects", "bulkorders.panel.sandbox.ratelimit",
+    "bulkorders.panel.sandbox.pages",
 )  # fmt: skip
 IO_LIBRARIES = ("httpx", "python_calamine", "openpyxl", "rich", "click", "sqlite3", "pandas")
 

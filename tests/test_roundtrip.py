@@ -3,6 +3,7 @@ theirs. End to end against the in-process sandbox, files read back with openpyxl
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -438,3 +439,43 @@ def test_the_results_of_a_run_in_the_samples_folder_are_ignored_by_git():
     done = subprocess.run(["git", "check-ignore", *names], cwd=root, capture_output=True, text=True)
     assert done.stdout.split() == names
     assert subprocess.run(["git", "check-ignore", "-q", "samples/weekly-campaign.xlsx"], cwd=root).returncode == 1
+
+
+def test_a_users_own_status_is_one_of_their_columns_for_the_report(tmp_path):
+    """Merge of issues 12 and 13: the user's `Status` is theirs (never written) and so, like
+    `client`, one of the sheet's own columns the ledger keeps; ours are not."""
+    from bulkorders.sheets import read_sheet
+
+    header = ("link", "service", "quantity", "Status", "client")
+    rows = [[*row, "approved", client] for row, client in zip(ROWS, ("Acme", "Beta", "Acme"))]
+    source = workbook(tmp_path / "orders.xlsx", rows, header)
+    assert run("submit", "--yes", str(source)).exit_code == 0
+    results = read_sheet(tmp_path / "orders.results.xlsx", purpose="results")
+    assert [row.others for row in results.rows] == [
+        {"Status": "approved", "client": "Acme"}, {"Status": "approved", "client": "Beta"},
+        {"Status": "approved", "client": "Acme"},
+    ]  # fmt: skip
+    assert results.headers[results.columns["status"]] == "status (panel)"
+    report = run("--json", "report", "--by", "Status", "--out", str(tmp_path / "audit.xlsx"))
+    assert report.exit_code == 0, report.output
+    by_status = json.loads(report.stdout)["by_column"]["Status"]
+    assert [(item["Status"], item["orders"]) for item in by_status] == [("approved", 3)]
+
+
+def test_a_deleted_ledger_is_recovered_from_a_results_file_with_our_renamed_columns(tmp_path):
+    """Merge of issues 11 and 12: the results sheet as second record still reads a results
+    file whose columns are `status (panel)`, `error (panel)` and `submitted_at (UTC)`."""
+    from bulkorders.settings import data_dir
+
+    header = ("link", "service", "quantity", "Status", "Error")
+    source = workbook(tmp_path / "orders.xlsx", [[*row, "approved", "none"] for row in ROWS], header)
+    assert run("submit", "--yes", str(source)).exit_code == 0
+    results = tmp_path / "orders.results.xlsx"
+    assert {"status (panel)", "error (panel)", "submitted_at (UTC)"} <= set(headers(results))
+    for path in data_dir().glob("ledger.sqlite*"):
+        path.unlink()
+    again = run("submit", "--yes", str(source))
+    assert again.exit_code == 0, again.output
+    assert again.stderr.splitlines()[0].startswith(f"Recovered 3 placed row(s) into the ledger from the results sheet {results}")
+    assert "Placed no new order." in again.stdout
+    assert len(sandbox_orders()) == 3

@@ -1,17 +1,62 @@
-"""Options several commands share: the decimal mark of a sheet's numbers."""
+"""Options more than one command takes, as decorator bundles (the way sqlite-utils shares them).
+
+`sheet_input`: the SHEET argument and --sheet NAME; `decimal_option`: --decimal , | . for the
+sheet's numbers; `results_output`: --out and --in-place, whose conflict `check_output` refuses.
+`validate`, `submit` and the lifecycle commands use them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
 
+from bulkorders.errors import UsageError
 
-def decimal_option(command: Callable[..., Any]) -> Callable[..., Any]:
-    """`--decimal , | .`: the decimal mark of the sheet's numbers, instead of detecting it."""
-    return click.option(
-        "--decimal", type=click.Choice([",", "."]), default=None,
-        help="Decimal mark of the sheet's numbers written as text (default: detected; a ;-separated "
-             "CSV uses commas). Also how --max-spend is read.",
-    )(command)  # fmt: skip
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+RESULTS_HELP = "Results file (default: NAME.results.xlsx/.csv beside the input)."
+IN_PLACE_HELP = "Write the results into the input (a timestamped copy is kept)."
+
+
+def stacked(*decorators: Decorator) -> Decorator:
+    """One decorator for several, applied as if written in this order above the command."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        for decorator in reversed(decorators):
+            command = decorator(command)
+        return command
+
+    return decorate
+
+
+# No exists=True: a missing file gets the reader's message ("no such file. Check the path and
+# rerun."), the same on every command, instead of click's "Invalid value for SHEET".
+sheet_input = stacked(
+    click.argument("sheet", type=click.Path(dir_okay=False, path_type=Path)),
+    click.option("--sheet", "sheet_name", metavar="NAME", help="Worksheet to read (default: the first)."),
+)
+
+decimal_option = click.option(
+    "--decimal",
+    type=click.Choice([",", "."]),
+    default=None,
+    help="Decimal mark of the sheet's numbers written as text (default: detected; a ;-separated "
+    "CSV uses commas). Also how --max-spend is read.",
+)
+
+
+def results_output(*, out_help: str = RESULTS_HELP, in_place_help: str = IN_PLACE_HELP) -> Decorator:
+    """--out FILE and --in-place: where the results go (the command calls `check_output`)."""
+    return stacked(
+        click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help=out_help),
+        click.option("--in-place", is_flag=True, help=in_place_help),
+    )
+
+
+def check_output(out: Path | None, in_place: bool) -> None:
+    """Refuse --out together with --in-place (exit 2)."""
+    if out and in_place:
+        raise UsageError("Choose --out FILE or --in-place, not both.")

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from bulkorders.cli.app import cli, pass_app
-from bulkorders.cli.options import decimal_option
+from bulkorders.cli.options import decimal_option, sheet_input
 from bulkorders.errors import ExitCode, UsageError
 from bulkorders.sheets import read_sheet
 from bulkorders.validation import issue_lines, report_json, summary_lines, validate_sheet
@@ -16,8 +16,7 @@ DEFAULT_TEMPLATE = Path("bulkorders-template.xlsx")
 
 
 @cli.command()
-@click.argument("sheet", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--sheet", "sheet_name", metavar="NAME", help="Worksheet to read (default: the first one).")
+@sheet_input
 @click.option("--offline", is_flag=True, help="Use the cached catalogue only and skip the balance.")
 @decimal_option
 @pass_app
@@ -42,8 +41,13 @@ def validate(app, sheet, sheet_name, offline, decimal):
 
 
 @cli.command()
-@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_TEMPLATE,
-              show_default=True, help="Where to write the template (.xlsx, or .csv for the columns only).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=DEFAULT_TEMPLATE,
+    show_default=True,
+    help="Where to write the template (.xlsx, or .csv for the columns only).",
+)
 @click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
 @pass_app
 def template(app, out, force):

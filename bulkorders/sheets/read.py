@@ -18,7 +18,7 @@ from bulkorders.sheets.filetype import sniff
 from bulkorders.sheets.headers import INPUT_COLUMNS, TIME_COLUMNS, best_candidate, header_text, is_header, recognised
 from bulkorders.sheets.ooxml import CellProblem, column_letter
 from bulkorders.sheets.raw import RawSheet
-from bulkorders.sheets.write_values import cancel_from_words, excel_moment
+from bulkorders.sheets.write_values import excel_moment
 from bulkorders.sheets.xlsx import read_xlsx, workbook_sheet_names
 
 PURPOSES = ("orders", "results")
@@ -33,6 +33,7 @@ class SheetRow:
 
     row: int
     values: dict[str, Any]
+    others: dict[str, Any] = field(default_factory=dict)  # the user's own columns: header -> value
 
 
 @dataclass
@@ -107,7 +108,7 @@ def _build(path: Path, raw: RawSheet, purpose: str, decimal: str | None = None) 
     commas = [name for name, _ in pairs if name in inputs] if decimal == "," else []
     charge = "charge" in columns and decimal == ","
     times = [name for name in TIME_COLUMNS if name in columns]
-    cancels = "cancel_result" in columns
+    others = _other_columns(header_cells, found)
     for number, cells in raw.rows:
         size = len(cells)
         if size < need:  # short CSV records
@@ -120,8 +121,6 @@ def _build(path: Path, raw: RawSheet, purpose: str, decimal: str | None = None) 
             values["link"] = links[number]
         for name in commas:
             values[name] = as_comma_text(values[name])
-        if cancels:
-            values["cancel_result"] = cancel_from_words(values["cancel_result"])
         for name in times:  # as the ledger writes moments: UTC ISO 8601
             moment = excel_moment(values[name])
             if moment is not None:
@@ -138,7 +137,8 @@ def _build(path: Path, raw: RawSheet, purpose: str, decimal: str | None = None) 
                 blank = False
         if blank and _blank(cells):
             continue
-        rows.append(SheetRow(number, values))
+        extra = {h: cells[i] for h, i in others if i < size and not _blank([cells[i]])}
+        rows.append(SheetRow(number, values, extra))
     headers = [""] * offset + [header_text(c) for c in header_cells]
     headers += [""] * (offset + width - len(headers))
     issues: list[RowIssue] = []
@@ -179,6 +179,16 @@ def _link_targets(raw: RawSheet, columns: dict[str, int]) -> dict[int, str]:
         return {}
     column = columns["link"]
     return {row: address for (row, col), address in raw.links().items() if col == column and address}
+
+
+def _other_columns(
+    header_cells: list[Any], found: dict[str, list[int]], limit: int = 30
+) -> list[tuple[str, int]]:
+    """(header, index) of the first `limit` named columns bulkorders does not use itself: the
+    unrecognised ones, and a user's own `Status` or `Error` (not bulkorders' own, see `ours`)."""
+    used = {index for indexes in found.values() for index in indexes}
+    found = [(header_text(c), i) for i, c in enumerate(header_cells) if i not in used]
+    return [(h, i) for h, i in found if h][:limit]
 
 
 def _blank(cells: list[Any]) -> bool:

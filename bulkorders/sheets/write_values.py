@@ -45,36 +45,6 @@ class CellOut:
     formula_like: bool = False
 
 
-_CANCEL_ID = re.compile(r"cancel accepted \(cancel id ([^)]*)\)")
-CANCEL_LOST = "uncertain: the answer to the cancel was lost"
-_REFUSED = "refused: "
-
-
-def cancel_words(value: Any) -> Any:
-    """A cancel result as the sheet says it: the panel's cancel id `7` -> `cancel accepted
-    (cancel id 7)`, `uncertain` -> its meaning, the panel's refusal -> `refused: …`."""
-    if not isinstance(value, str) or not value.strip():
-        return value
-    text = value.strip()
-    if text == "uncertain":
-        return CANCEL_LOST
-    if _ID_DIGITS.fullmatch(text):
-        return f"cancel accepted (cancel id {text})"
-    return _REFUSED + text
-
-
-def cancel_from_words(value: Any) -> Any:
-    """The cancel result `cancel_words` wrote, as the ledger keeps it (other values as they are)."""
-    if not isinstance(value, str):
-        return value
-    found = _CANCEL_ID.fullmatch(value.strip())
-    if found:
-        return found.group(1)
-    if value.strip() == CANCEL_LOST:
-        return "uncertain"
-    return value.strip()[len(_REFUSED) :] if value.strip().startswith(_REFUSED) else value
-
-
 def cell_out(column: str, value: Any) -> CellOut | None:
     """The cell for `value` in output column `column`; None clears the cell.
 
@@ -83,9 +53,7 @@ def cell_out(column: str, value: Any) -> CellOut | None:
     """
     if value is None:
         return None
-    if column == "cancel_result":
-        value = cancel_words(value)
-    elif column in TIME_COLUMNS:
+    if column in TIME_COLUMNS:
         value = sheet_time(value)
     if isinstance(value, bool):
         return _text(str(value))
