@@ -22,6 +22,7 @@ Values = dict[str, Any]  # output column -> cell value, as written into the shee
 INVALID = "invalid"
 REJECTED = "rejected"
 UNCERTAIN = "uncertain"
+NOT_SENT = "not sent"
 NOT_SENT_TEXT = "not sent yet: rerun the same submit command to place it"
 SENDING_TEXT = "was being sent when the run stopped: rerun submit to find out (it becomes uncertain)"
 
@@ -39,8 +40,12 @@ def order_values(record: OrderRecord) -> Values:
     return {column: getattr(record, column) for column in OUTPUT_COLUMNS}
 
 
-def ledger_row_values(row: LedgerRow, record: OrderRecord | None = None) -> Values:
-    """The columns of one campaign row: its order (placed), or what became of it and why."""
+def ledger_row_values(row: LedgerRow, record: OrderRecord | None = None, not_sent: str | None = None) -> Values:
+    """The columns of one campaign row: its order (placed), or what became of it and why.
+
+    A row still to place has status `not sent`, and `not_sent` (why the run stopped before
+    it, when it did) in its error.
+    """
     if row.state == RowState.PLACED:
         if record is not None:
             values = order_values(record)
@@ -66,9 +71,12 @@ def ledger_row_values(row: LedgerRow, record: OrderRecord | None = None) -> Valu
     elif row.state == RowState.SENDING:
         values.update(error=SENDING_TEXT, submitted_at=row.sent_at)
     elif row.error:  # refused for the whole account (funds, key): sent again on the next run
-        values.update(error=f"not sent yet (the panel said: {row.error}): {NOT_SENT_TEXT.split(': ', 1)[1]}")
+        said = f"not sent yet (the panel said: {row.error}): {NOT_SENT_TEXT.split(': ', 1)[1]}"
+        values.update(status=NOT_SENT, error=said)
+    elif not_sent:
+        values.update(status=NOT_SENT, error=f"not sent: {not_sent}; rerun the same submit command to place it")
     else:
-        values.update(error=NOT_SENT_TEXT)
+        values.update(status=NOT_SENT, error=NOT_SENT_TEXT)
     return values
 
 
@@ -84,16 +92,18 @@ def campaign_updates(
     rows: Iterable[tuple[int, LedgerRow]],
     records: Mapping[str, OrderRecord],
     invalid: Mapping[int, Iterable[RowIssue]] | None = None,
+    not_sent: str | None = None,
 ) -> dict[int, Values]:
     """Excel row -> output values for a sheet's campaign rows and its invalid rows.
 
     `rows` pairs each ledger row with the Excel row where it is in the sheet being written
-    (which may differ from the one stored, after sorting); `records` are orders by id.
+    (which may differ from the one stored, after sorting); `records` are orders by id;
+    `not_sent` says why the rows still to place were not sent (the run stopped).
     """
     updates: dict[int, Values] = {}
     for excel_row, row in rows:
         record = records.get(row.order_id) if row.order_id else None
-        updates[excel_row] = ledger_row_values(row, record)
+        updates[excel_row] = ledger_row_values(row, record, not_sent)
     for excel_row, issues in (invalid or {}).items():
         updates[excel_row] = invalid_values(issues)
     return updates

@@ -70,11 +70,18 @@ _HEADER_FILL = PatternFill("solid", fgColor="305496")
 
 
 def write_template(path: Path, services: Iterable[Service] | None, *, panel: str | None = None) -> int:
-    """Write the template workbook to `path` (.xlsx); returns how many services it lists."""
-    if path.suffix.lower() != ".xlsx":
-        raise UsageError(f"The template is an Excel workbook: give --out a name ending in .xlsx (not {path.name}).")
-    workbook, count = build_template(services, panel=panel)
+    """Write the template to `path`: a workbook (.xlsx), or a CSV of the order columns' header
+    (.csv, UTF-8 with a byte-order mark so Excel reads it right); returns how many services
+    it lists (none in a CSV)."""
+    suffix = path.suffix.lower()
+    if suffix not in (".xlsx", ".csv"):
+        raise UsageError(f"The template is an Excel workbook or a CSV file: give --out a name ending in .xlsx "
+                         f"or .csv (not {path.name}).")  # fmt: skip
     try:
+        if suffix == ".csv":
+            path.write_text(",".join(name for name, _, _ in ORDER_COLUMNS) + "\r\n", encoding="utf-8-sig")
+            return 0
+        workbook, count = build_template(services, panel=panel)
         workbook.save(path)
     except OSError as exc:
         raise UsageError(f"Cannot write {path}: {exc.strerror}. Close it in Excel or choose another --out.") from None

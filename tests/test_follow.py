@@ -17,7 +17,7 @@ from bulkorders.lifecycle.follow import sheet_to_follow
 def test_status_on_the_input_writes_the_results_a_failed_submit_could_not(tmp_path, monkeypatch):
     import bulkorders.submit.pipeline
 
-    def refuse(sheet, updates, out):
+    def refuse(sheet, updates, out, **_):
         raise WriteBackError(f"Could not write the results to {out}: the disk is full.")
 
     source = write_csv(tmp_path / "weekly.csv", ROWS)

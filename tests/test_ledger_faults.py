@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 import sqlite3
 import stat
@@ -177,6 +178,17 @@ def recovered_line(count: int, results: Path) -> str:
     )
 
 
+def kept_as_backup(line: str, why: str) -> bool:
+    """Is `line` the note that week.results.csv, which no longer matches the input's rows, was
+    kept as a backup before the new one was written (issue 12: the user's edits stay)?"""
+    return re.fullmatch(
+        rf"week\.results\.csv no longer matches week\.csv \({re.escape(why)}\): kept it as "
+        r"week\.results\.backup-\d{8}-\d{6}(-\d+)?\.csv, with any edits you made in it, and "
+        r"wrote a new week\.results\.csv\.",
+        line,
+    ) is not None
+
+
 def test_a_deleted_ledger_places_nothing_twice_the_results_sheet_tells(placed_once):
     sheet, ledger = placed_once
     results = sheet.with_name("week.results.csv")
@@ -187,7 +199,9 @@ def test_a_deleted_ledger_places_nothing_twice_the_results_sheet_tells(placed_on
 
     again = run("submit", str(sheet), "--yes", ledger=ledger)
     assert again.returncode == 0, again.stderr
-    assert again.stderr.splitlines() == [recovered_line(6, results)]
+    recovered, backup = again.stderr.splitlines()
+    assert recovered == recovered_line(6, results)
+    assert kept_as_backup(backup, "row 2 of the input is not the order of row 2 of week.results.csv")
     assert "Placed no new order." in again.stdout
     assert ordered() == Counter(LINKS)  # the sandbox created nothing more
     assert {row.link: row.order_id for row in placed_rows(ledger, "week")} == first_ids
@@ -210,11 +224,12 @@ def test_a_ledger_restored_from_an_older_backup_recovers_the_later_rows(tmp_path
     assert again.returncode == 0, again.stderr
     lines = again.stderr.splitlines()
     assert lines[0] == recovered_line(3, sheet.with_name("week.results.csv"))
-    assert lines[1:] == [
+    assert lines[1:4] == [
         "Campaign week: 1 order(s) to place, estimated 0.09 USD.",
         "Balance 999.46 USD (about 999.37 USD after).",
         "Skipped: 6 already placed.",
     ]
+    assert len(lines) == 5 and kept_as_backup(lines[4], "the input has 7 rows of orders, week.results.csv 6 rows")
     assert "Placed 1 order(s)" in again.stdout
     assert ordered() == Counter([*LINKS, "https://instagram.com/p/new"])
     assert len(placed_rows(ledger, "week")) == 7

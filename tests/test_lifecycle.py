@@ -29,10 +29,11 @@ from bulkorders.lifecycle.plan import (
     targets_from_rows,
 )
 from bulkorders.lifecycle.rowspec import parse_rows
-from bulkorders.models import OUTPUT_COLUMNS, CancelResult, OrderStatus, RefillResult
+from bulkorders.models import CancelResult, OrderStatus, RefillResult
 from bulkorders.panel.client import PanelClient
 from bulkorders.panel.connect import SANDBOX_STATE_FILE
 from bulkorders.panel.sandbox import panel as sandbox
+from bulkorders.sheets.headers import OUTPUT_TITLES
 
 T0 = 1_800_000_000.0
 SERVICES = sandbox.catalogue()
@@ -176,7 +177,7 @@ def test_status_of_a_user_sheet_with_only_order_ids(tmp_path, client, io, ledger
     rows = read_csv(report.output)
     assert [rows[r]["status"] for r in (2, 3, 4)] == ["In progress"] * 3
     assert rows[2]["charge"] == "0.09" and rows[2]["currency"] == "USD"
-    assert rows[2]["checked_at"] == "2027-01-15T08:00:05Z"
+    assert rows[2]["checked_at (UTC)"] == "2027-01-15 08:00:05"
     assert rows[2]["error"] == ""
     assert report.by_status == {"In progress": 3}
     assert report.spend == {"USD": Decimal("0.27")}
@@ -236,8 +237,8 @@ def test_watch_ends_when_every_order_is_final(tmp_path, client, io, clock, notes
     rows = read_csv(report.output)
     assert {rows[r]["status"] for r in (2, 3, 4)} <= {"Completed", "Partial"}
     assert list(rows[2]) == ["order_id", "charge", "currency", "start_count", "status", "remains",
-                             "refill_id", "refill_status", "cancel_result", "error", "submitted_at",
-                             "checked_at"]  # fmt: skip
+                             "refill_id", "refill_status", "cancel_result", "error", "submitted_at (UTC)",
+                             "checked_at (UTC)"]  # fmt: skip
     assert report.requests == 4  # only the orders still running are asked again, in one request
     assert notes[:3] == [
         "Round 1: 4 checked, 3 changed, 3 still running. Next check in 4 s (Ctrl-C stops).",
@@ -253,8 +254,8 @@ def test_watch_in_place_reuses_the_columns_it_added(tmp_path, client, io, clock)
     assert report.output == sheet and report.rounds == 3
     rows = read_csv(sheet)
     assert list(rows[2]) == ["order_id", "charge", "currency", "start_count", "status", "remains",
-                             "refill_id", "refill_status", "cancel_result", "error", "submitted_at",
-                             "checked_at"]  # fmt: skip
+                             "refill_id", "refill_status", "cancel_result", "error", "submitted_at (UTC)",
+                             "checked_at (UTC)"]  # fmt: skip
     assert {row["status"] for row in rows.values()} <= {"Completed", "Partial"}
     backups = list(tmp_path.glob("orders.backup-*.csv"))
     assert len(backups) == 1 and backups[0].read_text(encoding="utf-8").startswith("order_id\n")
@@ -441,7 +442,7 @@ def test_xlsx_results_keep_the_workbook(tmp_path, client, io, clock):
     out = openpyxl.load_workbook(report.output)
     sheet = out["Orders"]
     headers = [c.value for c in sheet[3]]
-    assert headers == ["Order ID", "note", *OUTPUT_COLUMNS[1:]]  # the id column is reused
+    assert headers == ["Order ID", "note", *OUTPUT_TITLES[1:]]  # the id column is reused
     assert [c.value for c in sheet[5]][:7] == [int(ids[1]), "second", 0.09, "USD", 2338,
                                                "In progress", 63]  # fmt: skip
     assert [c.value for c in sheet[4]][2:] == [None] * 11  # not in --rows
@@ -514,7 +515,7 @@ def test_cli_a_stop_and_a_failed_write_are_one_error(tmp_path, isolated_user_dir
     from bulkorders.cli.io import lifecycle_io
     from bulkorders.errors import WriteBackError
 
-    def refuse(sheet, updates, out):
+    def refuse(sheet, updates, out, **_):
         raise WriteBackError(f"Could not write the results to {out}: the disk is full.")
 
     def interrupting_io(app):
@@ -725,7 +726,7 @@ def test_status_writes_what_the_ledger_knows_into_a_sheet_behind_it(tmp_path, cl
         assert rows[number]["currency"] == "USD"
         assert rows[number]["start_count"] == str(record.start_count)
         assert rows[number]["remains"] == str(record.remains)
-        assert rows[number]["checked_at"] == "2027-01-15T08:00:20Z"
+        assert rows[number]["checked_at (UTC)"] == "2027-01-15 08:00:20"
     assert report.from_ledger == 3
     assert "3 row(s) brought up to date from the ledger." in summary_text(report)
     # Nothing differs any more: the default output is not written again, but --out always is.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import signal
 from collections import Counter
 from collections.abc import Mapping
@@ -97,7 +98,7 @@ def test_submit_places_valid_rows_reports_invalid_ones_and_writes_results(tmp_pa
     assert [r["currency"] for r in out] == ["USD", "USD", "USD", ""]
     assert all(r["order_id"].isdigit() for r in out[:3]) and out[3]["order_id"] == ""
     assert out[3]["status"] == "invalid" and "quantity" in out[3]["error"]
-    assert all(r["submitted_at"].endswith("Z") for r in out[:3])
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", r["submitted_at (UTC)"]) for r in out[:3])
     assert "Placed 3 order(s) for an estimated 0.158 USD." in result.stdout
     assert {row.state for row in ledger_rows("orders")} == {"placed"}
 
@@ -248,7 +249,7 @@ def test_an_unwritable_output_is_refused_before_anything_is_placed(tmp_path):
 def test_a_failed_write_back_keeps_everything_and_the_rerun_writes_it(tmp_path, monkeypatch):
     import bulkorders.submit.pipeline
 
-    def refuse(sheet, updates, out):
+    def refuse(sheet, updates, out, **_):
         raise WriteBackError(f"Could not write the results to {out}: the disk is full. Nothing is "
                              "lost: the ledger holds every result.")  # fmt: skip
 
@@ -394,8 +395,10 @@ def test_not_enough_funds_stops_writes_back_and_the_rerun_places_the_rest(tmp_pa
     assert 12 <= placed <= 14 and outcome.count("planned") == 30 - placed
     out = read_csv(tmp_path / "funds.results.csv")
     assert sum(1 for r in out if r["order_id"]) == placed
-    assert {r["error"] for r in out if not r["order_id"]} == {
-        "not sent yet: rerun the same submit command to place it"}
+    assert {(r["status"], r["error"]) for r in out if not r["order_id"]} == {(
+        "not sent",
+        "not sent: the panel ran out of funds before it was sent; rerun the same submit command to place it",
+    )}  # fmt: skip
     client.script.clear()
     again = submit_sheet(sheet, SubmitOptions(concurrency=3), io)
     assert again.exit_code == 0 and again.placed_now == 30 - placed
@@ -448,7 +451,12 @@ def test_ctrl_c_stops_cleanly_writes_back_and_resumes(tmp_path, signal_it):
     assert outcome.count("sending") == 0
     assert outcome.count("placed") == len(sandbox_orders())
     assert outcome.placed_now == len(sandbox_orders())  # each answer counted once
-    assert sum(1 for r in read_csv(tmp_path / "ctrlc.results.csv") if r["order_id"]) == len(sandbox_orders())
+    out = read_csv(tmp_path / "ctrlc.results.csv")
+    assert sum(1 for r in out if r["order_id"]) == len(sandbox_orders())
+    assert {(r["status"], r["error"]) for r in out if not r["order_id"]} == {(
+        "not sent",
+        "not sent: the run was interrupted (Ctrl-C) before it was sent; rerun the same submit command to place it",
+    )}  # fmt: skip
     io.reporter = Interrupting(after=-1)
     again = submit_sheet(sheet, SubmitOptions(concurrency=4), io)
     assert again.exit_code == 0
@@ -471,6 +479,19 @@ class LosingTransport(httpx.BaseTransport):
             if form.get("link") in self.lose:
                 raise httpx.ReadTimeout("lost", request=request)
         return response
+
+
+def test_rows_not_sent_after_five_lost_answers_say_so(tmp_path):
+    rows = [[f"https://instagram.com/p/{i}", "1001", "100"] for i in range(12)]
+    sheet = write_csv(tmp_path / "lost5.csv", rows, ["link", "service", "quantity"])
+    transport = LosingTransport(SandboxTransport(sandbox_state_path()), {row[0] for row in rows})
+    client = PanelClient(SANDBOX_URL, "sandbox-test-key", transport=transport)
+    outcome = submit_sheet(sheet, SubmitOptions(concurrency=1), pipeline_io(tmp_path, client))
+    assert outcome.exit_code == 3 and outcome.count("uncertain") == 5
+    out = read_csv(tmp_path / "lost5.results.csv")
+    assert [r["status"] for r in out] == ["uncertain"] * 5 + ["not sent"] * 7
+    assert {r["error"] for r in out[5:]} == {
+        "not sent: sending stopped after 5 lost answers in a row; rerun the same submit command to place it"}
 
 
 def test_uncertain_rows_are_resent_only_with_resend_uncertain_and_duplicates_say_so(tmp_path):
@@ -648,11 +669,12 @@ def test_a_funds_stop_shows_the_panels_words_on_the_row_it_refused(tmp_path):
     outcome = submit_sheet(sheet, SubmitOptions(concurrency=1), io)
     assert outcome.stop is refusal and outcome.count("placed") == 3
     out = read_csv(tmp_path / "funds.results.csv")
-    assert [r["error"] for r in out[3:]] == [
-        "not sent yet (the panel said: Insufficient balance): rerun the same submit command to place it",
-        "not sent yet: rerun the same submit command to place it",
-        "not sent yet: rerun the same submit command to place it",
-    ]
+    # the refused row says the panel's words; the rows after it why the run did not send them
+    assert [(r["status"], r["error"]) for r in out[3:]] == [
+        ("not sent", "not sent yet (the panel said: Insufficient balance): rerun the same submit command to place it"),
+        ("not sent", "not sent: the panel ran out of funds before it was sent; rerun the same submit command to place it"),
+        ("not sent", "not sent: the panel ran out of funds before it was sent; rerun the same submit command to place it"),
+    ]  # fmt: skip
     io.ledger.close()
 
 

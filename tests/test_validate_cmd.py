@@ -167,9 +167,10 @@ def test_template_refuses_to_overwrite_and_other_formats(tmp_path):
     assert result.exit_code == 2
     assert result.stderr == f"Error: {out} exists already. Give another --out, or --force to overwrite it.\n"
     assert run("--panel", "sandbox", "template", "--out", str(out), "--force").exit_code == 0
-    result = run("--panel", "sandbox", "template", "--out", str(tmp_path / "t.csv"))
+    result = run("--panel", "sandbox", "template", "--out", str(tmp_path / "t.ods"))
     assert result.exit_code == 2
-    assert result.stderr == "Error: The template is an Excel workbook: give --out a name ending in .xlsx (not t.csv).\n"
+    assert result.stderr == ("Error: The template is an Excel workbook or a CSV file: give --out a name ending "
+                             "in .xlsx or .csv (not t.ods).\n")  # fmt: skip
 
 
 def test_template_default_name(tmp_path, monkeypatch):

@@ -22,9 +22,10 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from bulkorders.errors import UsageError, WriteBackError
 from bulkorders.models import OUTPUT_COLUMNS
+from bulkorders.sheets.headers import OUTPUT_TITLES
 from bulkorders.sheets.write import backup_copy, default_output_path, write_back
 from bulkorders.sheets.write_package import CHARGE_FORMAT
-from bulkorders.sheets.write_values import cell_out, utc_iso
+from bulkorders.sheets.write_values import CellOut, cell_out, utc_iso
 
 NOTHING_LOST = "Nothing is lost: the ledger holds every result."
 
@@ -152,14 +153,17 @@ def test_values_become_numbers_or_text_as_the_column_wants():
     assert cell_out("charge", Decimal("-0.5")).is_number and not cell_out("charge", Decimal("-0.5")).formula_like
     assert cell_out("status", "-5").formula_like and not cell_out("status", "-5").is_number
     assert cell_out("status", None) is None
-    assert cell_out("cancel_result", "12").text == "12" and not cell_out("cancel_result", "12").is_number
+    # cancel_result is in words (models.cancel_words), written as the ledger keeps them: text
+    assert cell_out("cancel_result", "requested") == CellOut("requested")
+    assert cell_out("cancel_result", "uncertain") == CellOut("uncertain")
+    assert cell_out("cancel_result", "refused: Order is final") == CellOut("refused: Order is final")
 
 
 def test_times_are_utc_iso_8601():
     plus_two = datetime(2024, 5, 1, 14, 0, 0, tzinfo=timezone(timedelta(hours=2)))
     assert utc_iso(plus_two) == "2024-05-01T12:00:00Z"
     assert utc_iso(datetime(2024, 5, 1, 12, 0, 0)) == "2024-05-01T12:00:00Z"
-    assert cell_out("checked_at", plus_two).text == "2024-05-01T12:00:00Z"
+    assert cell_out("checked_at", plus_two).text == "2024-05-01 12:00:00"  # UTC, as spreadsheets read it
 
 
 # --- xlsx -----------------------------------------------------------------------------
@@ -181,10 +185,11 @@ def test_fidelity_everything_else_survives(tmp_path):
     after = openpyxl.load_workbook(out)
     ws, old = after["Orders"], before["Orders"]
     # new columns right of H (the formula without a header), in SPEC's order
-    assert [ws.cell(1, 9 + i).value for i in range(12)] == list(OUTPUT_COLUMNS)
+    assert [ws.cell(1, 9 + i).value for i in range(12)] == list(OUTPUT_TITLES)
     assert ws["I2"].value == 23501 and ws["I2"].data_type == "n"
     assert ws["J2"].value == pytest.approx(0.718) and ws["J2"].number_format == CHARGE_FORMAT
-    assert ws["K2"].value == "USD" and ws["M2"].value == "Pending" and ws["S2"].value == "2024-05-01T12:00:00Z"
+    assert ws["K2"].value == "USD" and ws["M2"].value == "Pending"
+    assert ws["S2"].value == datetime(2024, 5, 1, 12, 0) and ws["S2"].number_format == "yyyy-mm-dd hh:mm:ss"
     assert ws["M3"].value == "invalid" and ws["R3"].value == 'quantity: "abc" is not a whole number'
     assert ws["I3"].value is None
     # every original cell, formulas included, unchanged
@@ -217,7 +222,7 @@ def test_second_run_reuses_the_columns(tmp_path):
     source = simple_workbook(tmp_path / "orders.xlsx")
     out = tmp_path / "orders.results.xlsx"
     write_back(FakeSheet(source, HEADERS), {2: {"order_id": "1", "status": "Pending"}}, out)
-    headers = HEADERS + list(OUTPUT_COLUMNS)
+    headers = HEADERS + list(OUTPUT_TITLES)
     summary = write_back(FakeSheet(out, headers), {2: {"status": "Completed"}, 3: {"order_id": "2"}}, out)
     assert summary.columns_added == []
     ws = openpyxl.load_workbook(out).active
@@ -231,7 +236,7 @@ def test_an_order_id_header_of_the_user_is_reused(tmp_path):
     summary = write_back(FakeSheet(source, ["link", "service", "quantity", "Order ID"]), {2: {"order_id": "77"}}, out)
     assert summary.columns_added == list(OUTPUT_COLUMNS[1:])
     ws = openpyxl.load_workbook(out).active
-    assert [c.value for c in ws[1]] == ["link", "service", "quantity", "Order ID", *OUTPUT_COLUMNS[1:]]
+    assert [c.value for c in ws[1]] == ["link", "service", "quantity", "Order ID", *OUTPUT_TITLES[1:]]
     assert ws["D2"].value == 77
 
 
@@ -248,7 +253,7 @@ def test_none_clears_a_cell_and_absent_columns_stay(tmp_path):
     source = simple_workbook(tmp_path / "orders.xlsx")
     out = tmp_path / "out.xlsx"
     write_back(FakeSheet(source, HEADERS), {2: {"status": "Pending", "error": "x"}}, out)
-    headers = HEADERS + list(OUTPUT_COLUMNS)
+    headers = HEADERS + list(OUTPUT_TITLES)
     write_back(FakeSheet(out, headers), {2: {"error": None}}, out)
     ws = openpyxl.load_workbook(out).active
     assert ws["H2"].value == "Pending" and ws["M2"].value is None
@@ -317,7 +322,7 @@ def test_formulas_in_a_reused_column(tmp_path):
 
     source = _rezip(tmp_path / "plain.xlsx", tmp_path / "orders.xlsx", edit)
     out = tmp_path / "out.xlsx"
-    summary = write_back(FakeSheet(source, [*HEADERS, "status"]), {2: {"status": "Pending"}, 3: {"status": "x"}}, out)
+    summary = write_back(FakeSheet(source, [*HEADERS, "status"], columns={"status": 3}), {2: {"status": "Pending"}, 3: {"status": "x"}}, out)
     assert summary.warnings == ["row 3, column D: the cell holds a formula shared with other cells, left as it is"]
     with zipfile.ZipFile(out) as zf:
         assert "xl/calcChain.xml" not in zf.namelist()
@@ -511,7 +516,7 @@ def test_csv_keeps_delimiter_bom_line_endings_and_other_records(tmp_path):
     lines = data[3:].decode().split("\r\n")
     assert lines == [
         "Kampagne Mai;;",
-        "link;service;quantity;note;" + ";".join(OUTPUT_COLUMNS),
+        "link;service;quantity;note;" + ";".join(OUTPUT_TITLES),
         '"https://x.test/1";1001;100;"two',
         'lines; here";23501;-0.5;;;\'=1+1;;;;;"say ""hi""; bye";;',
         "https://x.test/2;1002;200",
@@ -527,12 +532,12 @@ def test_csv_second_run_reuses_columns_and_keeps_values(tmp_path):
     sheet = FakeSheet(source, ["link", "service", "quantity", "Order ID"], csv_delimiter=",")
     out = tmp_path / "orders.results.csv"
     write_back(sheet, {2: {"order_id": "1", "status": "Pending"}}, out)
-    headers = ["link", "service", "quantity", "Order ID", *OUTPUT_COLUMNS[1:]]
+    headers = ["link", "service", "quantity", "Order ID", *OUTPUT_TITLES[1:]]
     again = FakeSheet(out, headers, csv_delimiter=",")
     summary = write_back(again, {3: {"order_id": "2", "status": "Pending"}}, out)
     assert summary.columns_added == []
     assert out.read_text().split("\n") == [
-        "link,service,quantity,Order ID," + ",".join(OUTPUT_COLUMNS[1:]),
+        "link,service,quantity,Order ID," + ",".join(OUTPUT_TITLES[1:]),
         "https://x.test/1,1001,100,1,,,,Pending,,,,,,,",
         "https://x.test/2,1001,100,2,,,,Pending,,,,,,,",
     ]
@@ -580,7 +585,7 @@ def test_writing_the_results_again_and_again_adds_no_formats(tmp_path):
     """`status` (and `status --watch`) rewrites the results file it wrote: the styles part must not grow."""
     source = simple_workbook(tmp_path / "orders.xlsx")
     out = tmp_path / "orders.results.xlsx"
-    headers = HEADERS + list(OUTPUT_COLUMNS)
+    headers = HEADERS + list(OUTPUT_TITLES)
     updates = {2: {"charge": Decimal("0.718"), "error": "=1+1"}, 3: {"charge": Decimal("1.5")}}
     write_back(FakeSheet(source, HEADERS), updates, out)
     first = _styles_counts(out)
@@ -641,7 +646,7 @@ def test_added_columns_in_hidden_columns_are_shown(tmp_path):
     ws = openpyxl.load_workbook(out).active
     assert ws["E1"].value == "order_id" and ws["E2"].value == 7 and ws["I2"].value == "Pending"
     # a second write adds nothing, and touches the columns no more
-    again = write_back(FakeSheet(out, [*HEADERS, "note", *OUTPUT_COLUMNS]), {2: {"status": "Completed"}}, out)
+    again = write_back(FakeSheet(out, [*HEADERS, "note", *OUTPUT_TITLES]), {2: {"status": "Completed"}}, out)
     assert again.columns_added == [] and _hidden_columns(out) == set(range(17, 16385))
 
 
@@ -685,7 +690,7 @@ def test_added_columns_show_in_a_workbook_libreoffice_saved(tmp_path):
     hidden = _hidden_columns(out)
     assert not hidden & set(range(1, 17)) and set(range(17, 1025)) <= hidden
     ws = openpyxl.load_workbook(out).active
-    assert [ws.cell(1, c).value for c in range(5, 17)] == list(OUTPUT_COLUMNS)
+    assert [ws.cell(1, c).value for c in range(5, 17)] == list(OUTPUT_TITLES)
     assert ws["F2"].value == 0.5 and ws["F2"].number_format == CHARGE_FORMAT
 
 
@@ -704,7 +709,8 @@ def test_a_styled_cell_keeps_its_style_when_a_result_is_written(tmp_path):
     wb.save(tmp_path / "orders.xlsx")
     out = tmp_path / "out.xlsx"
     updates = {2: {"charge": Decimal("0.718"), "error": "=bad"}, 3: {"charge": Decimal("1.5"), "error": "-x"}}
-    write_back(FakeSheet(tmp_path / "orders.xlsx", [*HEADERS, "charge", "error"]), updates, out)
+    ours = {"charge": 3, "error": 4}  # columns bulkorders wrote (headers.ours)
+    write_back(FakeSheet(tmp_path / "orders.xlsx", [*HEADERS, "charge", "error"], columns=ours), updates, out)
     ws = openpyxl.load_workbook(out).active
     for ref in ("D2", "E2"):
         assert (ws[ref].fill.fgColor.rgb, ws[ref].font.b) == ("00FFFF00", True), ref
@@ -723,7 +729,8 @@ def test_cells_stay_in_column_order_when_a_cell_text_holds_an_r_attribute(tmp_pa
     ws.append(["https://x.test/1", 1001, 100, "old", '<a r="A2">link</a>'])
     wb.save(tmp_path / "orders.xlsx")
     out = tmp_path / "out.xlsx"
-    write_back(FakeSheet(tmp_path / "orders.xlsx", [*HEADERS, "status", "note"]), {2: {"status": "Pending"}}, out)
+    sheet = FakeSheet(tmp_path / "orders.xlsx", [*HEADERS, "status", "note"], columns={"status": 3})
+    write_back(sheet, {2: {"status": "Pending"}}, out)
     with zipfile.ZipFile(out) as zf:
         xml = zf.read("xl/worksheets/sheet1.xml").decode()
     row = re.search(r'<row r="2".*?</row>', xml).group(0)
@@ -743,7 +750,7 @@ def test_csv_sep_line_is_kept_and_not_counted_as_a_row(tmp_path):
     write_back(sheet, {3: {"order_id": "9", "status": "Pending"}}, out)
     assert out.read_bytes().split(b"\r\n") == [
         b"sep=;",
-        b"link;service;quantity;" + ";".join(OUTPUT_COLUMNS).encode(),
+        b"link;service;quantity;" + ";".join(OUTPUT_TITLES).encode(),
         b"https://x.test/1;1001;100",
         b"https://x.test/2;1001;200;9;;;;Pending;;;;;;;",
         b"",
@@ -753,7 +760,7 @@ def test_csv_sep_line_is_kept_and_not_counted_as_a_row(tmp_path):
     write_back(again, {2: {"order_id": "8"}}, out)
     assert out.read_bytes().split(b"\r\n")[:3] == [
         b"sep=;",
-        b"link;service;quantity;" + ";".join(OUTPUT_COLUMNS).encode(),
+        b"link;service;quantity;" + ";".join(OUTPUT_TITLES).encode(),
         b"https://x.test/1;1001;100;8" + b";" * 11,
     ]
 
@@ -764,7 +771,7 @@ def test_csv_sep_line_with_a_bom_names_the_delimiter(tmp_path):
     sheet = FakeSheet(source, HEADERS, csv_delimiter=";", csv_bom=True, csv_encoding="utf-8")
     write_back(sheet, {2: {"status": "Pending"}}, tmp_path / "o.csv")
     assert (tmp_path / "o.csv").read_bytes().split(b"\n")[:3] == [
-        b"\xef\xbb\xbfsep=,", b"link,service,quantity," + ",".join(OUTPUT_COLUMNS).encode(),
+        b"\xef\xbb\xbfsep=,", b"link,service,quantity," + ",".join(OUTPUT_TITLES).encode(),
         b"https://x.test/1,1001,100,,,,,Pending,,,,,,,",
     ]
 
@@ -777,7 +784,7 @@ def test_csv_trailing_empty_columns_of_every_line_are_unused(tmp_path):
     summary = write_back(sheet, {2: {"order_id": "5"}}, out)
     assert summary.columns_added == list(OUTPUT_COLUMNS)
     assert out.read_text().split("\n") == [
-        "link,service,quantity," + ",".join(OUTPUT_COLUMNS),
+        "link,service,quantity," + ",".join(OUTPUT_TITLES),
         'https://x.test/1,1001,100,5,"",,,,,,,,,,',  # the quoted empty field is kept as it was
         "https://x.test/2,1001,200,,,",
         "",
@@ -791,7 +798,7 @@ def test_csv_trailing_fields_used_on_one_line_keep_their_columns(tmp_path):
     out = tmp_path / "orders.results.csv"
     write_back(sheet, {2: {"order_id": "5"}}, out)
     assert out.read_text().split("\n")[:3] == [
-        "link,service,quantity,,," + ",".join(OUTPUT_COLUMNS),
+        "link,service,quantity,,," + ",".join(OUTPUT_TITLES),
         "https://x.test/1,1001,100,,,5" + "," * 11,
         "https://x.test/2,1001,200,,kept",
     ]

@@ -15,6 +15,7 @@ from test_write import FakeSheet, fidelity_workbook
 
 from bulkorders.errors import WriteBackError
 from bulkorders.models import OUTPUT_COLUMNS
+from bulkorders.sheets.headers import OUTPUT_TITLES, output_title
 from bulkorders.sheets.write import write_back
 from bulkorders.sheets.write_values import header_key
 
@@ -36,6 +37,9 @@ def _open(path: Path) -> openpyxl.Workbook | None:
 def _cells(ws: Any) -> dict[tuple[int, int], Any]:
     # ws._cells, not iter_rows: some files claim a dimension of A1:XFD1048576
     return {key: cell.value for key, cell in ws._cells.items() if cell.value is not None}
+
+
+OURS = {*OUTPUT_TITLES, *(output_title(name, beside_users=True) for name in OUTPUT_COLUMNS)}
 
 
 @needs_corpus
@@ -68,12 +72,13 @@ def test_corpus_workbook_is_written_intact_or_refused_clearly(path, tmp_path):
         assert _cells(new) == _cells(old)
     old_cells, new_cells = _cells(before.worksheets[0]), _cells(after.worksheets[0])
     header = {col: value for (row, col), value in new_cells.items() if row == 1}
-    status_col = next(col for col, value in header.items() if header_key(value) == "status")
+    # ours is the last: a workbook with its own Status column gets ours beside it, `status (panel)`
+    status_col = max(col for col, value in header.items() if header_key(value) in ("status", "status (panel)"))
     assert new_cells[(2, status_col)] == "checked"
     changed = {key for key in old_cells if new_cells.get(key) != old_cells[key]}
     assert changed <= {(2, status_col)}
     added = {key for key in new_cells if key not in old_cells}
-    assert {value for (row, col), value in new_cells.items() if (row, col) in added and row == 1} <= set(OUTPUT_COLUMNS)
+    assert {value for (row, col), value in new_cells.items() if (row, col) in added and row == 1} <= OURS
     assert {key for key in added if key[0] != 1} <= {(2, status_col)}
 
 
@@ -103,6 +108,6 @@ def test_libreoffice_opens_what_we_write(tmp_path):
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip
     lines = (tmp_path / "orders.results.csv").read_text().splitlines()
-    assert lines[0] == "link,service,quantity,double,,,,," + ",".join(OUTPUT_COLUMNS)
+    assert lines[0] == "link,service,quantity,double,,,,," + ",".join(OUTPUT_TITLES)
     assert lines[1] == "https://x.test/2,1001,200,400,,,,201,23501,0.00001234,,,,,,,,=1+1,,"
     assert lines[2] == "https://x.test/3,1001,300,600,,,,,,,,,,,,,,_x0041_ a&b,,"

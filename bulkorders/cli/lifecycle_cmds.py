@@ -8,7 +8,7 @@ import click
 
 from bulkorders.cli.app import App, cli, confirm, finish, pass_app
 from bulkorders.cli.io import lifecycle_io, submit_io
-from bulkorders.cli.options import check_output, results_output, sheet_input, stacked
+from bulkorders.cli.options import check_output, decimal_option, results_output, sheet_input, stacked
 from bulkorders.errors import UsageError
 from bulkorders.lifecycle import (
     DEFAULT_EVERY,
@@ -24,7 +24,8 @@ from bulkorders.lifecycle import (
     summary_text,
 )
 
-# The options every lifecycle command shares: the sheet, which rows, where the results go.
+# The options every lifecycle command shares: the sheet, which rows, where the results go, the
+# sheet's decimal mark.
 sheet_options = stacked(
     sheet_input,
     click.option("--rows", metavar="2-40,45", help="Only these Excel rows (numbers and ranges)."),
@@ -34,6 +35,7 @@ sheet_options = stacked(
         ),
         in_place_help="Write into the input (a timestamped copy is kept).",
     ),
+    decimal_option,
 )
 
 
@@ -48,7 +50,7 @@ sheet_options = stacked(
     help=f"Seconds between checks with --watch (default {DEFAULT_EVERY:g}).",
 )
 @pass_app
-def status(app, sheet, sheet_name, rows, out, in_place, refresh_all, watch, every):
+def status(app, sheet, sheet_name, rows, out, in_place, decimal, refresh_all, watch, every):
     """Refresh the status of every order of SHEET (a sheet with an order_id column).
 
     Checks every order not yet final (Completed, Partial, Canceled, Refunded) in
@@ -58,7 +60,7 @@ def status(app, sheet, sheet_name, rows, out, in_place, refresh_all, watch, ever
     """
     if every is not None and not watch:
         raise UsageError("--every only applies with --watch.")
-    options = _options(sheet_name, rows, out, in_place)
+    options = _options(sheet_name, rows, out, in_place, decimal)
     report = status_sheet(
         _follow(app, sheet),
         options,
@@ -73,7 +75,7 @@ def status(app, sheet, sheet_name, rows, out, in_place, refresh_all, watch, ever
 @cli.command()
 @sheet_options
 @pass_app
-def refill(app, sheet, sheet_name, rows, out, in_place):
+def refill(app, sheet, sheet_name, rows, out, in_place, decimal):
     """Ask refills for the eligible orders of SHEET, and write their refill ids.
 
     Eligible: the service allows refill (catalogue) and the order is Completed or
@@ -82,7 +84,7 @@ def refill(app, sheet, sheet_name, rows, out, in_place):
     refill_status.
     """
     io = lifecycle_io(app)
-    report = refill_sheet(_follow(app, sheet), _options(sheet_name, rows, out, in_place), io, app.catalogue())
+    report = refill_sheet(_follow(app, sheet), _options(sheet_name, rows, out, in_place, decimal), io, app.catalogue())
     _show(app, report)
 
 
@@ -90,7 +92,7 @@ def refill(app, sheet, sheet_name, rows, out, in_place):
 @sheet_options
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @pass_app
-def cancel(app, sheet, sheet_name, rows, out, in_place, yes):
+def cancel(app, sheet, sheet_name, rows, out, in_place, decimal, yes):
     """Cancel the eligible orders of SHEET, after showing them and asking.
 
     Eligible: the service allows cancel and the order is not final (statuses are
@@ -98,15 +100,17 @@ def cancel(app, sheet, sheet_name, rows, out, in_place, yes):
     in words: requested, refused: (the panel's reason), or uncertain.
     """
     io = lifecycle_io(app)
-    options = _options(sheet_name, rows, out, in_place)
+    options = _options(sheet_name, rows, out, in_place, decimal)
     report = cancel_sheet(_follow(app, sheet), options, io, app.catalogue(), confirm=lambda plan: _confirm(plan, yes))
     _show(app, report)
 
 
-def _options(sheet_name: str | None, rows: str | None, out: Path | None, in_place: bool) -> SheetOptions:
+def _options(
+    sheet_name: str | None, rows: str | None, out: Path | None, in_place: bool, decimal: str | None
+) -> SheetOptions:
     check_output(out, in_place)
     selection = parse_rows(rows) if rows is not None else None
-    return SheetOptions(sheet_name=sheet_name, out=out, in_place=in_place, rows=selection)
+    return SheetOptions(sheet_name=sheet_name, out=out, in_place=in_place, rows=selection, decimal=decimal)
 
 
 def _follow(app: App, sheet: Path) -> Path:

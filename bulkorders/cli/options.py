@@ -1,7 +1,8 @@
 """Options more than one command takes, as decorator bundles (the way sqlite-utils shares them).
 
-`sheet_input`: the SHEET argument and --sheet NAME; `results_output`: --out and --in-place,
-whose conflict `check_output` refuses. `submit` and the lifecycle commands use them.
+`sheet_input`: the SHEET argument and --sheet NAME; `decimal_option`: --decimal , | . for the
+sheet's numbers; `results_output`: --out and --in-place, whose conflict `check_output` refuses.
+`validate`, `submit` and the lifecycle commands use them.
 """
 
 from __future__ import annotations
@@ -31,9 +32,19 @@ def stacked(*decorators: Decorator) -> Decorator:
     return decorate
 
 
+# No exists=True: a missing file gets the reader's message ("no such file. Check the path and
+# rerun."), the same on every command, instead of click's "Invalid value for SHEET".
 sheet_input = stacked(
-    click.argument("sheet", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
+    click.argument("sheet", type=click.Path(dir_okay=False, path_type=Path)),
     click.option("--sheet", "sheet_name", metavar="NAME", help="Worksheet to read (default: the first)."),
+)
+
+decimal_option = click.option(
+    "--decimal",
+    type=click.Choice([",", "."]),
+    default=None,
+    help="Decimal mark of the sheet's numbers written as text (default: detected; a ;-separated "
+    "CSV uses commas). Also how --max-spend is read.",
 )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from bulkorders.cli.app import cli, pass_app
+from bulkorders.cli.options import decimal_option, sheet_input
 from bulkorders.errors import ExitCode, UsageError
 from bulkorders.sheets import read_sheet
 from bulkorders.validation import issue_lines, report_json, summary_lines, validate_sheet
@@ -15,11 +16,11 @@ DEFAULT_TEMPLATE = Path("bulkorders-template.xlsx")
 
 
 @cli.command()
-@click.argument("sheet", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--sheet", "sheet_name", metavar="NAME", help="Worksheet to read (default: the first one).")
+@sheet_input
 @click.option("--offline", is_flag=True, help="Use the cached catalogue only and skip the balance.")
+@decimal_option
 @pass_app
-def validate(app, sheet, sheet_name, offline):
+def validate(app, sheet, sheet_name, offline, decimal):
     """Check every row of SHEET (.xlsx, .xlsm, .csv) against the panel's catalogue.
 
     Prints every problem with the sheet's own row number and column name, then the
@@ -27,7 +28,7 @@ def validate(app, sheet, sheet_name, offline):
     and the balance. Nothing is ordered. Exit status 0 when no row is invalid
     (warnings allowed), 1 when some row is, 3 when the panel or catalogue cannot be had.
     """
-    parsed = read_sheet(sheet, sheet_name, purpose="orders")
+    parsed = read_sheet(sheet, sheet_name, purpose="orders", decimal=decimal)
     report = validate_sheet(parsed, app.catalogue(offline=offline))
     balance = None if offline else app.client().balance()
     if app.settings.json:
@@ -45,12 +46,12 @@ def validate(app, sheet, sheet_name, offline):
     type=click.Path(path_type=Path, dir_okay=False),
     default=DEFAULT_TEMPLATE,
     show_default=True,
-    help="Where to write the workbook (.xlsx).",
+    help="Where to write the template (.xlsx, or .csv for the columns only).",
 )
 @click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
 @pass_app
 def template(app, out, force):
-    """Write a ready-to-fill order workbook.
+    """Write a ready-to-fill order workbook (or, with --out NAME.csv, a CSV of its columns).
 
     An Orders sheet with the columns bulkorders reads (a note on each header, a
     dropdown of service ids, the header frozen) and a Services sheet listing the
@@ -62,6 +63,10 @@ def template(app, out, force):
 
     catalogue = app.catalogue()
     count = write_template(out, catalogue.services.values(), panel=catalogue.panel)
-    click.echo(f"Wrote {out}: an Orders sheet to fill and {count} services of panel {catalogue.panel}.", err=True)
+    if out.suffix.lower() == ".csv":
+        click.echo(f"Wrote {out}: the order columns to fill, one order per line (service ids: "
+                   "`bulkorders services`).", err=True)  # fmt: skip
+    else:
+        click.echo(f"Wrote {out}: an Orders sheet to fill and {count} services of panel {catalogue.panel}.", err=True)
     if app.settings.json:
         app.emit_json({"output": str(out), "services": count, "panel": catalogue.panel})

@@ -2,34 +2,14 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-from typing import Any
-
 import click
 
 from bulkorders.cli.app import cli, finish, pass_app
 from bulkorders.cli.io import submit_io
-from bulkorders.cli.options import check_output, results_output, sheet_input
+from bulkorders.cli.options import check_output, decimal_option, results_output, sheet_input
 from bulkorders.submit import DEFAULT_CONCURRENCY, SubmitOptions, problem_lines, submit_sheet, summary_text
 
 MAX_CONCURRENCY = 64
-
-
-class AmountType(click.ParamType):
-    """An exact, non-negative amount of money (a Decimal, never a float)."""
-
-    name = "AMOUNT"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Decimal:
-        if isinstance(value, Decimal):
-            return value
-        try:
-            amount = Decimal(str(value).strip())
-        except InvalidOperation:
-            self.fail(f"{value!r} is not an amount (e.g. 25 or 12.50)", param, ctx)
-        if not amount.is_finite() or amount < 0:
-            self.fail(f"{value!r} is not an amount (e.g. 25 or 12.50)", param, ctx)
-        return amount
 
 
 @cli.command()
@@ -38,7 +18,10 @@ class AmountType(click.ParamType):
 @click.option("--campaign", metavar="NAME", help="Campaign name in the ledger (default: the file's stem).")
 @click.option("--dry-run", is_flag=True, help="Validate and show what would be placed and spent; send nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--max-spend", type=AmountType(), help="Refuse when the estimated total is over this amount.")
+@click.option(
+    "--max-spend", metavar="AMOUNT", help="Refuse when the estimated total is over this amount (20.00 or 20,00)."
+)
+@decimal_option
 @click.option(
     "--concurrency",
     type=click.IntRange(1, MAX_CONCURRENCY),
@@ -63,6 +46,7 @@ def submit(
     dry_run,
     yes,
     max_spend,
+    decimal,
     concurrency,
     resend_uncertain,
     retry_rejected,
@@ -83,7 +67,8 @@ def submit(
         out=out,
         in_place=in_place,
         dry_run=dry_run,
-        max_spend=max_spend,
+        max_spend_text=max_spend,  # read with the sheet's decimal mark once the sheet is read
+        decimal=decimal,
         concurrency=concurrency,
         resend_uncertain=resend_uncertain,
         retry_rejected=retry_rejected,

@@ -78,6 +78,7 @@ class SheetOptions:
     out: Path | None = None
     in_place: bool = False
     rows: RowSelection | None = None
+    decimal: str | None = None  # the sheet's decimal mark ("," or "."); None: detected
 
 
 @dataclass
@@ -112,7 +113,7 @@ class Run:
 
         self.io = io
         self.options = options
-        self.sheet = read_sheet(source, options.sheet_name, purpose="results")
+        self.sheet = read_sheet(source, options.sheet_name, purpose="results", decimal=options.decimal)
         self.cells = {r.row: r.values for r in self.sheet.rows}
         raw = targets_from_rows(((r.row, r.values) for r in self.sheet.rows), options.rows)
         if options.rows is not None and not raw:
@@ -330,7 +331,7 @@ class Run:
             self.io.notify(f"Kept a copy of the input as {backup_copy(source, self.io.clock)}.")
             self.backed_up = True
         try:
-            summary = write_back(self.sheet, self.updates, self.out)
+            summary = write_back(self.sheet, self.updates, self.out, clock=self.io.clock)
         except WriteBackError as exc:
             self.report.write_error = WriteBackError(
                 f"{exc.message}\nNothing is lost: the ledger holds every answer. Rerun the same "
@@ -340,11 +341,13 @@ class Run:
         self.dirty = False
         self.report.write_error = None
         self.report.output = Path(summary.path)
+        for note in summary.notes:
+            self.io.notify(note)
         for warning in summary.warnings:
             self.io.notify(f"warning: {warning}")
         if summary.columns_added and self.out.resolve() == source.resolve():
             # The file now has the output columns: the next write (--watch) must reuse them.
-            self.sheet = read_sheet(source, self.options.sheet_name, purpose="results")
+            self.sheet = read_sheet(source, self.options.sheet_name, purpose="results", decimal=self.options.decimal)
 
     def interrupted(self, message: str) -> None:
         """Ctrl-C: write what was answered and not yet written, and say so in the report."""

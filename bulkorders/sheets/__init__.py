@@ -12,6 +12,7 @@ EXPORTS = {
     "read_sheet": "read",
     "sheet_names": "read",
     "BadCell": "cells",
+    "amount": "cells",
     "cell_text": "cells",
     "day_month_year": "cells",
     "display": "cells",

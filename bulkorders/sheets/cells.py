@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 
@@ -43,10 +43,90 @@ def display(value: Any) -> str:
     return str(value)
 
 
+class CommaText(str):
+    """A text cell of a sheet whose numbers have decimal commas (`1000,0`, `1.000`)."""
+
+
+_COMMA_GROUPED = re.compile(r"^([+-]?)(\d{1,3}(?:[.\u00a0\u202f' ]\d{3})+|\d+)(?:,(\d+))?$")
+_AMBIGUOUS_COMMA = re.compile(r"^\d{1,3},\d{3}$")
+# 0,375 and 12,5 cannot have a thousands comma (1,000 can); likewise for points.
+_COMMA_EVIDENCE = re.compile(r"^[+-]?(\d+,(\d{1,2}|\d{4,})|0,\d+|\d{1,3}(\.\d{3})+,\d+)$")
+_DOT_EVIDENCE = re.compile(r"^[+-]?(\d+\.(\d{1,2}|\d{4,})|0\.\d+|\d{1,3}(,\d{3})+\.\d+)$")
+_NUMBER_LIKE = re.compile(r"^[+-]?\d[\d.,\u00a0\u202f' ]*$")
+
+
+def decimal_evidence(value: Any) -> str | None:
+    """"," for a text that can only be a decimal-comma number (`0,375`, `1.000,5`), "." for
+    one that can only be a decimal-point number (`0.375`), None otherwise."""
+    if value.__class__ is not str:
+        return None
+    text = value.strip()
+    if _COMMA_EVIDENCE.match(text):
+        return ","
+    if _DOT_EVIDENCE.match(text):
+        return "."
+    return None
+
+
+def as_comma_text(value: Any) -> Any:
+    """A number-looking text cell of a decimal-comma sheet, marked so (other values as they are)."""
+    if value.__class__ is str and _NUMBER_LIKE.match(value.strip()):
+        return CommaText(value)
+    return value
+
+
+def comma_amount(text: str) -> Decimal | None:
+    """`0,375`, `1.000,5` -> their exact Decimal; None when `text` is not such a number."""
+    match = _COMMA_GROUPED.match(text.strip())
+    if match is None:
+        return None
+    sign, digits, fraction = match.groups()
+    number = Decimal(re.sub(r"\D", "", digits) + (f".{fraction}" if fraction else ""))
+    return -number if sign == "-" else number
+
+
+_COMMA_DECIMAL = re.compile(r"\d+,\d+")
+_DOT_THOUSANDS_AMOUNT = re.compile(r"\d{1,3}(?:\.\d{3})+(?:,\d+)?")
+_COMMA_THOUSANDS_AMOUNT = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+
+
+def amount(text: str, decimal: str | None) -> Decimal:
+    """An exact, non-negative amount: `20.00`, or `20,00` (a decimal comma, unless --decimal .).
+
+    `20,000` could be twenty or twenty thousand: refused unless `decimal` says which. Raises
+    BadCell, its message starting with the text.
+    """
+    value = text.strip()
+    if decimal == "," and _DOT_THOUSANDS_AMOUNT.fullmatch(value):  # 1.000,50: thousands dots
+        value = value.replace(".", "")
+    elif decimal == "." and _COMMA_THOUSANDS_AMOUNT.fullmatch(value):  # 1,000.50: thousands commas
+        value = value.replace(",", "")
+    if "," in value:
+        if decimal == "." or (decimal is None and _AMBIGUOUS_COMMA.fullmatch(value)):
+            raise BadCell(
+                f"{text}: is the comma a decimal comma or a thousands separator? Write the "
+                f"amount without thousands separators ({value.replace(',', '')} or "
+                f"{value.replace(',', '.')}), or give --decimal , (or .) to say which."
+            )
+        if not _COMMA_DECIMAL.fullmatch(value):
+            raise BadCell(f"{text} is not an amount (e.g. 25, 12.50 or 12,50).")
+        value = value.replace(",", ".")
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        number = Decimal("NaN")
+    if not number.is_finite() or number < 0:
+        raise BadCell(f"{text} is not an amount (e.g. 25, 12.50 or 12,50).")
+    return number
+
+
 def whole_number(value: Any) -> int:
-    """A whole number of 0 or more, from a number or text cell."""
+    """A whole number of 0 or more, from a number or text cell (a `CommaText` read with
+    decimal commas: `1000,0` and `1.000` are 1000)."""
     cls = value.__class__
-    if cls is int:
+    if cls is CommaText:
+        number = _parse_comma_number(value.strip())
+    elif cls is int:
         number = value
     elif cls is float:
         if not value.is_integer():
@@ -77,6 +157,16 @@ def _parse_text_number(text: str) -> int:
         raise BadCell(f'"{text}" is not a whole number')
     number = int(re.sub(r"\D", "", digits))
     return -number if sign == "-" else number
+
+
+def _parse_comma_number(text: str) -> int:
+    if _AMBIGUOUS_COMMA.match(text):  # "1,000": one with a decimal comma, one thousand in the US
+        raise BadCell(f'"{text}" is ambiguous (a decimal comma or a thousands comma?): '
+                      f"write thousands without a separator, e.g. {text.replace(',', '')}")
+    amount = comma_amount(text)
+    if amount is None or amount != amount.to_integral_value():
+        raise BadCell(f'"{text}" is not a whole number')
+    return int(amount)
 
 
 def text(value: Any) -> str | None:

@@ -15,13 +15,15 @@ class RawSheet:
 
     `rows` yields (Excel row number, cells); cell j sits in 0-based column `col_offset + j`.
     `hidden_cells` finds the cells that read as blank but are not (formulas without a
-    computed value, error cells); it is costly, so it is called only when needed.
+    computed value, error cells); it is costly, so it is called only when needed, like `links`.
     """
 
     name: str | None
     rows: Iterator[tuple[int, list[Any]]]
     col_offset: int = 0
     hidden_cells: Callable[[], list[CellProblem]] | None = None
+    # (Excel row, 0-based column) -> the address a cell links to (its hyperlink, =HYPERLINK)
+    links: Callable[[], dict[tuple[int, int], str]] | None = None
     csv_delimiter: str | None = None
     csv_bom: bool = False
     csv_encoding: str | None = None

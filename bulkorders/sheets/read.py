@@ -4,30 +4,27 @@ with the row numbers the user sees). Cell values are kept as read; validation ju
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bulkorders.errors import SheetError
 from bulkorders.models import RowIssue
-from bulkorders.sheets.cells import shown
+from bulkorders.sheets.cells import as_comma_text, comma_amount, decimal_evidence, shown
 from bulkorders.sheets.csvfile import read_csv
 from bulkorders.sheets.filetype import sniff
-from bulkorders.sheets.headers import (
-    INPUT_COLUMNS,
-    best_candidate,
-    canonical,
-    header_text,
-    is_header,
-    recognised,
-)
+from bulkorders.sheets.headers import INPUT_COLUMNS, TIME_COLUMNS, best_candidate, header_text, is_header, recognised
 from bulkorders.sheets.ooxml import CellProblem, column_letter
 from bulkorders.sheets.raw import RawSheet
+from bulkorders.sheets.write_values import excel_moment
 from bulkorders.sheets.xlsx import read_xlsx, workbook_sheet_names
 
 PURPOSES = ("orders", "results")
 _CANDIDATE_ROWS = 100  # rows looked at to explain a missing header
 _LISTED_HEADERS = 20
+_DECIMAL_SAMPLE = 200  # CSV records looked at to tell decimal commas from decimal points
 
 
 @dataclass(slots=True)
@@ -53,6 +50,9 @@ class Sheet:
     csv_delimiter: str | None = None
     csv_bom: bool = False
     csv_encoding: str | None = None
+    decimal: str = "."  # the decimal mark of the sheet's text numbers: "," or "."
+    # Excel row -> the text a link cell shows, where its link is the cell's hyperlink target
+    link_texts: dict[int, str] = field(default_factory=dict)
 
     def header(self, name: str) -> str:
         """The column's header as the user wrote it (the canonical name when there is no column)."""
@@ -67,8 +67,13 @@ def sheet_names(path: Path) -> list[str]:
     return workbook_sheet_names(path) if sniff(path) == "xlsx" else []
 
 
-def read_sheet(path: Path, sheet_name: str | None = None, *, purpose: str = "orders") -> Sheet:
+def read_sheet(
+    path: Path, sheet_name: str | None = None, *, purpose: str = "orders", decimal: str | None = None
+) -> Sheet:
     """Read an order sheet (purpose="orders") or a sheet of placed orders (purpose="results").
+
+    `decimal` ("," or ".") is the decimal mark of numbers written as text; None detects it:
+    a `;`-separated CSV, or one whose numbers can only be read with decimal commas, has ",".
 
     Raises SheetError, naming the file and what to do, for every file that cannot be used.
     """
@@ -82,10 +87,10 @@ def read_sheet(path: Path, sheet_name: str | None = None, *, purpose: str = "ord
         raw = read_csv(path, purpose)
     else:
         raw = read_xlsx(path, sheet_name)
-    return _build(path, raw, purpose)
+    return _build(path, raw, purpose, decimal)
 
 
-def _build(path: Path, raw: RawSheet, purpose: str) -> Sheet:
+def _build(path: Path, raw: RawSheet, purpose: str, decimal: str | None = None) -> Sheet:
     where = f'{path} (sheet "{raw.name}")' if raw.name else str(path)
     header_number, header_cells, found = _find_header(where, raw, purpose)
     offset = raw.col_offset
@@ -96,7 +101,14 @@ def _build(path: Path, raw: RawSheet, purpose: str) -> Sheet:
     width = len(header_cells)
     gaps = False  # an input cell read as blank: maybe a formula without value, or an error
     need = max(index for _, index in pairs) + 1
-    others = _other_columns(header_cells)
+    links = _link_targets(raw, columns)
+    link_texts: dict[int, str] = {}
+    if decimal is None:
+        raw.rows, decimal = _decimal_mark(raw)
+    commas = [name for name, _ in pairs if name in inputs] if decimal == "," else []
+    charge = "charge" in columns and decimal == ","
+    times = [name for name in TIME_COLUMNS if name in columns]
+    others = _other_columns(header_cells, found)
     for number, cells in raw.rows:
         size = len(cells)
         if size < need:  # short CSV records
@@ -104,6 +116,17 @@ def _build(path: Path, raw: RawSheet, purpose: str) -> Sheet:
         elif size > width:
             width = size
         values = {name: cells[index] for name, index in pairs}
+        if links and number in links:
+            link_texts[number] = header_text(values["link"])
+            values["link"] = links[number]
+        for name in commas:
+            values[name] = as_comma_text(values[name])
+        for name in times:  # as the ledger writes moments: UTC ISO 8601
+            moment = excel_moment(values[name])
+            if moment is not None:
+                values[name] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        if charge and values["charge"].__class__ is str:
+            values["charge"] = comma_amount(values["charge"]) or values["charge"]
         blank = True
         for name, value in values.items():
             if value == "" or (value.__class__ is str and value.isspace()):
@@ -120,7 +143,7 @@ def _build(path: Path, raw: RawSheet, purpose: str) -> Sheet:
     headers += [""] * (offset + width - len(headers))
     issues: list[RowIssue] = []
     if raw.hidden_cells is not None and (gaps or not rows):
-        issues = _hidden_issues(raw.hidden_cells(), header_number, columns, headers)
+        issues = _hidden_issues(raw.hidden_cells(), header_number, columns, headers, set(links))
     if not rows and not issues:
         raise SheetError(
             f"{where}: the header is on row {header_number} but no rows follow it. "
@@ -129,13 +152,42 @@ def _build(path: Path, raw: RawSheet, purpose: str) -> Sheet:
     return Sheet(
         path=path, sheet_name=raw.name, header_row=header_number, headers=headers, columns=columns,
         rows=rows, issues=issues, csv_delimiter=raw.csv_delimiter, csv_bom=raw.csv_bom,
-        csv_encoding=raw.csv_encoding,
+        csv_encoding=raw.csv_encoding, link_texts=link_texts, decimal=decimal,
     )  # fmt: skip
 
 
-def _other_columns(header_cells: list[Any], limit: int = 30) -> list[tuple[str, int]]:
-    """(header, index) of the first `limit` named columns bulkorders does not use itself."""
-    found = [(header_text(c), i) for i, c in enumerate(header_cells) if canonical(c) is None]
+def _decimal_mark(raw: RawSheet) -> tuple[Iterator[tuple[int, list[Any]]], str]:
+    """The rows (unconsumed) and the decimal mark of a CSV's text numbers; "." for a workbook.
+
+    A `;` delimiter means decimal commas (that is why Excel chose it). Otherwise the first
+    rows decide: numbers that can only have decimal commas (`0,375`), and none that can only
+    have decimal points (`0.375`).
+    """
+    if raw.csv_delimiter is None:
+        return raw.rows, "."
+    if raw.csv_delimiter == ";":
+        return raw.rows, ","
+    head = list(itertools.islice(raw.rows, _DECIMAL_SAMPLE))
+    seen = {decimal_evidence(cell) for _, cells in head for cell in cells}
+    mark = "," if "," in seen and "." not in seen else "."
+    return itertools.chain(head, raw.rows), mark
+
+
+def _link_targets(raw: RawSheet, columns: dict[str, int]) -> dict[int, str]:
+    """Excel row -> the address its link cell points to, for cells with a hyperlink."""
+    if raw.links is None or "link" not in columns:
+        return {}
+    column = columns["link"]
+    return {row: address for (row, col), address in raw.links().items() if col == column and address}
+
+
+def _other_columns(
+    header_cells: list[Any], found: dict[str, list[int]], limit: int = 30
+) -> list[tuple[str, int]]:
+    """(header, index) of the first `limit` named columns bulkorders does not use itself: the
+    unrecognised ones, and a user's own `Status` or `Error` (not bulkorders' own, see `ours`)."""
+    used = {index for indexes in found.values() for index in indexes}
+    found = [(header_text(c), i) for i, c in enumerate(header_cells) if i not in used]
     return [(h, i) for h, i in found if h][:limit]
 
 
@@ -200,13 +252,17 @@ def _columns(where: str, header_row: int, found: dict[str, list[int]], offset: i
 
 
 def _hidden_issues(
-    problems: list[CellProblem], header_row: int, columns: dict[str, int], headers: list[str]
-) -> list[RowIssue]:
-    """Cells of input columns that read as blank but hold an uncalculated formula or an error."""
+    problems: list[CellProblem], header_row: int, columns: dict[str, int], headers: list[str],
+    linked: set[int],
+) -> list[RowIssue]:  # fmt: skip
+    """Cells of input columns that read as blank but hold an uncalculated formula or an error
+    (a HYPERLINK formula in the link column has its address: `linked` rows)."""
     wanted = {index: name for name, index in columns.items() if name in INPUT_COLUMNS}
     issues = []
     for problem in problems:
         if problem.row <= header_row or problem.column not in wanted:
+            continue
+        if problem.row in linked and wanted[problem.column] == "link" and problem.kind == "formula":
             continue
         column = headers[problem.column] or wanted[problem.column]
         if problem.kind == "formula":

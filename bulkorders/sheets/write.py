@@ -1,10 +1,12 @@
 """Write-back: the user's own sheet, with the results in the output columns of SPEC.
 
 `write_back` is the one entry point. The output columns (models.OUTPUT_COLUMNS) are
-reused where the sheet already has them (header text compared case-, space- and
-underscore-insensitively) and the missing ones are all added, in SPEC's order, to the
-right of every used column the first time a sheet is written, so a results sheet always
-has the same shape. Everything else in the file survives: the .xlsx writer edits only the
+reused where the sheet already has them as bulkorders wrote them (headers.ours) and the
+missing ones are all added, in SPEC's order, to the right of every used column the first
+time a sheet is written, so a results sheet always has the same shape; a user's own column
+of the same name (their `Status`) is never written, ours is then `status (panel)`. A results
+file that is already there gets the new results written into it, keeping the user's edits
+(see merge); one that no longer matches the input is kept as a timestamped backup first. Everything else in the file survives: the .xlsx writer edits only the
 order sheet's XML and appends two cell formats (see write_xlsx), the CSV writer only the
 records that change (see write_csv). The file is written to a temporary file beside the
 target, synced and renamed over it, so a failure never leaves half a file behind.
@@ -27,8 +29,10 @@ from typing import IO, Any, Protocol
 from bulkorders.clock import Clock
 from bulkorders.errors import UsageError, WriteBackError
 from bulkorders.models import OUTPUT_COLUMNS
+from bulkorders.sheets.headers import canonical, ours
+from bulkorders.sheets.merge import into_existing, is_other_file
 from bulkorders.sheets.write_csv import write_csv
-from bulkorders.sheets.write_values import WriteProblem
+from bulkorders.sheets.write_values import ColumnPlan, WriteProblem
 from bulkorders.sheets.write_xlsx import write_xlsx
 
 __all__ = ["WriteSummary", "backup_copy", "check_writable", "default_output_path", "write_back"]
@@ -51,10 +55,14 @@ class SheetLike(Protocol):
 
 @dataclass
 class WriteSummary:
+    """What a write did: where, how many rows, which columns it added (and titled how)."""
+
     path: Path
     rows_written: int
     columns_added: list[str]
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # said to the user as they are
+    backup: Path | None = None  # the results file kept before it was replaced
 
 
 def default_output_path(source: Path) -> Path:
@@ -68,8 +76,9 @@ def default_output_path(source: Path) -> Path:
     return source.with_name(f"{source.stem}.results{source.suffix}")
 
 
-def backup_copy(source: Path, clock: Clock = time.time) -> Path:
-    """Copy `source` to `NAME.backup-YYYYMMDD-HHMMSS.EXT` beside it (UTC), for --in-place."""
+def backup_copy(source: Path, clock: Clock = time.time, *, before: str = "writing it in place") -> Path:
+    """Copy `source` to `NAME.backup-YYYYMMDD-HHMMSS.EXT` beside it (UTC), for --in-place
+    and before a results file is replaced."""
     stamp = datetime.fromtimestamp(clock(), UTC).strftime("%Y%m%d-%H%M%S")
     target = source.with_name(f"{source.stem}.backup-{stamp}{source.suffix}")
     counter = 2
@@ -81,7 +90,7 @@ def backup_copy(source: Path, clock: Clock = time.time) -> Path:
     except OSError as exc:
         target.unlink(missing_ok=True)
         raise WriteBackError(
-            f"Could not keep a copy of {source} before writing it in place: {_why(exc)}. "
+            f"Could not keep a copy of {source} before {before}: {_why(exc)}. "
             f"Nothing was written. {NOTHING_LOST}"
         ) from exc
     return target
@@ -118,30 +127,72 @@ def _unwritable(out: Path) -> str | None:
     return None
 
 
-def write_back(sheet: SheetLike, updates: Mapping[int, Mapping[str, Any]], out: Path) -> WriteSummary:
+def write_back(
+    sheet: SheetLike, updates: Mapping[int, Mapping[str, Any]], out: Path, *, clock: Clock = time.time
+) -> WriteSummary:
     """Write `sheet`'s file with `updates` applied to `out` (which may be the input itself).
 
     `updates` maps an Excel row number to {output column: value}; a column missing from a
     row's mapping leaves its cell as it is, a None value clears it. Values are str, int,
-    Decimal or datetime (written as UTC ISO 8601 text). Raises WriteBackError when the file
-    cannot be written; the original is then untouched.
+    Decimal or datetime (written as UTC ISO 8601 text). An `out` that exists (an earlier
+    results file) is written into when its rows are the input's; otherwise it is kept as
+    a timestamped backup (`summary.backup`) before it is replaced. Raises WriteBackError
+    when the file cannot be written; the original is then untouched.
     """
     out = Path(out)
     _check(sheet, updates, out)
-    known = {name: index for name, index in sheet.columns.items() if name in OUTPUT_COLUMNS}
+    notes: list[str] = []
+    backup = None
+    if is_other_file(Path(sheet.path), out):
+        merged = into_existing(sheet, updates, out)
+        if isinstance(merged, str):
+            backup = backup_copy(out, clock, before="replacing it")
+            notes.append(
+                f"{out.name} no longer matches {Path(sheet.path).name} ({merged}): kept it as "
+                f"{backup.name}, with any edits you made in it, and wrote a new {out.name}."
+            )
+        else:
+            sheet, updates = merged.sheet, merged.updates
+    summary = _write(sheet, updates, out)
+    summary.notes[:0] = notes
+    summary.backup = backup
+    return summary
+
+
+def _write(sheet: SheetLike, updates: Mapping[int, Mapping[str, Any]], out: Path) -> WriteSummary:
+    known = {**ours(sheet.headers), **{n: i for n, i in sheet.columns.items() if n in OUTPUT_COLUMNS}}
     is_csv = sheet.path.suffix.lower() == ".csv"
 
-    def produce(stream: IO[bytes]) -> tuple[list[str], list[str]]:
+    def produce(stream: IO[bytes]) -> tuple[ColumnPlan, list[str]]:
         common: dict[str, Any] = {"header_row": sheet.header_row, "headers": list(sheet.headers),
                                   "known": known, "updates": updates}  # fmt: skip
         if is_csv:
-            return write_csv(sheet.path, stream, delimiter=sheet.csv_delimiter,
-                             encoding=sheet.csv_encoding, **common)  # fmt: skip
+            return write_csv(sheet.path, stream, delimiter=sheet.csv_delimiter, encoding=sheet.csv_encoding,
+                             decimal=getattr(sheet, "decimal", "."), **common)  # fmt: skip
         return write_xlsx(sheet.path, stream, sheet_name=sheet.sheet_name, **common)
 
-    added, warnings = _atomic_write(sheet.path, out, produce)
+    plan, warnings = _atomic_write(sheet.path, out, produce)
     rows = sum(1 for columns in updates.values() if columns)
-    return WriteSummary(path=out, rows_written=rows, columns_added=added, warnings=warnings)
+    summary = WriteSummary(path=out, rows_written=rows, columns_added=plan.added, warnings=warnings)
+    marked = plan.beside_users()
+    if marked:
+        summary.notes.append(_beside_users_note(sheet.headers, plan, marked))
+    return summary
+
+
+def _beside_users_note(headers: list[str], plan: ColumnPlan, marked: list[str]) -> str:
+    """`Your sheet has its own Status and Error columns: …`, said on the write that adds ours."""
+    names = [name for name in plan.added if plan.titles[name] in marked]
+    theirs = [next(h for h in headers if canonical(h) == name) for name in names]
+    return (
+        f"Your sheet has its own {_and(theirs)} column{'s' if len(theirs) > 1 else ''}: "
+        f"{'they stay' if len(theirs) > 1 else 'it stays'} as you wrote "
+        f"{'them' if len(theirs) > 1 else 'it'}, and bulkorders writes its results to {_and(marked)}."
+    )
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def _check(sheet: SheetLike, updates: Mapping[int, Mapping[str, Any]], out: Path) -> None:
@@ -165,8 +216,8 @@ def _check(sheet: SheetLike, updates: Mapping[int, Mapping[str, Any]], out: Path
 
 
 def _atomic_write(
-    source: Path, out: Path, produce: Callable[[IO[bytes]], tuple[list[str], list[str]]]
-) -> tuple[list[str], list[str]]:
+    source: Path, out: Path, produce: Callable[[IO[bytes]], tuple[ColumnPlan, list[str]]]
+) -> tuple[ColumnPlan, list[str]]:
     """Run `produce` into a temporary file beside `out`, sync it and rename it over `out`."""
     tmp: str | None = None
     held: int | None = None

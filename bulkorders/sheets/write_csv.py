@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from bulkorders.models import OUTPUT_COLUMNS
 from bulkorders.sheets.csvfile import sep_directive
-from bulkorders.sheets.write_values import WriteProblem, cell_out, csv_field, plan_columns
+from bulkorders.sheets.write_values import ColumnPlan, WriteProblem, cell_out, csv_field, plan_columns
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 _TERMINATOR = re.compile(r"(?:\r\n|\r|\n)\Z")
@@ -34,11 +34,13 @@ def write_csv(
     delimiter: str | None,
     encoding: str | None,
     updates: Mapping[int, Mapping[str, Any]],
-) -> tuple[list[str], list[str]]:
-    """Write `source` with the updates applied to `out`; returns (columns added, warnings).
+    decimal: str = ".",
+) -> tuple[ColumnPlan, list[str]]:
+    """Write `source` with the updates applied to `out`; returns (where the columns went, warnings).
 
     Records are numbered from 1 as a spreadsheet shows them (a blank line is a record,
-    a quoted field over several lines is one).
+    a quoted field over several lines is one). With `decimal` ",", numbers are written with
+    decimal commas (`0,375`: exact, no thousands separator), as the file writes its own.
     """
     raw = source.read_bytes()
     codec = _codec(encoding)
@@ -61,11 +63,11 @@ def write_csv(
     warnings: list[str] = []
     changes: dict[int, dict[int, str]] = {}
     if plan.added:
-        changes[header_row] = {plan.positions[name]: _quote(name, delimiter) for name in plan.added}
+        changes[header_row] = {plan.positions[name]: _quote(plan.titles[name], delimiter) for name in plan.added}
     for row, cols in updates.items():
         row_changes = changes.setdefault(row, {})
         for name, value in cols.items():
-            field = _encodable(csv_field(cell_out(name, value)), codec, row, name, warnings)
+            field = _encodable(csv_field(cell_out(name, value), decimal), codec, row, name, warnings)
             row_changes[plan.positions[name]] = _quote(field, delimiter)
     newline = next((m.group(0) for r in records if (m := _TERMINATOR.search(r))), "\r\n")
     beyond_the_end = max(changes, default=0) > len(records)
@@ -77,7 +79,7 @@ def write_csv(
         record = records[number - 1] if number <= len(records) else newline
         pieces.append(_edit(record, changes[number], delimiter, full) if number in changes else record)
     out.write(lead + "".join(pieces).encode(codec))
-    return plan.added, warnings
+    return plan, warnings
 
 
 def _used_width(records: list[str], delimiter: str) -> int:

@@ -16,6 +16,7 @@ from typing import IO
 from bulkorders.sheets.write_values import WriteProblem
 
 CHARGE_FORMAT = "0.00############"  # at least cents, every further decimal the panel gives
+TIME_FORMAT = "yyyy-mm-dd hh:mm:ss"  # submitted_at, checked_at: UTC, as their headers say
 
 
 _CELL_XFS = re.compile(rb"<((?:[\w.-]+:)?)cellXfs\b([^>]*?)(/?)>")
@@ -41,6 +42,11 @@ def _close_tag(xml: bytes, pos: int, end: int, name: bytes) -> int:
 _QUOTE_XF = b'<%sxf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" quotePrefix="1"/>'
 _OUR_NUM_FMT = re.compile(
     rb'<(?:[\w.-]+:)?numFmt numFmtId="(\d+)" formatCode="' + re.escape(CHARGE_FORMAT.encode()) + rb'"/>'
+)
+
+
+_OUR_TIME_FMT = re.compile(
+    rb'<(?:[\w.-]+:)?numFmt numFmtId="(\d+)" formatCode="' + re.escape(TIME_FORMAT.encode()) + rb'"/>'
 )
 
 
@@ -78,7 +84,32 @@ def add_styles(styles: bytes) -> tuple[bytes, int | None, int | None]:
     new_xfs = _charge_xf(prefix, fmt_id) + _QUOTE_XF % prefix
     xfs_open = b"<%scellXfs%s count=\"%d\">" % (prefix, _COUNT.sub(b"", xfs.group(2)), count + 2)
     styles = styles[: xfs.start()] + xfs_open + styles[xfs.end() : xfs_end] + new_xfs + styles[xfs_end:]
-    num_fmt = b'<%snumFmt numFmtId="%d" formatCode="%s"/>' % (prefix, fmt_id, CHARGE_FORMAT.encode())
+    return _add_num_fmt(styles, prefix, fmt_id, CHARGE_FORMAT), count, count + 1
+
+
+def add_time_style(styles: bytes) -> tuple[bytes, int | None]:
+    """Append (once) a cell format showing a date-time as `2027-01-15 08:00:05`; its index."""
+    sheet = _STYLE_SHEET.search(styles)
+    xfs = _CELL_XFS.search(styles)
+    if sheet is None or xfs is None or xfs.group(3):
+        return styles, None
+    prefix = xfs.group(1)
+    xfs_end = _close_tag(styles, xfs.end(), len(styles), b"cellXfs")
+    fmt = _OUR_TIME_FMT.search(styles)
+    if fmt is not None:
+        at = styles.find(_charge_xf(prefix, int(fmt.group(1))), xfs.end(), xfs_end)
+        if at != -1:
+            return styles, len(_XF.findall(styles, xfs.end(), at))
+    fmt_id = max([163, *(int(i) for i in _NUM_FMT_ID.findall(styles))]) + 1
+    count = len(_XF.findall(styles, xfs.end(), xfs_end))
+    xfs_open = b"<%scellXfs%s count=\"%d\">" % (prefix, _COUNT.sub(b"", xfs.group(2)), count + 1)
+    styles = styles[: xfs.start()] + xfs_open + styles[xfs.end() : xfs_end] + _charge_xf(prefix, fmt_id) + styles[xfs_end:]
+    return _add_num_fmt(styles, prefix, fmt_id, TIME_FORMAT), count
+
+
+def _add_num_fmt(styles: bytes, prefix: bytes, fmt_id: int, code: str) -> bytes:
+    """`styles` with the number format `code` declared under `fmt_id`."""
+    num_fmt = b'<%snumFmt numFmtId="%d" formatCode="%s"/>' % (prefix, fmt_id, code.encode())
     fmts = _NUM_FMTS.search(styles)
     block = b'<%snumFmts count="1">%s</%snumFmts>' % (prefix, num_fmt, prefix)
     if fmts is None:  # numFmts comes first in a styleSheet
@@ -91,7 +122,36 @@ def add_styles(styles: bytes) -> tuple[bytes, int | None, int | None]:
         n = len(_NUM_FMT_ID.findall(styles, fmts.end(), fmts_end)) + 1
         opened = b"<%snumFmts%s count=\"%d\">" % (prefix, _COUNT.sub(b"", fmts.group(2)), n)
         styles = styles[: fmts.start()] + opened + styles[fmts.end() : fmts_end] + num_fmt + styles[fmts_end:]
-    return styles, count, count + 1
+    return styles
+
+
+_COLS = re.compile(rb"<(?:[\w.-]+:)?cols\b[^>]*?(/?)>")
+_COLS_CLOSE = re.compile(rb"</(?:[\w.-]+:)?cols>")
+
+
+def size_columns(head: bytes, prefix: bytes, widths: Mapping[int, float]) -> bytes:
+    """`head` (a worksheet's XML before `<sheetData>`) with a width for each (1-based) column
+    of `widths` that has none yet: a width the user (or an earlier run) set is kept."""
+    covered: set[int] = set()
+    for tag in _COL.finditer(head):
+        span = {name: int(value) for _space, name, value in _COL_SPAN.findall(tag.group(1))}
+        if b"min" in span and b"max" in span:
+            covered.update(range(span[b"min"], span[b"max"] + 1))
+    new = {col: b'<%scol min="%d" max="%d" width="%.2f" customWidth="1"/>' % (prefix, col, col, width)
+           for col, width in widths.items() if col not in covered}  # fmt: skip
+    if not new:
+        return head
+    cols = _COLS.search(head)
+    if cols is None:  # <cols> comes right before <sheetData>
+        return head + b"<%scols>%s</%scols>" % (prefix, b"".join(new[c] for c in sorted(new)), prefix)
+    end = cols.end() if cols.group(1) else _COLS_CLOSE.search(head, cols.end()).start()  # type: ignore[union-attr]
+    tags = [(int(_COL_SPAN.search(t.group(0)).group(3)) if _COL_SPAN.search(t.group(0)) else 0, t.group(0))  # type: ignore[union-attr]
+            for t in _COL.finditer(head, cols.end(), end)]  # fmt: skip
+    tags += list(new.items())
+    body = b"".join(tag for _, tag in sorted(tags, key=lambda item: item[0]))
+    open_tag = cols.group(0)[:-2] + b">" if cols.group(1) else cols.group(0)
+    tail = head[end:] if not cols.group(1) else b"</%scols>" % prefix + head[cols.end() :]
+    return head[: cols.start()] + open_tag + body + tail
 
 
 def show_columns(head: bytes, added: set[int]) -> bytes:

@@ -9,10 +9,12 @@ leading `'` in CSV. Numbers stay numbers, negative ones included.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from bulkorders.sheets.headers import PANEL_MARK, TIME_COLUMNS, canonical, output_title
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Excel keeps at most this many characters in a cell; a longer panel text is cut.
@@ -51,6 +53,8 @@ def cell_out(column: str, value: Any) -> CellOut | None:
     """
     if value is None:
         return None
+    if column in TIME_COLUMNS:
+        value = sheet_time(value)
     if isinstance(value, bool):
         return _text(str(value))
     if isinstance(value, int):
@@ -76,6 +80,38 @@ def cell_out(column: str, value: Any) -> CellOut | None:
     return _text(text)
 
 
+_EXCEL_EPOCH = datetime(1899, 12, 30, tzinfo=UTC)
+_ISO_MOMENT = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.\d+)?(?:Z|[+-]00:?00)?")
+
+
+def excel_time(value: Any) -> CellOut | None:
+    """A moment (a datetime, or UTC ISO 8601 text as the ledger keeps it) as an Excel
+    date-time number (days since 1899-12-30, to the second); None for anything else."""
+    moment = excel_moment(value)
+    if moment is None:
+        return None
+    seconds = int((moment - _EXCEL_EPOCH).total_seconds())
+    days = (Decimal(seconds) / Decimal(86400)).quantize(Decimal("1e-10"))
+    return CellOut(_plain_decimal(days), is_number=True)
+
+
+def sheet_time(value: Any) -> Any:
+    """A moment as a time column shows it in text: `2027-01-15 08:00:05` (UTC, as the header
+    says), which spreadsheets read as a date-time (ISO's `T…Z` they read as text)."""
+    moment = excel_moment(value)
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment is not None else value
+
+
+def excel_moment(value: Any) -> datetime | None:
+    """A datetime or UTC ISO 8601 text as an aware UTC datetime; None for anything else."""
+    moment = value if isinstance(value, datetime) else None
+    if isinstance(value, str) and (found := _ISO_MOMENT.fullmatch(value.strip())):
+        moment = datetime(*(int(part) for part in found.groups()), tzinfo=UTC)  # type: ignore[misc]
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def utc_iso(moment: datetime) -> str:
     """`2024-05-01T12:00:00Z`: a moment in UTC, ISO 8601, to the second (naive means UTC)."""
     if moment.tzinfo is None:
@@ -83,10 +119,13 @@ def utc_iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def csv_field(cell: CellOut | None) -> str:
-    """The text of a CSV field: formula-like texts get a leading `'` so no program runs them."""
+def csv_field(cell: CellOut | None, decimal: str = ".") -> str:
+    """The text of a CSV field: formula-like texts get a leading `'` so no program runs them;
+    numbers get the file's decimal mark."""
     if cell is None:
         return ""
+    if cell.is_number:
+        return cell.text.replace(".", decimal)
     return "'" + cell.text if cell.formula_like else cell.text
 
 
@@ -116,10 +155,16 @@ def _plain_decimal(number: Decimal) -> str:
 
 @dataclass(frozen=True)
 class ColumnPlan:
-    """0-based column index of every output column, and the ones that are new (in order)."""
+    """0-based column index of every output column, the ones that are new (in order), and the
+    header each new one gets (`status`, or `status (panel)` beside a user's own `Status`)."""
 
     positions: dict[str, int]
     added: list[str]
+    titles: dict[str, str] = field(default_factory=dict)
+
+    def beside_users(self) -> list[str]:
+        """Titles of the added columns that got the `(panel)` mark, in order."""
+        return [self.titles[name] for name in self.added if self.titles[name].endswith(f"{PANEL_MARK})")]
 
 
 def header_key(text: Any) -> str:
@@ -130,20 +175,20 @@ def header_key(text: Any) -> str:
 def plan_columns(
     headers: list[str], known: dict[str, int], used_width: int, output_columns: tuple[str, ...]
 ) -> ColumnPlan:
-    """Reuse each output column the sheet already has; put the others, in order, after
-    `used_width` (the count of columns holding anything: cells, formulas, merges)."""
-    by_key: dict[str, int] = {}
-    for index, text in enumerate(headers):
-        if text is not None and str(text).strip():
-            by_key.setdefault(header_key(text), index)
+    """Reuse each output column bulkorders wrote (`known`, see headers.ours); put the others,
+    in order, after `used_width` (the count of columns holding anything: cells, formulas,
+    merges). A column of the user's with the same name is never reused: ours is marked."""
+    users = {canonical(text) for index, text in enumerate(headers) if index not in known.values()}
     positions: dict[str, int] = {}
     added: list[str] = []
+    titles: dict[str, str] = {}
     next_free = max(used_width, len(headers))
     for name in output_columns:
-        index = known.get(name, by_key.get(header_key(name)))
+        index = known.get(name)
         if index is None:
             index = next_free
             next_free += 1
             added.append(name)
+            titles[name] = output_title(name, beside_users=name in users)
         positions[name] = index
-    return ColumnPlan(positions, added)
+    return ColumnPlan(positions, added, titles)

@@ -15,6 +15,7 @@ tens of megabytes.
 
 from __future__ import annotations
 
+import itertools
 import re
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
@@ -23,14 +24,17 @@ from pathlib import Path
 from typing import IO, Any
 
 from bulkorders.models import OUTPUT_COLUMNS
+from bulkorders.sheets.headers import TIME_COLUMNS
 from bulkorders.sheets.parts import SheetPart, sheet_parts, styles_part
 from bulkorders.sheets.write_package import (
     add_styles,
+    add_time_style,
     column_index,
     column_letter,
     copy_package,
     drop_calc_chain,
     show_columns,
+    size_columns,
 )  # fmt: skip
 from bulkorders.sheets.write_values import (
     FORMULA_STARTS,
@@ -38,9 +42,13 @@ from bulkorders.sheets.write_values import (
     ColumnPlan,
     WriteProblem,
     cell_out,
+    excel_time,
     plan_columns,
 )  # fmt: skip
 
+MIN_WIDTH, MAX_WIDTH = 10, 60  # an added column's width, in characters
+_WIDTH_SAMPLE = 2000  # rows looked at for it
+_STYLED = frozenset({"charge", *TIME_COLUMNS})
 MAX_SHEET_PART = 1024 * 1024 * 1024  # a worksheet XML bigger than this is not an order sheet
 
 _SHEET_DATA = re.compile(rb"<((?:[\w.-]+:)?)sheetData\b[^>]*?(/?)>")
@@ -71,6 +79,7 @@ class _Context:
     header_style: int | None = None
     charge_style: int | None = None
     quote_style: int | None = None
+    time_style: int | None = None
     warnings: list[str] = field(default_factory=list)
     replaced_formula: bool = False
     cells_have_refs: bool = True
@@ -83,12 +92,15 @@ class _Context:
         """
         if row == self.header_row:
             cells = self.plan.added
-            return {self.plan.positions[n] + 1: (CellOut(n), self.header_style) for n in cells}
+            return {self.plan.positions[n] + 1: (CellOut(self.plan.titles[n]), self.header_style) for n in cells}
         found: dict[int, tuple[CellOut | None, int | None]] = {}
         for name, raw in self.updates.get(row, {}).items():
-            value = cell_out(name, raw)
+            moment = excel_time(raw) if name in TIME_COLUMNS and self.time_style is not None else None
+            value = moment or cell_out(name, raw)
             style = None
-            if value is not None and value.formula_like:
+            if moment is not None:
+                style = self.time_style
+            elif value is not None and value.formula_like:
                 style = self.quote_style
             elif value is not None and value.is_number and name == "charge":
                 style = self.charge_style
@@ -105,8 +117,8 @@ def write_xlsx(
     headers: list[str],
     known: dict[str, int],
     updates: Mapping[int, Mapping[str, Any]],
-) -> tuple[list[str], list[str]]:
-    """Write `source` with the updates applied to `out`; returns (columns added, warnings)."""
+) -> tuple[ColumnPlan, list[str]]:
+    """Write `source` with the updates applied to `out`; returns (where the columns went, warnings)."""
     try:
         with zipfile.ZipFile(source) as zf:
             part = _find_sheet(zf, sheet_name)
@@ -126,21 +138,27 @@ def write_xlsx(
                     )
                 else:
                     styles_xml, context.charge_style, context.quote_style = add_styles(zf.read(styles))
+                    if _writes_times(updates):
+                        styles_xml, context.time_style = add_time_style(styles_xml)
                     edits[styles] = [styles_xml]
             edits[part.part] = list(_splice(xml, context))  # pieces: slices of xml, not a joined copy
             if context.replaced_formula:
                 edits.update(drop_calc_chain(zf))
             copy_package(zf, out, edits)
-            return plan.added, context.warnings
+            return plan, context.warnings
     except (zipfile.BadZipFile, KeyError, ValueError, SyntaxError, EOFError) as exc:
         raise WriteProblem(f"{source.name} is not a workbook that can be edited ({exc})") from exc
 
 
+def _writes_times(updates: Mapping[int, Mapping[str, Any]]) -> bool:
+    return any(columns.get(name) is not None for columns in updates.values() for name in TIME_COLUMNS)
+
+
 def _needs_styles(updates: Mapping[int, Mapping[str, Any]]) -> bool:
-    """Will a charge number or a formula-like text be written? (Cheap: no conversion.)"""
+    """Will a charge or a time number or a formula-like text be written? (Cheap: no conversion.)"""
     for columns in updates.values():
         for name, value in columns.items():
-            if name == "charge" and value is not None:
+            if name in _STYLED and value is not None:
                 return True
             if isinstance(value, str) and value.startswith(FORMULA_STARTS):
                 return True
@@ -242,6 +260,7 @@ def _splice(xml: bytes, context: _Context) -> Iterator[bytes]:
     pending = sorted(rows)
     head = _grow_dimension(xml[: data.start()], pending, context)
     head = show_columns(head, {context.plan.positions[name] + 1 for name in context.plan.added})
+    head = size_columns(head, prefix, _widths(context))
     open_tag = xml[data.start() : data.end()]
     if data.group(2):  # <sheetData/>: open it
         open_tag = b"<" + prefix + b"sheetData>"
@@ -265,6 +284,23 @@ def _splice(xml: bytes, context: _Context) -> Iterator[bytes]:
     if data.group(2):
         yield b"</" + prefix + b"sheetData>"
     yield xml[data_end:]
+
+
+def _widths(context: _Context) -> dict[int, float]:
+    """1-based column -> width (in characters) of each added column: its header or its
+    longest value (in the first rows written), within MIN_WIDTH..MAX_WIDTH."""
+    sample = list(itertools.islice(context.updates.values(), _WIDTH_SAMPLE))
+    widths = {}
+    for name in context.plan.added:
+        longest = len(context.plan.titles[name])
+        if name in TIME_COLUMNS:
+            longest = max(longest, len("2027-01-15 08:00:05"))
+        else:
+            for columns in sample:
+                value = cell_out(name, columns.get(name))
+                longest = max(longest, len(value.text) if value is not None else 0)
+        widths[context.plan.positions[name] + 1] = float(min(MAX_WIDTH, max(MIN_WIDTH, longest + 2)))
+    return widths
 
 
 def _new_row(prefix: bytes, number: int, context: _Context) -> bytes:

@@ -11,6 +11,7 @@ import python_calamine as calamine
 
 from bulkorders.errors import SheetError
 from bulkorders.sheets.filetype import SAVE_AS_XLSX
+from bulkorders.sheets.links import cell_links
 from bulkorders.sheets.ooxml import blank_looking_cells, declared_size, sheet_part, used_extent
 from bulkorders.sheets.raw import RawSheet
 
@@ -36,10 +37,11 @@ def read_xlsx(path: Path, sheet_name: str | None) -> RawSheet:
             _reraise_fatal(exc)
             raise SheetError(_damaged(path, exc)) from None
     hidden = (lambda: blank_looking_cells(path, part)) if part else None
+    links = (lambda: cell_links(path, part)) if part else None
     start = sheet.start
     return RawSheet(
         name=name, rows=_rows(sheet), col_offset=start[1] if start else 0,
-        hidden_cells=hidden, sheet_names=names,
+        hidden_cells=hidden, links=links, sheet_names=names,
     )  # fmt: skip
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bulkorders.clock import Clock, utc_now_iso
-from bulkorders.errors import NotConfirmed, UsageError, WriteBackError
+from bulkorders.errors import BulkOrdersError, FundsError, Interrupted, NotConfirmed, UsageError, WriteBackError
 from bulkorders.ledger import RowState, assign_identities, canonical_content, record_row_columns
 from bulkorders.models import Balance, OrderRow, RowIssue, Severity
 from bulkorders.progress import Reporter, SilentReporter
@@ -64,6 +64,8 @@ class SubmitOptions:
     resend_uncertain: bool = False
     retry_rejected: bool = False
     write_only: bool = False  # place nothing: write the results sheet from the ledger
+    decimal: str | None = None  # the sheet's decimal mark ("," or "."); None: detected
+    max_spend_text: str | None = None  # --max-spend as typed, read with the sheet's decimal mark
 
 
 @dataclass
@@ -92,6 +94,7 @@ def submit_sheet(source: Path, options: SubmitOptions, io: SubmitIO) -> SubmitOu
             f"The results keep the input's format: give --out a name ending in {source.suffix} (not {out.name})."
         )
     given = _read(source, options, io)
+    options = _with_max_spend(options, given.sheet)
     if not options.dry_run:
         check_writable(out)
     name = options.campaign or source.stem
@@ -117,7 +120,7 @@ def _read(source: Path, options: SubmitOptions, io: SubmitIO) -> _Input:
     from bulkorders.sheets import read_sheet
     from bulkorders.validation import validate_sheet
 
-    sheet = read_sheet(source, options.sheet_name, purpose="orders")
+    sheet = read_sheet(source, options.sheet_name, purpose="orders", decimal=options.decimal)
     # Rows that carry an order id are validated too: their content keeps the occurrence
     # numbering of identical rows the same as when they were placed.
     report = validate_sheet(without_order_ids(sheet), io.catalogue)
@@ -130,6 +133,19 @@ def _read(source: Path, options: SubmitOptions, io: SubmitIO) -> _Input:
         io.notify(str(issue) if issue.severity is Severity.ERROR else f"warning: {issue}")
     others = {row.row: row.others for row in sheet.rows if row.others}
     return _Input(replace(sheet, rows=[]), report.rows, invalid, existing, others)
+
+
+def _with_max_spend(options: SubmitOptions, sheet: Sheet) -> SubmitOptions:
+    """--max-spend as typed, read as the sheet writes its numbers (`20,00` in a ;-CSV)."""
+    if options.max_spend_text is None:
+        return options
+    from bulkorders.sheets import BadCell, amount
+
+    decimal = options.decimal or ("," if sheet.decimal == "," else None)
+    try:
+        return replace(options, max_spend=amount(options.max_spend_text, decimal))
+    except BadCell as exc:
+        raise UsageError(f"--max-spend {exc}") from None
 
 
 def _warn_if_another_file(name: str, source: Path, io: SubmitIO) -> None:
@@ -163,7 +179,7 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
     to_send = _to_send(rows, options)
     if to_send and recover_placed(
         campaign, to_send, _results_files(given.sheet.path, campaign, options),
-        options.sheet_name, io,
+        options.sheet_name, io, options.decimal,
     ):  # fmt: skip
         rows = _reload(campaign, [(excel, row.id) for excel, row in rows], io)
         to_send = _to_send(rows, options)
@@ -400,14 +416,14 @@ def _write_results(
         chunk = rows[start : start + _RECORDS_CHUNK]
         order_ids = [row.order_id for _, row in chunk if row.order_id]
         records = io.ledger.orders(io.panel, order_ids) if order_ids else {}
-        for excel, values in campaign_updates(chunk, records).items():
+        for excel, values in campaign_updates(chunk, records, not_sent=_not_sent_why(outcome.stop)).items():
             updates.set(excel, values)
     for excel, values in campaign_updates([], {}, invalid).items():
         updates.set(excel, values)
     try:
         if options.in_place:
-            io.notify(f"Kept a copy of the input as {backup_copy(source)}.")
-        summary = write_back(sheet, updates, out)
+            io.notify(f"Kept a copy of the input as {backup_copy(source, io.clock)}.")
+        summary = write_back(sheet, updates, out, clock=io.clock)
     except WriteBackError as exc:
         io.ledger.set_results_path(campaign, str(out), True)
         outcome.write_error = WriteBackError(
@@ -417,8 +433,24 @@ def _write_results(
         return
     io.ledger.set_results_path(campaign, str(summary.path), False)
     outcome.output = Path(summary.path)
+    for note in summary.notes:
+        io.notify(note)
     for warning in summary.warnings:
         io.notify(f"warning: {warning}")
+
+
+def _not_sent_why(stop: BulkOrdersError | None) -> str | None:
+    """Why the rows still to place were not sent, for their error cell; None: the run did not stop."""
+    if stop is None:
+        return None
+    if isinstance(stop, Interrupted):
+        return "the run was interrupted (Ctrl-C) before it was sent"
+    if isinstance(stop, FundsError):
+        return "the panel ran out of funds before it was sent"
+    lost = re.search(r"lost the answers of (\d+) orders in a row", stop.message)
+    if lost:
+        return f"sending stopped after {lost.group(1)} lost answers in a row"
+    return f"sending stopped ({stop.message.split('. ')[0].rstrip('.')})"
 
 
 def _row_outcomes(

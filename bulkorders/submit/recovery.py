@@ -32,12 +32,14 @@ def recover_placed(
     results: Sequence[Path],
     sheet_name: str | None,
     io: SubmitIO,
+    decimal: str | None = None,
 ) -> int:
     """Record placed the rows of `to_send` that a results sheet of `results` shows placed.
 
     Returns how many were recovered (and says so through `io.notify`). A results sheet that
     exists but cannot be read stops the run before anything is sent: it may be the only
-    record of what was placed.
+    record of what was placed. `decimal` is the input's --decimal: its results file is
+    written with the same decimal mark.
     """
     wanted = {row.identity: row for row in to_send}
     recovered = 0
@@ -46,7 +48,7 @@ def recover_placed(
             continue
         found = [
             (wanted.pop(identity).id, order_id)
-            for identity, order_id in shown_placed(path, sheet_name, io).items()
+            for identity, order_id in shown_placed(path, sheet_name, io, decimal).items()
             if identity in wanted
         ]
         if found:
@@ -69,13 +71,13 @@ def _written_by_this_ledger(campaign: Campaign, path: Path) -> bool:
     return same_file and file_stamp(path) == campaign.results_stamp
 
 
-def shown_placed(path: Path, sheet_name: str | None, io: SubmitIO) -> dict[str, str]:
+def shown_placed(path: Path, sheet_name: str | None, io: SubmitIO, decimal: str | None = None) -> dict[str, str]:
     """Row identity -> order id, for the rows of the results sheet at `path` with an order id."""
     from bulkorders.sheets import read_sheet
     from bulkorders.validation import validate_sheet
 
     try:
-        sheet = read_sheet(path, sheet_name, purpose="orders")
+        sheet = read_sheet(path, sheet_name, purpose="orders", decimal=decimal)
     except BulkOrdersError as exc:
         raise SheetError(
             f"Cannot read the results sheet {path} to check which rows it shows placed: "

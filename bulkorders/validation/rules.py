@@ -286,9 +286,30 @@ def _link(check: _RowCheck, rule: TypeRule, service: Service, values: dict[str, 
     if _SPACE(link):
         check.error("link", f'"{shown(link)}" has spaces inside; a link has none')
         return None
+    shows = getattr(check.sheet, "link_texts", {}).get(check.row)
+    if shows and _another_address(shows, link):
+        check.error("link", f'the cell shows "{shown(shows)}" but its hyperlink goes to "{shown(link)}"; '
+                            "make the two the same address (or the shown text a plain name) and rerun")  # fmt: skip
+        return None
     if not link.lower().startswith(LINK_SCHEMES):
         check.warn("link", f'"{shown(link)}" is not an http(s):// link; the panel may refuse it')
     return link
+
+
+def _another_address(shows: str, link: str) -> bool:
+    """Is the text a link cell shows a web address other than the one it links to?"""
+    text = shows.strip()
+    if not re.match(r"(?i)(https?://|www\.)", text):
+        return False
+    return _address_key(text) != _address_key(link)
+
+
+def _address_key(address: str) -> str:
+    """`https://www.x.test/p/` and `www.x.test/p` are one address."""
+    key = re.sub(r"(?i)^https?://", "", address.strip())
+    key = re.sub(r"(?i)^www\.", "", key).rstrip("/")
+    host, _, rest = key.partition("/")
+    return f"{host.lower()}/{rest}"
 
 
 def _quantity(
