@@ -86,6 +86,7 @@ class Settings:
     catalogue_ttl: float = DEFAULT_CATALOGUE_TTL
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     read_timeout: float = DEFAULT_READ_TIMEOUT
+    request_deadline: float | None = None  # seconds for a whole request; None: 2 × read_timeout
     profiles: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     def panel(self) -> Panel:
@@ -135,6 +136,7 @@ def load_settings(
         catalogue_ttl=_number(data, "catalogue_ttl", DEFAULT_CATALOGUE_TTL, config_path),
         connect_timeout=_number(data, "connect_timeout", DEFAULT_CONNECT_TIMEOUT, config_path),
         read_timeout=_number(data, "read_timeout", DEFAULT_READ_TIMEOUT, config_path),
+        request_deadline=_optional_number(data, "request_deadline", config_path),
         profiles=profiles,
     )
 
@@ -241,6 +243,10 @@ def _number(data: dict[str, Any], name: str, default: float, path: Path) -> floa
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         raise ConfigError(f"{path}: {name} must be a positive number of seconds.")
     return float(value)
+
+
+def _optional_number(data: dict[str, Any], name: str, path: Path) -> float | None:
+    return _number(data, name, 0.0, path) if name in data else None
 
 
 def _path_or_none(value: Any) -> Path | None:

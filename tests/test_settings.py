@@ -148,3 +148,20 @@ def test_a_profile_and_the_url_of_one_panel_share_campaigns(tmp_path):
     again = run("--config", str(config), "--panel", "sandbox", "submit", "--yes", str(sheet))
     assert again.exit_code == 0, again.output
     assert again.stdout.startswith("Placed no new order.")
+
+
+def test_request_deadline_from_the_config_file_reaches_the_client(tmp_path):
+    from bulkorders.panel import open_client
+    from bulkorders.settings import load_settings
+
+    config = tmp_path / "config.toml"
+    config.write_text("read_timeout = 30\n")
+    with open_client(load_settings(panel="sandbox", config=config)) as default:
+        assert default._deadline == 60  # twice the read timeout
+    config.write_text("read_timeout = 30\nrequest_deadline = 5\n")
+    with open_client(load_settings(panel="sandbox", config=config)) as configured:
+        assert configured._deadline == 5
+    config.write_text("request_deadline = 0\n")
+    result = run("--config", str(config), "--panel", "sandbox", "balance")
+    assert result.exit_code == 3
+    assert result.stderr == f"Error: {config}: request_deadline must be a positive number of seconds.\n"

@@ -17,12 +17,20 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import httpx
 
 from bulkorders import __version__
-from bulkorders.errors import AuthError, BadAnswer, ConfigError, FundsError, PanelError, PanelUnreachable
+from bulkorders.errors import (
+    AuthError,
+    BadAnswer,
+    ConfigError,
+    FundsError,
+    Interrupted,
+    PanelError,
+    PanelUnreachable,
+)
 from bulkorders.models import (
     AddResult,
     Balance,
@@ -33,6 +41,7 @@ from bulkorders.models import (
     Service,
 )
 from bulkorders.panel import answers
+from bulkorders.panel import transport as wire
 from bulkorders.panel.answers import AnswerShapeError
 from bulkorders.panel.retry import (
     BAD_URL,
@@ -89,6 +98,7 @@ class PanelClient:
         transport: httpx.BaseTransport | None = None,
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
+        deadline: float | None = None,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         log: Callable[[str], None] | None = None,
@@ -103,12 +113,15 @@ class PanelClient:
         self._max_parallel = max(1, max_parallel)
         self._lock = threading.Lock()
         self.requests_sent = 0  # requests that may have reached the panel (tests, benches)
-        self._http = httpx.Client(
+        self._deadline = deadline or 2 * read_timeout
+        self._guard = wire.Guard()
+        self._http = wire.build_http(
+            url,
+            self._guard,
             transport=transport,
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
             limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=32),
             headers={"User-Agent": f"bulkorders/{__version__}"},
-            follow_redirects=False,  # a redirected POST would come back as a GET without the form
         )
 
     def __repr__(self) -> str:
@@ -117,6 +130,11 @@ class PanelClient:
     def close(self) -> None:
         """Close the connections."""
         self._http.close()
+
+    def abort(self) -> None:
+        """Give up every request in progress within a fraction of a second (Ctrl-C): an `add`
+        that was sent comes back lost, anything else raises Interrupted. For any thread."""
+        self._guard.abort()
 
     def __enter__(self) -> PanelClient:
         return self
@@ -317,9 +335,13 @@ class PanelClient:
                     f"The panel URL {self.url} cannot be used ({self._reason(exc)}). "
                     "Set a URL such as https://panel.example/api/v2, then rerun."
                 ) from exc
+            except wire.AnswerTooLarge as exc:
+                self._too_large(exc, read_only=read_only)
             except NOTHING_SENT as exc:
+                self._check_aborted(action, read_only=True)
                 reason = self._reason(exc)
             except httpx.TransportError as exc:
+                self._check_aborted(action, read_only=read_only)
                 reason = self._reason(exc)
                 if not read_only:
                     raise _AnswerLost(f"{reason}; the request may have reached the panel") from exc
@@ -344,9 +366,10 @@ class PanelClient:
         shown = " ".join(f"{k}={_shorten(v)}" for k, v in fields.items())
         self._emit(f"-> {action} key=*** {shown}".rstrip())
         started = time.monotonic()
+        data = {"key": self._key, "action": action, **fields}
         try:
-            response = self._http.post(self.url, data={"key": self._key, "action": action, **fields})
-        except httpx.TransportError as exc:
+            response = wire.post(self._http, self._guard, self.url, data, action=action, deadline=self._deadline)
+        except (httpx.TransportError, wire.AnswerTooLarge) as exc:
             if not isinstance(exc, NOTHING_SENT + BAD_URL):
                 self._count()
             self._emit(f"<- {action} failed after {_ms(started)} ms: {self._reason(exc)}")
@@ -357,9 +380,9 @@ class PanelClient:
             doc = answers.decode(text)
         except answers.NotJson:
             doc = _NOT_JSON
-        self._emit(f"<- {action} HTTP {response.status_code} in {_ms(started)} ms, {len(text)} chars")
+        self._emit(f"<- {action} HTTP {response.status} in {_ms(started)} ms, {len(text)} chars")
         return _Reply(
-            status=response.status_code,
+            status=response.status,
             text=text,
             doc=doc,
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
@@ -367,7 +390,26 @@ class PanelClient:
         )
 
     def _reason(self, exc: Exception) -> str:
+        if isinstance(exc, wire.AnswerTooLarge):
+            return str(exc)
+        if self._guard.aborted:
+            return "interrupted (Ctrl-C) before the answer came back"
+        if isinstance(exc, httpx.TimeoutException) and "deadline" in str(exc):
+            return f"no complete answer within {self._deadline:g} s (the deadline of a request)"
         return self._mask(describe_failure(exc, self._read_timeout))
+
+    def _check_aborted(self, action: str, *, read_only: bool) -> None:
+        """After abort(): stop, unless an `add`/refill/cancel may have left (then it is lost)."""
+        if self._guard.aborted and (read_only or not self._guard.wrote):
+            raise Interrupted(f"Interrupted while asking the panel for {action}; nothing more was sent.")
+
+    def _too_large(self, exc: wire.AnswerTooLarge, *, read_only: bool) -> NoReturn:
+        if not read_only:
+            raise _AnswerLost(f"{exc}; the request reached the panel") from exc
+        raise BadAnswer(
+            f"The panel sent {exc}, more than bulkorders reads for it, so it was refused. "
+            f"Check that {self.url} is the panel's API v2 endpoint, then rerun."
+        ) from exc
 
     def _count(self) -> None:
         with self._lock:
@@ -397,6 +439,9 @@ class PanelClient:
         try:
             futures = [pool.submit(run, chunk) for chunk in chunks]
             return [future.result() for future in futures]
+        except KeyboardInterrupt:
+            self.abort()  # the chunks in flight give up at once instead of being awaited
+            raise
         finally:  # on an error or Ctrl-C, chunks not yet started are not sent at all
             pool.shutdown(wait=True, cancel_futures=True)
 

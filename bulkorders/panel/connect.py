@@ -27,6 +27,7 @@ def open_client(settings: Settings, *, clock: Clock | None = None) -> PanelClien
         transport=transport,
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
+        deadline=settings.request_deadline,
         log=_debug_log if settings.debug else None,
     )
 
