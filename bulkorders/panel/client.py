@@ -43,6 +43,7 @@ from bulkorders.models import (
 from bulkorders.panel import answers
 from bulkorders.panel import transport as wire
 from bulkorders.panel.answers import AnswerShapeError
+from bulkorders.panel.masking import KeyMask
 from bulkorders.panel.retry import (
     BAD_URL,
     NOTHING_SENT,
@@ -53,7 +54,6 @@ from bulkorders.panel.retry import (
 
 __all__ = ["PanelClient", "RetryPolicy"]
 
-MIN_MASKED_KEY = 8  # real panel keys are 32+ characters
 CHUNK = 100  # the panels' limit for orders=/refills= lists
 MAX_CONNECTIONS = 64
 _NOT_JSON: Any = object()
@@ -106,6 +106,7 @@ class PanelClient:
     ) -> None:
         self.url = url
         self._key = key
+        self._masker = KeyMask(key)
         self._read_timeout = read_timeout
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
@@ -375,7 +376,7 @@ class PanelClient:
             self._emit(f"<- {action} failed after {_ms(started)} ms: {self._reason(exc)}")
             raise
         self._count()
-        text = response.text
+        text = self._mask(response.text)  # the one place panel text enters: masked here
         try:
             doc = answers.decode(text)
         except answers.NotJson:
@@ -386,7 +387,7 @@ class PanelClient:
             text=text,
             doc=doc,
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
-            location=response.headers.get("Location"),
+            location=self._mask(response.headers.get("Location") or "") or None,
         )
 
     def _reason(self, exc: Exception) -> str:
@@ -420,12 +421,9 @@ class PanelClient:
             self._log(self._mask(line))
 
     def _mask(self, text: str) -> str:
-        """The key never leaves this object, even when a panel echoes it back.
-
-        Keys too short to be real secrets (the sandbox's "sandbox") are not masked in
-        panel texts, where replacing them would garble ordinary words.
-        """
-        return text.replace(self._key, "***") if len(self._key) >= MIN_MASKED_KEY else text
+        """The key never leaves this object, in any encoding, even when a panel echoes it
+        back (see `masking.KeyMask`)."""
+        return self._masker(text)
 
     def _chunked(self, ids: Sequence[str], run: Callable[[list[str]], _T]) -> list[_T]:
         """Run `run` on chunks of <= 100 distinct ids, at most `max_parallel` at once, in order."""
