@@ -10,12 +10,8 @@ from __future__ import annotations
 
 import csv
 import html
-import http.server
 import json
-import threading
-from collections.abc import Iterator
-from typing import Any
-from urllib.parse import parse_qs, quote, quote_plus
+from urllib.parse import quote, quote_plus
 
 import pytest
 from click.testing import CliRunner
@@ -46,55 +42,25 @@ CATALOGUE = [{"service": 1, "name": "Followers", "type": "Default", "category": 
               "rate": "1.00", "min": 10, "max": 10000, "refill": 0, "cancel": 0}]  # fmt: skip
 
 
-class _Echo(http.server.BaseHTTPRequestHandler):
+def echoing(form: dict[str, str], adds: list[int]) -> tuple[int, str, str]:
     """A panel that answers the n-th add with an error quoting the key in the n-th form,
     alternately as JSON (400) and as an HTML page (502)."""
-
-    server: _Server
-
-    def do_POST(self) -> None:  # noqa: N802
-        form = {k: v[0] for k, v in parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode()).items()}
-        if form["action"] == "services":
-            return self._send(200, json.dumps(CATALOGUE), "application/json")
-        if form["action"] == "balance":
-            return self._send(200, '{"balance": "1000", "currency": "USD"}', "application/json")
-        with self.server.lock:
-            n = self.server.adds
-            self.server.adds += 1
-        echo = ECHOES[n % len(ECHOES)]
-        if n % 2:
-            self._send(502, f"<html><title>Bad gateway</title><body>request key={echo} failed</body></html>", "text/html")
-        else:
-            self._send(400, json.dumps({"error": f"Incorrect request (key={echo})"}), "application/json")
-
-    def _send(self, status: int, body: str, kind: str) -> None:
-        data = body.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Echo)
-        self.adds = 0
-        self.lock = threading.Lock()
+    if form["action"] == "services":
+        return 200, json.dumps(CATALOGUE), "application/json"
+    if form["action"] == "balance":
+        return 200, '{"balance": "1000", "currency": "USD"}', "application/json"
+    adds.append(1)  # list.append is atomic: the count is right across server threads
+    n = len(adds) - 1
+    echo = ECHOES[n % len(ECHOES)]
+    if n % 2:
+        return 502, f"<html><title>Bad gateway</title><body>request key={echo} failed</body></html>", "text/html"
+    return 400, json.dumps({"error": f"Incorrect request (key={echo})"}), "application/json"
 
 
 @pytest.fixture
-def echo_panel() -> Iterator[str]:
-    server = _Server()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/api/v2"
-    server.shutdown()
-    server.server_close()
+def echo_panel(loopback_panel) -> str:
+    adds: list[int] = []
+    return loopback_panel(lambda form: echoing(form, adds))
 
 
 def leaks(text: str) -> list[str]:

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.chart import BarChart, PieChart, Reference
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
@@ -32,6 +31,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from bulkorders.errors import BulkOrdersError
 from bulkorders.progress import Reporter, SilentReporter
+from bulkorders.sheets import clean_text, literal_format, put, put_cell
 
 Kind = Literal["text", "int", "money", "datetime", "date"]
 
@@ -40,7 +40,6 @@ DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 DATE_FORMAT = "yyyy-mm-dd"
 FORMATS: dict[str, str] = {"money": MONEY_FORMAT, "datetime": DATETIME_FORMAT, "date": DATE_FORMAT}
 MAX_WIDTH = 60
-MAX_CELL_TEXT = 32767  # Excel's limit for one cell
 CHART_ROWS = 20  # bars/slices shown in a chart; the table beside it has them all
 
 HEADER_FONT = Font(bold=True, color="FFFFFF")
@@ -68,7 +67,7 @@ class Column:
     @property
     def number_format(self) -> str | None:
         if self.kind == "money" and self.currency:
-            return f'{MONEY_FORMAT}" {self.currency}"'
+            return MONEY_FORMAT + literal_format(f" {self.currency}")
         return FORMATS.get(self.kind)
 
 
@@ -139,17 +138,17 @@ def write_workbook(
 
 def _write_summary(ws: Worksheet, layout: SummaryLayout) -> None:
     ws.title = "Summary"
-    ws.cell(row=1, column=1, value=layout.title).font = TITLE_FONT
+    put_cell(ws, 1, 1, layout.title).font = TITLE_FONT
     row = 3
     titles = {1}  # rows whose text may overhang: not counted in the widths
     for label, value in layout.lines:
-        ws.cell(row=row, column=1, value=label).font = LABEL_FONT
-        _put(ws.cell(row=row, column=2), value, FORMATS.get(_kind_of(value)))
+        put_cell(ws, row, 1, label).font = LABEL_FONT
+        put(ws.cell(row=row, column=2), value, FORMATS.get(_kind_of(value)))
         row += 1
     places: dict[str, tuple[int, int]] = {}  # block title -> (header row, rows)
     for block in layout.blocks:
         row += 1
-        ws.cell(row=row, column=1, value=block.title).font = BLOCK_FONT
+        put_cell(ws, row, 1, block.title).font = BLOCK_FONT
         titles.add(row)
         row += 1
         _header(ws, row, block.columns)
@@ -157,7 +156,7 @@ def _write_summary(ws: Worksheet, layout: SummaryLayout) -> None:
         for values in block.rows:
             row += 1
             for col, (column, value) in enumerate(zip(block.columns, values), start=1):
-                _put(ws.cell(row=row, column=col), value, column.number_format)
+                put(ws.cell(row=row, column=col), value, column.number_format)
         row += 1
     widths = _fit_widths(ws, titles)
     anchor_col = get_column_letter(len(widths) + 2)
@@ -219,7 +218,9 @@ def _lay_out_table(ws: Worksheet, table: Table) -> None:
         ws.column_dimensions[get_column_letter(col)].width = min(width + 2, MAX_WIDTH)
     if table.rows:
         for col, column in enumerate(table.columns, start=1):
-            _put(ws.cell(row=2, column=col), _TEMPLATE_VALUES[column.kind], column.number_format)
+            cell = put(ws.cell(row=2, column=col), _TEMPLATE_VALUES[column.kind], column.number_format)
+            # every streamed text cell gets this style: a panel's "=…" stays text when edited too
+            cell.quotePrefix = column.kind == "text"
 
 
 def _table_widths(table: Table) -> list[int]:
@@ -238,17 +239,9 @@ def _table_widths(table: Table) -> list[int]:
 
 def _header(ws: Worksheet, row: int, columns: Sequence[Column]) -> None:
     for col, column in enumerate(columns, start=1):
-        cell = ws.cell(row=row, column=col, value=column.header)
+        cell = put_cell(ws, row, col, column.header)
         cell.font, cell.fill, cell.border = HEADER_FONT, HEADER_FILL, HEADER_BORDER
         cell.alignment = Alignment(vertical="center")
-
-
-def _put(cell: Any, value: Any, number_format: str | None) -> None:
-    if isinstance(value, str):
-        value = _clean(value)
-    cell.value = value
-    if number_format and not isinstance(value, str):
-        cell.number_format = number_format
 
 
 def _kind_of(value: Any) -> Kind:
@@ -269,9 +262,6 @@ def _width(value: Any) -> int:
     return len(str(value))
 
 
-def _clean(text: str) -> str:
-    """Text as a cell can hold it: no XML-illegal control characters, at most 32767 chars."""
-    return ILLEGAL_CHARACTERS_RE.sub("", text)[:MAX_CELL_TEXT]
 
 
 # --- streaming the rows -------------------------------------------------------------------
@@ -332,7 +322,7 @@ def _cell_rest(value: Any) -> str:
 
 
 def _text_xml(text: str) -> str:
-    text = _clean(text)
+    text = clean_text(text)
     if "&" in text or "<" in text or ">" in text:
         text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     if text[:1].isspace() or text[-1:].isspace():
