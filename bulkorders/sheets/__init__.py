@@ -26,6 +26,7 @@ EXPORTS = {
     "check_writable": "write",
     "default_output_path": "write",
     "write_back": "write",
+    "FORMULA_STARTS": "write_values",
     "clean_text": "safe",
     "csv_row": "safe",
     "literal_format": "safe",
