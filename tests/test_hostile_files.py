@@ -7,8 +7,11 @@ the exit code, the exact message and what was (not) sent are asserted.
 from __future__ import annotations
 
 import csv
+import re
+import zipfile
 from pathlib import Path
 
+import openpyxl
 from click.testing import CliRunner
 
 from bulkorders.cli import cli
@@ -102,3 +105,117 @@ def test_utf16_without_a_bom_is_still_recognised(tmp_path):
         result = run("validate", str(write(tmp_path / "u16.csv", text.encode(codec))))
         assert result.exit_code == 2
         assert "is saved as UTF-16 (Excel's \"Unicode Text\"), not UTF-8" in result.stderr
+
+
+# --- zip bombs and XML bombs ----------------------------------------------------------
+
+
+def rewrite(path: Path, edit: dict[str, tuple[str, bytes]]) -> Path:
+    """Rewrite a workbook's members: name -> (new name, new bytes); text fixes elsewhere."""
+    with zipfile.ZipFile(path) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            name, data = edit.get(name, (name, data))
+            archive.writestr(name, data)
+    return path
+
+
+def workbook(path: Path, rows: int = 2) -> Path:
+    wb = openpyxl.Workbook()
+    wb.active.title = "Orders"
+    wb.active.append(["link", "service", "quantity"])
+    for i in range(rows):
+        wb.active.append([f"https://instagram.com/p/z{i}", 1001, 100])
+    wb.save(path)
+    return path
+
+
+def renamed_sheet(path: Path, prolog: bytes = b"") -> Path:
+    """The worksheet moved to `xl/worksheets/sheet1.dat` (rels and content types follow)."""
+    with zipfile.ZipFile(path) as archive:
+        sheet = archive.read("xl/worksheets/sheet1.xml")
+        rels = archive.read("xl/_rels/workbook.xml.rels")
+        types = archive.read("[Content_Types].xml")
+    body = sheet.split(b"?>", 1)[1] if sheet.startswith(b"<?xml") else sheet
+    return rewrite(path, {
+        "xl/worksheets/sheet1.xml": ("xl/worksheets/sheet1.dat", b'<?xml version="1.0"?>' + prolog + body),
+        "xl/_rels/workbook.xml.rels": ("xl/_rels/workbook.xml.rels", rels.replace(b"sheet1.xml", b"sheet1.dat")),
+        "[Content_Types].xml": ("[Content_Types].xml", types.replace(b"sheet1.xml", b"sheet1.dat")),
+    })  # fmt: skip
+
+
+def test_a_worksheet_under_another_file_name_is_read_and_its_doctype_refused(tmp_path):
+    plain = renamed_sheet(workbook(tmp_path / "plain.xlsx"))
+    result = run("validate", str(plain))
+    assert result.exit_code == 0, result.output  # the renamed part is the sheet calamine reads
+    assert "2 rows: 2 valid" in result.stdout
+    lol = b'<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;">]>'
+    bomb = renamed_sheet(workbook(tmp_path / "bomb.xlsx"), prolog=lol)
+    result = run("validate", str(bomb))
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: {bomb} contains XML declarations (DOCTYPE/ENTITY in xl/worksheets/sheet1.dat) that Excel "
+        "never writes; refusing it as possibly malicious. Save the sheet again from Excel and rerun.\n"
+    )
+
+
+def test_a_part_in_utf16_is_refused(tmp_path):
+    path = workbook(tmp_path / "u16.xlsx")
+    with zipfile.ZipFile(path) as archive:
+        sheet = archive.read("xl/worksheets/sheet1.xml").decode()
+    rewrite(path, {"xl/worksheets/sheet1.xml": ("xl/worksheets/sheet1.bin", "\ufeff".join(["", sheet]).encode("utf-16-le"))})
+    result = run("validate", str(path))
+    assert result.exit_code == 2
+    assert "has a part in UTF-16 (xl/worksheets/sheet1.bin), which Excel never writes" in result.stderr
+
+
+def test_a_zip_bomb_is_refused_before_it_is_unpacked(tmp_path):
+    """300 MB of one repeated row, deflated to a few hundred KB: refused from the zip headers."""
+    path = workbook(tmp_path / "bomb.xlsx")
+    with zipfile.ZipFile(path) as archive:
+        sheet = archive.read("xl/worksheets/sheet1.xml")
+    head, tail = sheet.split(b"</sheetData>")
+    filler = b'<row><c t="inlineStr"><is><t>x</t></is></c></row>' * (300 * 2**20 // 49)
+    rewrite(path, {"xl/worksheets/sheet1.xml": ("xl/worksheets/sheet1.xml", head + filler + b"</sheetData>" + tail)})
+    assert path.stat().st_size < 5 * 2**20
+    result = run("validate", str(path))
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: {path} unpacks to 300 MB (xl/worksheets/sheet1.xml: 300 MB), more than the 200 MB an order "
+        "sheet can need; refusing it as unsafe to open. If it is a real order sheet, split it into smaller "
+        "files, or raise the limit with BULKORDERS_MAX_UNPACKED_MB.\n"
+    )
+
+
+def test_the_unpacked_size_limit_names_what_was_found_and_how_to_raise_it(tmp_path, monkeypatch):
+    path = workbook(tmp_path / "big.xlsx", rows=30_000)
+    assert run("validate", str(path)).exit_code == 0
+    monkeypatch.setenv("BULKORDERS_MAX_UNPACKED_MB", "1")
+    result = run("validate", str(path))
+    assert result.exit_code == 2
+    assert re.fullmatch(
+        rf"Error: {re.escape(str(path))} unpacks to \d MB \(xl/worksheets/sheet1.xml: \d MB\), more than the 1 MB "
+        r"an order sheet can need; refusing it as unsafe to open\. If it is a real order sheet, split it into "
+        r"smaller files, or raise the limit with BULKORDERS_MAX_UNPACKED_MB\.\n", result.stderr)  # fmt: skip
+
+
+def test_the_cell_limit_counts_the_cells_whatever_the_sheet_declares(tmp_path, monkeypatch):
+    """No <dimension>, cells without `r`: the cells are counted, not taken on the sheet's word."""
+    path = workbook(tmp_path / "cells.xlsx", rows=10)
+    with zipfile.ZipFile(path) as archive:
+        sheet = archive.read("xl/worksheets/sheet1.xml")
+    sheet = re.sub(rb"<dimension[^>]*/>", b"", sheet)
+    sheet = sheet.replace(b"</sheetData>", b"<row>" + b"<c><v>1</v></c>" * 2000 + b"</row></sheetData>")
+    rewrite(path, {"xl/worksheets/sheet1.xml": ("xl/worksheets/sheet1.xml", sheet)})
+    monkeypatch.setenv("BULKORDERS_MAX_CELLS", "1000")
+    result = run("validate", str(path))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        f'Error: {path}: sheet "Orders" spans 2,011 rows x 3 columns (6,033 cells), more than the 1,000 '
+        "cells an order sheet can need, too many to read safely."
+    )
+    assert result.stderr.endswith("or raise the limit with BULKORDERS_MAX_CELLS.\n")
+    monkeypatch.setenv("BULKORDERS_MAX_CELLS", "lots")
+    result = run("validate", str(path))
+    assert result.exit_code == 2 and "BULKORDERS_MAX_CELLS must be a positive whole number" in result.stderr
