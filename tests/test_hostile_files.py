@@ -219,3 +219,15 @@ def test_the_cell_limit_counts_the_cells_whatever_the_sheet_declares(tmp_path, m
     monkeypatch.setenv("BULKORDERS_MAX_CELLS", "lots")
     result = run("validate", str(path))
     assert result.exit_code == 2 and "BULKORDERS_MAX_CELLS must be a positive whole number" in result.stderr
+
+
+def test_a_csv_over_the_size_limit_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    line = b"https://instagram.com/p/big,1001,100\n"
+    sheet = write(tmp_path / "big.csv", b"link,service,quantity\n" + line * (3 * 2**20 // len(line)))
+    monkeypatch.setenv("BULKORDERS_MAX_UNPACKED_MB", "2")
+    result = run("validate", str(sheet))
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: {sheet} is 3 MB, more than the 2 MB an order sheet can need; refusing to read it. "
+        "Split it into smaller files, or raise the limit with BULKORDERS_MAX_UNPACKED_MB.\n"
+    )

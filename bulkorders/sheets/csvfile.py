@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkorders.errors import SheetError
+from bulkorders.sheets.filetype import DEFAULT_MAX_UNPACKED_MB, UNPACKED_ENV, limit_from_env
 from bulkorders.sheets.headers import is_header, recognised
 from bulkorders.sheets.raw import RawSheet
 
@@ -49,7 +50,14 @@ def sep_directive(text: str) -> tuple[str, str] | None:
 
 
 def _decode(path: Path) -> tuple[str, bool]:
+    limit_mb = limit_from_env(UNPACKED_ENV, DEFAULT_MAX_UNPACKED_MB)
     try:
+        size = path.stat().st_size
+        if size > limit_mb << 20:
+            raise SheetError(
+                f"{path} is {size / (1 << 20):,.0f} MB, more than the {limit_mb:,} MB an order sheet can need; "
+                f"refusing to read it. Split it into smaller files, or raise the limit with {UNPACKED_ENV}."
+            )
         data = path.read_bytes()
     except OSError as exc:
         raise SheetError(f"Cannot read {path}: {exc.strerror}.") from None
