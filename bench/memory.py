@@ -32,6 +32,8 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+from goals import verdict
+
 HOSTILE_GOAL_MB = 600
 BIG_GOAL_MB = 350
 SERVICE = "1004"  # cheap enough that 100k orders stay within the sandbox balance
@@ -147,7 +149,7 @@ def main() -> int:
            "XDG_CONFIG_HOME": str(work / "config"), "BULKORDERS_LEDGER": str(work / "ledger.sqlite")}  # fmt: skip
     env.pop("BULKORDERS_PANEL", None)
     wanted = set(args.only or [])
-    missed = 0
+    missed: list[str] = []
     print(f"{'case':<14} {'exit':>4} {'seconds':>8} {'peak MB':>8} {'goal':>6}  outcome")
     try:
         for name, (file_name, build) in HOSTILE.items():
@@ -173,14 +175,15 @@ def main() -> int:
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
-    return 1 if missed else 0
+    return verdict(missed)
 
 
-def _line(name: str, code: int, seconds: float, rss: float, goal: int, last: str) -> int:
+def _line(name: str, code: int, seconds: float, rss: float, goal: int, last: str) -> list[str]:
+    """Print the case's line; the goal it missed, if it did."""
     over = rss >= goal
     print(f"{name:<14} {code:>4} {seconds:>8.1f} {rss:>8.0f} {goal:>6}  {'OVER ' if over else ''}{last}")
     sys.stdout.flush()
-    return int(over)
+    return [f"{name}: peak {rss:.0f} MB, goal under {goal} MB"] if over else []
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 import httpx
+from goals import verdict
 
 from bulkorders.panel.sandbox.server import spawn
 
@@ -161,9 +162,7 @@ def main() -> int:
                   f"{args.big / seconds:.0f} rows/s, peak RSS {rss:.0f} MB; {summary}")
             if rss >= GOAL_RSS_MB:
                 missed.append(f"big submit peak RSS {rss:.0f} MB >= {GOAL_RSS_MB} MB")
-    for line in missed:
-        print(f"GOAL MISSED: {line}")
-    return 1 if missed else 0
+    return verdict(missed)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from goals import verdict
+
 GOAL_SECONDS = 1.5
 GOAL_RATIO = 4.0
 GOAL_MEGABYTES = 300.0
@@ -120,11 +122,7 @@ def main() -> int:
         missed.append(f"only {ratio:.1f}x faster than pandas (goal {GOAL_RATIO}x)")
     if ours["peak_mb"] >= GOAL_MEGABYTES:
         missed.append(f"peak memory {ours['peak_mb']:.0f} MB >= {GOAL_MEGABYTES:.0f} MB")
-    for line in missed:
-        print(f"GOAL MISSED: {line}")
-    if not missed:
-        print("all goals met")
-    return 1 if missed else 0
+    return verdict(missed)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -34,6 +34,8 @@ class Catalogue:
     panel: str
     fetched_at: float
     services: dict[str, Service]
+    # Entries of the panel's catalogue that could not be read: service id -> why, raw text.
+    unreadable: dict[str, str] = field(default_factory=dict)
 
     def get(self, service_id: str) -> Service | None:
         return self.services.get(str(service_id).strip())
@@ -82,7 +84,8 @@ def load_catalogue(
             f"be reached: {exc.message}"
         )
         return cached
-    catalogue = Catalogue(panel=panel, fetched_at=clock(), services=_by_id(services))
+    unreadable = dict(getattr(client, "unreadable_services", {}) or {})
+    catalogue = Catalogue(panel=panel, fetched_at=clock(), services=_by_id(services), unreadable=unreadable)
     _write_cache(path, catalogue)
     return catalogue
 
@@ -125,7 +128,9 @@ def _read_cache(path: Path, panel: str) -> Catalogue | None:
         if data.get("panel") != panel:
             return None
         services = [service_from_dict(item) for item in data["services"]]
-        return Catalogue(panel=panel, fetched_at=float(data["fetched_at"]), services=_by_id(services))
+        unreadable = {str(k): str(v) for k, v in dict(data.get("unreadable") or {}).items()}
+        return Catalogue(panel=panel, fetched_at=float(data["fetched_at"]), services=_by_id(services),
+                         unreadable=unreadable)  # fmt: skip
     except (OSError, ValueError, KeyError, TypeError, InvalidOperation):
         return None
 
@@ -135,11 +140,17 @@ def _write_cache(path: Path, catalogue: Catalogue) -> None:
         "panel": catalogue.panel,
         "fetched_at": catalogue.fetched_at,
         "services": [service.to_panel_dict() for service in catalogue.services.values()],
+        "unreadable": catalogue.unreadable,
     }
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        # Private to the user, like the ledger, whatever the umask.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(json.dumps(data, ensure_ascii=False))
         os.replace(tmp, path)
     except OSError:
         pass  # a cache that cannot be written only costs a refetch next time

@@ -9,18 +9,69 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 # --- statuses -------------------------------------------------------------------------
 
-FINAL_STATUSES = frozenset({"Completed", "Partial", "Canceled", "Cancelled", "Refunded"})
+# Panels word an order's status in many ways; what it means is one of these. The sheet and
+# the ledger keep the panel's own word; decisions (final? refillable? what it cost?) use
+# its meaning.
+COMPLETED, PARTIAL, CANCELED, FAILED, RUNNING = "completed", "partial", "canceled", "failed", "running"
+_MEANINGS = {
+    COMPLETED: ("completed", "complete", "done", "finished", "success"),
+    PARTIAL: ("partial", "partially completed", "partially done"),
+    CANCELED: ("canceled", "cancelled", "refunded", "refund", "canceled refunded", "cancelled refunded"),
+    FAILED: ("fail", "failed", "error", "failure"),
+    RUNNING: ("pending", "processing", "in progress", "inprogress", "active", "queued", "started",
+              "running", "awaiting", "in queue"),
+}  # fmt: skip
+_MEANING = {word: meaning for meaning, words in _MEANINGS.items() for word in words}
+FINAL_MEANINGS = frozenset({COMPLETED, PARTIAL, CANCELED, FAILED})
+FINAL_STATUSES = frozenset({"Completed", "Partial", "Canceled", "Cancelled", "Refunded", "Fail", "Failed", "Error"})
 REFILLABLE_STATUSES = frozenset({"Completed", "Partial"})
 FINAL_REFILL_STATUSES = frozenset({"Completed", "Rejected", "Canceled", "Cancelled", "Error"})
 
 
+def status_meaning(status: str | None) -> str | None:
+    """What a panel's status word means: completed, partial, canceled (Canceled, Cancelled,
+    Refunded), failed (Fail, Failed, Error), running (Pending, Processing, In progress,
+    Active…), in any case and with `_` or `-` for spaces; None for a word not known."""
+    if status is None:
+        return None
+    word = " ".join(status.replace("_", " ").replace("-", " ").replace("/", " ").lower().split())
+    return _MEANING.get(word)
+
+
 def is_final(status: str | None) -> bool:
-    """True when the panel will not change this order any more (status is treated as text)."""
-    return status is not None and status.strip().title() in {s.title() for s in FINAL_STATUSES}
+    """True when the panel will not change this order any more."""
+    return status_meaning(status) in FINAL_MEANINGS
+
+
+def is_refillable_status(status: str | None) -> bool:
+    """Completed or Partial, however the panel words it."""
+    return status_meaning(status) in (COMPLETED, PARTIAL)
+
+
+def costs_nothing(status: str | None) -> bool:
+    """A canceled or refunded order: the balance paid nothing for it, whatever charge the
+    panel still shows."""
+    return status_meaning(status) == CANCELED
+
+
+def net_charge(status: str | None, charge: Decimal | None) -> Decimal | None:
+    """What an order really cost: nothing when canceled/refunded; else the panel's charge
+    (for Partial, the panel's figure after its refund)."""
+    return Decimal(0) if costs_nothing(status) else charge
+
+
+def cancel_words(error: str | None, lost: bool) -> str:
+    """The `cancel_result` cell: what the panel answered, in words (`requested`,
+    `refused: …`, `uncertain`), never a bare 1."""
+    if lost:
+        return "uncertain"
+    if error is not None:
+        return f"refused: {error}"
+    return "requested"
 
 
 # --- the service types of SPEC --------------------------------------------------------
@@ -47,21 +98,15 @@ TYPE_RULES: dict[str, TypeRule] = {
     "Default": TypeRule(optional=("runs", "interval"), drip_feed=True),
     "Package": TypeRule(quantity="none"),
     "Custom Comments": TypeRule(fields=("comments",), quantity="counted", counted_field="comments"),
-    "Custom Comments Package": TypeRule(
-        fields=("comments",), quantity="counted", counted_field="comments"
-    ),
+    "Custom Comments Package": TypeRule(fields=("comments",), quantity="counted", counted_field="comments"),
     "Mentions": TypeRule(fields=("usernames",)),
     "Mentions with Hashtags": TypeRule(fields=("usernames", "hashtags")),
-    "Mentions Custom List": TypeRule(
-        fields=("usernames",), quantity="counted", counted_field="usernames"
-    ),
+    "Mentions Custom List": TypeRule(fields=("usernames",), quantity="counted", counted_field="usernames"),
     "Mentions Hashtag": TypeRule(fields=("hashtag",)),
     "Mentions User Followers": TypeRule(fields=("username",)),
     "Mentions Media Likers": TypeRule(fields=("media",)),
     "Comment Likes": TypeRule(fields=("username",)),
-    "Comment Replies": TypeRule(
-        fields=("username", "comments"), quantity="counted", counted_field="comments"
-    ),
+    "Comment Replies": TypeRule(fields=("username", "comments"), quantity="counted", counted_field="comments"),
     "Poll": TypeRule(fields=("answer_number",)),
     "Invites from Groups": TypeRule(fields=("groups",)),
     "Subscriptions": TypeRule(
@@ -153,10 +198,22 @@ class Service:
     def to_panel_dict(self) -> dict[str, Any]:
         """The panel's own field names and JSON-friendly values (for `--json services`)."""
         return {
-            "service": self.service, "name": self.name, "type": self.type,
-            "category": self.category, "rate": str(self.rate), "min": self.min,
-            "max": self.max, "refill": self.refill, "cancel": self.cancel,
-        }  # fmt: skip
+            "service": self.service,
+            "name": self.name,
+            "type": self.type,
+            "category": self.category,
+            "rate": str(self.rate),
+            "min": self.min,
+            "max": self.max,
+            "refill": self.refill,
+            "cancel": self.cancel,
+        }
+
+
+class ServiceLookup(Protocol):
+    """What validation and the lifecycle commands need of a catalogue (`catalog.Catalogue` is one)."""
+
+    def get(self, service_id: str) -> Service | None: ...
 
 
 @dataclass(frozen=True)
@@ -178,6 +235,8 @@ class AddResult:
     error: str | None = None
     lost: bool = False
     detail: str = ""  # for a lost answer: what happened (timeout, connection dropped, 502…)
+    warning: str | None = None  # placed, and the panel said this too (`{"order": 1, "error": …}`)
+    stop: Exception | None = field(default=None, compare=False)  # send nothing more (a redirect…)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from bulkorders.models import OUTPUT_COLUMNS, RowIssue, Severity
 if TYPE_CHECKING:
     from bulkorders.ledger import LedgerRow, OrderRecord
 
-Values = dict[str, Any]
+Values = dict[str, Any]  # output column -> cell value, as written into the sheet
 
 INVALID = "invalid"
 REJECTED = "rejected"
@@ -32,23 +32,11 @@ def blank() -> Values:
 
 
 def order_values(record: OrderRecord) -> Values:
-    """The columns of a row with an order, from the ledger's latest knowledge of that order."""
-    values = blank()
-    values.update(
-        order_id=record.order_id,
-        charge=record.charge,
-        currency=record.currency,
-        start_count=record.start_count,
-        status=record.status,
-        remains=record.remains,
-        refill_id=record.refill_id,
-        refill_status=record.refill_status,
-        cancel_result=record.cancel_result,
-        error=record.error,
-        submitted_at=record.submitted_at,
-        checked_at=record.checked_at,
-    )
-    return values
+    """The columns of a row with an order, from the ledger's latest knowledge of that order.
+
+    Every output column is a field of `OrderRecord` of the same name.
+    """
+    return {column: getattr(record, column) for column in OUTPUT_COLUMNS}
 
 
 def ledger_row_values(row: LedgerRow, record: OrderRecord | None = None) -> Values:
@@ -59,12 +47,14 @@ def ledger_row_values(row: LedgerRow, record: OrderRecord | None = None) -> Valu
             if values["charge"] is None:  # `status` has not brought the panel's figure yet
                 values["charge"], values["currency"] = row.charge, row.currency
             values["submitted_at"] = values["submitted_at"] or row.answered_at or row.sent_at
+            values["error"] = values["error"] or row.error  # a placed row's flag (ordered twice)
             return values
         values = blank()
         values.update(
             order_id=row.order_id,
             charge=row.charge,
             currency=row.currency,
+            error=row.error,
             submitted_at=row.answered_at or row.sent_at,
         )
         return values
@@ -75,6 +65,8 @@ def ledger_row_values(row: LedgerRow, record: OrderRecord | None = None) -> Valu
         values.update(status=UNCERTAIN, error=row.error, submitted_at=row.sent_at)
     elif row.state == RowState.SENDING:
         values.update(error=SENDING_TEXT, submitted_at=row.sent_at)
+    elif row.error:  # refused for the whole account (funds, key): sent again on the next run
+        values.update(error=f"not sent yet (the panel said: {row.error}): {NOT_SENT_TEXT.split(': ', 1)[1]}")
     else:
         values.update(error=NOT_SENT_TEXT)
     return values

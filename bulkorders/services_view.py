@@ -21,10 +21,11 @@ def filter_services(
     needle = (search or "").casefold()
     wanted = (category or "").casefold()
     return [
-        s for s in services
+        s
+        for s in services
         if (not needle or needle in f"{s.service} {s.name} {s.type}".casefold())
         and (not wanted or wanted in s.category.casefold())
-    ]  # fmt: skip
+    ]
 
 
 def service_cells(service: Service) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,10 @@ KEY_ENV = "BULKORDERS_API_KEY"
 DEFAULT_CATALOGUE_TTL = 3600.0
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_READ_TIMEOUT = 60.0
+DEFAULT_RETRY_AFTER_LIMIT = 300.0
+_RATE = re.compile(r"^\s*([0-9]+)\s*/\s*([0-9]*\.?[0-9]*)\s*(s|sec|second|seconds|m|min|minute|minutes|h|hour)?\s*$")
+_UNIT_SECONDS = {"s": 1, "sec": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "minute": 60,
+                 "minutes": 60, "h": 3600, "hour": 3600}  # fmt: skip
 
 
 def config_dir() -> Path:
@@ -40,6 +45,17 @@ def cache_dir() -> Path:
 
 
 @dataclass(frozen=True)
+class PanelOptions:
+    """How one panel's dialect differs, from its profile (README, "Real panels")."""
+
+    currency: str | None = None  # for panels whose balance answer names none
+    send_quantity: bool = True  # send quantity on packages and lists too
+    retry_after_limit: float = DEFAULT_RETRY_AFTER_LIMIT  # the longest Retry-After waited for
+    max_rate: dict[str, tuple[int, float]] = field(default_factory=dict)  # action|"*" -> (n, seconds)
+    dialect: str | None = None  # the in-process sandbox's dialect
+
+
+@dataclass(frozen=True)
 class Panel:
     """The panel chosen for this run. `key` never appears in repr, logs or messages."""
 
@@ -47,6 +63,7 @@ class Panel:
     url: str
     key: str = field(repr=False)
     is_sandbox: bool = False
+    options: PanelOptions = field(default_factory=PanelOptions)
 
     @property
     def identity(self) -> str:
@@ -127,16 +144,27 @@ def load_settings(
     if not isinstance(profiles, dict):
         raise ConfigError(f"{config_path}: [panels] must be a table of [panels.NAME] sections.")
     ledger_path = ledger or _path_or_none(data.get("ledger")) or data_dir() / "ledger.sqlite"
+    panel_spec = panel or data.get("panel")
+    chosen = profiles.get(panel_spec) if isinstance(panel_spec, str) else None
+
+    def seconds(name: str, default: Any) -> Any:
+        """A profile's own value wins over the top-level one, which wins over the default
+        (a float, or None for a setting that is off unless set)."""
+        value = _number(data, name, default, config_path) if name in data else default
+        if isinstance(chosen, dict) and name in chosen:
+            return _number(chosen, name, value, config_path, f" in [panels.{panel_spec}]")
+        return value
+
     return Settings(
-        panel_spec=panel or data.get("panel"),
+        panel_spec=panel_spec,
         config_path=config_path,
         ledger_path=ledger_path,
         json=json,
         debug=debug,
-        catalogue_ttl=_number(data, "catalogue_ttl", DEFAULT_CATALOGUE_TTL, config_path),
-        connect_timeout=_number(data, "connect_timeout", DEFAULT_CONNECT_TIMEOUT, config_path),
-        read_timeout=_number(data, "read_timeout", DEFAULT_READ_TIMEOUT, config_path),
-        request_deadline=_optional_number(data, "request_deadline", config_path),
+        catalogue_ttl=seconds("catalogue_ttl", DEFAULT_CATALOGUE_TTL),
+        connect_timeout=seconds("connect_timeout", DEFAULT_CONNECT_TIMEOUT),
+        read_timeout=seconds("read_timeout", DEFAULT_READ_TIMEOUT),
+        request_deadline=seconds("request_deadline", None),
         profiles=profiles,
     )
 
@@ -152,7 +180,10 @@ def resolve_panel(spec: str | None, profiles: dict[str, Any], config_path: Path)
             "Try --panel sandbox to use the built-in test panel."
         )
     if spec == SANDBOX:
-        return Panel(name=SANDBOX, url=SANDBOX_URL, key=os.environ.get(KEY_ENV) or "sandbox", is_sandbox=True)
+        own = profiles.get(SANDBOX)
+        options = panel_options(SANDBOX, own, config_path) if isinstance(own, dict) else PanelOptions()
+        key = os.environ.get(KEY_ENV) or "sandbox"
+        return Panel(name=SANDBOX, url=SANDBOX_URL, key=key, is_sandbox=True, options=options)
     if "://" in spec:
         _check_url(spec)
         key = os.environ.get(KEY_ENV)
@@ -164,7 +195,7 @@ def resolve_panel(spec: str | None, profiles: dict[str, Any], config_path: Path)
         if not config_path.exists():
             raise ConfigError(
                 f'Unknown panel "{spec}": there is no config file at {config_path} to define it. '
-                f'Create it with a [panels.{spec}] profile (url, key_env), or use a URL or sandbox.'
+                f"Create it with a [panels.{spec}] profile (url, key_env), or use a URL or sandbox."
             )
         known = ", ".join(sorted(profiles)) or "none"
         raise ConfigError(
@@ -172,12 +203,55 @@ def resolve_panel(spec: str | None, profiles: dict[str, Any], config_path: Path)
             "Use a profile name, a URL, or sandbox."
         )
     url = profile.get("url")
+    options = panel_options(spec, profile, config_path)
     if url == SANDBOX:
-        return Panel(name=spec, url=SANDBOX_URL, key="sandbox", is_sandbox=True)
+        return Panel(name=spec, url=SANDBOX_URL, key="sandbox", is_sandbox=True, options=options)
     if not isinstance(url, str) or "://" not in url:
         raise ConfigError(f'[panels.{spec}] in {config_path} needs url = "https://…/api/v2".')
     _check_url(url)
-    return Panel(name=spec, url=url, key=_profile_key(spec, profile, config_path))
+    return Panel(name=spec, url=url, key=_profile_key(spec, profile, config_path), options=options)
+
+
+def panel_options(name: str, profile: dict[str, Any], config_path: Path) -> PanelOptions:
+    """The dialect options of a [panels.NAME] profile, each checked with a message that says the fix."""
+    where = f"[panels.{name}] in {config_path}"
+    currency = profile.get("currency")
+    if currency is not None and (not isinstance(currency, str) or not currency.strip()):
+        raise ConfigError(f'{where}: currency must be a currency code such as "USD".')
+    send_quantity = profile.get("send_quantity", True)
+    if not isinstance(send_quantity, bool):
+        raise ConfigError(f"{where}: send_quantity must be true or false.")
+    limit = profile.get("retry_after_limit", DEFAULT_RETRY_AFTER_LIMIT)
+    if isinstance(limit, bool) or not isinstance(limit, int | float) or limit < 0:
+        raise ConfigError(f"{where}: retry_after_limit must be a number of seconds (300 is 5 minutes).")
+    dialect = profile.get("dialect")
+    if dialect is not None and not isinstance(dialect, str):
+        raise ConfigError(f'{where}: dialect must be the name of a sandbox dialect, e.g. "php".')
+    return PanelOptions(
+        currency=currency.strip().upper() if isinstance(currency, str) else None,
+        send_quantity=send_quantity,
+        retry_after_limit=float(limit),
+        max_rate=_max_rate(profile.get("max_rate"), where),
+        dialect=dialect,
+    )
+
+
+def _max_rate(value: Any, where: str) -> dict[str, tuple[int, float]]:
+    """`"60/min"` (every request) or `{add = "60/min", status = "120/min"}` -> action -> (n, seconds)."""
+    if value is None:
+        return {}
+    rates = value if isinstance(value, dict) else {"*": value}
+    found: dict[str, tuple[int, float]] = {}
+    for action, text in rates.items():
+        match = _RATE.match(text) if isinstance(text, str) else None
+        seconds = float(match.group(2) or 1) * _UNIT_SECONDS[match.group(3) or "s"] if match else 0
+        if match is None or int(match.group(1)) < 1 or seconds <= 0:
+            raise ConfigError(
+                f'{where}: max_rate must look like "60/min", "20/2s" or {{add = "60/min", status = '
+                f'"120/min"}} (got {text!r}).'
+            )
+        found[str(action)] = (int(match.group(1)), seconds)
+    return found
 
 
 def _profile_key(name: str, profile: dict[str, Any], config_path: Path) -> str:
@@ -196,8 +270,7 @@ def _profile_key(name: str, profile: dict[str, Any], config_path: Path) -> str:
     if isinstance(key, str) and key:
         return key
     raise ConfigError(
-        f"No API key for panel {name}: set {KEY_ENV}, or key_env = \"VARIABLE\" "
-        f"in [panels.{name}] of {config_path}."
+        f'No API key for panel {name}: set {KEY_ENV}, or key_env = "VARIABLE" in [panels.{name}] of {config_path}.'
     )
 
 
@@ -238,15 +311,11 @@ def _read_config(path: Path, *, explicit: bool) -> dict[str, Any]:
         raise ConfigError(f"Cannot read config file {path}: {exc.strerror}.") from None
 
 
-def _number(data: dict[str, Any], name: str, default: float, path: Path) -> float:
+def _number(data: dict[str, Any], name: str, default: float, path: Path, where: str = "") -> float:
     value = data.get(name, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ConfigError(f"{path}: {name} must be a positive number of seconds.")
+        raise ConfigError(f"{path}: {name}{where} must be a positive number of seconds.")
     return float(value)
-
-
-def _optional_number(data: dict[str, Any], name: str, path: Path) -> float | None:
-    return _number(data, name, 0.0, path) if name in data else None
 
 
 def _path_or_none(value: Any) -> Path | None:

@@ -60,6 +60,12 @@ SERVICE_COLUMNS: tuple[tuple[str, int], ...] = (
     ("max", 11), ("refill", 7), ("cancel", 7), ("fields", 36),
 )  # fmt: skip
 
+# (column, lowest, highest or None): the whole-number columns get a warning when a cell is not one.
+WHOLE_NUMBER_COLUMNS: tuple[tuple[str, int, int | None], ...] = (
+    ("quantity", 1, None), ("runs", 2, None), ("interval", 1, None),
+    ("answer_number", 1, None), ("device", 1, 5), ("type_of_traffic", 1, 3),
+)  # fmt: skip
+
 _HEADER_FONT = Font(bold=True, color="FFFFFF")
 _HEADER_FILL = PatternFill("solid", fgColor="305496")
 
@@ -104,19 +110,26 @@ def _orders_sheet(sheet: Worksheet, service_rows: int) -> None:
         sheet.cell(row=1, column=column).comment = comment
     letter = {name: get_column_letter(i) for i, (name, _, _) in enumerate(ORDER_COLUMNS, start=1)}
     dropdown = DataValidation(
-        type="list", formula1=f"{SERVICES_SHEET}!$A$2:$A${service_rows + 1}", allow_blank=True,
-        errorStyle="warning", errorTitle="Unknown service",
+        type="list",
+        formula1=f"{SERVICES_SHEET}!$A$2:$A${service_rows + 1}",
+        allow_blank=True,
+        errorStyle="warning",
+        errorTitle="Unknown service",
         error="This id is not in the cached catalogue. `bulkorders validate` will check it.",
-        promptTitle="service", prompt="Pick a service id (see the Services sheet).",
-    )  # fmt: skip
+        promptTitle="service",
+        prompt="Pick a service id (see the Services sheet).",
+    )
     _apply(sheet, dropdown, letter["service"])
-    for name, low, high in (("quantity", 1, None), ("runs", 2, None), ("interval", 1, None),
-                            ("answer_number", 1, None), ("device", 1, 5), ("type_of_traffic", 1, 3)):  # fmt: skip
+    for name, low, high in WHOLE_NUMBER_COLUMNS:
         rule = DataValidation(
-            type="whole", operator="between" if high else "greaterThanOrEqual", formula1=str(low),
-            formula2=str(high) if high else None, allow_blank=True, errorStyle="warning",
+            type="whole",
+            operator="between" if high else "greaterThanOrEqual",
+            formula1=str(low),
+            formula2=str(high) if high else None,
+            allow_blank=True,
+            errorStyle="warning",
             error=f"{name}: a whole number" + (f" from {low} to {high}." if high else f" of {low} or more."),
-        )  # fmt: skip
+        )
         _apply(sheet, rule, letter[name])
 
 
@@ -140,8 +153,11 @@ def _services_sheet(sheet: Worksheet, services: list[Service], panel: str | None
     last = get_column_letter(len(SERVICE_COLUMNS))
     sheet.auto_filter.ref = f"A1:{last}{max(len(services), 1) + 1}"
     note_column = len(SERVICE_COLUMNS) + 2
-    note = (f"Catalogue of panel {panel}. Rates per 1000." if services
-            else "No catalogue: run `bulkorders template` to fill this sheet from your panel.")  # fmt: skip
+    note = (
+        f"Catalogue of panel {panel}. Rates per 1000."
+        if services
+        else "No catalogue: run `bulkorders template` to fill this sheet from your panel."
+    )
     put_cell(sheet, 1, note_column, note).font = Font(italic=True)
 
 

@@ -1,8 +1,25 @@
-"""Shared fixtures: every user dir points at tmp_path, so tests never touch a real home."""
+"""Shared fixtures and helpers: every user dir points at tmp_path, so tests never touch a real
+home; the CLI run in-process (`bulkorders`, `run`, `submit`) in a test `environment()`; an
+injected clock (`FakeClock`); a `ledger` and its `planned_rows`; a `sandbox_client`; a
+`loopback_panel` served on 127.0.0.1."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterator, Mapping
+from decimal import Decimal
+from pathlib import Path
+
 import pytest
+from click.testing import CliRunner, Result
+
+from bulkorders.cli import cli
+from bulkorders.cli.app import Environment
+from bulkorders.clock import Clock
+from bulkorders.ledger.store import Ledger, PlannedRow, assign_identities
+from bulkorders.panel.client import PanelClient
+from bulkorders.panel.sandbox.transport import SandboxTransport
+from bulkorders.settings import SANDBOX_URL
 
 ENV_VARS = (
     "BULKORDERS_PANEL", "BULKORDERS_CONFIG", "BULKORDERS_LEDGER", "BULKORDERS_JSON",
@@ -24,15 +41,75 @@ def isolated_user_dirs(tmp_path, monkeypatch):
     return home
 
 
+def no_wait(seconds: float) -> None:
+    """A retry's wait in CLI tests: none (tests/test_client.py checks the waits the client asks for)."""
+
+
+def environment(*, terminal: bool = False, sleep: Callable[[float], None] = no_wait) -> Environment:
+    """The machine as a CLI test sees it (pass it as `obj`): no terminal to prompt on unless
+    `terminal`, and unreachable panels retried without waiting."""
+    return Environment(stdin_is_terminal=lambda: terminal, sleep=sleep)
+
+
+def bulkorders(*args: str, input: str | None = None, env: Mapping[str, str] | None = None,
+               obj: Environment | None = None) -> Result:
+    """`bulkorders ARGS` in-process, in `obj` (default: `environment()`). An exception the CLI
+    does not turn into a message fails the test, with its traceback."""
+    return CliRunner().invoke(cli, list(args), input=input, env=env, obj=obj or environment(),
+                              catch_exceptions=False)  # fmt: skip
+
+
+def run(*args: str, **options) -> Result:
+    """`bulkorders --panel sandbox ARGS` (the options as for `bulkorders`)."""
+    return bulkorders("--panel", "sandbox", *args, **options)
+
+
+def submit(*args: str, panel: str = "sandbox", **options) -> Result:
+    """`bulkorders --panel PANEL submit ARGS`."""
+    return bulkorders("--panel", panel, "submit", *args, **options)
+
+
+class FakeClock:
+    """Injected time: whatever reads it (sandbox, ledger, pipelines) sees `now`; sleep advances it."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
 @pytest.fixture
-def no_backoff_waits(monkeypatch):
-    """Unreachable panels are retried with backoff; tests that meet one need not wait for it."""
-    import functools
+def clock() -> Clock:
+    """The time the `ledger` fixture reads: the real one, unless a test module overrides this."""
+    return time.time
 
-    import bulkorders.panel.connect
 
-    client = bulkorders.panel.connect.PanelClient
-    monkeypatch.setattr(bulkorders.panel.connect, "PanelClient", functools.partial(client, sleep=lambda s: None))
+@pytest.fixture
+def ledger(tmp_path, clock) -> Iterator[Ledger]:
+    """A new ledger at tmp_path/ledger.sqlite on `clock`, closed after the test."""
+    with Ledger.open(tmp_path / "ledger.sqlite", clock=clock) as opened:
+        yield opened
+
+
+def planned_rows(payloads: list[dict[str, str]], first_row: int = 2,
+                 estimate: Decimal = Decimal("0.09")) -> list[PlannedRow]:
+    """The sheet's payloads as the submitter hands them over: identities in sheet order."""
+    return [
+        PlannedRow(ident, first_row + n, p["service"], p.get("link"), p, estimate)
+        for n, (ident, p) in enumerate(zip(assign_identities(payloads), payloads))
+    ]
+
+
+def sandbox_client(state: Path, *, clock: Clock | None = None, key: str = "sandbox-test-key",
+                   accepts: str | None = None) -> PanelClient:
+    """A PanelClient on the in-process sandbox kept in `state` (`accepts`: the only key it takes)."""
+    return PanelClient(SANDBOX_URL, key, transport=SandboxTransport(state, clock=clock, key=accepts))
 
 
 @pytest.fixture

@@ -14,7 +14,15 @@ import httpx
 import pytest
 
 from bulkorders import __version__
-from bulkorders.errors import AuthError, BadAnswer, ConfigError, FundsError, PanelError, PanelUnreachable
+from bulkorders.errors import (
+    AuthError,
+    BadAnswer,
+    BulkOrdersError,
+    ConfigError,
+    FundsError,
+    PanelError,
+    PanelUnreachable,
+)
 from bulkorders.models import (
     AddResult,
     Balance,
@@ -45,8 +53,9 @@ NGINX_502 = (
 Reply = httpx.Response | Exception | Callable[[dict[str, str]], httpx.Response]
 
 
-class FakePanel:
-    """An httpx handler: answers from a script (one entry per request) or a function."""
+class FakeHTTPPanel:
+    """A panel over HTTP, as an httpx.MockTransport handler: answers from a script (one entry
+    per request) or a function. (Not test_submit's FakePanelClient, which stands in for the client.)"""
 
     def __init__(self, *script: Reply, handler: Callable[[dict[str, str]], Reply] | None = None):
         self.script = list(script)
@@ -81,7 +90,7 @@ def raw(text: str, status: int = 200, content_type: str = "text/html") -> httpx.
 
 
 class Harness:
-    def __init__(self, panel: FakePanel, **kwargs: Any):
+    def __init__(self, panel: FakeHTTPPanel, **kwargs: Any):
         self.panel = panel
         self.sleeps: list[float] = []
         self.log: list[str] = []
@@ -94,7 +103,7 @@ class Harness:
 
 def harness(*script: Reply, **kwargs: Any) -> Harness:
     handler = kwargs.pop("handler", None)
-    return Harness(FakePanel(*script, handler=handler), **kwargs)
+    return Harness(FakeHTTPPanel(*script, handler=handler), **kwargs)
 
 
 # --- request format -------------------------------------------------------------------
@@ -462,18 +471,40 @@ def test_funds_errors(text):
     )
 
 
-def test_cloudflare_page_on_a_read_only_call_is_a_bad_answer_after_retries():
+FIREWALL = (
+    f"The panel's firewall (a Cloudflare-style challenge page) blocks API calls to {URL}: "
+    "{action} never reached the panel. Nothing was placed by the blocked requests. Ask the "
+    "panel's support to let API calls to its /api/v2 address through the firewall (no "
+    "browser challenge for API requests, or allow-list this machine's IP address), then rerun."
+)
+
+
+@pytest.mark.parametrize("call", ["services", "add", "cancel"])
+def test_a_persistent_firewall_challenge_stops_with_what_to_ask_the_panel(call):
     h = harness(*[raw(CLOUDFLARE, 503)] * 5)
-    with pytest.raises(BadAnswer) as err:
-        h.client.services()
-    message = str(err.value)
-    assert message.startswith(
-        'The panel answered services with HTTP 503 and a web page instead of JSON: "Just a moment...: '
-        'Checking if the site connection is secure Enable JavaScript and cookies to continue". '
-    )
-    assert "<" not in message and "_cf_chl_opt" not in message and "color" not in message
-    assert len(h.panel.forms) == 5
+    with pytest.raises(PanelError) as err:
+        if call == "add":
+            h.client.add({"service": "1", "link": "l", "quantity": "10"})
+        elif call == "cancel":
+            h.client.cancel(["1"])
+        else:
+            h.client.services()
+    assert type(err.value) is PanelError and err.value.exit_code == 3
+    assert str(err.value) == FIREWALL.format(action=call)
+    assert len(h.panel.forms) == 5  # retried like a 429: the panel never saw them
     assert h.sleeps == [0.5, 1.0, 2.0, 4.0]
+
+
+@pytest.mark.parametrize("reply", [
+    raw(CLOUDFLARE, 403),
+    raw("<html><head><title>Attention Required! | Cloudflare</title></head></html>", 403),
+    httpx.Response(503, text="<html>whatever</html>", headers={"cf-mitigated": "challenge"}),
+])  # fmt: skip
+def test_a_challenge_page_is_unsent_and_retried_even_for_add(reply):
+    h = harness(reply, ok({"order": 77}))
+    assert h.client.add({"service": "1", "link": "l", "quantity": "10"}) == AddResult(order="77")
+    assert h.panel.actions == ["add", "add"]
+    assert h.sleeps == [0.5]
 
 
 def test_proxy_502_page():
@@ -503,14 +534,15 @@ def test_empty_body_is_a_bad_answer():
 
 
 @pytest.mark.parametrize(("call", "doc", "what"), [
-    ("services", [{"service": 1, "name": "A", "rate": "abc", "min": 1, "max": 2}],
-     'at $[0].rate, "abc" is not a decimal number'),
-    ("services", {"services": []}, '{"services": []} is not a list'),
-    ("balance", {"balance": "1"}, 'no "currency" in {"balance": "1"}'),
-    ("balance", {"balance": "1,00", "currency": "USD"}, 'at $.balance, "1,00" is not a decimal number'),
-    ("status", {"1": {"status": "Pending", "remains": "many"}},
-     "at $['1'].remains, \"many\" is not a whole number or nothing"),
-    ("refill_status", [{"refill": 1, "status": 5}], "at $[0].status, 5 is not a text"),
+    ("services", 5, "5 is not a list"),
+    ("balance", {"balance": "abc", "currency": "USD"},
+     'at $.balance, "abc" is not a decimal number (text may group thousands: 2,500.00000 or 1 234,50)'),
+    ("balance", {"balance": "1,234", "currency": "USD"},
+     'balance "1,234" is ambiguous: the comma may group thousands or be the decimal point; ask the '
+     "panel to send the amount with a decimal point"),
+    ("balance", {"currency": "USD"}, 'no "balance" in {"currency": "USD"}'),
+    ("status", 5, "5 is not an object"),
+    ("refill_status", 5, "5 is not a list"),
 ])  # fmt: skip
 def test_schema_violations_name_the_action_and_what_was_wrong(call, doc, what):
     h = harness(ok(doc))
@@ -549,12 +581,34 @@ def test_429_with_retry_after_seconds_then_success():
     assert h.client.requests_sent == 2
 
 
-def test_429_with_retry_after_http_date_is_capped_at_max_delay():
+def test_429_with_retry_after_longer_than_the_limit_stops_at_once_saying_so():
     far = "Wed, 21 Oct 2099 07:28:00 GMT"
     h = harness(httpx.Response(429, headers={"Retry-After": far}),
-                ok({"balance": "1", "currency": "USD"}), retry=RetryPolicy(max_delay=12.0, jitter=0))
-    h.client.balance()
-    assert h.sleeps == [12.0]
+                ok({"balance": "1", "currency": "USD"}), retry=RetryPolicy(retry_after_limit=100, jitter=0))
+    with pytest.raises(PanelUnreachable) as err:
+        h.client.balance()
+    assert str(err.value).startswith(f"The panel at {URL} asks to wait ")
+    assert str(err.value).endswith(
+        " before balance (rate limited: HTTP 429), longer than this run waits (100 s; "
+        "retry_after_limit in the config file). Rerun later, or raise the limit."
+    )
+    assert h.sleeps == [] and len(h.panel.forms) == 1
+
+
+def test_429_with_a_long_retry_after_is_waited_for_and_said_on_stderr():
+    said: list[str] = []
+    h = harness(httpx.Response(429, headers={"Retry-After": "60"}), ok({"order": 3}), notify=said.append)
+    h.client.progress_note = lambda: "1,234 of 5,000 placed"
+    assert h.client.add({"service": "1", "link": "l", "quantity": "10"}) == AddResult(order="3")
+    assert h.sleeps == [60.0]
+    assert said == ["panel rate limit: waiting 60 s, 1,234 of 5,000 placed"]
+
+
+def test_short_waits_are_not_said():
+    said: list[str] = []
+    h = harness(httpx.Response(429, headers={"Retry-After": "2"}), ok({"order": 3}), notify=said.append)
+    h.client.add({"service": "1", "link": "l", "quantity": "10"})
+    assert h.sleeps == [2.0] and said == []
 
 
 def test_429_without_retry_after_backs_off_then_gives_up():
@@ -623,13 +677,12 @@ def test_read_timeouts_exhausted_on_a_read_only_call():
     (httpx.ReadError("[Errno 104] Connection reset by peer"),
      "ReadError: [Errno 104] Connection reset by peer; the request may have reached the panel"),
     (raw(NGINX_502, 502), 'HTTP 502 and a web page instead of JSON: "502 Bad Gateway: nginx/1.18.0 (Ubuntu)"'),
-    (raw(CLOUDFLARE, 503), 'HTTP 503 and a web page instead of JSON: "Just a moment...: Checking if the '
-                           'site connection is secure Enable JavaScript and cookies to continue"'),
     (ok({"error": "Internal error"}, 500), "HTTP 500 with the error: Internal error"),
     (raw('{"order": ', 200, "application/json"), 'HTTP 200 and text instead of JSON: "{"order":"'),
-    (ok({"status": "ok"}), 'HTTP 200, an answer that is not what API v2 promises: no "order" in {"status": "ok"}'),
-    (ok({"order": None}), "HTTP 200, an answer that is not what API v2 promises: at $.order, null is not "
-                          "an id (a number, or a string without spaces or commas)"),
+    (ok({"status": "ok"}), "HTTP 200, an answer that is not what API v2 promises: no order id (order, "
+                           'order_id, orderId or data.order) in {"status": "ok"}'),
+    (ok({"order": None}), "HTTP 200, an answer that is not what API v2 promises: no order id (order, "
+                          'order_id, orderId or data.order) in {"order": null}'),
 ])  # fmt: skip
 def test_an_add_whose_answer_is_lost_is_sent_once_and_comes_back_lost(reply, detail):
     h = harness(reply, ok({"order": 99}))
@@ -653,8 +706,7 @@ def test_refill_and_cancel_answers_lost_mark_every_order_of_the_chunk():
     ]  # fmt: skip
     page = 'HTTP 502 and a web page instead of JSON: "502 Bad Gateway: nginx/1.18.0 (Ubuntu)"'
     assert h.client.cancel(["3"]) == [CancelResult(order="3", lost=True, detail=page)]
-    shape = ("HTTP 200, an answer that is not what API v2 promises: at $[0], "
-             'no "cancel" in {"order": 1}')  # fmt: skip
+    shape = 'unreadable answer from the panel (no "cancel"): {"order": 1}'
     assert h.client.cancel(["1"]) == [CancelResult(order="1", lost=True, detail=shape)]
     assert h.client.requests_sent == 3
     assert h.sleeps == []
@@ -679,7 +731,9 @@ def test_backoff_doubles_up_to_max_delay_and_jitter_adds_at_most_its_share():
     jittery = RetryPolicy(base_delay=1.0, jitter=0.5)
     assert jittery.delay(1, rand=lambda: 0.0) == 1.0
     assert jittery.delay(2, rand=lambda: 1.0) == 3.0
-    assert jittery.delay(3, retry_after=100.0) == 30.0
+    # Retry-After is honoured whatever its size, up to retry_after_limit (default 5 min)
+    assert jittery.delay(3, retry_after=100.0) == 100.0
+    assert jittery.too_long(300.0) is False and jittery.too_long(301.0) is True
     with pytest.raises(ValueError):
         RetryPolicy(attempts=0)
 
@@ -726,7 +780,7 @@ def test_the_key_is_in_no_message_log_line_or_repr():
                 seen.append(repr(h.client.cancel(["1"])))
             else:
                 seen.append(repr(getattr(h.client, call)()))
-        except PanelError as exc:
+        except BulkOrdersError as exc:
             seen.append(str(exc))
             seen.append(repr(exc))
         seen.extend(h.log)

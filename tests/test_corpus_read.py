@@ -6,9 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
-from bulkorders.cli import cli
+from conftest import run
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real-world-workbooks"
 FILES = sorted(p for p in CORPUS.glob("*") if p.suffix.lower() != ".md") if CORPUS.is_dir() else []
@@ -22,7 +20,7 @@ def test_the_corpus_is_all_there():
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
 def test_every_workbook_gets_a_clear_answer(path):
-    result = CliRunner().invoke(cli, ["--panel", "sandbox", "validate", str(path)])
+    result = run("validate", str(path))
     output = result.stdout + result.stderr
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert "Traceback" not in output and "Unexpected error" not in output, output

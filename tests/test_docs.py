@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 import pytest
-from click.testing import CliRunner
+from conftest import bulkorders
 
 from bulkorders.cli import cli
 
@@ -24,7 +24,7 @@ def commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str
 
 @pytest.mark.parametrize("path", commands(cli), ids=" ".join)
 def test_every_command_has_help_and_is_in_the_readme(path):
-    result = CliRunner().invoke(cli, [*path, "--help"])
+    result = bulkorders(*path, "--help")
     assert result.exit_code == 0, result.output
     summary = result.stdout.split("\n\n")[1].strip()
     assert len(summary) > 20, f"{' '.join(path)} has no real help text"

@@ -6,17 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from conftest import run
 from test_submit import ROWS, orders_per_link, read_csv, write_csv
 
-from bulkorders.cli import cli
 from bulkorders.errors import UsageError, WriteBackError
 from bulkorders.ledger.records import Campaign
 from bulkorders.lifecycle.follow import sheet_to_follow
-
-
-def run(*args: str):
-    return CliRunner().invoke(cli, ["--panel", "sandbox", *args], catch_exceptions=False)
 
 
 def test_status_on_the_input_writes_the_results_a_failed_submit_could_not(tmp_path, monkeypatch):

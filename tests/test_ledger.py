@@ -11,11 +11,11 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from conftest import planned_rows
 
 from bulkorders.errors import ExitCode, LedgerError, LedgerLocked
 from bulkorders.ledger.migrations import MIGRATIONS, migrate
@@ -40,20 +40,6 @@ def payload(link: str, service: str = "1001", quantity: str = "100", **fields: s
     return {"service": service, "link": link, "quantity": quantity, **fields}
 
 
-def planned_rows(payloads: list[dict[str, str]], first_row: int = 2) -> list[PlannedRow]:
-    """The sheet's payloads as the submitter hands them over: identities in sheet order."""
-    return [
-        PlannedRow(ident, first_row + n, p["service"], p.get("link"), p, Decimal("0.09"))
-        for n, (ident, p) in enumerate(zip(assign_identities(payloads), payloads))
-    ]
-
-
-@pytest.fixture
-def ledger(tmp_path):
-    with Ledger.open(tmp_path / "ledger.sqlite") as opened:
-        yield opened
-
-
 @pytest.fixture
 def weekly(ledger):
     return ledger.campaign("weekly", PANEL, Path("weekly.xlsx"))
@@ -76,7 +62,7 @@ def test_new_ledger_is_private_wal_and_versioned(tmp_path):
         assert wal.exists() and stat.S_IMODE(wal.stat().st_mode) == 0o600
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 4
     conn.close()
 
 
@@ -121,7 +107,7 @@ def test_a_first_release_ledger_migrates_keeping_everything(tmp_path):
             "sandbox", "501", "weekly", 2, "1001", "https://a", 798, Decimal("0.718"), "USD",
             None, None, None, None, None, None, None, T0, None,
         )  # fmt: skip
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
 
 
 def test_a_ledger_from_a_newer_version_is_refused(tmp_path):
@@ -134,7 +120,7 @@ def test_a_ledger_from_a_newer_version_is_refused(tmp_path):
         Ledger.open(path)
     assert str(err.value) == (
         f"The ledger {path} was written by a newer bulkorders (schema 9; this version knows "
-        "up to 2). Upgrade bulkorders to use it."
+        "up to 4). Upgrade bulkorders to use it."
     )
     assert err.value.exit_code == ExitCode.PANEL
 
@@ -349,7 +335,7 @@ def test_recover_sending_after_a_crash(tmp_path):
 
 def test_rows_with_an_order_id_in_the_sheet_count_as_placed(ledger, weekly):
     rows = ledger.sync_rows(weekly, planned_rows([payload("https://a", quantity="250")]))
-    ledger.record_existing_order(weekly, rows[0].id, "4242", T0)
+    ledger.record_existing_orders(weekly, [(rows[0].id, "4242")], T0)
     (row,) = ledger.rows(weekly)
     assert (row.state, row.order_id, row.charge) == ("placed", "4242", None)
     order = ledger.orders(PANEL, ["4242"])["4242"]
@@ -503,15 +489,16 @@ def test_refills_and_cancels_are_recorded(ledger, placed):
     found = ledger.orders(PANEL, ["501", "502", "777"])
     assert set(found) == {"501", "502"}
     assert (found["501"].refill_id, found["501"].refill_status) == ("71", "Completed")
-    assert (found["501"].cancel_result, found["501"].error) == ("Cancel not allowed",) * 2
+    # cancel_result says in words what the panel answered; error keeps the panel's text
+    assert (found["501"].cancel_result, found["501"].error) == ("refused: Cancel not allowed", "Cancel not allowed")
     assert (found["502"].refill_id, found["502"].cancel_result, found["502"].error) == (
-        None, "88", None
+        None, "requested", None
     )  # fmt: skip
     assert "777" not in found  # a lost answer about an unknown order adds no order
     ledger.record_cancels(PANEL, [CancelResult("502", lost=True)], T2)
     again = ledger.orders(PANEL, ["502"])["502"]
     assert (again.cancel_result, again.error) == (
-        "88", "the panel's answer was lost: check the panel, then ask again"
+        "requested", "the panel's answer was lost: check the panel, then ask again"
     )  # fmt: skip
     kinds = [(h["order_id"], h["kind"]) for h in ledger.observations()]
     assert kinds == [
@@ -579,37 +566,3 @@ def test_report_queries_filter_by_campaign_time_panel_and_ids(ledger, weekly):
     assert [o["order_id"] for o in ledger.observations(since=T2)] == ["2"]
     assert [o["order_id"] for o in ledger.observations(panel=PANEL)] == ["1"]
 
-
-# --- speed sanity ------------------------------------------------------------------------------
-
-
-def test_speed_of_100k_rows_and_10k_statuses(ledger, weekly):
-    payloads = [
-        payload(f"https://example.com/p/{n}", quantity=str(100 + n % 50)) for n in range(100_000)
-    ]
-    planned = planned_rows(payloads)
-    started = time.perf_counter()
-    rows = ledger.sync_rows(weekly, planned)
-    first = time.perf_counter() - started
-    started = time.perf_counter()
-    again = ledger.sync_rows(weekly, planned)
-    second = time.perf_counter() - started
-    assert len(rows) == len(again) == 100_000 and rows[-1].excel_row == 100_001
-
-    ids = [r.id for r in rows[:10_000]]
-    ledger.mark_sending(ids[:100], T0)  # one batch of placements; the rest arrive unknown
-    for row_id in ids[:100]:
-        ledger.mark_placed(row_id, str(row_id), Decimal("0.09"), "USD", T0)
-    statuses = [OrderStatus(str(i), "Completed", Decimal("0.09"), "USD", 0, 0) for i in ids]
-    started = time.perf_counter()
-    ledger.record_statuses(PANEL, statuses, T1)
-    recording = time.perf_counter() - started
-    started = time.perf_counter()
-    records = ledger.order_records()
-    reading = time.perf_counter() - started
-    assert len(records) == 10_000
-    print(
-        f"\nsync_rows 100k new: {first:.2f}s, again: {second:.2f}s; "
-        f"record_statuses 10k: {recording:.2f}s; order_records 10k: {reading:.2f}s"
-    )
-    assert first < 30 and second < 30  # sanity only; the figures are printed

@@ -9,12 +9,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from conftest import FakeClock, bulkorders, environment, run, sandbox_client
 
-from bulkorders.cli import app as cli_app
-from bulkorders.cli import cli
 from bulkorders.errors import BulkOrdersError, ExitCode, Interrupted, PanelUnreachable, UsageError
-from bulkorders.ledger.store import Ledger
 from bulkorders.lifecycle.outcome import summary_text
 from bulkorders.lifecycle.pipelines import LifecycleIO, SheetOptions, cancel_sheet, refill_sheet, status_sheet
 from bulkorders.lifecycle.plan import (
@@ -36,8 +33,6 @@ from bulkorders.models import OUTPUT_COLUMNS, CancelResult, OrderStatus, RefillR
 from bulkorders.panel.client import PanelClient
 from bulkorders.panel.connect import SANDBOX_STATE_FILE
 from bulkorders.panel.sandbox import panel as sandbox
-from bulkorders.panel.sandbox.transport import SandboxTransport
-from bulkorders.settings import SANDBOX_URL
 
 T0 = 1_800_000_000.0
 SERVICES = sandbox.catalogue()
@@ -46,37 +41,15 @@ NO_REFILL = "1002"  # cancel only
 NO_CANCEL = "1003"  # refill only
 
 
-class Clock:
-    """Injected time: the sandbox, the ledger and the pipelines all read it; sleep advances it."""
-
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock(T0)
 
 
 @pytest.fixture
 def client(tmp_path, clock):
-    transport = SandboxTransport(tmp_path / "sandbox.jsonl", clock=clock)
-    with PanelClient(SANDBOX_URL, "test-key", transport=transport) as panel_client:
+    with sandbox_client(tmp_path / "sandbox.jsonl", clock=clock) as panel_client:
         yield panel_client
-
-
-@pytest.fixture
-def ledger(tmp_path, clock):
-    with Ledger.open(tmp_path / "ledger.sqlite", clock=clock) as opened:
-        yield opened
 
 
 @pytest.fixture
@@ -412,9 +385,9 @@ def test_cancel_shows_the_plan_then_cancels(tmp_path, client, io, ledger, clock)
     }
     assert report.exit_code == ExitCode.OK and (report.asked, report.succeeded) == (2, 2)
     rows = read_csv(report.output)
-    assert (rows[2]["cancel_result"], rows[5]["cancel_result"]) == ("1", "2")
+    assert (rows[2]["cancel_result"], rows[5]["cancel_result"]) == ("requested", "requested")
     assert rows[3]["cancel_result"] == rows[4]["cancel_result"] == ""
-    assert ledger.orders("sandbox", pending)[pending[0]].cancel_result == "1"
+    assert ledger.orders("sandbox", pending)[pending[0]].cancel_result == "requested"
     clock.now += 1
     after = status_sheet(report.output, SheetOptions(), io)
     assert read_csv(after.output)[2]["status"] == "Canceled"
@@ -436,7 +409,7 @@ def test_cancel_refused_by_the_panel(tmp_path, client, io, clock):
     report = cancel_sheet(id_sheet(tmp_path, running), SheetOptions(), io, SERVICES, confirm=lambda plan: True)
     assert report.exit_code == ExitCode.ROWS_FAILED
     row = read_csv(report.output)[2]
-    assert row["cancel_result"] == "Order cannot be canceled: its status is In progress"
+    assert row["cancel_result"] == "refused: Order cannot be canceled: its status is In progress"
     assert row["error"] == "cancel: Order cannot be canceled: its status is In progress"
 
 
@@ -482,13 +455,8 @@ def sandbox_orders(home: Path, service: str, count: int, *, age: float) -> list[
     """Orders in the sandbox the CLI uses, created `age` seconds ago (negative: in the future)."""
     state = home / "data" / "bulkorders" / SANDBOX_STATE_FILE
     state.parent.mkdir(parents=True, exist_ok=True)
-    transport = SandboxTransport(state, clock=lambda: time.time() - age)
-    with PanelClient(SANDBOX_URL, "sandbox", transport=transport) as panel_client:
+    with sandbox_client(state, clock=lambda: time.time() - age) as panel_client:
         return place(panel_client, service, count)
-
-
-def run(*args: str):
-    return CliRunner().invoke(cli, ["--panel", "sandbox", *args])
 
 
 def test_cli_status_json(tmp_path, isolated_user_dirs):
@@ -522,13 +490,12 @@ def test_cli_cancel_needs_yes_without_a_terminal(tmp_path, isolated_user_dirs):
     )
     result = run("cancel", "--yes", str(sheet))
     assert result.exit_code == 0, result.output
-    assert read_csv(tmp_path / "orders.results.csv")[2]["cancel_result"] == "1"
+    assert read_csv(tmp_path / "orders.results.csv")[2]["cancel_result"] == "requested"
 
 
-def test_cli_cancel_asks_on_a_terminal(tmp_path, isolated_user_dirs, monkeypatch):
+def test_cli_cancel_asks_on_a_terminal(tmp_path, isolated_user_dirs):
     ids = sandbox_orders(isolated_user_dirs, REFILL_AND_CANCEL, 1, age=-3600)
-    monkeypatch.setattr(cli_app, "stdin_is_terminal", lambda: True)
-    result = CliRunner().invoke(cli, ["--panel", "sandbox", "cancel", str(id_sheet(tmp_path, ids))], input="n\n")
+    result = run("cancel", str(id_sheet(tmp_path, ids)), input="n\n", obj=environment(terminal=True))
     assert result.exit_code == 3
     assert "Error: Nothing cancelled: the cancellation was not confirmed." in result.stderr
 
@@ -539,6 +506,43 @@ def test_cli_refill_rows(tmp_path, isolated_user_dirs):
     result = run("refill", "--rows", "2", str(sheet))
     assert result.exit_code == 1
     assert "row 2, order_id: not refillable: service 1002 (Instagram Likes [Fast]) does not allow refill" in result.stderr
+
+
+def test_cli_a_stop_and_a_failed_write_are_one_error(tmp_path, isolated_user_dirs, monkeypatch):
+    import bulkorders.cli.lifecycle_cmds
+    import bulkorders.sheets
+    from bulkorders.cli.io import lifecycle_io
+    from bulkorders.errors import WriteBackError
+
+    def refuse(sheet, updates, out):
+        raise WriteBackError(f"Could not write the results to {out}: the disk is full.")
+
+    def interrupting_io(app):
+        def interrupt(seconds: float) -> None:
+            raise KeyboardInterrupt
+
+        io = lifecycle_io(app)
+        io.sleep = interrupt
+        return io
+
+    ids = sandbox_orders(isolated_user_dirs, REFILL_AND_CANCEL, 1, age=-3600)  # Pending: the watch sleeps
+    sheet = id_sheet(tmp_path, ids)
+    monkeypatch.setattr(bulkorders.sheets, "write_back", refuse)
+    monkeypatch.setattr(bulkorders.cli.lifecycle_cmds, "lifecycle_io", interrupting_io)
+    result = run("status", "--watch", str(sheet))
+    assert result.exit_code == ExitCode.INTERRUPTED
+    assert result.stderr.count("Error:") == 1
+    assert result.stderr.endswith(
+        "Error: Stopped watching after 1 round(s); the sheet holds every answer received. Rerun status to "
+        f"continue.\nCould not write the results to {tmp_path / 'orders.results.csv'}: the disk is full.\n"
+        "Nothing is lost: the ledger holds every answer. Rerun the same command to write the sheet again.\n"
+    )
+    data = json.loads(run("--json", "status", "--watch", str(sheet)).stdout)
+    assert data["stopped"].startswith("Stopped watching after 1 round(s)")
+    assert data["write_error"] == (
+        f"Could not write the results to {tmp_path / 'orders.results.csv'}: the disk is full.\n"
+        "Nothing is lost: the ledger holds every answer. Rerun the same command to write the sheet again."
+    )
 
 
 @pytest.mark.parametrize(
@@ -558,7 +562,7 @@ def test_cli_usage_errors(tmp_path, args, message):
 
 def test_every_lifecycle_command_has_help():
     for name in ("status", "refill", "cancel"):
-        result = CliRunner().invoke(cli, [name, "--help"])
+        result = bulkorders(name, "--help")
         assert result.exit_code == 0 and "--rows" in result.output and "--in-place" in result.output
 
 
@@ -679,7 +683,7 @@ def test_status_refill_cancel_on_the_results_of_submit(tmp_path, client, io, led
     rows = read_csv(results)
     assert [rows[r]["status"] for r in (2, 3, 4, 5)] == ["Completed", "Completed", "invalid", "Canceled"]
     assert rows[4]["error"].startswith("quantity")  # submit's reason, untouched
-    assert rows[5]["charge"] == "0" and rows[5]["cancel_result"] == "1"  # the panel's figure now
+    assert rows[5]["charge"] == "0" and rows[5]["cancel_result"] == "requested"  # the panel's figure now
     refilled = refill_sheet(results, SheetOptions(), io, catalogue)
     assert (refilled.asked, refilled.succeeded, refilled.requests) == (1, 1, 1)
     assert refilled.left_out == {
@@ -690,10 +694,9 @@ def test_status_refill_cancel_on_the_results_of_submit(tmp_path, client, io, led
     assert (record.campaign, record.excel_row, record.refill_id, record.status) == ("week", 2, "1", "Completed")
 
 
-def test_cli_cancel_end_of_input_at_the_prompt_is_a_no(tmp_path, isolated_user_dirs, monkeypatch):
+def test_cli_cancel_end_of_input_at_the_prompt_is_a_no(tmp_path, isolated_user_dirs):
     ids = sandbox_orders(isolated_user_dirs, REFILL_AND_CANCEL, 1, age=-3600)
-    monkeypatch.setattr(cli_app, "stdin_is_terminal", lambda: True)
-    result = CliRunner().invoke(cli, ["--panel", "sandbox", "cancel", str(id_sheet(tmp_path, ids))], input="")
+    result = run("cancel", str(id_sheet(tmp_path, ids)), input="", obj=environment(terminal=True))
     assert result.exit_code == 3
     assert "Aborted" not in result.output
     assert "Error: Nothing cancelled: the cancellation was not confirmed." in result.stderr
@@ -852,3 +855,21 @@ def test_a_bad_refill_id_cell_fails_its_row_and_the_status_still_lands(tmp_path,
     assert (report.requests, report.refills_checked, report.exit_code) == (1, 0, ExitCode.ROWS_FAILED)
     row = read_csv(report.output)[2]
     assert (row["status"], row["refill_id"], row["error"]) == ("In progress", "1,2", message)
+
+
+def test_spend_is_what_the_balance_paid_canceled_and_refunded_cost_nothing():
+    from bulkorders.lifecycle.plan import Target, spend
+
+    targets = [
+        Target(row=2, order_id="1", status="Completed", charge=Decimal("1.50"), currency="USD"),
+        Target(row=3, order_id="2", status="Cancelled", charge=Decimal("0.90"), currency="USD"),
+        Target(row=4, order_id="3", status="refunded", charge=Decimal("2"), currency="USD"),
+        Target(row=5, order_id="4", status="Partial", charge=Decimal("0.45"), currency="USD"),
+        Target(row=6, order_id="5", status="Fail", charge=Decimal("0.10"), currency="EUR"),
+    ]
+    assert spend(targets) == {"EUR": Decimal("0.10"), "USD": Decimal("1.95")}
+    from bulkorders.lifecycle.outcome import LifecycleReport, summary_text
+
+    report = LifecycleReport("status", Path("x.csv"), spend=spend(targets))
+    assert "Spend (what the balance paid; canceled and refunded orders cost nothing): 0.10 EUR, 1.95 USD." in (
+        summary_text(report).splitlines())

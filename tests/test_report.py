@@ -18,31 +18,20 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from click.testing import CliRunner
+from conftest import FakeClock, bulkorders, planned_rows, sandbox_client, submit
 
 from bulkorders.catalog import load_catalogue
-from bulkorders.cli import cli
 from bulkorders.clock import utc_now_iso
-from bulkorders.ledger.identity import assign_identities
 from bulkorders.ledger.store import Ledger, PlannedRow
 from bulkorders.panel.client import PanelClient
 from bulkorders.panel.sandbox.panel import CURRENCY, DONE_SECONDS
-from bulkorders.panel.sandbox.transport import SandboxTransport
 from bulkorders.report.layout import UNCERTAIN_ADVICE
 from bulkorders.report.xlsx import MONEY_FORMAT
-from bulkorders.settings import SANDBOX_URL, Settings
+from bulkorders.settings import Settings
 
 DAY1 = 1_764_000_000.0  # 2025-11-24T16:00:00Z
 DAY2 = DAY1 + 86_400
 PANEL = "sandbox"
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass
@@ -54,16 +43,12 @@ class Built:
     observations: int
 
 
-def _place(ledger: Ledger, client: PanelClient, clock: Clock, name: str, rows: list[tuple[str, str, str]]):
+def _place(ledger: Ledger, client: PanelClient, clock: FakeClock, name: str, rows: list[tuple[str, str, str]]):
     """What submit does: record intent, send, record the outcome. Returns placed order ids."""
     campaign = ledger.campaign(name, PANEL, Path(f"{name}.xlsx"))
     payloads = [{"service": s, "link": link, "quantity": q} for link, s, q in rows]
-    planned = [
-        PlannedRow(identity, excel, p["service"], p["link"], p, Decimal("0.5"))
-        for excel, (identity, p) in enumerate(zip(assign_identities(payloads), payloads), start=2)
-    ]
     placed = []
-    for row in ledger.sync_rows(campaign, planned):
+    for row in ledger.sync_rows(campaign, planned_rows(payloads, estimate=Decimal("0.5"))):
         at = utc_now_iso(clock)
         ledger.mark_sending([row.id], at)
         result = client.add(row.payload)
@@ -78,11 +63,10 @@ def _place(ledger: Ledger, client: PanelClient, clock: Clock, name: str, rows: l
 @pytest.fixture
 def built(tmp_path) -> Built:
     """Two campaigns on two days: placed, rejected, uncertain, cancelled, partial, refilled."""
-    clock = Clock(DAY1)
+    clock = FakeClock(DAY1)
     path = tmp_path / "ledger.sqlite"
     ledger = Ledger.open(path, clock=clock)
-    transport = SandboxTransport(tmp_path / "sb.jsonl", clock=clock)
-    client = PanelClient(SANDBOX_URL, "sandbox", transport=transport)
+    client = sandbox_client(tmp_path / "sb.jsonl", clock=clock)
     load_catalogue(Settings(panel_spec=PANEL), client, clock=clock)  # the cache the report reads names from
     spring, spring_ids = _place(ledger, client, clock, "spring", [
         ("https://instagram.com/a", "1001", "100"),
@@ -129,7 +113,7 @@ def built(tmp_path) -> Built:
 
 def run(built: Built, *args: str, panel: str | None = None):
     options = ["--ledger", str(built.ledger_path)] + (["--panel", panel] if panel else [])
-    return CliRunner().invoke(cli, [*options, *args], catch_exceptions=False)
+    return bulkorders(*options, *args)
 
 
 def table(ws, title: str) -> list[dict]:
@@ -169,7 +153,7 @@ def test_workbook_has_every_sheet_with_totals_counts_and_charts(built, tmp_path)
     )
     assert spend.endswith(" USD.\n") and Decimal(spend.split()[0]) == total
     wb = openpyxl.load_workbook(out)
-    assert wb.sheetnames == ["Summary", "Orders", "Problems", "History"]
+    assert wb.sheetnames == ["Summary", "Orders", "Problems", "History", "Reconciliation"]
 
     orders = records(wb["Orders"])
     assert len(orders) == placed
@@ -189,7 +173,7 @@ def test_workbook_has_every_sheet_with_totals_counts_and_charts(built, tmp_path)
         {"outcome": "rows uncertain (answer lost)", "count": 1},
         {"outcome": "orders cancelled or refunded", "count": cancelled},
     ]
-    by_currency = table(summary, "Spend by currency (latest known charges)")
+    by_currency = table(summary, "Spend by currency (net of cancels and refunds)")
     assert [(r["currency"], r["orders"], exact(r["spend"])) for r in by_currency] == [("USD", placed, total)]
     by_status = {r["status"]: r["orders"] for r in table(summary, "By status")}
     assert by_status == dict(Counter(built.statuses.values()))
@@ -242,7 +226,7 @@ def test_presentation_is_excel_native(built, tmp_path):
         assert ws["A1"].font.bold and ws["A1"].fill.fgColor.rgb.endswith("1F4E78")
         assert all(ws.column_dimensions[c].width > 8 for c in "ABC")
     orders = wb["Orders"]
-    assert orders["H1"].value == "charge (USD)" and orders["H2"].number_format == MONEY_FORMAT + '" USD"'
+    assert orders["H1"].value == "charge (USD)" and orders["H2"].number_format == MONEY_FORMAT
     assert orders["Q1"].value == "submitted at (UTC)" and orders["Q2"].is_date
     assert orders.column_dimensions["D"].width >= len("https://instagram.com/a")
     for ws in wb.worksheets:
@@ -329,13 +313,43 @@ def test_empty_selection_says_so_and_writes_nothing(built, tmp_path):
 
 def test_no_ledger_yet(tmp_path):
     missing = tmp_path / "none.sqlite"
-    result = CliRunner().invoke(cli, ["--ledger", str(missing), "report", "--out", str(tmp_path / "a.xlsx")])
+    result = bulkorders("--ledger", str(missing), "report", "--out", str(tmp_path / "a.xlsx"))
     assert result.exit_code == 1
     assert result.stderr == (
         f"Error: Nothing to report: there is no ledger at {missing} yet (submit creates it), or "
         "choose one with --ledger. No workbook was written.\n"
     )
     assert not missing.exists()
+
+
+def test_the_report_pipeline_needs_no_command_line(built, tmp_path):
+    from bulkorders.errors import UsageError
+    from bulkorders.report import ReportFilters, ReportIO, report_workbook
+
+    opened: list[Ledger] = []
+
+    def open_ledger() -> Ledger:
+        opened.append(Ledger.open(built.ledger_path))
+        return opened[-1]
+
+    warnings: list[str] = []
+    io = ReportIO(ledger_path=built.ledger_path, open_ledger=open_ledger, cache_dir=tmp_path / "no-cache",
+                  warn=warnings.append)  # fmt: skip
+    with pytest.raises(UsageError):
+        report_workbook(tmp_path / "audit.csv", ReportFilters(), io)
+    assert opened == []  # refused before the ledger is read
+    out = tmp_path / "audit.xlsx"
+    audit = report_workbook(out, ReportFilters(campaigns=("spring",)), io)
+    opened[0].close()
+    assert warnings == [
+        "no cached catalogue of panel sandbox: service names and categories are blank. "
+        "Run `bulkorders --panel sandbox services` once to fill them in."
+    ]
+    orders = openpyxl.load_workbook(out)["Orders"]
+    assert sorted(str(orders.cell(row, 1).value) for row in range(2, orders.max_row + 1)) == sorted(
+        built.campaigns["spring"]
+    )
+    assert audit.uncatalogued == ["sandbox"]
 
 
 def test_usage_errors(built, tmp_path):
@@ -365,7 +379,7 @@ def test_money_is_summed_exactly_and_text_stays_text(tmp_path):
             ledger.mark_sending([row.id], "2025-11-24T10:00:00Z")
             ledger.mark_placed(row.id, f"9{row.id}", Decimal(charge), "USD", "2025-11-24T10:00:01Z")
     out = tmp_path / "audit.xlsx"
-    result = CliRunner().invoke(cli, ["--ledger", str(path), "--json", "report", "--out", str(out)])
+    result = bulkorders("--ledger", str(path), "--json", "report", "--out", str(out))
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["spend"] == {"USD": "0.300105"}
     assert result.stderr.startswith(
@@ -388,7 +402,7 @@ def test_rejected_rows_alone_still_make_a_report(tmp_path):
         ledger.mark_sending([row.id], "2025-11-24T10:00:00Z")
         ledger.mark_rejected(row.id, "Quantity less than minimal 10", "2025-11-24T10:00:01Z")
     out = tmp_path / "audit.xlsx"
-    result = CliRunner().invoke(cli, ["--ledger", str(path), "--json", "report", "--out", str(out)])
+    result = bulkorders("--ledger", str(path), "--json", "report", "--out", str(out))
     assert result.exit_code == 0, result.output
     figures = json.loads(result.stdout)
     assert figures["orders"] == {"placed": 0, "rejected": 1, "uncertain": 0, "cancelled": 0}
@@ -411,17 +425,16 @@ def test_report_of_a_campaign_placed_and_refreshed_with_the_cli(tmp_path):
         "https://instagram.com/d,1001,5\n",
         encoding="utf-8",
     )
-    runner = CliRunner()
-    placed = runner.invoke(cli, ["--panel", "sandbox", "submit", str(sheet), "--yes"])
+    placed = submit(str(sheet), "--yes")
     assert placed.exit_code == 1, placed.output  # row 5 is invalid (below the minimum)
     results = tmp_path / "launch.results.csv"
-    assert runner.invoke(cli, ["--panel", "sandbox", "status", str(results)]).exit_code == 0
+    assert bulkorders("--panel", "sandbox", "status", str(results)).exit_code == 0
     with results.open(encoding="utf-8") as fh:
         rows = [row for row in csv.DictReader(fh) if row["order_id"]]
     assert len(rows) == 3
 
     out = tmp_path / "audit.xlsx"
-    result = runner.invoke(cli, ["--json", "report", str(results), "--out", str(out)])
+    result = bulkorders("--json", "report", str(results), "--out", str(out))
     assert result.exit_code == 0, result.output
     figures = json.loads(result.stdout)
     assert figures["orders"]["placed"] == 3

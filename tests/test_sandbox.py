@@ -15,14 +15,16 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
+from conftest import bulkorders
 
 from bulkorders.cli import cli
 from bulkorders.errors import PanelError, UsageError
 from bulkorders.models import TYPE_RULES
 from bulkorders.panel.sandbox import panel as sb
 from bulkorders.panel.sandbox.catalogue import SERVICES
+from bulkorders.panel.sandbox.dialects import DIALECTS
 from bulkorders.panel.sandbox.panel import SandboxPanel, SandboxState
-from bulkorders.panel.sandbox.server import Faults, SandboxServer
+from bulkorders.panel.sandbox.server import Faults, SandboxServer, spawn
 from bulkorders.panel.sandbox.store import STATE_FILE, LiveSandbox, reset_state
 from bulkorders.panel.sandbox.transport import SandboxTransport
 
@@ -495,26 +497,55 @@ def test_sandbox_reset_command(isolated_user_dirs):
     assert SANDBOX_STATE_FILE == STATE_FILE  # --panel sandbox and the commands share one file
     path = isolated_user_dirs / "data" / "bulkorders" / STATE_FILE
     LiveSandbox(path).handle({"key": "k", "action": "add", "service": "1009", "link": "a"}, T0)
-    runner = CliRunner()
-    result = runner.invoke(cli, ["sandbox", "reset"])
+    result = bulkorders("sandbox", "reset")
     assert result.exit_code == 0, result.output
     assert result.stdout == (
         f"Reset the sandbox {path}: balance back to 1000.00 USD, no orders. New order ids start "
         "at 23502: like a real panel, the sandbox never reuses an id.\n"
     )
-    result = runner.invoke(cli, ["sandbox", "reset"])
+    result = bulkorders("sandbox", "reset")
     assert result.stdout == f"No sandbox orders in {path}: nothing to reset.\n"
+
+
+def test_sandbox_reset_balance_sets_the_starting_balance_and_it_survives_compaction(isolated_user_dirs):
+    path = isolated_user_dirs / "data" / "bulkorders" / STATE_FILE
+    runner = CliRunner()
+    result = runner.invoke(cli, ["sandbox", "reset", "--balance", "2500"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        f"Reset the sandbox {path}: balance set to 2500.00 USD, no orders. New order ids start "
+        "at 23501: like a real panel, the sandbox never reuses an id.\n"
+    )
+    live = LiveSandbox(path)
+    pending = {"key": "k", "action": "add", "service": "1001", "link": "a", "quantity": "1000"}
+    assert live.handle(pending, T0)[1] == {"order": 23501}
+    assert live.handle({"key": "k", "action": "cancel", "orders": "23501"}, T0)[1] == [{"order": 23501, "cancel": 1}]
+    assert live.handle({"key": "k", "action": "add", **{k: pending[k] for k in ("service", "quantity")},
+                        "link": "b"}, T0)[1] == {"order": 23502}  # fmt: skip
+    live.close()
+    assert LiveSandbox(path).state().balance == Decimal("2499.10")  # replayed: cancel folded, start kept
+    assert LiveSandbox(path).state().balance == Decimal("2499.10")  # and from the compacted journal
+    result = runner.invoke(cli, ["sandbox", "reset", "--balance", "1"])
+    assert result.exit_code == 0 and "balance set to 1.00 USD" in result.stdout
+    assert LiveSandbox(path).state().balance == Decimal("1")
+    result = runner.invoke(cli, ["sandbox", "reset"])
+    assert "balance back to 1000.00 USD" in result.stdout  # the starting balance was changed: a reset
+    assert LiveSandbox(path).state().balance == Decimal("1000.00")
+    for bad in ("-5", "lots", "nan"):
+        result = runner.invoke(cli, ["sandbox", "reset", "--balance", bad])
+        assert result.exit_code == 2
+        assert f"--balance {bad}: use an amount of 0 or more, e.g. 2500." in result.stderr
 
 
 def test_serve_refuses_a_non_loopback_host_and_bad_shares(tmp_path):
     state = str(tmp_path / STATE_FILE)
-    result = CliRunner().invoke(cli, ["sandbox", "serve", "--host", "0.0.0.0", "--state", state])
+    result = bulkorders("sandbox", "serve", "--host", "0.0.0.0", "--state", state)
     assert result.exit_code == 2
     assert "Refusing to serve the sandbox on 0.0.0.0: it listens on loopback only" in result.stderr
-    result = CliRunner().invoke(cli, ["sandbox", "serve", "--fail-5xx", "0.7", "--html", "0.5"])
+    result = bulkorders("sandbox", "serve", "--fail-5xx", "0.7", "--challenge", "0.5")
     assert result.exit_code == 2
     assert "The fault shares add up to more than 1: lower some of them." in result.stderr
-    result = CliRunner().invoke(cli, ["sandbox", "serve", "--fail-429", "2"])
+    result = bulkorders("sandbox", "serve", "--fail-429", "2")
     assert result.exit_code == 2 and "--fail-429" in result.stderr
 
 
@@ -537,7 +568,10 @@ def test_serve_command_prints_its_url_answers_and_stops_on_sigterm(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert rest == f"State: {state}\nSandbox panel stopped.\n"
+    assert rest == (
+        f"State: {state}\nDialect: clean, {DIALECTS['clean'].describe}\n"
+        "Sandbox panel stopped after 1 request (0 hit by a fault, 0 refused by the rate limit with 429).\n"
+    )
     assert json.loads(state.read_text())["id"] == 23501
 
 
@@ -548,8 +582,8 @@ def test_serve_command_prints_its_url_answers_and_stops_on_sigterm(tmp_path):
 def serve(tmp_path):
     servers: list[SandboxServer] = []
 
-    def start(**faults) -> SandboxServer:
-        server = SandboxServer(tmp_path / STATE_FILE, faults=Faults(seed=7, **faults))
+    def start(clock=None, **faults) -> SandboxServer:
+        server = SandboxServer(tmp_path / STATE_FILE, faults=Faults(seed=7, **faults), clock=clock)
         server.start()
         servers.append(server)
         return server
@@ -570,7 +604,8 @@ def test_plain_http_serves_the_same_panel(serve):
         root = server.url.removesuffix("api/v2")
         assert client.post(root, data={"key": "k", "action": "balance"}).json()["balance"] == "999.975"
         assert client.get(server.url).status_code == 405
-        assert client.post(root + "other", data={"key": "k"}).status_code == 404
+        wrong = client.post(root + "other", data={"key": "k"})
+        assert wrong.status_code == 404 and "<title>404 Not Found</title>" in wrong.text
 
 
 def test_fail_5xx_answers_a_proxy_error_without_placing_and_lets_the_retry_through(serve):
@@ -594,14 +629,70 @@ def test_fail_429_sometimes_says_retry_after(serve):
     assert server.httpd.sandbox.state().orders == {}
 
 
-def test_html_share_answers_a_cloudflare_page(serve):
-    server = serve(html=1.0)
+def test_challenge_share_answers_a_cloudflare_page_and_lets_the_retry_through(serve):
+    server = serve(challenge=0.999)
     with httpx.Client() as client:
         answer = client.post(server.url, data={"key": "k", "action": "balance"})
         assert answer.status_code in (403, 503)
         assert answer.headers["content-type"].startswith("text/html")
-        assert "<title>Just a moment...</title>" in answer.text
+        assert answer.headers["server"] == "cloudflare"
+        if "cf-mitigated" in answer.headers:
+            assert answer.headers["cf-mitigated"] == "challenge"
+            assert "<title>Just a moment...</title>" in answer.text
+        else:
+            assert answer.status_code == 403 and "<title>Attention Required! | Cloudflare</title>" in answer.text
         assert client.post(server.url, data={"key": "k", "action": "balance"}).status_code == 200
+    assert server.counts.values == {"requests": 2, "faults": 1, "rate_limited": 0}
+
+
+def test_challenge_1_is_a_firewall_that_blocks_every_call_and_both_pages_appear(serve):
+    server = serve(challenge=1.0)
+    with httpx.Client() as client:
+        answers = [client.post(server.url, data={**ADD, "link": "a"}) for _ in range(30)]
+    assert {a.status_code for a in answers} <= {403, 503}
+    titles = {re.search(r"<title>(.*)</title>", a.text)[1] for a in answers}
+    assert titles == {"Just a moment...", "Attention Required! | Cloudflare"}
+    assert all(a.headers.get("cf-mitigated") == "challenge" for a in answers if "moment" in a.text)
+    assert server.httpd.sandbox.state().orders == {}  # none reached the panel
+
+
+def test_rate_limit_counts_per_key_in_aligned_fixed_windows_and_answers_429_past_it(serve):
+    now = [T0]
+    server = serve(rate="3/2", clock=lambda: now[0])
+    with httpx.Client() as client:
+        answers = [client.post(server.url, data={**ADD, "link": f"l{i}"}) for i in range(4)]
+        assert [a.status_code for a in answers] == [200, 200, 200, 429]
+        assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["2", "1", "0", "0"]
+        assert {a.headers["X-RateLimit-Limit"] for a in answers} == {"3"}
+        assert {a.headers["X-RateLimit-Reset"] for a in answers} == {str(int(T0) + 2)}
+        assert answers[3].headers["Retry-After"] == "2" and answers[3].json() == {"error": "Too Many Requests"}
+        assert len(server.httpd.sandbox.state().orders) == 3  # the refused add never reached the panel
+        assert client.post(server.url, data={"key": "other", "action": "balance"}).status_code == 200
+        now[0] = T0 + 1.2
+        late = client.post(server.url, data={**ADD, "link": "l9"})
+        assert late.status_code == 429 and late.headers["Retry-After"] == "1"  # 0.8 s left, rounded up
+        now[0] = T0 + 2
+        assert client.post(server.url, data={**ADD, "link": "l9"}).headers["X-RateLimit-Remaining"] == "2"
+        now[0] = T0 + 3.5  # windows are aligned on the epoch: this one ends at T0 + 4
+        later = client.post(server.url, data={**ADD, "link": "l8"}).headers
+        assert (later["X-RateLimit-Remaining"], later["X-RateLimit-Reset"]) == ("1", str(int(T0) + 4))
+    assert server.counts.values == {"requests": 8, "faults": 0, "rate_limited": 2}
+
+
+def test_rate_limit_without_headers_still_says_retry_after(serve):
+    server = serve(rate="1/60", rate_headers=False, clock=lambda: T0 + 40)  # windows start on the minute
+    with httpx.Client() as client:
+        first, second = (client.post(server.url, data={"key": "k", "action": "balance"}) for _ in range(2))
+    assert first.status_code == 200 and second.status_code == 429
+    assert second.headers["Retry-After"] == "60"
+    assert not [name for name in (*first.headers, *second.headers) if name.lower().startswith("x-ratelimit")]
+
+
+@pytest.mark.parametrize("rate", ["0/1", "10", "a/b", "5/0", "5/-1", "5/inf"])
+def test_a_rate_that_is_not_n_per_seconds_is_refused(rate):
+    result = CliRunner().invoke(cli, ["sandbox", "serve", "--port", "0", "--rate", rate])
+    assert result.exit_code == 2
+    assert f"--rate {rate}: use N/SECONDS, e.g. 20/2 for 20 requests every 2 seconds." in result.stderr
 
 
 def test_lose_answers_creates_the_order_then_closes_without_a_word(serve):
@@ -623,9 +714,35 @@ def test_latency_delays_every_answer(serve):
     assert answer.elapsed.total_seconds() >= 0.2
 
 
+def test_serve_options_rate_no_rate_headers_and_dialect_reach_the_server(tmp_path):
+    proc, url = spawn("--rate", "2/60", "--no-rate-headers", "--dialect", "nextjs", "--state", str(tmp_path / "s.jsonl"))
+    try:
+        with httpx.Client() as client:
+            answers = [client.post(url, data={"key": "k", "action": "balance"}) for _ in range(3)]
+            other = client.post(url, data={"key": "other-key", "action": "status", "orders": "1"})
+    finally:
+        proc.terminate()
+        rest = proc.stderr.read()  # not communicate(): it would skip what spawn() has buffered
+        proc.wait(timeout=10)
+    assert [a.status_code for a in answers] == [200, 200, 429] and "Retry-After" in answers[2].headers
+    assert not any("X-RateLimit-Limit" in a.headers for a in answers)
+    assert (other.status_code, other.json()) == (400, {"error": "Incorrect order ID"})  # nextjs: single form, 400
+    assert f"Dialect: nextjs, {DIALECTS['nextjs'].describe}" in rest
+    assert rest.endswith("stopped after 4 requests (0 hit by a fault, 1 refused by the rate limit with 429).\n")
+
+
+def test_maintenance_answers_every_request_with_a_503_page_and_its_retry_after(serve):
+    server = serve(maintenance=3600)
+    with httpx.Client() as client:
+        answers = [client.post(server.url, data={**ADD, "link": "a"}) for _ in range(2)]
+    assert {(a.status_code, a.headers["Retry-After"]) for a in answers} == {(503, "3600")}
+    assert all("scheduled maintenance" in a.text and a.headers["content-type"].startswith("text/html") for a in answers)
+    assert server.httpd.sandbox.state().orders == {}
+
+
 def test_faults_check_their_shares():
     with pytest.raises(UsageError, match="between 0 and 1"):
-        Faults(html=-0.1).check()
+        Faults(challenge=-0.1).check()
     with pytest.raises(UsageError, match="--latency -1"):
         Faults(latency=-1).check()
 

@@ -7,17 +7,10 @@ import time
 from decimal import Decimal
 
 import openpyxl
-import pytest
-from click.testing import CliRunner
+from conftest import bulkorders, environment, run
 
 from bulkorders.catalog import cache_path
-from bulkorders.cli import cli
 from bulkorders.settings import cache_dir
-
-pytestmark = pytest.mark.usefixtures("no_backoff_waits")
-
-def run(*args):
-    return CliRunner().invoke(cli, ["--panel", "sandbox", *args])
 
 
 def test_services_table_lists_the_catalogue():
@@ -40,7 +33,7 @@ def test_services_search_and_category():
 
 
 def test_services_json_uses_panel_field_names():
-    result = CliRunner().invoke(cli, ["--panel", "sandbox", "--json", "services", "--search", "Reel"])
+    result = run("--json", "services", "--search", "Reel")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data == [{
@@ -91,26 +84,33 @@ def test_catalogue_is_cached_and_refreshed_after_ttl():
 def test_stale_cache_used_with_warning_when_panel_unreachable(tmp_path):
     path = cache_path(cache_dir(), "http://127.0.0.1:9/api/v2")
     path.parent.mkdir(parents=True, exist_ok=True)
-    sandbox = CliRunner().invoke(cli, ["--panel", "sandbox", "--json", "services"])
+    sandbox = run("--json", "services")
     stale = {"panel": "http://127.0.0.1:9/api/v2", "fetched_at": time.time() - 7200,
              "services": json.loads(sandbox.stdout)}
     path.write_text(json.dumps(stale))
-    result = CliRunner().invoke(
-        cli, ["--panel", "http://127.0.0.1:9/api/v2", "services"],
-        env={"BULKORDERS_API_KEY": "k"},
-    )
+    result = bulkorders("--panel", "http://127.0.0.1:9/api/v2", "services", env={"BULKORDERS_API_KEY": "k"})
     assert result.exit_code == 0, result.output
-    assert result.stderr.startswith("Warning: using the cached catalogue of ")
+    waits = [line for line in result.stderr.splitlines() if line.startswith("panel unreachable: waiting ")]
+    assert len(waits) == 2  # the retries' waits over 2 s are said (4 s, 8 s with jitter)
+    assert result.stderr.split("\n", 2)[2].startswith("Warning: using the cached catalogue of ")
     assert "because the panel could not be reached" in result.stderr
     assert len(result.stdout.splitlines()) == 23
 
 
 def test_unreachable_without_cache_is_exit_3():
-    result = CliRunner().invoke(
-        cli, ["--panel", "http://127.0.0.1:9/api/v2", "services"], env={"BULKORDERS_API_KEY": "k"}
-    )
+    result = bulkorders("--panel", "http://127.0.0.1:9/api/v2", "services", env={"BULKORDERS_API_KEY": "k"})
     assert result.exit_code == 3
-    assert result.stderr.startswith("Error: Cannot reach the panel at http://127.0.0.1:9/api/v2")
+    assert result.stderr.splitlines()[-1].startswith("Error: Cannot reach the panel at http://127.0.0.1:9/api/v2")
+
+
+def test_the_waits_between_retries_go_through_the_injected_environment():
+    waits: list[float] = []
+    result = bulkorders("--panel", "http://127.0.0.1:9/api/v2", "balance", env={"BULKORDERS_API_KEY": "k"},
+                        obj=environment(sleep=waits.append))  # fmt: skip
+    assert result.exit_code == 3
+    assert "after 5 attempts" in result.stderr
+    # 0.5 s doubling, each with up to 25 % jitter: asked of the environment, not slept
+    assert len(waits) == 4 and all(base <= wait <= base * 1.25 for base, wait in zip((0.5, 1, 2, 4), waits))
 
 
 def test_balance_text_and_json():

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-from click.testing import CliRunner
+import json
 
-from bulkorders.cli import cli
+import pytest
+from conftest import bulkorders as run
 
 SECRET = "sk-live-7d1f2e9c0b"
-
-
-
-pytestmark = pytest.mark.usefixtures("no_backoff_waits")
-
-def run(*args, env=None):
-    return CliRunner().invoke(cli, list(args), env=env)
 
 
 def test_version_and_help():
@@ -150,6 +143,80 @@ def test_a_profile_and_the_url_of_one_panel_share_campaigns(tmp_path):
     assert again.stdout.startswith("Placed no new order.")
 
 
+def test_profile_options_of_a_real_panel(tmp_path):
+    from bulkorders.settings import PanelOptions, load_settings
+
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[panels.shop]\nurl = "https://shop.example/api/v2"\nkey = "k"\ncurrency = "eur"\n'
+        'send_quantity = false\nmax_rate = { add = "60/min", status = "20/2s" }\nretry_after_limit = 90\n'
+        '[panels.plain]\nurl = "https://plain.example/api/v2"\nkey = "k"\nmax_rate = "5/2"\n'
+    )
+    shop = load_settings(panel="shop", config=config).panel()
+    assert shop.options == PanelOptions(currency="EUR", send_quantity=False, retry_after_limit=90.0,
+                                        max_rate={"add": (60, 60.0), "status": (20, 2.0)})  # fmt: skip
+    plain = load_settings(panel="plain", config=config).panel()
+    assert plain.options == PanelOptions(max_rate={"*": (5, 2.0)})
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ('send_quantity = "no"', "send_quantity must be true or false."),
+    ("currency = 5", 'currency must be a currency code such as "USD".'),
+    ('max_rate = "fast"', "max_rate must look like \"60/min\", \"20/2s\" or {add = \"60/min\", status = "
+                          "\"120/min\"} (got 'fast')."),
+    ('retry_after_limit = "long"', "retry_after_limit must be a number of seconds (300 is 5 minutes)."),
+])  # fmt: skip
+def test_bad_profile_options_say_the_fix(tmp_path, line, message):
+    config = tmp_path / "config.toml"
+    config.write_text(f'[panels.shop]\nurl = "https://shop.example/api/v2"\nkey = "k"\n{line}\n')
+    result = run("--config", str(config), "--panel", "shop", "balance")
+    assert result.exit_code == 3
+    assert result.stderr == f"Error: [panels.shop] in {config}: {message}\n"
+
+
+def test_the_in_process_sandbox_speaks_the_dialect_of_its_profile(tmp_path, isolated_user_dirs):
+    config = tmp_path / "config.toml"
+    config.write_text('[panels.sandbox]\ndialect = "php"\n')
+    result = run("--config", str(config), "--panel", "sandbox", "--json", "balance")
+    assert result.exit_code == 0, result.output
+    # the php dialect writes "1,000.00000" (the clean sandbox "1000.00"): read exactly
+    assert json.loads(result.stdout) == {"balance": "1000.00000", "currency": "USD"}
+
+
+def test_timeouts_inside_a_profile_are_honoured(tmp_path):
+    """`[panels.NAME]` may set its own read_timeout/connect_timeout (the README shows them
+    there); they win over the top-level ones. A loopback panel that never answers shows it."""
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # connections are accepted by the kernel, and never answered
+    port = silent.getsockname()[1]
+    config = tmp_path / "config.toml"
+    config.write_text(
+        "read_timeout = 60\n"
+        f'[panels.slow]\nurl = "http://127.0.0.1:{port}/api/v2"\nkey = "{SECRET}"\n'
+        "read_timeout = 0.2\nconnect_timeout = 0.5\n"
+    )
+    try:
+        result = run("--config", str(config), "--panel", "slow", "balance")
+    finally:
+        silent.close()
+    assert result.exit_code == 3
+    assert "no answer within 0.2 s (ReadTimeout)" in result.stderr
+    assert SECRET not in result.output
+
+
+def test_a_profile_timeout_must_be_a_positive_number(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('[panels.main]\nurl = "sandbox"\nread_timeout = "soon"\n')
+    result = run("--config", str(config), "--panel", "main", "balance")
+    assert result.exit_code == 3
+    assert result.stderr == (
+        f"Error: {config}: read_timeout in [panels.main] must be a positive number of seconds.\n"
+    )
+
+
 def test_request_deadline_from_the_config_file_reaches_the_client(tmp_path):
     from bulkorders.panel import open_client
     from bulkorders.settings import load_settings
@@ -161,6 +228,9 @@ def test_request_deadline_from_the_config_file_reaches_the_client(tmp_path):
     config.write_text("read_timeout = 30\nrequest_deadline = 5\n")
     with open_client(load_settings(panel="sandbox", config=config)) as configured:
         assert configured._deadline == 5
+    config.write_text("request_deadline = 5\n[panels.sandbox]\nrequest_deadline = 7\n")
+    with open_client(load_settings(panel="sandbox", config=config)) as in_profile:
+        assert in_profile._deadline == 7  # a profile's own value wins, as for the timeouts
     config.write_text("request_deadline = 0\n")
     result = run("--config", str(config), "--panel", "sandbox", "balance")
     assert result.exit_code == 3

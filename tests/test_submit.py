@@ -18,11 +18,10 @@ from urllib.parse import parse_qsl
 import httpx
 import openpyxl
 import pytest
-from click.testing import CliRunner
+from conftest import bulkorders, run, sandbox_client, submit
 from openpyxl.styles import Font, PatternFill
 
 from bulkorders.catalog import Catalogue
-from bulkorders.cli import cli
 from bulkorders.errors import AuthError, BulkOrdersError, FundsError, Interrupted, WriteBackError
 from bulkorders.ledger.store import Ledger
 from bulkorders.models import AddResult, Balance
@@ -54,10 +53,6 @@ def write_csv(path: Path, rows: list[list[str]], header: list[str] = HEADER) -> 
 def read_csv(path: Path) -> list[dict[str, str]]:
     with path.open(newline="", encoding="utf-8-sig") as fh:
         return list(csv.DictReader(fh))
-
-
-def submit(*args: str, panel: str = "sandbox"):
-    return CliRunner().invoke(cli, ["--panel", panel, "submit", *args], catch_exceptions=False)
 
 
 def sandbox_state_path() -> Path:
@@ -168,7 +163,7 @@ def test_without_a_terminal_and_without_yes_it_refuses_and_places_nothing(tmp_pa
 
 def test_json_output_is_one_document_with_counts_and_outcomes(tmp_path):
     sheet = write_csv(tmp_path / "orders.csv", [*ROWS, BAD_ROW])
-    result = CliRunner().invoke(cli, ["--panel", "sandbox", "--json", "submit", str(sheet), "--yes"])
+    result = run("--json", "submit", str(sheet), "--yes")
     assert result.exit_code == 1
     doc = json.loads(result.stdout)
     assert (doc["placed_now"], doc["placed"], doc["invalid"], doc["uncertain"]) == (3, 3, 1, 0)
@@ -339,8 +334,8 @@ def test_in_place_keeps_a_copy_of_the_input(tmp_path):
 # --- the pipeline with injected I/O -----------------------------------------------------------
 
 
-class FakePanel:
-    """A panel client whose `add` answers are scripted by link; it counts every call."""
+class FakePanelClient:
+    """Stands in for PanelClient: `add` answers scripted by link, and every call counted."""
 
     def __init__(self, script: Mapping[str, object] | None = None, balance: str = "100") -> None:
         self.script = dict(script or {})
@@ -373,7 +368,7 @@ def pipeline_io(tmp_path: Path, client, **extra) -> SubmitIO:
 
 def test_a_panel_error_starting_with_equals_is_written_as_text(tmp_path):
     sheet = write_csv(tmp_path / "evil.csv", ROWS)
-    client = FakePanel({ROWS[1][0]: '=HYPERLINK("http://evil.test","click")'})
+    client = FakePanelClient({ROWS[1][0]: '=HYPERLINK("http://evil.test","click")'})
     io = pipeline_io(tmp_path, client)
     outcome = submit_sheet(sheet, SubmitOptions(), io)
     assert outcome.exit_code == 1 and outcome.count("rejected") == 1
@@ -391,7 +386,7 @@ def test_a_panel_error_starting_with_equals_is_written_as_text(tmp_path):
 def test_not_enough_funds_stops_writes_back_and_the_rerun_places_the_rest(tmp_path):
     rows = [[f"https://instagram.com/p/{i}", "1001", "100"] for i in range(30)]
     sheet = write_csv(tmp_path / "funds.csv", rows, ["link", "service", "quantity"])
-    client = FakePanel({rows[12][0]: FundsError("The panel says the balance is too low.")})
+    client = FakePanelClient({rows[12][0]: FundsError("The panel says the balance is too low.")})
     io = pipeline_io(tmp_path, client)
     outcome = submit_sheet(sheet, SubmitOptions(concurrency=3), io)
     assert isinstance(outcome.stop, FundsError) and outcome.exit_code == 3
@@ -410,8 +405,7 @@ def test_not_enough_funds_stops_writes_back_and_the_rerun_places_the_rest(tmp_pa
 
 def test_a_bad_key_stops_before_anything_is_placed(tmp_path):
     sheet = write_csv(tmp_path / "orders.csv", ROWS)
-    transport = SandboxTransport(sandbox_state_path(), key="right-key")
-    client = PanelClient(SANDBOX_URL, "wrong-key", transport=transport)
+    client = sandbox_client(sandbox_state_path(), key="wrong-key", accepts="right-key")
     io = pipeline_io(tmp_path, client)
     with pytest.raises(AuthError) as caught:
         submit_sheet(sheet, SubmitOptions(), io)
@@ -447,7 +441,7 @@ class Interrupting:
 def test_ctrl_c_stops_cleanly_writes_back_and_resumes(tmp_path, signal_it):
     rows = [[f"https://instagram.com/p/{i}", "1001", "100"] for i in range(40)]
     sheet = write_csv(tmp_path / "ctrlc.csv", rows, ["link", "service", "quantity"])
-    client = PanelClient(SANDBOX_URL, "sandbox-test-key", transport=SandboxTransport(sandbox_state_path()))
+    client = sandbox_client(sandbox_state_path())
     io = pipeline_io(tmp_path, client, reporter=Interrupting(after=7, signal_it=signal_it))
     outcome = submit_sheet(sheet, SubmitOptions(concurrency=4), io)
     assert isinstance(outcome.stop, Interrupted) and outcome.exit_code == 130
@@ -505,7 +499,7 @@ def test_uncertain_rows_are_resent_only_with_resend_uncertain_and_duplicates_say
 
 def test_declining_the_confirmation_places_nothing(tmp_path):
     sheet = write_csv(tmp_path / "orders.csv", ROWS)
-    client = FakePanel()
+    client = FakePanelClient()
     io = pipeline_io(tmp_path, client)
     io.confirm = lambda plan: False
     with pytest.raises(BulkOrdersError) as caught:
@@ -516,9 +510,27 @@ def test_declining_the_confirmation_places_nothing(tmp_path):
     io.ledger.close()
 
 
+def test_refusals_before_spending_are_named_errors(tmp_path):
+    from bulkorders.errors import NotConfirmed, SpendRefused
+    from bulkorders.submit.outcome import Plan, cost_guard
+
+    plan = Plan(campaign="c", to_place=1, total=Decimal("5"), balance=Balance(Decimal("1"), "USD"),
+                already_placed=0, rejected=0, uncertain=0, invalid=0)  # fmt: skip
+    with pytest.raises(SpendRefused) as refused:
+        cost_guard(plan, None)
+    assert refused.value.exit_code == 3 and refused.value.message.startswith("Nothing placed. The estimated cost")
+    sheet = write_csv(tmp_path / "orders.csv", ROWS)
+    io = pipeline_io(tmp_path, FakePanelClient())
+    io.confirm = lambda plan: False
+    with pytest.raises(NotConfirmed) as declined:
+        submit_sheet(sheet, SubmitOptions(), io)
+    assert declined.value.exit_code == 3
+    io.ledger.close()
+
+
 def test_rejected_rows_are_sent_again_only_with_retry_rejected(tmp_path):
     sheet = write_csv(tmp_path / "busy.csv", ROWS)
-    client = FakePanel({ROWS[0][0]: "You have active order with this link. Please wait until order being completed."})
+    client = FakePanelClient({ROWS[0][0]: "You have active order with this link. Please wait until order being completed."})
     io = pipeline_io(tmp_path, client)
     first = submit_sheet(sheet, SubmitOptions(), io)
     assert first.count("rejected") == 1 and client.calls.count(ROWS[0][0]) == 1
@@ -625,3 +637,133 @@ def test_a_sheet_of_order_ids_under_a_new_campaign_does_not_take_the_orders(tmp_
         owners = {r.campaign for r in ledger.order_records()}
     assert owners == {"ip"}  # the audit still credits the campaign that placed them
     assert len(sandbox_orders()) == 3
+
+
+def test_a_funds_stop_shows_the_panels_words_on_the_row_it_refused(tmp_path):
+    rows = [[f"https://instagram.com/p/{i}", "1001", "100"] for i in range(6)]
+    sheet = write_csv(tmp_path / "funds.csv", rows, ["link", "service", "quantity"])
+    refusal = FundsError("The panel says the balance is too low (Insufficient balance).",
+                         said="Insufficient balance")  # fmt: skip
+    io = pipeline_io(tmp_path, FakePanelClient({rows[3][0]: refusal}))
+    outcome = submit_sheet(sheet, SubmitOptions(concurrency=1), io)
+    assert outcome.stop is refusal and outcome.count("placed") == 3
+    out = read_csv(tmp_path / "funds.results.csv")
+    assert [r["error"] for r in out[3:]] == [
+        "not sent yet (the panel said: Insufficient balance): rerun the same submit command to place it",
+        "not sent yet: rerun the same submit command to place it",
+        "not sent yet: rerun the same submit command to place it",
+    ]
+    io.ledger.close()
+
+
+class PayloadPanel(FakePanelClient):
+    """Keeps every `add` payload as sent."""
+
+    def __init__(self, send_quantity: bool = True) -> None:
+        super().__init__()
+        self.send_quantity = send_quantity
+        self.sent: list[dict[str, str]] = []
+
+    def add(self, payload: Mapping[str, str]) -> AddResult:
+        self.sent.append(dict(payload))
+        return super().add(payload)
+
+
+@pytest.mark.parametrize("send_quantity", [True, False])
+def test_packages_and_lists_send_a_quantity_unless_the_profile_says_not(tmp_path, send_quantity):
+    rows = [["https://instagram.com/p/1", "1009", "", ""],
+            ["https://instagram.com/p/2", "1007", "", "a\nb\nc\nd\ne\nf"],
+            ["https://instagram.com/p/3", "1001", "100", ""]]  # fmt: skip
+    sheet = write_csv(tmp_path / "kinds.csv", rows, ["link", "service", "quantity", "comments"])
+    client = PayloadPanel(send_quantity)
+    io = pipeline_io(tmp_path, client)
+    assert submit_sheet(sheet, SubmitOptions(concurrency=1), io).exit_code == 0
+    quantities = {p["service"]: p.get("quantity") for p in client.sent}
+    assert quantities == ({"1009": "1", "1007": "6", "1001": "100"} if send_quantity
+                          else {"1009": None, "1007": None, "1001": "100"})  # fmt: skip
+    campaign = io.ledger.find_campaign("kinds", "sandbox")
+    # the row's identity (its ledger payload) is what it was: rows placed before stay placed
+    assert ["quantity" in r.payload for r in io.ledger.rows(campaign)] == [False, False, True]
+
+
+@pytest.fixture
+def open_umask():
+    """The most open umask: nothing bulkorders makes private may rely on the umask."""
+    import os
+
+    old = os.umask(0)
+    yield
+    os.umask(old)
+
+
+def test_private_files_stay_private_whatever_the_umask(tmp_path, open_umask):
+    import stat
+
+    from bulkorders.ledger.backups import backups
+    from bulkorders.settings import cache_dir
+
+    sheet = write_csv(tmp_path / "orders.csv", ROWS)
+    ledger = tmp_path / "ledger.sqlite"
+    result = bulkorders("--panel", "sandbox", "--ledger", str(ledger), "submit", str(sheet), "--yes")
+    assert result.exit_code == 0, result.output
+
+    def mode(path: Path) -> int:
+        return stat.S_IMODE(path.stat().st_mode)
+
+    (cache,) = cache_dir().glob("catalogue-*.json")
+    (backup,) = backups(ledger)
+    assert [mode(p) for p in (ledger, backup, cache)] == [0o600] * 3
+    assert [mode(p) for p in (backup.parent, cache.parent)] == [0o700] * 2
+    assert list(cache.parent.glob("*.tmp")) == []
+    # The results are the user's document: they follow the umask like any file they save.
+    assert mode(tmp_path / "orders.results.csv") == 0o666
+
+
+class OneIdPanel(FakePanelClient):
+    """A misbehaving panel: every add is answered with the same order id."""
+
+    def add(self, payload: Mapping[str, str]) -> AddResult:
+        self.calls.append(payload["link"])
+        return AddResult(order="777")
+
+
+def test_one_order_id_for_two_adds_flags_both_rows_and_stops(tmp_path):
+    rows = [[f"https://instagram.com/p/same{i}", "1001", "100"] for i in range(20)]
+    sheet = write_csv(tmp_path / "same.csv", rows, ["link", "service", "quantity"])
+    client = OneIdPanel()
+    io = pipeline_io(tmp_path, client)
+    outcome = submit_sheet(sheet, SubmitOptions(concurrency=1), io)
+    assert outcome.exit_code == 3 and client.calls == [rows[0][0], rows[1][0]]
+    assert outcome.stop.message == (
+        "The panel answered order 777 for row 3, an order id it had already given to row 2 of "
+        "campaign same: the panel is misbehaving, so sending stopped. Both rows are flagged in "
+        "the sheet; check both rows' links in the panel's order list, then rerun."
+    )
+    assert (outcome.count("placed"), outcome.count("uncertain"), outcome.count("planned")) == (1, 1, 18)
+    out = read_csv(tmp_path / "same.results.csv")
+    assert (out[0]["order_id"], out[0]["error"]) == ("777", (
+        "the panel gave this row's order 777 also to row 3 of a later add: check both rows' "
+        "links in the panel's order list."))  # fmt: skip
+    assert (out[1]["order_id"], out[1]["status"], out[1]["error"]) == ("", "uncertain", (
+        "the panel answered order 777, which it had already given to row 2 of campaign same: "
+        "check both rows' links in the panel's order list before sending this row again "
+        "(--resend-uncertain)."))  # fmt: skip
+    (order,) = io.ledger.order_records()
+    assert (order.order_id, order.excel_row) == ("777", 2)  # the order stays the first row's
+
+    fixed = FakePanelClient()
+    io.client = fixed
+    again = submit_sheet(sheet, SubmitOptions(concurrency=4), io)
+    assert again.exit_code == 1 and again.placed_now == 18  # the flagged row waits for the user
+    assert sorted(fixed.calls) == sorted(row[0] for row in rows[2:])
+    io.ledger.close()
+
+
+def test_the_same_order_id_on_another_panel_is_another_order(tmp_path):
+    io = pipeline_io(tmp_path, OneIdPanel())
+    sheet = write_csv(tmp_path / "one.csv", ROWS[:1])
+    assert submit_sheet(sheet, SubmitOptions(), io).exit_code == 0
+    io.panel = "https://other.example/api/v2"
+    again = submit_sheet(sheet, SubmitOptions(campaign="elsewhere"), io)
+    assert again.exit_code == 0 and again.count("placed") == 1
+    io.ledger.close()

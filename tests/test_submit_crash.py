@@ -97,3 +97,111 @@ def test_sigkill_mid_submit_then_rerun_orders_nothing_twice(tmp_path):
     placed_links = {row.link for row in rows if row.state == "placed"}
     uncertain_links = {row.link for row in rows if row.state == "uncertain"}
     assert set(per_link) - placed_links <= uncertain_links
+
+
+# Ctrl-C while bulkorders starts: the modules load for most of start-up, before the
+# command line's error handling exists. The interrupt is raised at a chosen import.
+INTERRUPTED_AT_IMPORT = """
+import builtins, runpy, sys
+real_import, target = builtins.__import__, sys.argv[1]
+def interrupting(name, *args, **kwargs):
+    if name == target:
+        raise KeyboardInterrupt
+    return real_import(name, *args, **kwargs)
+builtins.__import__ = interrupting
+sys.argv = ["bulkorders", *sys.argv[2:]]
+runpy.run_module("bulkorders", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("module", ["click", "platformdirs", "httpx", "bulkorders.submit"])
+def test_ctrl_c_during_start_up_exits_130_without_a_traceback(tmp_path, module):
+    sheet = tmp_path / "crash.csv"
+    sheet.write_text("link,service,quantity\nhttps://instagram.com/p/x,1001,100\n")
+    done = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED_AT_IMPORT, module, "--panel", "sandbox",
+         "--ledger", str(tmp_path / "ledger.sqlite"), "submit", str(sheet), "--yes"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert (done.returncode, done.stderr, done.stdout) == (
+        130, "Interrupted while starting: nothing was done. Rerun the command.\n", ""
+    )
+    assert not (tmp_path / "ledger.sqlite").exists()
+
+
+def test_ctrl_c_before_the_pipeline_runs_exits_130_cleanly(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    import bulkorders.cli.app
+    from bulkorders.cli import cli
+
+    def interrupted(**options):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bulkorders.cli.app, "load_settings", interrupted)
+    sheet = tmp_path / "crash.csv"
+    sheet.write_text("link,service,quantity\nhttps://instagram.com/p/x,1001,100\n")
+    result = CliRunner().invoke(cli, ["--panel", "sandbox", "submit", str(sheet), "--yes"])
+    assert result.exit_code == 130
+    assert result.output == "Interrupted: everything answered so far is saved; rerun to resume.\n"
+
+
+# kill -9 in the middle of the write-back: os.fsync of the results' temporary file kills
+# the process, as a power cut or the OOM killer would at that moment.
+KILLED_IN_WRITE_BACK = """
+import os, runpy, signal, sys
+real_fsync = os.fsync
+def fsync(fd):
+    if ".results.csv." in os.readlink(f"/proc/self/fd/{fd}"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real_fsync(fd)
+os.fsync = fsync
+sys.argv = ["bulkorders", *sys.argv[1:]]
+runpy.run_module("bulkorders", run_name="__main__")
+"""
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.glob(".*.tmp"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_a_write_back_killed_midway_leaves_a_temporary_file_the_next_write_removes(tmp_path):
+    sheet = tmp_path / "week.csv"
+    sheet.write_text("link,service,quantity\nhttps://instagram.com/p/k1,1001,100\n")
+    args = ["--panel", "sandbox", "--ledger", str(tmp_path / "ledger.sqlite"), "submit",
+            str(sheet), "--yes"]  # fmt: skip
+    killed = subprocess.run([sys.executable, "-c", KILLED_IN_WRITE_BACK, *args],
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL
+    (stray,) = leftovers(tmp_path)
+    assert stray.startswith(".week.results.csv.") and not (tmp_path / "week.results.csv").exists()
+
+    rerun = subprocess.run([sys.executable, "-m", "bulkorders", *args], capture_output=True,
+                           text=True, timeout=60)  # fmt: skip
+    assert rerun.returncode == 0, rerun.stderr
+    assert leftovers(tmp_path) == []
+    assert "Placed no new order." in rerun.stdout  # placed before the kill, not again
+    assert (tmp_path / "week.results.csv").read_text().count("https://instagram.com/p/k1") == 1
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="flock")
+def test_the_temporary_file_of_a_write_in_progress_is_left_alone(tmp_path):
+    import fcntl
+
+    from click.testing import CliRunner
+
+    from bulkorders.cli import cli
+
+    sheet = tmp_path / "week.csv"
+    sheet.write_text("link,service,quantity\nhttps://instagram.com/p/k2,1001,100\n")
+    dead = tmp_path / ".week.results.csv.dead0001.tmp"
+    live = tmp_path / ".week.results.csv.live0001.tmp"
+    other = tmp_path / ".other.csv.dead0002.tmp"  # another file's: not this write's business
+    for path in (dead, live, other):
+        path.write_text("partial")
+    with live.open("rb") as writer:
+        fcntl.flock(writer.fileno(), fcntl.LOCK_EX)  # as a live writer holds it
+        result = CliRunner().invoke(cli, ["--panel", "sandbox", "submit", str(sheet), "--yes"])
+    assert result.exit_code == 0, result.output
+    assert leftovers(tmp_path) == [".other.csv.dead0002.tmp", ".week.results.csv.live0001.tmp"]

@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 import pytest
+from conftest import planned_rows
 
 from bulkorders.errors import AuthError, ConfigError, FundsError, Interrupted, PanelError, PanelUnreachable
-from bulkorders.ledger.identity import assign_identities
-from bulkorders.ledger.store import Ledger, PlannedRow
+from bulkorders.ledger.store import Ledger
 from bulkorders.models import AddResult, format_money
 from bulkorders.submit.placement import Sendable, place_rows, rejection_text
 
@@ -27,14 +27,18 @@ class ScriptedClient:
     """`add` answers by link: "ok", "lost", "error:TEXT", or an exception to raise.
 
     It records every call, the most requests it ever had in flight at once, and the most
-    ledger rows it ever saw in `sending` while a request was in flight.
+    ledger rows it ever saw in `sending` while a request was in flight. With `overlap=N`,
+    the first N requests wait for each other before answering: they pass only when all N
+    are in flight at once (a serial placer breaks the barrier and those rows end uncertain).
     """
 
     def __init__(self, ledger: Ledger, campaign, script: Mapping[str, object] | None = None,
-                 delay: float = 0.002) -> None:
+                 delay: float = 0.002, overlap: int = 0) -> None:
         self.ledger, self.campaign = ledger, campaign
         self.script = dict(script or {})
         self.delay = delay
+        self._overlap = threading.Barrier(overlap, timeout=10) if overlap else None  # timeout: no hang
+        self._to_meet = overlap
         self.calls: list[str] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -56,10 +60,15 @@ class ScriptedClient:
                 self.sent_while_not_sending.append(link)
             self._next += 1
             order = str(self._next)
+            meet, self._to_meet = self._to_meet > 0, self._to_meet - 1
         try:
+            if meet:
+                self._overlap.wait()
             action = self.script.get(link, "ok")
             if isinstance(action, BaseException):
                 raise action  # a refusal comes at once: the bounds below rely on it
+            if isinstance(action, AddResult):
+                return action
             time.sleep(self.delay)  # a little latency, so that requests overlap
             if action == "ok":
                 return AddResult(order=order)
@@ -72,20 +81,16 @@ class ScriptedClient:
 
 
 @pytest.fixture
-def ledger(tmp_path):
-    with Ledger.open(tmp_path / "ledger.sqlite", clock=CLOCK) as opened:
-        yield opened
+def clock():
+    """The `ledger` fixture's clock (tests/conftest.py)."""
+    return CLOCK
 
 
 def make_rows(ledger: Ledger, count: int, name: str = "camp") -> tuple[object, list[Sendable]]:
     campaign = ledger.campaign(name, "sandbox")
     payloads = [{"service": "1001", "link": f"https://x.test/{i}", "quantity": "100"}
                 for i in range(count)]  # fmt: skip
-    planned = [
-        PlannedRow(identity, i + 2, "1001", p["link"], p, Decimal("0.09"))
-        for i, (identity, p) in enumerate(zip(assign_identities(payloads), payloads))
-    ]
-    rows = ledger.sync_rows(campaign, planned)
+    rows = ledger.sync_rows(campaign, planned_rows(payloads))
     return campaign, [Sendable(r.id, r.excel_row, r.payload, r.estimate) for r in rows]
 
 
@@ -99,7 +104,7 @@ def link(i: int) -> str:
 
 def test_every_row_placed_once_with_bounded_sending(ledger):
     campaign, rows = make_rows(ledger, 60)
-    client = ScriptedClient(ledger, campaign)
+    client = ScriptedClient(ledger, campaign, delay=0, overlap=2)  # two in flight at once, or no pass
     tally = place_rows(rows, client=client, ledger=ledger, currency="USD", concurrency=4, clock=CLOCK)
     assert (tally.placed, tally.rejected, tally.uncertain, tally.stop) == (60, 0, 0, None)
     assert tally.spent == Decimal("5.40")
@@ -298,3 +303,51 @@ def test_lost_answers_5xx_and_429_together_never_order_twice(tmp_path):
     assert {link for link, r in out.items() if r["status"] == "uncertain"} == uncertain
     assert all(out[link]["error"].startswith("answer lost (") for link in uncertain)
     assert all(out[link]["order_id"] for link in placed)
+
+
+# --- issue 10: what an answer proves, and why a run stops ---------------------------------
+
+
+def test_an_answer_with_an_order_id_and_an_error_is_placed_with_the_text_kept(ledger):
+    campaign, rows = make_rows(ledger, 3)
+    warned = AddResult(order="901", warning="link could not be checked")
+    client = ScriptedClient(ledger, campaign, {link(1): warned})
+    tally = place_rows(rows, client=client, ledger=ledger, currency="USD", concurrency=1, clock=CLOCK)
+    assert (tally.placed, tally.rejected, tally.uncertain, tally.stop) == (3, 0, 0, None)
+    row = {r.link: r for r in ledger.rows(campaign)}[link(1)]
+    assert (row.state, row.order_id, row.error) == (
+        "placed", "901", "placed; the panel also said: link could not be checked")
+
+
+def test_a_redirect_answered_to_add_leaves_that_row_uncertain_and_sends_nothing_more(ledger):
+    campaign, rows = make_rows(ledger, 30)
+    moved = ConfigError("The panel answered add with a redirect (HTTP 301) to https://new.example/api/v2.")
+    lost = AddResult(lost=True, detail="HTTP 301: a redirect to https://new.example/api/v2", stop=moved)
+    client = ScriptedClient(ledger, campaign, {link(5): lost}, delay=0.02)
+    tally = place_rows(rows, client=client, ledger=ledger, currency="USD", concurrency=2, clock=CLOCK)
+    assert tally.stop is moved
+    counts = states(ledger, campaign)
+    assert counts["uncertain"] == 1 and counts["sending"] == 0
+    assert counts["placed"] <= 7 and counts["placed"] + counts["planned"] + 1 == 30
+    row = {r.link: r for r in ledger.rows(campaign)}[link(5)]
+    assert row.error.startswith("answer lost (HTTP 301: a redirect to https://new.example/api/v2)")
+
+
+def test_a_funds_stop_keeps_the_panels_words_on_the_refused_row(ledger):
+    campaign, rows = make_rows(ledger, 6)
+    refusal = FundsError("The panel says the balance is too low (Insufficient balance).", said="Insufficient balance")
+    client = ScriptedClient(ledger, campaign, {link(2): refusal})
+    tally = place_rows(rows, client=client, ledger=ledger, currency="USD", concurrency=1, clock=CLOCK)
+    assert tally.stop is refusal and client.calls == [link(0), link(1), link(2)]
+    by_link = {r.link: r for r in ledger.rows(campaign)}
+    assert (by_link[link(2)].state, by_link[link(2)].error) == ("planned", "Insufficient balance")
+    assert by_link[link(3)].error is None
+
+
+@pytest.mark.parametrize("text", ["Insufficient balance, please top up", "Not enough balance", "low balance"])
+def test_funds_refusals_in_other_wordings_as_error_texts_also_stop(ledger, text):
+    campaign, rows = make_rows(ledger, 10)
+    client = ScriptedClient(ledger, campaign, {link(3): f"error:{text}"})
+    tally = place_rows(rows, client=client, ledger=ledger, currency="USD", concurrency=1, clock=CLOCK)
+    assert isinstance(tally.stop, FundsError) and client.calls == [link(i) for i in range(4)]
+    assert states(ledger, campaign) == Counter({"placed": 3, "planned": 7})

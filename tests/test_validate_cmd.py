@@ -6,20 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from conftest import bulkorders as run
 from openpyxl import Workbook, load_workbook
 
-from bulkorders.cli import cli
 from bulkorders.errors import SheetError
 from bulkorders.sheets import read_sheet
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
 GOLDEN = (ROOT / "tests" / "golden" / "mistakes.txt").read_text(encoding="utf-8")
-
-
-def run(*args: str):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 def orders(path: Path, rows: list[list[object]]) -> Path:

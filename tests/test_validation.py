@@ -130,11 +130,13 @@ def test_counted_types_take_the_number_of_lines():
     assert order.payload() == {"service": "1007", "link": LINK, "comments": "a\nb\nc\nd\ne"}
 
 
-def test_counted_lines_within_min_and_max_and_a_differing_quantity_is_ignored():
+def test_counted_lines_within_min_and_max_and_a_differing_quantity_is_a_row_error():
     assert problems({"link": LINK, "service": 1007, "comments": "a\nb", "quantity": 2},
-                    {"link": LINK + "x", "service": 1007, "comments": "a\nb\nc\nd\ne", "quantity": 9}) == [
+                    {"link": LINK + "x", "service": 1007, "comments": "a\nb\nc\nd\ne", "quantity": 9},
+                    {"link": LINK + "y", "service": 1007, "comments": "a\nb\nc\nd\ne", "quantity": 5}) == [
         "row 2, comments: 2 lines is below the minimum 5 of service 1007",
-        'warning: row 3, quantity: "9" is ignored: the quantity is the number of lines of comments (5)',
+        'row 3, quantity: "9" does not match the 5 line(s) of comments: the panel orders one per '
+        "line; fix the quantity or leave it blank",
     ]  # fmt: skip
 
 
@@ -428,3 +430,12 @@ def test_a_sheet_without_link_column_says_so_for_services_that_need_one():
         "row 2, link: missing; service 1001 needs a link (the sheet has no link column)",
         "row 2, username: service 1001 (Default) does not take username; clear the cell or pick another service",
     ]
+
+
+def test_a_row_of_a_service_whose_catalogue_entry_cannot_be_read_says_what_the_panel_sent():
+    raw = 'unreadable answer from the panel (rate "1,500" is ambiguous…): {"service": 77, "rate": "1,500"}'
+    catalogue = Catalogue("x", 0.0, dict(CATALOGUE.services), unreadable={"77": raw})
+    report = validate_sheet(sheet({"link": LINK, "service": 77, "quantity": 100},
+                                  {"link": LINK, "service": 1001, "quantity": 100}), catalogue)  # fmt: skip
+    assert [str(i) for i in report.issues] == [f"row 2, service: service 77: the panel's catalogue entry cannot be read: {raw}"]
+    assert [row.row for row in report.rows] == [3]  # the other rows are not held back

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import click
 
 from bulkorders import __version__
-from bulkorders.errors import BulkOrdersError, ExitCode, UsageError, WriteBackError
+from bulkorders.errors import BulkOrdersError, ExitCode, UsageError, run_error
 from bulkorders.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -22,11 +23,30 @@ if TYPE_CHECKING:
     from bulkorders.panel import PanelClient
 
 
+def _stdin_isatty() -> bool:
+    """Whether a person can answer a prompt (CliRunner's stdin is not a terminal)."""
+    return sys.stdin.isatty()
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What a run takes from the machine rather than from its options: whether there is a
+    terminal to prompt on, and how to wait between retries of an unreachable panel.
+
+    `main` runs with this default. Another caller (a test) passes its own as click's context
+    object: `CliRunner().invoke(cli, args, obj=Environment(stdin_is_terminal=lambda: True))`.
+    """
+
+    stdin_is_terminal: Callable[[], bool] = _stdin_isatty
+    sleep: Callable[[float], None] = time.sleep
+
+
 @dataclass
 class App:
-    """What every command receives: the settings and a place to close resources."""
+    """What every command receives: the settings, the environment and a place to close resources."""
 
     settings: Settings
+    env: Environment = field(default_factory=Environment)
     _closers: list[Callable[[], None]] = field(default_factory=list)
     _client: PanelClient | None = None
     _ledger: Ledger | None = None
@@ -43,7 +63,7 @@ class App:
         if self._client is None:
             from bulkorders.panel import open_client
 
-            self._client = open_client(self.settings)
+            self._client = open_client(self.settings, sleep=self.env.sleep)
             self.on_close(self._client.close)
         return self._client
 
@@ -116,7 +136,7 @@ def _debug(ctx: click.Context) -> bool:
 def _report(ctx: click.Context, exc: BulkOrdersError) -> None:
     if _debug(ctx):
         traceback.print_exc(file=sys.stderr)
-    click.echo(f"Error: {exc.message}", err=True)
+    click.echo(f"Error: {exc.full_message()}", err=True)
 
 
 @click.group(cls=BulkGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -139,10 +159,16 @@ def _report(ctx: click.Context, exc: BulkOrdersError) -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Ledger database. Default: <user data dir>/bulkorders/ledger.sqlite.",
 )
-@click.option("--json", "json_output", is_flag=True, envvar="BULKORDERS_JSON",
-              help="Machine-readable JSON on stdout; human output goes to stderr.")
-@click.option("--debug", is_flag=True, envvar="BULKORDERS_DEBUG",
-              help="Show tracebacks and log requests (the API key masked).")
+@click.option(
+    "--json",
+    "json_output",
+    is_flag=True,
+    envvar="BULKORDERS_JSON",
+    help="Machine-readable JSON on stdout; human output goes to stderr.",
+)
+@click.option(
+    "--debug", is_flag=True, envvar="BULKORDERS_DEBUG", help="Show tracebacks and log requests (the API key masked)."
+)
 @click.pass_context
 def cli(ctx, panel, config, ledger, json_output, debug):
     """Run bulk order campaigns on SMM panels (API v2) from Excel and CSV sheets.
@@ -151,7 +177,8 @@ def cli(ctx, panel, config, ledger, json_output, debug):
     place it with `submit`, follow it with `status`, `refill` and `cancel`, and
     export an audit workbook with `report`. Try it with --panel sandbox.
     """
-    ctx.obj = App(settings=Settings(json=json_output, debug=debug))
+    env = ctx.obj if isinstance(ctx.obj, Environment) else Environment()
+    ctx.obj = App(settings=Settings(json=json_output, debug=debug), env=env)
     settings = load_settings(panel=panel, config=config, ledger=ledger, json=json_output, debug=debug)
     ctx.obj.settings = settings
     ctx.call_on_close(ctx.obj.close)
@@ -160,17 +187,12 @@ def cli(ctx, panel, config, ledger, json_output, debug):
 pass_app = click.make_pass_decorator(App)
 
 
-def stdin_is_terminal() -> bool:
-    """Whether a person can answer a prompt (CliRunner's stdin is not a terminal)."""
-    return sys.stdin.isatty()
-
-
 def confirm(plan: str, question: str, *, yes: bool, refusal: str) -> bool:
     """Show the plan, then ask; --yes skips the question, and no terminal refuses (exit 2)."""
     click.echo(plan, err=True)
     if yes:
         return True
-    if not stdin_is_terminal():
+    if not _environment().stdin_is_terminal():
         raise UsageError(refusal)
     try:
         return click.confirm(question, default=False, err=True)
@@ -179,10 +201,17 @@ def confirm(plan: str, question: str, *, yes: bool, refusal: str) -> bool:
         return False
 
 
+def _environment() -> Environment:
+    """The environment of the command being run (the default one outside a command)."""
+    ctx = click.get_current_context(silent=True)
+    app = ctx.find_object(App) if ctx is not None else None
+    return app.env if app is not None else Environment()
+
+
 class Outcome(Protocol):
     """What a pipeline hands back to be shown: submit's and the lifecycle commands'."""
 
-    write_error: str | None
+    write_error: BulkOrdersError | None
     stop: BulkOrdersError | None
 
     @property
@@ -198,11 +227,8 @@ def finish(app: App, outcome: Outcome, problems: list[str], summary: str) -> Non
     if app.settings.json:
         app.emit_json(outcome.to_dict())
     app.say(summary)
-    if outcome.write_error is not None:
-        if outcome.stop is None:
-            raise WriteBackError(outcome.write_error)
-        click.echo(f"Error: {outcome.write_error}", err=True)
-    if outcome.stop is not None:
-        raise outcome.stop
+    error = run_error(outcome.stop, outcome.write_error)
+    if error is not None:
+        raise error
     if outcome.exit_code:
         click.get_current_context().exit(int(outcome.exit_code))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from bulkorders.cli.app import App, confirm
 from bulkorders.lifecycle import LifecycleIO
 from bulkorders.progress import make_reporter
+from bulkorders.report import ReportIO
 from bulkorders.submit import SubmitIO, describe_plan
 
 
@@ -19,10 +20,14 @@ def submit_io(app: App, yes: bool) -> SubmitIO:
         catalogue=app.catalogue(),
         panel=app.panel_name(),
         confirm=lambda plan: confirm(
-            describe_plan(plan), "Place these orders?", yes=yes,
-            refusal="Nothing placed: there is no terminal to confirm on. Check the plan with "
-                    "--dry-run, then rerun with --yes to place the orders.",
-        ),  # fmt: skip
+            describe_plan(plan),
+            "Place these orders?",
+            yes=yes,
+            refusal=(
+                "Nothing placed: there is no terminal to confirm on. Check the plan with "
+                "--dry-run, then rerun with --yes to place the orders."
+            ),
+        ),
         notify=app.notify,
         reporter=make_reporter(json_output=app.settings.json),
     )
@@ -35,5 +40,16 @@ def lifecycle_io(app: App) -> LifecycleIO:
         ledger=app.ledger(),
         panel=app.panel_name(),
         notify=app.notify,
+        reporter=make_reporter(json_output=app.settings.json),
+    )
+
+
+def report_io(app: App) -> ReportIO:
+    """The report's world for this run: the ledger (opened only if it exists), the cached catalogues."""
+    return ReportIO(
+        ledger_path=app.settings.ledger_path,
+        open_ledger=app.ledger,
+        cache_dir=app.settings.cache_dir,
+        warn=app.warn,
         reporter=make_reporter(json_output=app.settings.json),
     )

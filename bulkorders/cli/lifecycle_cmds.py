@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 
 from bulkorders.cli.app import App, cli, confirm, finish, pass_app
 from bulkorders.cli.io import lifecycle_io, submit_io
+from bulkorders.cli.options import check_output, results_output, sheet_input, stacked
 from bulkorders.errors import UsageError
 from bulkorders.lifecycle import (
     DEFAULT_EVERY,
@@ -25,29 +24,29 @@ from bulkorders.lifecycle import (
     summary_text,
 )
 
-
-def sheet_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """The options every lifecycle command shares: the sheet, which rows, where results go."""
-    decorators = [
-        click.argument("sheet", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
-        click.option("--sheet", "sheet_name", metavar="NAME", help="Worksheet to read (default: the first)."),
-        click.option("--rows", metavar="2-40,45", help="Only these Excel rows (numbers and ranges)."),
-        click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-                     help="Results file (default: NAME.results.xlsx/.csv beside the input; "
-                          "a NAME.results file is updated itself)."),
-        click.option("--in-place", is_flag=True, help="Write into the input (a timestamped copy is kept)."),
-    ]  # fmt: skip
-    for decorator in reversed(decorators):
-        command = decorator(command)
-    return command
+# The options every lifecycle command shares: the sheet, which rows, where the results go.
+sheet_options = stacked(
+    sheet_input,
+    click.option("--rows", metavar="2-40,45", help="Only these Excel rows (numbers and ranges)."),
+    results_output(
+        out_help=(
+            "Results file (default: NAME.results.xlsx/.csv beside the input; a NAME.results file is updated itself)."
+        ),
+        in_place_help="Write into the input (a timestamped copy is kept).",
+    ),
+)
 
 
 @cli.command()
 @sheet_options
 @click.option("--all", "refresh_all", is_flag=True, help="Also check orders already final.")
 @click.option("--watch", is_flag=True, help="Check again every --every seconds until every order is final.")
-@click.option("--every", type=click.FloatRange(min=1), metavar="SECONDS",
-              help=f"Seconds between checks with --watch (default {DEFAULT_EVERY:g}).")
+@click.option(
+    "--every",
+    type=click.FloatRange(min=1),
+    metavar="SECONDS",
+    help=f"Seconds between checks with --watch (default {DEFAULT_EVERY:g}).",
+)
 @pass_app
 def status(app, sheet, sheet_name, rows, out, in_place, refresh_all, watch, every):
     """Refresh the status of every order of SHEET (a sheet with an order_id column).
@@ -60,8 +59,14 @@ def status(app, sheet, sheet_name, rows, out, in_place, refresh_all, watch, ever
     if every is not None and not watch:
         raise UsageError("--every only applies with --watch.")
     options = _options(sheet_name, rows, out, in_place)
-    report = status_sheet(_follow(app, sheet), options, lifecycle_io(app), refresh_all=refresh_all, watch=watch,
-                          every=every or DEFAULT_EVERY)  # fmt: skip
+    report = status_sheet(
+        _follow(app, sheet),
+        options,
+        lifecycle_io(app),
+        refresh_all=refresh_all,
+        watch=watch,
+        every=every or DEFAULT_EVERY,
+    )
     _show(app, report)
 
 
@@ -89,8 +94,8 @@ def cancel(app, sheet, sheet_name, rows, out, in_place, yes):
     """Cancel the eligible orders of SHEET, after showing them and asking.
 
     Eligible: the service allows cancel and the order is not final (statuses are
-    checked first). Without a terminal, --yes is required. Writes cancel_result:
-    the panel's cancel id, or its error.
+    checked first). Without a terminal, --yes is required. Writes cancel_result
+    in words: requested, refused: (the panel's reason), or uncertain.
     """
     io = lifecycle_io(app)
     options = _options(sheet_name, rows, out, in_place)
@@ -99,9 +104,9 @@ def cancel(app, sheet, sheet_name, rows, out, in_place, yes):
 
 
 def _options(sheet_name: str | None, rows: str | None, out: Path | None, in_place: bool) -> SheetOptions:
-    if out and in_place:
-        raise UsageError("Choose --out FILE or --in-place, not both.")
-    return SheetOptions(sheet_name, out, in_place, parse_rows(rows) if rows is not None else None)
+    check_output(out, in_place)
+    selection = parse_rows(rows) if rows is not None else None
+    return SheetOptions(sheet_name=sheet_name, out=out, in_place=in_place, rows=selection)
 
 
 def _follow(app: App, sheet: Path) -> Path:
@@ -110,18 +115,21 @@ def _follow(app: App, sheet: Path) -> Path:
     from bulkorders.submit import rewrite_results
 
     return sheet_to_follow(
-        sheet, app.ledger().campaigns(), app.panel_name(),
+        sheet,
+        app.ledger().campaigns(),
+        app.panel_name(),
         rewrite=lambda campaign: rewrite_results(sheet, campaign, submit_io(app, yes=False)),
         notify=app.notify,
-    )  # fmt: skip
+    )
 
 
 def _confirm(plan: CancelPlan, yes: bool) -> bool:
     return confirm(
-        describe_cancel(plan), "Cancel these orders?", yes=yes,
-        refusal="Nothing cancelled: there is no terminal to confirm on. "
-                "Rerun with --yes to cancel these orders.",
-    )  # fmt: skip
+        describe_cancel(plan),
+        "Cancel these orders?",
+        yes=yes,
+        refusal="Nothing cancelled: there is no terminal to confirm on. Rerun with --yes to cancel these orders.",
+    )
 
 
 def _show(app: App, report: LifecycleReport) -> None:

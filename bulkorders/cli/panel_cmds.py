@@ -14,8 +14,9 @@ from bulkorders.services_view import check_export_name, export_services, filter_
 @click.option("--refresh", is_flag=True, help="Fetch the catalogue now, even if the cache is fresh.")
 @click.option("--search", metavar="TEXT", help="Only services whose id, name or type contain TEXT.")
 @click.option("--category", metavar="TEXT", help="Only services whose category contains TEXT.")
-@click.option("--out", type=click.Path(path_type=Path, dir_okay=False),
-              help="Also write the list to FILE.xlsx, .csv or .json.")
+@click.option(
+    "--out", type=click.Path(path_type=Path, dir_okay=False), help="Also write the list to FILE.xlsx, .csv or .json."
+)
 @pass_app
 def services(app, refresh, search, category, out):
     """List the panel's services (id, name, type, category, rate per 1000, min, max, refill, cancel).
@@ -35,9 +36,7 @@ def services(app, refresh, search, category, out):
         app.emit_json([s.to_panel_dict() for s in chosen])
     elif chosen:
         click.echo(format_table(chosen))
-    click.echo(
-        f"{len(chosen)} of {len(catalogue)} services, catalogue of {catalogue.fetched_text()}", err=True
-    )
+    click.echo(f"{len(chosen)} of {len(catalogue)} services, catalogue of {catalogue.fetched_text()}", err=True)
 
 
 @cli.command()
@@ -49,3 +48,12 @@ def balance(app):
         app.emit_json({"balance": str(result.amount), "currency": result.currency})
     else:
         click.echo(f"{result.amount} {result.currency}")
+    if app.settings.ledger_path.exists():  # kept for the report's Reconciliation sheet
+        from bulkorders.clock import utc_now_iso
+        from bulkorders.errors import LedgerError
+        from bulkorders.ledger import keep_reading
+
+        try:
+            keep_reading(app.ledger(), app.panel_name(), result, "balance", utc_now_iso())
+        except LedgerError as exc:
+            app.warn(f"the balance was not kept in the ledger: {exc.message}")

@@ -40,8 +40,13 @@ def validate(app, sheet, sheet_name, offline):
 
 
 @cli.command()
-@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_TEMPLATE,
-              show_default=True, help="Where to write the workbook (.xlsx).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=DEFAULT_TEMPLATE,
+    show_default=True,
+    help="Where to write the workbook (.xlsx).",
+)
 @click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
 @pass_app
 def template(app, out, force):

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any
 
 import click
 
 from bulkorders.cli.app import cli, finish, pass_app
 from bulkorders.cli.io import submit_io
-from bulkorders.errors import UsageError
+from bulkorders.cli.options import check_output, results_output, sheet_input
 from bulkorders.submit import DEFAULT_CONCURRENCY, SubmitOptions, problem_lines, submit_sheet, summary_text
 
 MAX_CONCURRENCY = 64
@@ -34,24 +33,40 @@ class AmountType(click.ParamType):
 
 
 @cli.command()
-@click.argument("sheet", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--sheet", "sheet_name", metavar="NAME", help="Worksheet to read (default: the first).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Results file (default: NAME.results.xlsx/.csv beside the input).")
-@click.option("--in-place", is_flag=True, help="Write the results into the input (a timestamped copy is kept).")
+@sheet_input
+@results_output()
 @click.option("--campaign", metavar="NAME", help="Campaign name in the ledger (default: the file's stem).")
 @click.option("--dry-run", is_flag=True, help="Validate and show what would be placed and spent; send nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--max-spend", type=AmountType(), help="Refuse when the estimated total is over this amount.")
-@click.option("--concurrency", type=click.IntRange(1, MAX_CONCURRENCY), default=DEFAULT_CONCURRENCY,
-              show_default=True, help="Orders in flight at once.")
-@click.option("--resend-uncertain", is_flag=True,
-              help="Send again the rows whose answer was lost (they may have been placed).")
-@click.option("--retry-rejected", is_flag=True,
-              help="Send again the rows the panel refused (once the cause on its side is gone).")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, MAX_CONCURRENCY),
+    default=DEFAULT_CONCURRENCY,
+    show_default=True,
+    help="Orders in flight at once.",
+)
+@click.option(
+    "--resend-uncertain", is_flag=True, help="Send again the rows whose answer was lost (they may have been placed)."
+)
+@click.option(
+    "--retry-rejected", is_flag=True, help="Send again the rows the panel refused (once the cause on its side is gone)."
+)
 @pass_app
-def submit(app, sheet, sheet_name, out, in_place, campaign, dry_run, yes, max_spend, concurrency,
-           resend_uncertain, retry_rejected):
+def submit(
+    app,
+    sheet,
+    sheet_name,
+    out,
+    in_place,
+    campaign,
+    dry_run,
+    yes,
+    max_spend,
+    concurrency,
+    resend_uncertain,
+    retry_rejected,
+):
     """Place every valid row of SHEET as an order, once, and write the results sheet.
 
     Validates the sheet, shows the estimated cost and the balance, asks for
@@ -61,9 +76,17 @@ def submit(app, sheet, sheet_name, out, in_place, campaign, dry_run, yes, max_sp
     the panel refused stay `rejected` unless --retry-rejected (a row you edit in the
     sheet is a new row and is sent anyway).
     """
-    if out and in_place:
-        raise UsageError("Choose --out FILE or --in-place, not both.")
-    options = SubmitOptions(campaign, sheet_name, out, in_place, dry_run, max_spend, concurrency,
-                            resend_uncertain, retry_rejected)  # fmt: skip
+    check_output(out, in_place)
+    options = SubmitOptions(
+        campaign=campaign,
+        sheet_name=sheet_name,
+        out=out,
+        in_place=in_place,
+        dry_run=dry_run,
+        max_spend=max_spend,
+        concurrency=concurrency,
+        resend_uncertain=resend_uncertain,
+        retry_rejected=retry_rejected,
+    )
     outcome = submit_sheet(sheet, options, submit_io(app, yes))
     finish(app, outcome, problem_lines(outcome), summary_text(outcome))

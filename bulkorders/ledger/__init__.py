@@ -1,7 +1,8 @@
 """The ledger: what every campaign row became and everything later seen of its order.
 
 Public: `Ledger` (the store, the one class other packages talk to) and the records it
-returns. Private: `migrations` (tables), `rows`/`orders` (queries), `lock`, `identity`.
+returns. Private: `files` (opening and refusing files), `backups`, `migrations` (tables),
+`rows`/`orders` (queries), `lock`, `identity`.
 """
 
 from bulkorders.surface import public_surface
@@ -15,6 +16,18 @@ EXPORTS = {
     "RowState": "records",
     "assign_identities": "identity",
     "canonical_content": "identity",
+    "file_stamp": "files",
     "row_identity": "identity",
+    "BalanceReading": "finance",
+    "balance_readings": "finance",
+    "order_columns": "finance",
+    "record_balance": "finance",
+    "record_row_columns": "finance",
+    "Interval": "reconcile",
+    "balance_warning": "reconcile",
+    "intervals": "reconcile",
+    "net_spend": "reconcile",
+    "note_balance": "reconcile",
+    "keep_reading": "reconcile",
 }
 __all__, __getattr__, __dir__ = public_surface(__name__, EXPORTS)

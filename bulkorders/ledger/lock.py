@@ -1,19 +1,39 @@
-"""One process at a time per campaign: an OS file lock beside the ledger.
+"""One process at a time per campaign: OS file locks beside the ledger.
 
-The OS releases the lock when its holder ends, even by kill -9, so a lock file left
-on disk never blocks anyone; the holder's pid is written in it for the message.
+Two locks per campaign: one named by the ledger's real path (symlinks resolved), one by
+the file's identity (device and inode), so the same file reached by another name (a hard
+link, a rename while a run holds it) is still one campaign held once. The OS releases a
+lock when its holder ends, even by kill -9, so a lock file left on disk never blocks
+anyone; the holder's pid is written in it for the message.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from bulkorders.errors import LedgerLocked
+from bulkorders.ledger.files import check_file
 
 PID_OFFSET = 16  # past the byte Windows locks (msvcrt locks block reads of that range)
+
+
+@contextmanager
+def ledger_lock(ledger: Path, campaign_id: int, campaign: str, doing: str = "submitted") -> Iterator[None]:
+    """Hold campaign `campaign_id` of the ledger file at `ledger` (both of its locks)."""
+    real = Path(ledger).resolve()
+    check_file(real)  # a hard link made since the ledger was opened is refused here too
+    info = os.stat(real)
+    paths = (
+        Path(f"{real}.{campaign_id}.lock"),
+        real.parent / f".ledger-{info.st_dev}-{info.st_ino}.{campaign_id}.lock",
+    )
+    with ExitStack() as stack:
+        for path in paths:
+            stack.enter_context(campaign_lock(path, campaign, doing))
+        yield
 
 
 @contextmanager

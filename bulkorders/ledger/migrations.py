@@ -1,4 +1,4 @@
-"""Opening the ledger file and bringing its tables to this release's schema.
+"""Bringing the ledger's tables to this release's schema (opening the file: `files`).
 
 The schema version is `PRAGMA user_version`; `MIGRATIONS[n]` takes a ledger from version
 n to n + 1, inside one transaction, so a ledger of any earlier release opens in this one.
@@ -7,46 +7,13 @@ n to n + 1, inside one transaction, so a ledger of any earlier release opens in 
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 from bulkorders.errors import LedgerError
+from bulkorders.ledger.finance import migrate_finance
 from bulkorders.ledger.records import OBSERVATION_KINDS, STATES, quantity_of
-
-BUSY_TIMEOUT_MS = 30_000
-
-
-def connect(path: Path) -> sqlite3.Connection:
-    """Open (creating 0600 if new) and migrate the ledger at `path`."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        _create_private(path)
-        conn = sqlite3.connect(
-            path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
-        )
-    except (OSError, sqlite3.Error) as exc:
-        raise LedgerError(
-            f"Cannot open the ledger {path}: {_reason(exc)}. "
-            "Check the path and its permissions, or choose another with --ledger."
-        ) from exc
-    try:
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        migrate(conn, path)
-    except sqlite3.DatabaseError as exc:
-        conn.close()
-        raise LedgerError(
-            f"{path} cannot be used as a bulkorders ledger ({exc}). "
-            "Move it away or choose another file with --ledger (BULKORDERS_LEDGER)."
-        ) from exc
-    except BaseException:
-        conn.close()
-        raise
-    return conn
 
 
 def migrate(conn: sqlite3.Connection, path: Path, target: int | None = None) -> None:
@@ -78,23 +45,6 @@ def migrate(conn: sqlite3.Connection, path: Path, target: int | None = None) -> 
 
 def _version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
-
-
-def _create_private(path: Path) -> None:
-    """Create the file 0600 before SQLite touches it (SQLite gives its -wal/-shm the same mode)."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    try:
-        if hasattr(os, "fchmod"):
-            os.fchmod(fd, 0o600)  # a umask cannot widen it, but could narrow it to unusable
-    finally:
-        os.close(fd)
-
-
-def _reason(exc: BaseException) -> str:
-    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
 
 
 def _v1_campaign_rows(conn: sqlite3.Connection) -> None:
@@ -185,7 +135,15 @@ def _v2_orders_history(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v4_results_stamp(conn: sqlite3.Connection) -> None:
+    """The size and time of the results sheet as last written, so that a rerun knows
+    whether that file still is the one the ledger wrote (see submit's recovery)."""
+    conn.execute("ALTER TABLE campaigns ADD COLUMN results_stamp TEXT")
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _v1_campaign_rows,
     _v2_orders_history,
+    migrate_finance,
+    _v4_results_stamp,
 )

@@ -13,7 +13,7 @@ from typing import Any
 
 from bulkorders.errors import LedgerError
 from bulkorders.ledger.records import ORDER_SELECT, ROW_COLUMNS, money_text, quantity_of, to_decimal
-from bulkorders.models import CancelResult, OrderStatus, RefillResult, RefillStatus
+from bulkorders.models import CancelResult, OrderStatus, RefillResult, RefillStatus, cancel_words
 
 LOST_ANSWER = "the panel's answer was lost: check the panel, then ask again"
 
@@ -71,8 +71,8 @@ def refill_status_items(statuses: Sequence[tuple[str, RefillStatus]]) -> Items:
 
 def cancel_items(results: Sequence[CancelResult]) -> Items:
     return [
-        (r.order, {"cancel": r.cancel, "error": r.error or (LOST_ANSWER if r.lost else None),
-                   "lost": r.lost})
+        (r.order, {"cancel": None if r.lost else cancel_words(r.error, r.lost),
+                   "error": r.error or (LOST_ANSWER if r.lost else None), "lost": r.lost})
         for r in results
     ]  # fmt: skip
 

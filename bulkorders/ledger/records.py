@@ -38,6 +38,7 @@ class Campaign:
     source_path: str | None
     results_path: str | None
     needs_write: bool
+    results_stamp: str | None = None  # `file_stamp` of the results sheet as last written
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ class OrderRecord:
     checked_at: str | None
 
 
-CAMPAIGN_COLUMNS = "id, name, panel, source_path, results_path, needs_write"
+CAMPAIGN_COLUMNS = "id, name, panel, source_path, results_path, needs_write, results_stamp"
 ROW_COLUMNS = (
     "r.id, r.identity, r.excel_row, r.service, r.link, r.payload, r.estimate, r.state, "
     "r.order_id, r.charge, r.currency, r.error, r.sent_at, r.answered_at"
@@ -111,7 +112,7 @@ ORDER_SELECT = (
 
 
 def to_campaign(row: Sequence[Any]) -> Campaign:
-    return Campaign(row[0], row[1], row[2], row[3], row[4], bool(row[5]))
+    return Campaign(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6])
 
 
 def to_ledger_row(row: Sequence[Any], payload: dict[str, str] | None = None) -> LedgerRow:

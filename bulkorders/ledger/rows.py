@@ -122,6 +122,43 @@ def check_states(
         )
 
 
+def shared_order(db: sqlite3.Connection, row_id: int, order_id: str, at: str) -> str | None:
+    """When the panel already gave `order_id` to another row of its panel: flag both rows,
+    make this one `uncertain`, and return why sending must stop (else None, nothing done).
+
+    One order id for two different orders means the panel is misbehaving: which row the
+    order is, and whether the other has one at all, only the panel's order list can say.
+    """
+    other = db.execute(
+        "SELECT o.row_id, r.excel_row, c.name, here.excel_row FROM rows here "
+        "JOIN campaigns hc ON hc.id = here.campaign_id "
+        "JOIN orders o ON o.panel = hc.panel AND o.order_id = ? "
+        "JOIN rows r ON r.id = o.row_id JOIN campaigns c ON c.id = r.campaign_id "
+        "WHERE here.id = ? AND o.row_id != here.id",
+        (order_id, row_id),
+    ).fetchone()
+    if other is None:
+        return None
+    other_id, other_row, other_campaign, this_row = other
+    check = "check both rows' links in the panel's order list"
+    db.execute(
+        "UPDATE rows SET state = 'uncertain', error = ?, answered_at = ? WHERE id = ?",
+        (f"the panel answered order {order_id}, which it had already given to row {other_row} "
+         f"of campaign {other_campaign}: {check} before sending this row again "
+         "(--resend-uncertain).", at, row_id),
+    )  # fmt: skip
+    db.execute(
+        "UPDATE rows SET error = ? WHERE id = ?",
+        (f"the panel gave this row's order {order_id} also to row {this_row} of a later add: "
+         f"{check}.", other_id),
+    )  # fmt: skip
+    return (
+        f"The panel answered order {order_id} for row {this_row}, an order id it had already "
+        f"given to row {other_row} of campaign {other_campaign}: the panel is misbehaving, so "
+        f"sending stopped. Both rows are flagged in the sheet; {check}, then rerun."
+    )
+
+
 def one(db: sqlite3.Connection, sql: str, *params: Any) -> Any:
     """The first column of the first row, or None."""
     row = db.execute(sql, params).fetchone()

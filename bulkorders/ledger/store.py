@@ -20,9 +20,10 @@ from bulkorders.clock import Clock, utc_now_iso
 from bulkorders.errors import LedgerError
 from bulkorders.ledger import orders as ledger_orders
 from bulkorders.ledger import rows as ledger_rows
+from bulkorders.ledger.backups import KEEP, take_backup
+from bulkorders.ledger.files import cannot_use, connect, damaged, file_stamp, is_damage
 from bulkorders.ledger.identity import assign_identities, row_identity
-from bulkorders.ledger.lock import campaign_lock
-from bulkorders.ledger.migrations import connect
+from bulkorders.ledger.lock import ledger_lock
 from bulkorders.ledger.records import (
     CAMPAIGN_COLUMNS,
     ROW_COLUMNS,
@@ -52,21 +53,33 @@ RECOVERED = (
 class Ledger:
     """One ledger file. Open with `Ledger.open(path)`; usable as a context manager."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, clock: Clock) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, clock: Clock, keep: int = KEEP) -> None:
         self._conn = conn
         self._mutex = threading.Lock()
         self._clock = clock
+        self._keep = keep
         self.path = path
 
     @classmethod
-    def open(cls, path: Path, *, clock: Clock = time.time) -> Ledger:
-        """Open the ledger at `path`, creating it (0600, parent dirs) and migrating it."""
+    def open(cls, path: Path, *, clock: Clock = time.time, backups: int = KEEP) -> Ledger:
+        """Open the ledger at `path`, creating it (0600, parent dirs) only where no file is.
+
+        An empty, damaged, hard-linked or unwritable file is refused (`LedgerError`
+        saying what to do). `backups` is how many rolling backups `close` keeps (0: none).
+        """
         path = Path(path).expanduser()
-        return cls(connect(path), path, clock)
+        return cls(connect(path), path, clock, backups)
 
     def close(self) -> None:
+        """Close the ledger, first backing it up when this run changed it (see `backups`)."""
         with self._mutex:
-            self._conn.close()
+            try:
+                if self._keep and self._conn.total_changes:
+                    take_backup(self._conn, self.path, self._clock, self._keep)
+            except (OSError, sqlite3.Error):
+                pass  # a backup that cannot be taken costs only that backup, never the run
+            finally:
+                self._conn.close()
 
     def __enter__(self) -> Ledger:
         return self
@@ -90,6 +103,8 @@ class Ledger:
             except BaseException as exc:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.DatabaseError) and is_damage(exc):
+                    raise self._damaged(exc) from exc
                 if isinstance(exc, sqlite3.OperationalError):
                     raise self._unwritable(exc) from exc
                 raise
@@ -107,14 +122,24 @@ class Ledger:
                     ids = ((str(i),) for i in order_ids)
                     db.executemany("INSERT OR IGNORE INTO temp.wanted VALUES (?)", ids)
                 yield self._conn
+            except sqlite3.DatabaseError as exc:
+                if is_damage(exc):  # what quick_check at open cannot see: a record's bytes
+                    raise self._damaged(exc) from exc
+                raise
             finally:
                 self._conn.execute("COMMIT")
 
     def _unwritable(self, exc: sqlite3.OperationalError) -> LedgerError:
+        if "readonly" in str(exc) or "unable to open" in str(exc):
+            return cannot_use(self.path, exc)
         return LedgerError(
             f"Cannot write the ledger {self.path}: {exc}. Nothing of this step was recorded; "
             "free disk space or wait for the other bulkorders process, then rerun."
         )
+
+    def _damaged(self, exc: sqlite3.DatabaseError) -> LedgerError:
+        self._keep = 0  # no backup of a damaged ledger: it would push out the good ones
+        return damaged(self.path, f"SQLite says: {exc}", "Nothing of this step was recorded.")
 
     def _now(self) -> str:
         return utc_now_iso(self._clock)
@@ -156,12 +181,15 @@ class Ledger:
     def set_results_path(
         self, campaign: Campaign, path: Path | None, needs_write: bool
     ) -> Campaign:
-        """Remember where the results sheet goes and whether it still has to be (re)written."""
+        """Remember where the results sheet goes and whether it still has to be (re)written
+        (when written, its `file_stamp` too)."""
         text = str(Path(path).absolute()) if path is not None else None
+        stamp = None if needs_write or path is None else file_stamp(Path(path))
         with self._write() as db:
             db.execute(
-                "UPDATE campaigns SET results_path = ?, needs_write = ? WHERE id = ?",
-                (text, int(needs_write), campaign.id),
+                "UPDATE campaigns SET results_path = ?, needs_write = ?, results_stamp = ? "
+                "WHERE id = ?",
+                (text, int(needs_write), stamp, campaign.id),
             )
             row = db.execute(
                 f"SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = ?", (campaign.id,)
@@ -173,8 +201,7 @@ class Ledger:
 
         `doing` names the work in the message ("submitted", "refreshed"…).
         """
-        real = Path(self.path).resolve()  # one lock file however the ledger was reached (symlinks)
-        return campaign_lock(Path(f"{real}.{campaign.id}.lock"), campaign.name, doing)
+        return ledger_lock(self.path, campaign.id, campaign.name, doing)
 
     # --- rows of a campaign ---------------------------------------------------------------
 
@@ -226,20 +253,28 @@ class Ledger:
             )
 
     def mark_placed(
-        self, row_id: int, order_id: str, charge: Decimal, currency: str | None, at: str
-    ) -> None:
+        self, row_id: int, order_id: str, charge: Decimal, currency: str | None, at: str,
+        warning: str | None = None,
+    ) -> str | None:
         """The panel created order `order_id` for the row; its order is recorded too.
+
+        `warning`: what else the panel said (`{"order": 1, "error": …}`), kept in `error`.
 
         Accepted in any state: the panel's word that an order exists is never dropped.
         A row already placed under another id keeps it, and the extra order is recorded
-        against the row with an error saying it was ordered twice.
+        against the row with an error saying it was ordered twice. An order id the panel
+        already gave another row of that panel is not taken: both rows are flagged, this
+        one becomes `uncertain`, and the returned text says why sending must stop.
         """
         order_id = str(order_id)
         with self._write() as db:
+            shared = ledger_rows.shared_order(db, row_id, order_id, at)
+            if shared is not None:
+                return shared
             done = db.execute(
                 "UPDATE rows SET state = 'placed', order_id = ?, charge = ?, currency = ?, "
-                "error = NULL, answered_at = ? WHERE id = ? AND state != 'placed'",
-                (order_id, money_text(charge), currency, at, row_id),
+                "error = ?, answered_at = ? WHERE id = ? AND state != 'placed'",
+                (order_id, money_text(charge), currency, warning, at, row_id),
             ).rowcount
             if not done:
                 first = ledger_rows.one(db, "SELECT order_id FROM rows WHERE id = ?", row_id)
@@ -249,6 +284,7 @@ class Ledger:
                         (f"ordered twice: orders {first} and {order_id}", row_id),
                     )
             ledger_orders.upsert_order(db, row_id, order_id, money_text(charge), currency, at, at)
+        return None
 
     def mark_rejected(self, row_id: int, error: str, at: str) -> None:
         """The panel refused the row with `error`."""
@@ -268,31 +304,34 @@ class Ledger:
                 (state, error, at, row_id),
             )
 
-    def mark_planned(self, row_ids: Sequence[int]) -> None:
+    def mark_planned(self, row_ids: Sequence[int], said: str | None = None) -> None:
         """Rows back to `planned`: uncertain ones, and ones marked sending that surely were
-        not placed (the panel refused the key or the funds, or was never reached)."""
+        not placed (the panel refused the key or the funds, or was never reached); `said`
+        keeps the panel's words on them ("Not enough funds"), shown until they are sent."""
         with self._write() as db:
             ledger_rows.check_states(db, row_ids, RowState.PLANNED, (RowState.UNCERTAIN, RowState.SENDING, RowState.PLANNED))
             db.executemany(
-                "UPDATE rows SET state = 'planned', error = NULL, sent_at = NULL, "
+                "UPDATE rows SET state = 'planned', error = ?, sent_at = NULL, "
                 "answered_at = NULL WHERE id = ? AND state IN ('uncertain', 'sending')",
-                ((i,) for i in row_ids),
+                ((said, i) for i in row_ids),
             )
 
-    def record_existing_order(
-        self, campaign: Campaign, row_id: int, order_id: str, at: str
+    def record_existing_orders(
+        self, campaign: Campaign, orders: Sequence[tuple[int, str]], at: str
     ) -> None:
-        """The input row already carries `order_id`: the row counts as placed by it."""
+        """Rows a sheet shows with an order id, as (row id, order id): each counts as placed
+        by it (a row already placed keeps its own). One transaction for them all."""
         with self._write() as db:
-            db.execute(
-                "UPDATE rows SET state = 'placed', order_id = ?, error = NULL, "
-                "answered_at = COALESCE(answered_at, ?) "
-                "WHERE id = ? AND campaign_id = ? AND state != 'placed'",
-                (str(order_id), at, row_id, campaign.id),
-            )
-            current = ledger_rows.one(db, "SELECT order_id FROM rows WHERE id = ?", row_id)
-            if current is not None:
-                ledger_orders.upsert_order(db, row_id, current, None, None, None, at)
+            for row_id, order_id in orders:
+                db.execute(
+                    "UPDATE rows SET state = 'placed', order_id = ?, error = NULL, "
+                    "answered_at = COALESCE(answered_at, ?) "
+                    "WHERE id = ? AND campaign_id = ? AND state != 'placed'",
+                    (str(order_id), at, row_id, campaign.id),
+                )
+                current = ledger_rows.one(db, "SELECT order_id FROM rows WHERE id = ?", row_id)
+                if current is not None:
+                    ledger_orders.upsert_order(db, row_id, current, None, None, None, at)
 
     # --- lifecycle: what the panel said of orders (unknown orders are added) ---------------
 

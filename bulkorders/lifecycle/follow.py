@@ -33,9 +33,8 @@ def sheet_to_follow(
     """
     where = str(source.absolute())
     found = [
-        c for c in campaigns
-        if c.panel == panel and c.source_path == where and c.results_path not in (None, where)
-    ]  # fmt: skip
+        c for c in campaigns if c.panel == panel and c.source_path == where and c.results_path not in (None, where)
+    ]
     if not found:
         return source
     if len(found) > 1 and (len({c.results_path for c in found}) > 1 or any(c.needs_write for c in found)):

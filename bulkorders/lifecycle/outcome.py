@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bulkorders.errors import BulkOrdersError, ExitCode
+from bulkorders.errors import BulkOrdersError, ExitCode, WriteBackError, run_exit_code
 from bulkorders.lifecycle.plan import Change, Target
 from bulkorders.models import RowIssue, format_money
 
@@ -36,17 +36,13 @@ class LifecycleReport:
     requests: int = 0  # HTTP requests sent to the panel by this run
     rounds: int = 0
     output: Path | None = None
-    write_error: str | None = None
+    write_error: WriteBackError | None = None  # the sheet could not be written; the ledger has it all
     stop: BulkOrdersError | None = None  # why the run ended early (Ctrl-C)
 
     @property
     def exit_code(self) -> ExitCode:
         """130 interrupted, 3 the sheet could not be written, 1 some rows failed, else 0."""
-        if self.stop is not None:
-            return self.stop.exit_code
-        if self.write_error is not None:
-            return ExitCode.PANEL
-        return ExitCode.ROWS_FAILED if self.failures else ExitCode.OK
+        return run_exit_code(self.stop, self.write_error, rows_failed=bool(self.failures))
 
     def to_dict(self) -> dict[str, Any]:
         """The `--json` document."""
@@ -69,7 +65,7 @@ class LifecycleReport:
             "requests": self.requests,
             "rounds": self.rounds,
             "output": None if self.output is None else str(self.output),
-            "write_error": self.write_error,
+            "write_error": None if self.write_error is None else self.write_error.message,
             "stopped": None if self.stop is None else self.stop.message,
         }
 
@@ -96,7 +92,7 @@ def summary_text(report: LifecycleReport) -> str:
         lines.append("Status: " + ", ".join(f"{s} {n}" for s, n in report.by_status.items()) + ".")
     if report.spend:
         spent = ", ".join(f"{format_money(a)} {c}" for c, a in report.spend.items())
-        lines.append(f"Spend (sum of charges): {spent}.")
+        lines.append(f"Spend (what the balance paid; canceled and refunded orders cost nothing): {spent}.")
     if report.command == "status":
         lines.extend(_change_lines(report.changes))
     if report.output is not None:

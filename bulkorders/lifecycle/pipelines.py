@@ -2,9 +2,8 @@
 
 Each reads the sheet once, completes what its cells say with the ledger's latest
 knowledge, asks the panel in bulk, records every answer in the ledger with its time, and
-writes the same columns back (see `lifecycle_run`). What a row is eligible for and what
-each answer writes is decided in `lifecycle_plan` (pure); the outcome is a
-`LifecycleReport` (`lifecycle_report`).
+writes the same columns back (see `run`). What a row is eligible for and what each answer
+writes is decided in `plan` (pure); the outcome is a `LifecycleReport` (`outcome`).
 """
 
 from __future__ import annotations
@@ -13,10 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bulkorders.clock import utc_now_iso
-from bulkorders.errors import BadAnswer, BulkOrdersError, PanelUnreachable
+from bulkorders.errors import BadAnswer, BulkOrdersError, NotConfirmed, PanelUnreachable
 from bulkorders.lifecycle.outcome import CancelPlan, LifecycleReport
 from bulkorders.lifecycle.plan import (
-    ServiceLookup,
     cancel_refusal,
     cancel_values,
     changes,
@@ -29,11 +27,17 @@ from bulkorders.lifecycle.plan import (
     unique_ids,
 )
 from bulkorders.lifecycle.run import LifecycleIO, Run, SheetOptions, after_refill, results_path
+from bulkorders.models import ServiceLookup
 
 __all__ = [
-    "DEFAULT_EVERY", "LifecycleIO", "SheetOptions", "results_path",
-    "status_sheet", "refill_sheet", "cancel_sheet",
-]  # fmt: skip
+    "DEFAULT_EVERY",
+    "LifecycleIO",
+    "SheetOptions",
+    "results_path",
+    "status_sheet",
+    "refill_sheet",
+    "cancel_sheet",
+]
 
 DEFAULT_EVERY = 60.0
 
@@ -85,19 +89,38 @@ def status_sheet(
                 break
             running = len(set(status_ids(run.targets, refresh_all=False)) - dead)
             moved = len(changes(before, run.targets))
-            done = f" failed: {failure.rstrip('.')}" if failure else (
-                f": {len(ids)} checked, {moved} changed, {running} still running")
+            done = (
+                f" failed: {failure.rstrip('.')}"
+                if failure
+                else f": {len(ids)} checked, {moved} changed, {running} still running"
+            )
             io.notify(f"Round {run.report.rounds}{done}. Next check in {every:g} s (Ctrl-C stops).")
             io.sleep(every)
     except KeyboardInterrupt:
         what = f"Stopped watching after {run.report.rounds} round(s)" if watch else "Interrupted"
         run.interrupted(f"{what}; the sheet holds every answer received. Rerun status to continue.")
-    return run.finish()
+    report = run.finish()
+    _keep_balance(io)
+    return report
 
 
-def refill_sheet(
-    source: Path, options: SheetOptions, io: LifecycleIO, services: ServiceLookup
-) -> LifecycleReport:
+def _keep_balance(io: LifecycleIO) -> None:
+    """After a status run: keep the balance in the ledger, warn when it does not balance."""
+    from bulkorders.ledger import Ledger, keep_reading
+
+    fetch = getattr(io.client, "balance", None)
+    if fetch is None or not isinstance(io.ledger, Ledger):
+        return
+    try:
+        balance = fetch()
+    except BulkOrdersError:
+        return  # the balance is a cross-check; the statuses are what was asked
+    line = keep_reading(io.ledger, io.panel, balance, "status", utc_now_iso(io.clock))
+    if line:
+        io.notify(line)
+
+
+def refill_sheet(source: Path, options: SheetOptions, io: LifecycleIO, services: ServiceLookup) -> LifecycleReport:
     """Ask refills of the eligible orders (service allows refill, Completed or Partial).
 
     Orders whose status is unknown or not final are asked about first (a refill depends on it).
@@ -110,9 +133,15 @@ def refill_sheet(
         if ids:
             results = run.ask("Asking refills", ids, io.client.refills)
             io.ledger.record_refills(io.panel, results, utc_now_iso(io.clock))
-            run.apply("refill", ids, {r.order: r for r in results}, refill_values,
-                      lambda r: r.refill is not None, after_refill,
-                      rows={t.row for t in eligible})  # fmt: skip
+            run.apply(
+                "refill",
+                ids,
+                {r.order: r for r in results},
+                refill_values,
+                lambda r: r.refill is not None,
+                after_refill,
+                rows={t.row for t in eligible},
+            )
         run.write()
     except KeyboardInterrupt:
         run.interrupted(
@@ -143,12 +172,18 @@ def cancel_sheet(
         if ids:
             plan = CancelPlan(eligible, ids, dict(run.report.left_out))
             if not confirm(plan):
-                raise BulkOrdersError("Nothing cancelled: the cancellation was not confirmed.")
+                raise NotConfirmed("Nothing cancelled: the cancellation was not confirmed.")
             results = run.ask("Cancelling", ids, io.client.cancel)
             io.ledger.record_cancels(io.panel, results, utc_now_iso(io.clock))
-            run.apply("cancel", ids, {r.order: r for r in results}, cancel_values,
-                      lambda r: r.cancel is not None, lambda t, r: t,
-                      rows={t.row for t in eligible})  # fmt: skip
+            run.apply(
+                "cancel",
+                ids,
+                {r.order: r for r in results},
+                cancel_values,
+                lambda r: r.cancel is not None,
+                lambda t, r: t,
+                rows={t.row for t in eligible},
+            )
         run.write()
     except KeyboardInterrupt:
         run.interrupted(

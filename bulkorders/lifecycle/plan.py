@@ -19,30 +19,28 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from bulkorders.lifecycle.rowspec import RowSelection
 from bulkorders.models import (
     FINAL_REFILL_STATUSES,
-    REFILLABLE_STATUSES,
     CancelResult,
     OrderStatus,
     RefillResult,
     RefillStatus,
-    Service,
+    ServiceLookup,
+    cancel_words,
     is_final,
+    is_refillable_status,
+    net_charge,
 )
+from bulkorders.results import Values, order_values
 from bulkorders.sheets import cell_text, id_problem, id_text
 
 if TYPE_CHECKING:
     from bulkorders.ledger import OrderRecord
 
-Values = dict[str, Any]
 UNKNOWN = "unknown"
-
-
-class ServiceLookup(Protocol):
-    def get(self, service_id: str) -> Service | None: ...
 
 
 @dataclass(frozen=True)
@@ -206,9 +204,9 @@ def after_status(target: Target, answer: OrderStatus) -> Target:
     )
 
 
-# The columns the ledger knows of an order, as the results sheet shows them.
-LEDGER_COLUMNS = ("charge", "currency", "start_count", "status", "remains", "refill_id",
-                  "refill_status", "cancel_result", "submitted_at", "checked_at")  # fmt: skip
+# What `ledger_values` leaves out of an order's columns: the id (the row was matched by it)
+# and `error` (each command writes its own).
+_ROW_OWN = ("order_id", "error")
 
 
 def ledger_values(record: OrderRecord) -> Values:
@@ -217,8 +215,7 @@ def ledger_values(record: OrderRecord) -> Values:
     What the ledger does not know leaves the cell alone, except `refill_status`: when
     the ledger knows the refill, its status (unknown for a new refill) goes with it.
     """
-    known: Values = {name: getattr(record, name) for name in LEDGER_COLUMNS}
-    keep = {k: v for k, v in known.items() if v is not None}
+    keep = {k: v for k, v in order_values(record).items() if v is not None and k not in _ROW_OWN}
     if record.refill_id is not None:
         keep["refill_status"] = record.refill_status
     return keep
@@ -262,7 +259,7 @@ def refill_refusal(target: Target, services: ServiceLookup) -> str | None:
         return f"not refillable: service {service.service} ({service.name}) does not allow refill"
     if target.status is None:
         return "not refillable: the order's status is unknown (the panel did not give it)"
-    if target.status.strip().title() not in REFILLABLE_STATUSES:
+    if not is_refillable_status(target.status):
         return f"not refillable: the order is {target.status}; refill needs Completed or Partial"
     return None
 
@@ -300,8 +297,7 @@ def lost_text(action: str, detail: str = "") -> str:
     """The `error` of an order whose refill/cancel answer was lost: what to do about it."""
     what = f" ({detail})" if detail else ""
     if action == "refill":
-        return (f"refill: answer lost{what}: a refill may or may not have been made; check the "
-                "panel before asking again")  # fmt: skip
+        return f"refill: answer lost{what}: a refill may or may not have been made; check the panel before asking again"
     return f"cancel: answer lost{what}: the order may or may not be cancelled; run status to see"
 
 
@@ -315,12 +311,13 @@ def refill_values(answer: RefillResult) -> Values:
 
 
 def cancel_values(answer: CancelResult) -> Values:
-    """The cells one cancel answer writes: `cancel_result` holds the cancel id or the panel's error."""
-    if answer.cancel is not None:
-        return {"cancel_result": answer.cancel, "error": None}
+    """The cells one cancel answer writes: `cancel_result` says in words what the panel answered."""
+    words = cancel_words(answer.error, answer.lost)
     if answer.error is not None:
-        return {"cancel_result": answer.error, "error": f"cancel: {answer.error}"}
-    return {"cancel_result": "uncertain", "error": lost_text("cancel", answer.detail)}
+        return {"cancel_result": words, "error": f"cancel: {answer.error}"}
+    if answer.lost:
+        return {"cancel_result": words, "error": lost_text("cancel", answer.detail)}
+    return {"cancel_result": words, "error": None}
 
 
 # --- summary ----------------------------------------------------------------------------
@@ -360,10 +357,11 @@ def by_status(targets: Iterable[Target]) -> dict[str, int]:
 
 
 def spend(targets: Iterable[Target]) -> dict[str, Decimal]:
-    """Sum of the last known charges by currency, each order once."""
+    """What the balance paid, by currency, each order once: the last known charges, with
+    canceled and refunded orders at nothing (whatever charge the panel still shows)."""
     latest = {t.order_id: t for t in targets if t.order_id and t.charge is not None}
     totals: dict[str, Decimal] = {}
     for target in latest.values():
         currency = target.currency or "?"
-        totals[currency] = totals.get(currency, Decimal(0)) + target.charge  # type: ignore[operator]
+        totals[currency] = totals.get(currency, Decimal(0)) + net_charge(target.status, target.charge)  # type: ignore[operator]
     return dict(sorted(totals.items()))

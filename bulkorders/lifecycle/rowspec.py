@@ -46,8 +46,7 @@ def parse_rows(spec: str) -> RowSelection:
         match = _ITEM.match(item)
         if not match:
             raise UsageError(
-                f'--rows: "{item}" is not a row number or a range; use Excel row numbers '
-                'such as "2-40,45".'
+                f'--rows: "{item}" is not a row number or a range; use Excel row numbers such as "2-40,45".'
             )
         lo = int(match.group(1))
         hi = int(match.group(2)) if match.group(2) else lo

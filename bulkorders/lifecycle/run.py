@@ -3,7 +3,7 @@
 `Run` reads the sheet once, completes its rows with the ledger, asks the panel (the
 client sends ids in requests of at most 100, several at once), records each answer in
 the ledger with its time (orders unknown to it are added), keeps the cells to write per
-row and the failed rows, and writes the sheet. The pipelines in `lifecycle` drive it.
+row and the failed rows, and writes the sheet. The pipelines (`pipelines`) drive it.
 
 Where the sheet goes: `--in-place` writes the input (after a timestamped copy), `--out`
 where asked; otherwise NAME.results.xlsx beside the input, except that an input which
@@ -24,7 +24,6 @@ from bulkorders.errors import Interrupted, UsageError, WriteBackError
 from bulkorders.lifecycle.outcome import LifecycleReport
 from bulkorders.lifecycle.plan import (
     Target,
-    Values,
     after_status,
     by_status,
     changes,
@@ -42,6 +41,7 @@ from bulkorders.lifecycle.plan import (
 from bulkorders.lifecycle.rowspec import RowSelection
 from bulkorders.models import CancelResult, OrderStatus, RefillResult, RefillStatus, RowIssue
 from bulkorders.progress import Reporter, SilentReporter
+from bulkorders.results import Values
 
 if TYPE_CHECKING:
     from bulkorders.ledger import OrderRecord
@@ -66,13 +66,11 @@ class LifecycleLedger(Protocol):
     def orders(self, panel: str, order_ids: Sequence[str]) -> dict[str, OrderRecord]: ...
     def record_statuses(self, panel: str, statuses: Sequence[OrderStatus], at: str) -> None: ...
     def record_refills(self, panel: str, results: Sequence[RefillResult], at: str) -> None: ...
-    def record_refill_statuses(
-        self, panel: str, statuses: Sequence[tuple[str, RefillStatus]], at: str
-    ) -> None: ...
+    def record_refill_statuses(self, panel: str, statuses: Sequence[tuple[str, RefillStatus]], at: str) -> None: ...
     def record_cancels(self, panel: str, results: Sequence[CancelResult], at: str) -> None: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SheetOptions:
     """Which sheet, which rows, and where the results go (the shared options of the commands)."""
 
@@ -132,9 +130,12 @@ class Run:
         self.out = results_path(source, options)
         self.requests_at_start = io.client.requests_sent
         self.report = LifecycleReport(
-            command, source, rows=len(raw), orders=len(ids),
+            command,
+            source,
+            rows=len(raw),
+            orders=len(ids),
             without_order=sum(1 for t in raw if not t.order_id and not t.problem),
-        )  # fmt: skip
+        )
         for target, known in zip(raw, self.targets, strict=True):
             if target.problem is not None:
                 column = "order_id" if target.order_id is None else "refill_id"
@@ -167,8 +168,15 @@ class Run:
         answers = {i: found.get(i) or OrderStatus(order=i, error=NO_ANSWER) for i in ids}
         at = utc_now_iso(self.io.clock)
         self.io.ledger.record_statuses(self.io.panel, list(answers.values()), at)
-        self.apply("status", ids, answers, lambda a: status_values(a, at),
-                   lambda a: a.error is None, after_status, counted=counted)  # fmt: skip
+        self.apply(
+            "status",
+            ids,
+            answers,
+            lambda a: status_values(a, at),
+            lambda a: a.error is None,
+            after_status,
+            counted=counted,
+        )
         return {i for i, a in answers.items() if a.error is not None}
 
     def sync_known(self) -> None:
@@ -201,8 +209,11 @@ class Run:
         pairs: dict[str, RefillStatus] = {}
         for target in self.targets:
             if target.refill_id in wanted and target.order_id:
-                answer = (answers.get(target.refill_id) or self.refused_refills.get(target.refill_id)
-                          or RefillStatus(target.refill_id, error=NO_ANSWER))  # fmt: skip
+                answer = (
+                    answers.get(target.refill_id)
+                    or self.refused_refills.get(target.refill_id)
+                    or RefillStatus(target.refill_id, error=NO_ANSWER)
+                )
                 pairs.setdefault(target.order_id, answer)
         fresh = [(order, a) for order, a in pairs.items() if a.refill in asked]
         at = utc_now_iso(self.io.clock)
@@ -212,8 +223,16 @@ class Run:
         self.refused_refills.update({a.refill: a for a in pairs.values() if a.error is not None})
         # Rows of an order whose refill cell names another refill are not this answer's.
         rows = {t.row for t in self.targets if t.order_id in pairs and t.refill_id == pairs[t.order_id].refill}
-        self.apply("refill status", list(pairs), pairs, refill_status_values,
-                   lambda a: a.error is None, _after_refill_status, counted=False, rows=rows)  # fmt: skip
+        self.apply(
+            "refill status",
+            list(pairs),
+            pairs,
+            refill_status_values,
+            lambda a: a.error is None,
+            _after_refill_status,
+            counted=False,
+            rows=rows,
+        )
 
     def apply(
         self,
@@ -313,7 +332,7 @@ class Run:
         try:
             summary = write_back(self.sheet, self.updates, self.out)
         except WriteBackError as exc:
-            self.report.write_error = (
+            self.report.write_error = WriteBackError(
                 f"{exc.message}\nNothing is lost: the ledger holds every answer. Rerun the same "
                 "command to write the sheet again."
             )

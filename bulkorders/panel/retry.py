@@ -17,6 +17,9 @@ from bulkorders.clock import Clock
 
 # Raised before a single byte of the request left: safe to retry any call, even `add`.
 NOTHING_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
+DEFAULT_RETRY_AFTER_LIMIT = 300.0  # seconds: the longest Retry-After a run waits for
+# Waits longer than this are said on stderr (why, and for how long).
+SAY_WAITS_OVER = 2.0
 # A URL httpx cannot use at all: retrying will not help.
 BAD_URL = (httpx.UnsupportedProtocol, httpx.InvalidURL)
 
@@ -27,18 +30,20 @@ class RetryPolicy:
 
     Wait n (n = 1, 2, …) is `base_delay × 2^(n-1)`, plus up to `jitter` × that at random
     (so that many threads do not come back at once), never more than `max_delay`. A
-    Retry-After from the panel replaces the computed wait, also capped at `max_delay`.
+    Retry-After from the panel replaces the computed wait whatever its size, up to
+    `retry_after_limit` (a longer one is not waited for: `too_long` says so).
     """
 
     attempts: int = 5
     base_delay: float = 0.5
     max_delay: float = 30.0
     jitter: float = 0.25
+    retry_after_limit: float = DEFAULT_RETRY_AFTER_LIMIT
 
     def __post_init__(self) -> None:
         if self.attempts < 1:
             raise ValueError("RetryPolicy.attempts must be at least 1")
-        if self.base_delay < 0 or self.max_delay < 0 or self.jitter < 0:
+        if self.base_delay < 0 or self.max_delay < 0 or self.jitter < 0 or self.retry_after_limit < 0:
             raise ValueError("RetryPolicy delays and jitter must not be negative")
 
     def delay(
@@ -49,10 +54,15 @@ class RetryPolicy:
     ) -> float:
         """Seconds to wait after the `failures`-th failed attempt."""
         if retry_after is not None:
-            return min(max(retry_after, 0.0), self.max_delay)
+            return min(max(retry_after, 0.0), self.retry_after_limit)
         wait = self.base_delay * 2 ** (failures - 1)
         wait += wait * self.jitter * rand()
         return min(wait, self.max_delay)
+
+
+    def too_long(self, retry_after: float | None) -> bool:
+        """The panel asks to wait longer than this run is willing to."""
+        return retry_after is not None and retry_after > self.retry_after_limit
 
 
 def parse_retry_after(value: str | None, now: Clock = time.time) -> float | None:

@@ -3,8 +3,8 @@
 `build_report` reads the ledger (and the sheets that narrow it) and groups the orders:
 spend by currency, and orders and spend by campaign, service, status and day. Money is
 summed as `Decimal`, so the totals are exact. `layout.write_report` turns the result into the
-workbook (see report_layout and report_xlsx). Nothing here talks to a panel: the service
-names come from the cached catalogue when there is one.
+workbook (see `layout` and `xlsx`); `pipeline.report_workbook` drives both. Nothing here
+talks to a panel: the service names come from the cached catalogue when there is one.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,16 +21,17 @@ import pandas as pd
 
 from bulkorders.catalog import read_cached
 from bulkorders.clock import Clock
-from bulkorders.errors import BulkOrdersError, ExitCode
-from bulkorders.ledger import RowState
-from bulkorders.models import Service, format_money
+from bulkorders.errors import NothingToReport
+from bulkorders.ledger import RowState, intervals, order_columns
+from bulkorders.models import Service, costs_nothing, format_money
+from bulkorders.report.filters import ReportFilters
+from bulkorders.report.spend import by_values, order_spend
 
 if TYPE_CHECKING:
-    from bulkorders.ledger import Ledger, LedgerRow, OrderRecord
+    from bulkorders.ledger import Interval, Ledger, LedgerRow, OrderRecord
     from bulkorders.sheets import Sheet
 
 ZERO = Decimal(0)
-CANCELLED_STATUSES = frozenset({"canceled", "cancelled", "refunded"})
 NOT_CHECKED = "(not checked yet)"
 NO_CAMPAIGN = "(no campaign)"
 UNKNOWN = "(unknown)"
@@ -41,53 +42,8 @@ GROUPINGS = {  # Summary block -> the columns it groups on
     "day": ["day"],
 }
 
-ServiceLookup = Callable[[str], Mapping[str, Service]]
+CachedServices = Callable[[str], Mapping[str, Service]]  # panel -> its cached catalogue
 SheetReader = Callable[[Path], "Sheet"]
-
-
-@dataclass(frozen=True)
-class ReportFilters:
-    """What to report on; empty fields do not narrow. `until` includes its whole day."""
-
-    campaigns: tuple[str, ...] = ()
-    since: date | None = None
-    until: date | None = None
-    panel: str | None = None
-    sheets: tuple[Path, ...] = ()
-
-    def described(self) -> list[tuple[str, str]]:
-        """The filters as (label, text) lines for the Summary sheet."""
-        return [
-            ("Panel", self.panel or "all"),
-            ("Campaigns", ", ".join(self.campaigns) or "all"),
-            ("Placed from (UTC)", self.since.isoformat() if self.since else "any day"),
-            ("Placed until (UTC)", self.until.isoformat() if self.until else "any day"),
-            ("Sheets", ", ".join(str(p) for p in self.sheets) or "all"),
-        ]
-
-    def phrases(self) -> list[str]:
-        """The filters in words, for messages: ["campaign spring", "placed on or after …"]."""
-        found = []
-        if self.panel:
-            found.append(f"panel {self.panel}")
-        if self.campaigns:
-            found.append(f"campaign{'s' if len(self.campaigns) > 1 else ''} {', '.join(self.campaigns)}")
-        if self.since:
-            found.append(f"placed on or after {self.since.isoformat()}")
-        if self.until:
-            found.append(f"placed on or before {self.until.isoformat()}")
-        if self.sheets:
-            found.append(f"order ids in {', '.join(str(p) for p in self.sheets)}")
-        return found
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "panel": self.panel,
-            "campaigns": list(self.campaigns),
-            "since": self.since.isoformat() if self.since else None,
-            "until": self.until.isoformat() if self.until else None,
-            "sheets": [str(p) for p in self.sheets],
-        }
 
 
 @dataclass
@@ -107,6 +63,9 @@ class AuditReport:
     currencies: list[str]  # most orders first
     by_currency: pd.DataFrame  # currency, orders, spend
     groups: dict[str, pd.DataFrame] = field(default_factory=dict)  # GROUPINGS key -> table
+    by: dict[str, list[str]] = field(default_factory=dict)  # --by column -> its value per order
+    by_groups: dict[str, pd.DataFrame] = field(default_factory=dict)  # --by column -> table
+    reconciliation: list[Interval] = field(default_factory=list)  # between balance readings
 
     def service(self, panel: str, service_id: str | None) -> Service | None:
         return self.services.get((panel, service_id or ""))
@@ -116,17 +75,19 @@ def build_report(
     ledger: Ledger,
     filters: ReportFilters,
     *,
-    services: ServiceLookup = lambda panel: {},
+    services: CachedServices = lambda panel: {},
     read_sheet: SheetReader | None = None,
     clock: Clock = time.time,
+    by: Sequence[str] = (),
 ) -> AuditReport:
     """Select the orders, problem rows and observations of `filters` and group them.
 
-    An empty selection raises (exit 1): an empty workbook would only look like good news.
+    `by`: sheet columns (a `client`…) to group the spend by too. An empty selection raises
+    (exit 1): an empty workbook would only look like good news.
     """
     orders, problems = _select(ledger, filters, read_sheet)
     if not orders and not problems:
-        raise BulkOrdersError(_nothing_message(ledger, filters), exit_code=ExitCode.ROWS_FAILED)
+        raise NothingToReport(_nothing_message(ledger, filters))
     keep = {(o.panel, o.order_id) for o in orders}
     observations = ledger.observations(order_ids=sorted({o.order_id for o in orders}), panel=filters.panel)
     observations = [b for b in observations if (b["panel"], b["order_id"]) in keep]
@@ -144,6 +105,7 @@ def build_report(
             uncatalogued.append(panel)
     frame = _order_frame(orders, catalogue)
     currencies = list(frame["currency"].value_counts(sort=True).index) if len(frame) else []
+    values, by_groups = _by_columns(ledger, filters, orders, frame, currencies, by)
     return AuditReport(
         filters=filters,
         ledger_path=Path(ledger.path),
@@ -158,7 +120,32 @@ def build_report(
         currencies=currencies,
         by_currency=_by_currency(frame, currencies),
         groups={name: _group(frame, keys, currencies) for name, keys in GROUPINGS.items()},
+        by=values,
+        by_groups=by_groups,
+        reconciliation=_reconciliation(ledger, filters),
     )
+
+
+def _by_columns(
+    ledger: Ledger, filters: ReportFilters, orders: list[OrderRecord], frame: pd.DataFrame,
+    currencies: list[str], by: Sequence[str],
+) -> tuple[dict[str, list[str]], dict[str, pd.DataFrame]]:  # fmt: skip
+    """Each --by column's value per order, and orders and spend per value."""
+    kept = order_columns(ledger, filters.panel) if by else {}
+    values = {name: by_values(orders, kept, name) for name in dict.fromkeys(by)}
+    tables = {
+        name: _group(frame.assign(by=column), ["by"], currencies).rename(columns={"by": name})
+        for name, column in values.items()
+    }
+    return values, tables
+
+
+def _reconciliation(ledger: Ledger, filters: ReportFilters) -> list[Interval]:
+    """The intervals between balance readings that end in the report's days."""
+    found = intervals(ledger, filters.panel)
+    since = filters.since.isoformat() if filters.since else ""
+    until = filters.until.isoformat() if filters.until else "9999"
+    return [i for i in found if since <= i.end.at[:10] <= until]
 
 
 def summary_figures(report: AuditReport, out: Path | None = None) -> dict[str, Any]:
@@ -173,9 +160,25 @@ def summary_figures(report: AuditReport, out: Path | None = None) -> dict[str, A
     for name, keys in GROUPINGS.items():
         rows = _records(report.groups[name])
         figures[f"by_{name}"] = [_group_item(row, keys, report.currencies) for row in rows]
+    figures["reconciliation"] = [_interval_item(i) for i in report.reconciliation]
+    if report.by_groups:
+        figures["by_column"] = {
+            name: [_group_item(row, [name], report.currencies) for row in _records(table)]
+            for name, table in report.by_groups.items()
+        }
     if out is not None:
         figures["out"] = str(out)
     return figures
+
+
+def _interval_item(interval: Interval) -> dict[str, Any]:
+    return {
+        "from": interval.start.at, "to": interval.end.at, "panel": interval.end.panel,
+        "currency": interval.end.currency, "balance_change": format_money(interval.change),
+        "ledger_spend": format_money(interval.spend), "difference": format_money(interval.difference),
+        "uncertain": len(interval.uncertain), "likely_exist": interval.likely,
+        "explanation": interval.explanation(),
+    }  # fmt: skip
 
 
 def summary_text(report: AuditReport, out: Path) -> str:
@@ -252,9 +255,7 @@ def _nothing_message(ledger: Ledger, filters: ReportFilters) -> str:
         known = sorted({c.name for c in ledger.campaigns()})
         unknown = [name for name in filters.campaigns if name not in known]
         if unknown:
-            message += (
-                f" No campaign named {', '.join(unknown)}; the ledger has: {', '.join(known) or 'none'}."
-            )
+            message += f" No campaign named {', '.join(unknown)}; the ledger has: {', '.join(known) or 'none'}."
     return message + " No workbook was written."
 
 
@@ -278,7 +279,9 @@ def _order_frame(orders: Sequence[OrderRecord], catalogue: Mapping[tuple[str, st
             "status": [o.status or NOT_CHECKED for o in orders],
             "day": [(o.submitted_at or "")[:10] or UNKNOWN for o in orders],
             "currency": [o.currency or UNKNOWN for o in orders],
-            "charge": pd.Series([o.charge if o.charge is not None else ZERO for o in orders], dtype=object),
+            # What the balance paid: canceled/refunded orders cost nothing, whatever charge
+            # the panel still shows; Partial ones what the panel charged after its refund.
+            "charge": pd.Series([order_spend(o) for o in orders], dtype=object),
         },
         columns=["campaign", "service", "service_name", "category", "status", "day", "currency", "charge"],
     )
@@ -321,7 +324,7 @@ def _counts(orders: Sequence[OrderRecord], problems: Sequence[tuple[str, LedgerR
         "placed": len(orders),
         "rejected": states.count(RowState.REJECTED),
         "uncertain": states.count(RowState.UNCERTAIN),
-        "cancelled": sum(1 for o in orders if (o.status or "").strip().lower() in CANCELLED_STATUSES),
+        "cancelled": sum(1 for o in orders if costs_nothing(o.status)),
     }
 
 

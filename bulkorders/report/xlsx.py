@@ -7,7 +7,8 @@ its columns. Without lxml, openpyxl serialises about 100k cells a second, which 
 data row from openpyxl, and the saved file is then copied with that row replaced by the
 table's real rows, written as plain cell XML carrying the style ids openpyxl gave the
 template's cells. Every figure is a value, never a formula; text is an inline string, so a
-panel text starting with "=" stays text.
+panel text starting with "=" stays text, and its template cell carries the quote prefix, so
+it stays text when edited too (`sheets.safe` writes every cell openpyxl lays out).
 """
 
 from __future__ import annotations
@@ -17,80 +18,36 @@ import os
 import re
 import zipfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.chart import BarChart, PieChart, Reference
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from bulkorders.errors import BulkOrdersError
+from bulkorders.errors import ReportWriteError
 from bulkorders.progress import Reporter, SilentReporter
-from bulkorders.sheets import clean_text, literal_format, put, put_cell
+from bulkorders.report.pages import column_points, set_up_pages
+from bulkorders.report.sheet_model import (
+    _EXCEL_EPOCH,
+    _TEMPLATE_VALUES,
+    MAX_WIDTH,
+    MONEY_FORMAT,
+    RIGHT,
+    WRAP,
+    Chart,
+    Column,
+    SummaryLayout,
+    Table,
+    text_width,
+    write_header,
+)
+from bulkorders.report.summary_sheet import write_summary
+from bulkorders.sheets import clean_text, put
 
-Kind = Literal["text", "int", "money", "datetime", "date"]
-
-MONEY_FORMAT = "#,##0.00########"  # exact: up to 10 decimals shown, never rounded to cents
-DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
-DATE_FORMAT = "yyyy-mm-dd"
-FORMATS: dict[str, str] = {"money": MONEY_FORMAT, "datetime": DATETIME_FORMAT, "date": DATE_FORMAT}
-MAX_WIDTH = 60
-CHART_ROWS = 20  # bars/slices shown in a chart; the table beside it has them all
-
-HEADER_FONT = Font(bold=True, color="FFFFFF")
-HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
-HEADER_BORDER = Border(bottom=Side(style="thin", color="000000"))
-TITLE_FONT = Font(bold=True, size=14)
-BLOCK_FONT = Font(bold=True, size=12, color="1F4E78")
-LABEL_FONT = Font(bold=True)
-
-_EXCEL_EPOCH = datetime(1899, 12, 30)
-_TEMPLATE_VALUES: dict[str, Any] = {
-    "text": "x", "int": 0, "money": Decimal(0), "datetime": datetime(2000, 1, 1),
-    "date": date(2000, 1, 1),
-}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Column:
-    """One column of a table: its header and what kind of values it holds."""
-
-    header: str
-    kind: Kind = "text"
-    currency: str | None = None  # money of one known currency: its code is in the number format
-
-    @property
-    def number_format(self) -> str | None:
-        if self.kind == "money" and self.currency:
-            return MONEY_FORMAT + literal_format(f" {self.currency}")
-        return FORMATS.get(self.kind)
-
-
-@dataclass
-class Table:
-    """A titled table: columns and rows of plain values (str, int, Decimal, datetime, date, None)."""
-
-    title: str
-    columns: Sequence[Column]
-    rows: Sequence[Sequence[Any]]
-
-
-@dataclass
-class SummaryLayout:
-    """What the Summary sheet shows: a title, label/value lines, blocks and their charts.
-
-    `charts`: (block title, "bar"|"pie", label column header, value column header, chart title).
-    """
-
-    title: str
-    lines: Sequence[tuple[str, Any]]
-    blocks: Sequence[Table]
-    charts: Sequence[tuple[str, str, str, str, str]] = field(default_factory=list)
+__all__ = ["MONEY_FORMAT", "Chart", "Column", "SummaryLayout", "Table", "write_workbook"]
 
 
 def write_workbook(
@@ -102,11 +59,11 @@ def write_workbook(
     """
     progress = progress or SilentReporter()
     wb = Workbook()
-    _write_summary(wb.active, summary)
+    write_summary(wb.active, summary)
     sheets = []
     for table in tables:
         ws = wb.create_sheet(table.title)
-        _lay_out_table(ws, table)
+        _lay_out_table(ws, table, (summary.title, summary.period))
         sheets.append((ws, table))
     laid_out = io.BytesIO()
     wb.save(laid_out)
@@ -124,7 +81,7 @@ def write_workbook(
                     _stream_sheet(src.read(info).decode("utf-8"), table, dst, info, progress)
         os.replace(tmp, path)
     except OSError as exc:
-        raise BulkOrdersError(
+        raise ReportWriteError(
             f"Cannot write {path}: {exc.strerror or exc}. Close it if it is open in Excel, "
             "check the folder exists and has space, then rerun."
         ) from exc
@@ -133,94 +90,31 @@ def write_workbook(
         tmp.unlink(missing_ok=True)
 
 
-# --- the Summary sheet ------------------------------------------------------------------
-
-
-def _write_summary(ws: Worksheet, layout: SummaryLayout) -> None:
-    ws.title = "Summary"
-    put_cell(ws, 1, 1, layout.title).font = TITLE_FONT
-    row = 3
-    titles = {1}  # rows whose text may overhang: not counted in the widths
-    for label, value in layout.lines:
-        put_cell(ws, row, 1, label).font = LABEL_FONT
-        put(ws.cell(row=row, column=2), value, FORMATS.get(_kind_of(value)))
-        row += 1
-    places: dict[str, tuple[int, int]] = {}  # block title -> (header row, rows)
-    for block in layout.blocks:
-        row += 1
-        put_cell(ws, row, 1, block.title).font = BLOCK_FONT
-        titles.add(row)
-        row += 1
-        _header(ws, row, block.columns)
-        places[block.title] = (row, len(block.rows))
-        for values in block.rows:
-            row += 1
-            for col, (column, value) in enumerate(zip(block.columns, values), start=1):
-                put(ws.cell(row=row, column=col), value, column.number_format)
-        row += 1
-    widths = _fit_widths(ws, titles)
-    anchor_col = get_column_letter(len(widths) + 2)
-    for index, (block_title, kind, label_header, value_header, title) in enumerate(layout.charts):
-        block = next((b for b in layout.blocks if b.title == block_title), None)
-        if block is None or not block.rows:
-            continue
-        header_row, count = places[block_title]
-        headers = [c.header for c in block.columns]
-        cols = (headers.index(label_header) + 1, headers.index(value_header) + 1)
-        chart = _chart(ws, kind, title, header_row, min(count, CHART_ROWS), cols)
-        ws.add_chart(chart, f"{anchor_col}{3 + index * 20}")
-
-
-def _chart(ws: Worksheet, kind: str, title: str, header_row: int, count: int, cols: tuple[int, int]) -> Any:
-    label_col, value_col = cols
-    chart: BarChart | PieChart
-    if kind == "pie":
-        chart = PieChart()
-    else:
-        chart = BarChart()
-        chart.type = "bar"  # horizontal bars: long service names stay readable
-        chart.y_axis.title = ws.cell(row=header_row, column=value_col).value
-        chart.x_axis.scaling.orientation = "maxMin"  # the biggest on top, as in the table
-        chart.legend = None
-    chart.title = title
-    chart.height, chart.width = 9, 18
-    values = Reference(ws, min_col=value_col, min_row=header_row, max_row=header_row + count)
-    labels = Reference(ws, min_col=label_col, min_row=header_row + 1, max_row=header_row + count)
-    chart.add_data(values, titles_from_data=True)
-    chart.set_categories(labels)
-    return chart
-
-
-def _fit_widths(ws: Worksheet, skip_rows: set[int]) -> list[int]:
-    widths: list[int] = []
-    for row in ws.iter_rows():
-        for cell in row:
-            if cell.value is None or cell.row in skip_rows:
-                continue
-            while len(widths) < cell.column:
-                widths.append(0)
-            widths[cell.column - 1] = max(widths[cell.column - 1], _width(cell.value))
-    for col, width in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(col)].width = min(width + 2, MAX_WIDTH)
-    return widths
-
-
 # --- table sheets -----------------------------------------------------------------------
 
 
-def _lay_out_table(ws: Worksheet, table: Table) -> None:
-    """Header, frozen header row, filter, widths, and the template row 2 when there are rows."""
-    _header(ws, 1, table.columns)
+def _lay_out_table(ws: Worksheet, table: Table, page_header: tuple[str, str]) -> None:
+    """Header, frozen header row, filter, widths, page setup, and the template row 2 when
+    there are rows (its cells' styles are every row's: ids right, long texts wrapped)."""
+    write_header(ws, 1, table.columns)
     last = get_column_letter(len(table.columns))
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:{last}{len(table.rows) + 1}"
-    for col, width in enumerate(_table_widths(table), start=1):
+    widths = _table_widths(table)
+    for col, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(col)].width = min(width + 2, MAX_WIDTH)
     if table.rows:
-        for col, column in enumerate(table.columns, start=1):
-            cell = put(ws.cell(row=2, column=col), _TEMPLATE_VALUES[column.kind], column.number_format)
+        for col, (column, width) in enumerate(zip(table.columns, widths), start=1):
+            cell = ws.cell(row=2, column=col)
+            put(cell, _TEMPLATE_VALUES[column.kind], column.number_format)
             # every streamed text cell gets this style: a panel's "=…" stays text when edited too
-            cell.quotePrefix = column.kind == "text"
+            cell.quotePrefix = column.kind in ("text", "id")
+            if column.kind == "id":
+                cell.alignment = RIGHT
+            elif column.kind == "text" and width + 2 > MAX_WIDTH:
+                cell.alignment = WRAP
+    content = sum(column_points(min(w + 2, MAX_WIDTH)) for w in widths)
+    set_up_pages(ws, content, page_header, title_rows="1:1")
 
 
 def _table_widths(table: Table) -> list[int]:
@@ -232,36 +126,9 @@ def _table_widths(table: Table) -> list[int]:
         else:
             seen = {row[index] for row in table.rows}
             seen.discard(None)
-            width = max([width, *map(_width, seen)])
+            width = max([width, *map(text_width, seen)])
         widths.append(width)
     return widths
-
-
-def _header(ws: Worksheet, row: int, columns: Sequence[Column]) -> None:
-    for col, column in enumerate(columns, start=1):
-        cell = put_cell(ws, row, col, column.header)
-        cell.font, cell.fill, cell.border = HEADER_FONT, HEADER_FILL, HEADER_BORDER
-        cell.alignment = Alignment(vertical="center")
-
-
-def _kind_of(value: Any) -> Kind:
-    if isinstance(value, datetime):
-        return "datetime"
-    if isinstance(value, date):
-        return "date"
-    if isinstance(value, Decimal):
-        return "money"
-    return "int" if isinstance(value, int) else "text"
-
-
-def _width(value: Any) -> int:
-    if isinstance(value, Decimal):
-        return len(f"{value:,f}") + 2
-    if isinstance(value, str):
-        return max((len(line) for line in value.splitlines()), default=0)
-    return len(str(value))
-
-
 
 
 # --- streaming the rows -------------------------------------------------------------------
@@ -272,9 +139,7 @@ _DIMENSION = re.compile(r'<dimension ref="[^"]*"\s*/>')
 CHUNK_ROWS = 2000
 
 
-def _stream_sheet(
-    xml: str, table: Table, dst: zipfile.ZipFile, info: zipfile.ZipInfo, progress: Reporter
-) -> None:
+def _stream_sheet(xml: str, table: Table, dst: zipfile.ZipFile, info: zipfile.ZipInfo, progress: Reporter) -> None:
     """Copy the laid-out sheet, putting the table's rows where openpyxl's template row is."""
     match = _TEMPLATE_ROW.search(xml)
     if match is None:

@@ -13,7 +13,14 @@ from bulkorders.models import RowIssue
 from bulkorders.sheets.cells import shown
 from bulkorders.sheets.csvfile import read_csv
 from bulkorders.sheets.filetype import sniff
-from bulkorders.sheets.headers import INPUT_COLUMNS, best_candidate, header_text, is_header, recognised
+from bulkorders.sheets.headers import (
+    INPUT_COLUMNS,
+    best_candidate,
+    canonical,
+    header_text,
+    is_header,
+    recognised,
+)
 from bulkorders.sheets.ooxml import CellProblem, column_letter
 from bulkorders.sheets.raw import RawSheet
 from bulkorders.sheets.xlsx import read_xlsx, workbook_sheet_names
@@ -29,6 +36,7 @@ class SheetRow:
 
     row: int
     values: dict[str, Any]
+    others: dict[str, Any] = field(default_factory=dict)  # the user's own columns: header -> value
 
 
 @dataclass
@@ -89,6 +97,7 @@ def _build(path: Path, raw: RawSheet, purpose: str) -> Sheet:
     gaps = False  # an input cell read as blank: maybe a formula without value, or an error
     need = max(index for _, index in pairs) + 1
     nul_cells: list[tuple[int, int]] = []  # (row, 0-based column) of cells holding a NUL byte
+    others = _other_columns(header_cells)
     for number, cells in raw.rows:
         if raw.csv_delimiter is not None and "\x00" in "".join(cells):
             nul_cells.append((number, offset + next(i for i, c in enumerate(cells) if "\x00" in c)))
@@ -108,7 +117,8 @@ def _build(path: Path, raw: RawSheet, purpose: str) -> Sheet:
                 blank = False
         if blank and _blank(cells):
             continue
-        rows.append(SheetRow(number, values))
+        extra = {h: cells[i] for h, i in others if i < size and not _blank([cells[i]])}
+        rows.append(SheetRow(number, values, extra))
     headers = [""] * offset + [header_text(c) for c in header_cells]
     headers += [""] * (offset + width - len(headers))
     issues: list[RowIssue] = []
@@ -125,6 +135,12 @@ def _build(path: Path, raw: RawSheet, purpose: str) -> Sheet:
         rows=rows, issues=issues, csv_delimiter=raw.csv_delimiter, csv_bom=raw.csv_bom,
         csv_encoding=raw.csv_encoding,
     )  # fmt: skip
+
+
+def _other_columns(header_cells: list[Any], limit: int = 30) -> list[tuple[str, int]]:
+    """(header, index) of the first `limit` named columns bulkorders does not use itself."""
+    found = [(header_text(c), i) for i, c in enumerate(header_cells) if canonical(c) is None]
+    return [(h, i) for h, i in found if h][:limit]
 
 
 def _blank(cells: list[Any]) -> bool:

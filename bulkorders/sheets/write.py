@@ -13,6 +13,7 @@ target, synced and renamed over it, so a failure never leaves half a file behind
 from __future__ import annotations
 
 import errno
+import glob
 import os
 import shutil
 import tempfile
@@ -168,6 +169,7 @@ def _atomic_write(
 ) -> tuple[list[str], list[str]]:
     """Run `produce` into a temporary file beside `out`, sync it and rename it over `out`."""
     tmp: str | None = None
+    held: int | None = None
     try:
         if not source.is_file():
             raise WriteProblem(f"the input {source} is no longer there")
@@ -175,7 +177,10 @@ def _atomic_write(
         if problem:
             raise WriteProblem(problem)
         mode = _mode_for(out)
+        clean_leftovers(out)
         fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+        held = os.dup(fd)  # locked until renamed: a live write's file is never a leftover
+        _hold(held)
         with os.fdopen(fd, "wb") as stream:
             result = produce(stream)
             stream.flush()
@@ -192,6 +197,42 @@ def _atomic_write(
     finally:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
+        if held is not None:
+            os.close(held)
+
+
+def clean_leftovers(out: Path) -> list[Path]:
+    """Remove the temporary files of earlier writes of `out` that never reached their rename
+    (the writer was killed); a file another process is writing right now is left alone."""
+    removed = []
+    for stray in out.parent.glob(f".{glob.escape(out.name)}.{'?' * 8}.tmp"):
+        try:
+            fd = os.open(stray, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            if not _hold(fd, wait=False):
+                continue  # held: its writer is alive
+            stray.unlink()
+            removed.append(stray)
+        except OSError:
+            pass  # in use (Windows) or gone already: the next write tries again
+        finally:
+            os.close(fd)
+    return removed
+
+
+def _hold(fd: int, *, wait: bool = True) -> bool:
+    """An exclusive lock on `fd` (released when it is closed, or its process dies)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: an open file cannot be deleted anyway
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        return False
+    return True
 
 
 def _mode_for(out: Path) -> int:

@@ -1,7 +1,8 @@
 """`submit`: validate a sheet, place each row exactly once, write the results back.
 
 Public: the pipeline (`submit_sheet`, `rewrite_results`), its options and IO, and the texts
-a front end shows. Private: `placement` (sending with bounded concurrency), `outcome`.
+a front end shows. Private: `placement` (sending with bounded concurrency), `outcome`,
+`recovery` (the results sheet as a second record).
 """
 
 from bulkorders.surface import public_surface

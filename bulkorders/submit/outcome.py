@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bulkorders.errors import BulkOrdersError, ExitCode
+from bulkorders.errors import BulkOrdersError, ExitCode, SpendRefused, WriteBackError, run_exit_code
 from bulkorders.ledger import RowState
 from bulkorders.models import Balance, format_money
 
@@ -45,10 +45,13 @@ class RowOutcome:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "row": self.row, "state": self.state, "order_id": self.order_id,
+            "row": self.row,
+            "state": self.state,
+            "order_id": self.order_id,
             "charge": None if self.charge is None else str(self.charge),
-            "currency": self.currency, "error": self.error,
-        }  # fmt: skip
+            "currency": self.currency,
+            "error": self.error,
+        }
 
 
 @dataclass
@@ -64,8 +67,8 @@ class SubmitOutcome:
     spent: Decimal = Decimal(0)
     currency: str | None = None
     output: Path | None = None
-    write_error: str | None = None
-    stop: BulkOrdersError | None = None
+    write_error: WriteBackError | None = None  # the results could not be written; the ledger has them
+    stop: BulkOrdersError | None = None  # why the run ended early (no funds, Ctrl-C…)
 
     def count(self, state: str) -> int:
         return sum(1 for row in self.rows if row.state == state)
@@ -73,14 +76,11 @@ class SubmitOutcome:
     @property
     def exit_code(self) -> ExitCode:
         """0 when every row has its order, 1 when some rows are invalid/rejected/uncertain/unsent."""
-        if self.stop is not None:
-            return self.stop.exit_code
-        if self.write_error is not None:
-            return ExitCode.PANEL
         if self.dry_run:
-            return ExitCode.ROWS_FAILED if self.count("invalid") else ExitCode.OK
-        done = all(row.state in (RowState.PLACED, "has_order") for row in self.rows)
-        return ExitCode.OK if done else ExitCode.ROWS_FAILED
+            failed = bool(self.count("invalid"))
+        else:
+            failed = not all(row.state in (RowState.PLACED, "has_order") for row in self.rows)
+        return run_exit_code(self.stop, self.write_error, rows_failed=failed)
 
     def to_dict(self) -> dict[str, Any]:
         """The `--json` document."""
@@ -100,7 +100,7 @@ class SubmitOutcome:
             "spent": str(self.spent),
             "currency": self.currency,
             "output": None if self.output is None else str(self.output),
-            "write_error": self.write_error,
+            "write_error": None if self.write_error is None else self.write_error.message,
             "stopped": None if self.stop is None else self.stop.message,
             "outcomes": [row.to_dict() for row in self.rows],
         }
@@ -124,28 +124,22 @@ def cost_guard(plan: Plan, max_spend: Decimal | None) -> None:
             "Raise --max-spend or remove rows, then rerun."
         )
     if problems:
-        raise BulkOrdersError("Nothing placed. " + "\n".join(problems), exit_code=ExitCode.PANEL)
+        raise SpendRefused("Nothing placed. " + "\n".join(problems))
 
 
 def describe_plan(plan: Plan) -> str:
     """The plan in words: what will be placed, what it costs, the balance, what is skipped."""
     currency = plan.balance.currency if plan.balance else ""
-    lines = [f"Campaign {plan.campaign}: {plan.to_place} order(s) to place, estimated "
-             f"{_money(plan.total, currency)}."]  # fmt: skip
+    lines = [f"Campaign {plan.campaign}: {plan.to_place} order(s) to place, estimated {_money(plan.total, currency)}."]
     if plan.balance is not None:
         after = plan.balance.amount - plan.total
-        lines.append(
-            f"Balance {_money(plan.balance.amount, currency)} "
-            f"(about {_money(after, currency)} after)."
-        )
+        lines.append(f"Balance {_money(plan.balance.amount, currency)} (about {_money(after, currency)} after).")
     skipped = [
         (plan.already_placed, "already placed"),
-        (0 if plan.retry_rejected else plan.rejected,
-         "rejected earlier (not sent again without --retry-rejected)"),
-        (0 if plan.resend_uncertain else plan.uncertain,
-         "uncertain (not re-sent without --resend-uncertain)"),
+        (0 if plan.retry_rejected else plan.rejected, "rejected earlier (not sent again without --retry-rejected)"),
+        (0 if plan.resend_uncertain else plan.uncertain, "uncertain (not re-sent without --resend-uncertain)"),
         (plan.invalid, "invalid"),
-    ]  # fmt: skip
+    ]
     details = [f"{count} {label}" for count, label in skipped if count]
     if details:
         lines.append("Skipped: " + ", ".join(details) + ".")
@@ -164,8 +158,9 @@ def summary_text(outcome: SubmitOutcome) -> str:
         return "\n".join(lines)
     placed = (
         f"Placed {outcome.placed_now} order(s) for an estimated {_money(outcome.spent, currency)}."
-        if outcome.placed_now else "Placed no new order."
-    )  # fmt: skip
+        if outcome.placed_now
+        else "Placed no new order."
+    )
     lines = [placed]
     with_order = outcome.count(RowState.PLACED) + outcome.count("has_order") - outcome.placed_now
     rejected, uncertain = outcome.count(RowState.REJECTED), outcome.count(RowState.UNCERTAIN)
@@ -209,5 +204,6 @@ def problem_lines(outcome: SubmitOutcome) -> list[str]:
     """One line per rejected or uncertain row (for stderr; invalid rows were reported already)."""
     return [
         f"row {row.row}: {row.state}: {row.error}"
-        for row in outcome.rows if row.state in (RowState.REJECTED, RowState.UNCERTAIN)
-    ]  # fmt: skip
+        for row in outcome.rows
+        if row.state in (RowState.REJECTED, RowState.UNCERTAIN)
+    ]

@@ -4,7 +4,8 @@ Everything it talks to is passed in (`SubmitIO`): the panel client, the ledger, 
 catalogue, the clock, the progress reporter, the confirmation callback and where human
 messages go. That makes the sandbox, the tests and a real panel one code path. It returns
 a `SubmitOutcome` (what happened to every row); a run that had to stop early carries the
-reason in `outcome.stop`, for the caller to raise after showing the outcome.
+reason in `outcome.stop`, and one whose results could not be written the `WriteBackError`
+in `outcome.write_error`, for the caller to raise after showing the outcome.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bulkorders.clock import Clock, utc_now_iso
-from bulkorders.errors import BulkOrdersError, UsageError, WriteBackError
-from bulkorders.ledger import RowState, assign_identities, canonical_content
+from bulkorders.errors import NotConfirmed, UsageError, WriteBackError
+from bulkorders.ledger import RowState, assign_identities, canonical_content, record_row_columns
 from bulkorders.models import Balance, OrderRow, RowIssue, Severity
 from bulkorders.progress import Reporter, SilentReporter
 from bulkorders.results import CompactUpdates, campaign_updates
-from bulkorders.sheets import backup_copy, check_writable, default_output_path, id_text, write_back
+from bulkorders.sheets import backup_copy, check_writable, default_output_path, write_back
+from bulkorders.submit.balances import balance_after_run, keep_balance
 from bulkorders.submit.outcome import (
     Plan,
     RowOutcome,
@@ -33,7 +35,9 @@ from bulkorders.submit.outcome import (
     problem_lines,
     summary_text,
 )
+from bulkorders.submit.payload import sent_payload
 from bulkorders.submit.placement import DEFAULT_CONCURRENCY, Sendable, Tally, place_rows
+from bulkorders.submit.recovery import order_ids_of, recover_placed, without_order_ids
 
 if TYPE_CHECKING:
     from bulkorders.catalog import Catalogue
@@ -46,7 +50,7 @@ if TYPE_CHECKING:
 _RECORDS_CHUNK = 5000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SubmitOptions:
     """The choices of one `submit` run (the command's options)."""
 
@@ -85,8 +89,7 @@ def submit_sheet(source: Path, options: SubmitOptions, io: SubmitIO) -> SubmitOu
     out = output_path(source, options)
     if out.suffix.lower() != source.suffix.lower():
         raise UsageError(
-            f"The results keep the input's format: give --out a name ending in {source.suffix} "
-            f"(not {out.name})."
+            f"The results keep the input's format: give --out a name ending in {source.suffix} (not {out.name})."
         )
     given = _read(source, options, io)
     if not options.dry_run:
@@ -106,6 +109,7 @@ class _Input:
     valid: list[OrderRow]
     invalid: dict[int, list[RowIssue]]
     existing: dict[int, str]
+    others: dict[int, dict[str, object]] = field(default_factory=dict)  # the sheet's own columns
 
 
 def _read(source: Path, options: SubmitOptions, io: SubmitIO) -> _Input:
@@ -116,15 +120,16 @@ def _read(source: Path, options: SubmitOptions, io: SubmitIO) -> _Input:
     sheet = read_sheet(source, options.sheet_name, purpose="orders")
     # Rows that carry an order id are validated too: their content keeps the occurrence
     # numbering of identical rows the same as when they were placed.
-    report = validate_sheet(_without_order_ids(sheet), io.catalogue)
-    existing = _existing_order_ids(sheet)
+    report = validate_sheet(without_order_ids(sheet), io.catalogue)
+    existing = order_ids_of(sheet)
     invalid = _invalid_issues(report.issues, set(report.invalid_rows) - set(existing))
     valid_rows = {row.row for row in report.rows}
     for issue in report.issues:
         if issue.row in existing and issue.row not in valid_rows:
             continue  # the row already has its order: nothing of it is sent
         io.notify(str(issue) if issue.severity is Severity.ERROR else f"warning: {issue}")
-    return _Input(replace(sheet, rows=[]), report.rows, invalid, existing)
+    others = {row.row: row.others for row in sheet.rows if row.others}
+    return _Input(replace(sheet, rows=[]), report.rows, invalid, existing, others)
 
 
 def _warn_if_another_file(name: str, source: Path, io: SubmitIO) -> None:
@@ -151,38 +156,79 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
         )
     invalid, existing = given.invalid, given.existing
     rows = _sync(campaign, given.valid, existing, io)
+    if given.others:  # kept for the report's spend by client, project…
+        record_row_columns(io.ledger, [(row.id, given.others.get(excel, {})) for excel, row in rows])
     given.valid = []  # they are in the ledger now; a 100k-row sheet need not be held twice
     at_row = {row.id: excel for excel, row in rows}
-    to_send = [] if options.write_only else [
-        row for _, row in rows
-        if row.state == RowState.PLANNED
-        or (options.resend_uncertain and row.state == RowState.UNCERTAIN)
-        or (options.retry_rejected and row.state == RowState.REJECTED)
-    ]  # fmt: skip
+    to_send = _to_send(rows, options)
+    if to_send and recover_placed(
+        campaign, to_send, _results_files(given.sheet.path, campaign, options),
+        options.sheet_name, io,
+    ):  # fmt: skip
+        rows = _reload(campaign, [(excel, row.id) for excel, row in rows], io)
+        to_send = _to_send(rows, options)
     to_send.sort(key=lambda row: at_row[row.id])
     total = sum((row.estimate for row in to_send), Decimal(0))
     balance = io.client.balance() if to_send else None
+    if balance is not None:
+        keep_balance(io, "submit --dry-run" if options.dry_run else "submit before", balance, campaign.name)
     plan = _plan(campaign.name, rows, to_send, total, balance, len(invalid), options)
     if to_send:
         cost_guard(plan, options.max_spend)
     if options.dry_run:
-        return SubmitOutcome(campaign.name, plan, _row_outcomes(rows, invalid, existing),
-                             dry_run=True, currency=balance.currency if balance else None)
+        return SubmitOutcome(
+            campaign.name,
+            plan,
+            _row_outcomes(rows, invalid, existing),
+            dry_run=True,
+            currency=balance.currency if balance else None,
+        )
     if to_send and not io.confirm(plan):
-        raise BulkOrdersError("Nothing placed: the submission was not confirmed.")
+        raise NotConfirmed("Nothing placed: the submission was not confirmed.")
     tally = Tally()
     currency = balance.currency if balance else None
     if to_send:
         tally = _place(to_send, at_row, balance, options, io)
     where = [(excel, row.id) for excel, row in rows]
+    to_send_ids = {row.id for row in to_send}
     del rows, to_send  # the payloads were sent; do not hold them while the ledger is read back
     rows = _reload(campaign, where, io, slim=True)
+    if to_send_ids:
+        balance_after_run(io, campaign.name, rows, to_send_ids)
     outcome = SubmitOutcome(
-        campaign.name, plan, _row_outcomes(rows, invalid, existing), carried=len(existing),
-        placed_now=tally.placed, spent=tally.spent, currency=currency, stop=tally.stop,
-    )  # fmt: skip
+        campaign.name,
+        plan,
+        _row_outcomes(rows, invalid, existing),
+        carried=len(existing),
+        placed_now=tally.placed,
+        spent=tally.spent,
+        currency=currency,
+        stop=tally.stop,
+    )
     _write_results(given.sheet, campaign, rows, invalid, options, io, outcome)
     return outcome
+
+
+def _to_send(rows: Sequence[tuple[int, LedgerRow]], options: SubmitOptions) -> list[LedgerRow]:
+    """The rows this run sends: planned ones, and the ones its options say to send again."""
+    if options.write_only:
+        return []
+    return [
+        row for _, row in rows
+        if row.state == RowState.PLANNED
+        or (options.resend_uncertain and row.state == RowState.UNCERTAIN)
+        or (options.retry_rejected and row.state == RowState.REJECTED)
+    ]  # fmt: skip
+
+
+def _results_files(source: Path, campaign: Campaign, options: SubmitOptions) -> list[Path]:
+    """The campaign's results sheets other than the input: this run's and the recorded one."""
+    found = [output_path(source, options)]
+    if campaign.results_path:
+        found.append(Path(campaign.results_path))
+    here = source.resolve()
+    unique = {path.resolve(): path for path in found if path.resolve() != here}
+    return list(unique.values())
 
 
 def rewrite_results(source: Path, campaign: Campaign, io: SubmitIO) -> Path:
@@ -195,7 +241,7 @@ def rewrite_results(source: Path, campaign: Campaign, io: SubmitIO) -> Path:
     options = SubmitOptions(campaign=campaign.name, out=out, write_only=True)
     outcome = submit_sheet(source, options, io)
     if outcome.write_error is not None:
-        raise WriteBackError(outcome.write_error)
+        raise outcome.write_error
     assert outcome.output is not None
     return outcome.output
 
@@ -231,16 +277,15 @@ def _sync(
     ]
     synced = io.ledger.sync_rows(campaign, planned)
     by_identity = {row.identity: row for row in synced}
-    at = utc_now_iso(io.clock)
-    changed = False
-    for plan in planned:
-        order_id = existing.get(plan.excel_row)
-        row = by_identity[plan.identity]
-        if order_id and row.state != RowState.PLACED:
-            io.ledger.record_existing_order(campaign, row.id, order_id, at)
-            changed = True
+    carried = [
+        (by_identity[plan.identity].id, existing[plan.excel_row])
+        for plan in planned
+        if existing.get(plan.excel_row) and by_identity[plan.identity].state != RowState.PLACED
+    ]
+    if carried:
+        io.ledger.record_existing_orders(campaign, carried, utc_now_iso(io.clock))
     pairs = [(plan.excel_row, by_identity[plan.identity]) for plan in planned]
-    if changed:
+    if carried:
         return _reload(campaign, [(excel, row.id) for excel, row in pairs], io)
     return pairs
 
@@ -256,9 +301,7 @@ def _claimed(
     keep that row's identity (index in `valid` -> identity)."""
     if not existing:
         return {}
-    placed = {
-        row.order_id: row for row in io.ledger.rows(campaign) if row.order_id and row.state == RowState.PLACED
-    }  # fmt: skip
+    placed = {row.order_id: row for row in io.ledger.rows(campaign) if row.order_id and row.state == RowState.PLACED}
     claimed: dict[int, str] = {}
     for index, (row, payload) in enumerate(zip(valid, payloads)):
         known = placed.get(existing.get(row.row, ""))
@@ -315,10 +358,14 @@ def _place(
     options: SubmitOptions,
     io: SubmitIO,
 ) -> Tally:
+    send_quantity = getattr(io.client, "send_quantity", True)
     sendables = [
-        Sendable(row.id, at_row[row.id], row.payload, row.estimate, resend=row.state == RowState.UNCERTAIN)
+        Sendable(row.id, at_row[row.id], sent_payload(row.payload, io.catalogue.get(row.service), send_quantity),
+                 row.estimate, resend=row.state == RowState.UNCERTAIN)
         for row in to_send
-    ]
+    ]  # fmt: skip
+    tally = Tally()
+    io.client.progress_note = lambda: f"{tally.placed:,} of {len(sendables):,} placed"
     io.reporter.start(len(sendables), "Placing orders")
     try:
         return place_rows(
@@ -329,8 +376,10 @@ def _place(
             concurrency=options.concurrency,
             clock=io.clock,
             reporter=io.reporter,
+            tally=tally,
         )
     finally:
+        io.client.progress_note = None
         io.reporter.close()
 
 
@@ -361,7 +410,7 @@ def _write_results(
         summary = write_back(sheet, updates, out)
     except WriteBackError as exc:
         io.ledger.set_results_path(campaign, str(out), True)
-        outcome.write_error = (
+        outcome.write_error = WriteBackError(
             f"{exc.message} To write the sheet again, rerun the same submit command (it places "
             f"nothing new), or run `bulkorders status {source.name}`."
         )
@@ -377,42 +426,16 @@ def _row_outcomes(
     invalid: Mapping[int, list[RowIssue]],
     existing: Mapping[int, str],
 ) -> list[RowOutcome]:
-    outcomes = [
-        RowOutcome(excel, row.state, row.order_id, row.charge, row.currency, row.error)
-        for excel, row in rows
-    ]
+    outcomes = [RowOutcome(excel, row.state, row.order_id, row.charge, row.currency, row.error) for excel, row in rows]
     outcomes += [
         RowOutcome(excel, "invalid", error="; ".join(str(issue) for issue in issues))
         for excel, issues in invalid.items()
     ]
     covered = {outcome.row for outcome in outcomes}
     outcomes += [
-        RowOutcome(excel, "has_order", order_id)
-        for excel, order_id in existing.items() if excel not in covered
-    ]  # fmt: skip
-    return sorted(outcomes, key=lambda outcome: outcome.row)
-
-
-def _existing_order_ids(sheet: Sheet) -> dict[int, str]:
-    """Excel row -> order id, for the rows of the input that already carry one."""
-    found = {}
-    for row in sheet.rows:
-        text = id_text(row.values.get("order_id"))  # as status reads it: 23501.0, "23,501"
-        if text:
-            found[row.row] = text
-    return found
-
-
-def _without_order_ids(sheet: Sheet) -> Sheet:
-    if "order_id" not in sheet.columns:
-        return sheet
-    from bulkorders.sheets import SheetRow
-
-    rows = [
-        SheetRow(row.row, {k: v for k, v in row.values.items() if k != "order_id"})
-        for row in sheet.rows
+        RowOutcome(excel, "has_order", order_id) for excel, order_id in existing.items() if excel not in covered
     ]
-    return replace(sheet, rows=rows)
+    return sorted(outcomes, key=lambda outcome: outcome.row)
 
 
 def _invalid_issues(issues: Sequence[RowIssue], rows: set[int]) -> dict[int, list[RowIssue]]:
@@ -424,6 +447,14 @@ def _invalid_issues(issues: Sequence[RowIssue], rows: set[int]) -> dict[int, lis
 
 
 __all__ = [
-    "Plan", "RowOutcome", "SubmitIO", "SubmitOptions", "SubmitOutcome", "describe_plan",
-    "output_path", "problem_lines", "submit_sheet", "summary_text",
-]  # fmt: skip
+    "Plan",
+    "RowOutcome",
+    "SubmitIO",
+    "SubmitOptions",
+    "SubmitOutcome",
+    "describe_plan",
+    "output_path",
+    "problem_lines",
+    "submit_sheet",
+    "summary_text",
+]

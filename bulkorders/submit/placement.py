@@ -31,7 +31,6 @@ MAX_LOST_IN_A_ROW = 5
 _POLL = 0.2  # seconds between looks at the Ctrl-C flag while answers are awaited
 ABORT_GRACE = 1.0  # seconds answers in flight are still awaited after Ctrl-C
 
-_FUNDS_MARKERS = ("not enough funds", "not_enough_funds")
 _DUPLICATE_MARKERS = ("active order with this link", "link_duplicate")
 
 
@@ -44,10 +43,12 @@ class AddClient(Protocol):
 
 class PlacementLedger(Protocol):
     def mark_sending(self, ids: Sequence[int], at: str) -> None: ...
-    def mark_placed(self, row_id: int, order_id: str, charge: Decimal, currency: str, at: str) -> Any: ...
+    def mark_placed(
+        self, row_id: int, order_id: str, charge: Decimal, currency: str, at: str, warning: str | None = None
+    ) -> Any: ...
     def mark_rejected(self, row_id: int, error: str, at: str) -> Any: ...
     def mark_uncertain(self, row_id: int, detail: str, at: str) -> Any: ...
-    def mark_planned(self, ids: Sequence[int]) -> Any: ...
+    def mark_planned(self, ids: Sequence[int], said: str | None = None) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ def place_rows(
     clock: Clock = time.time,
     reporter: Reporter | None = None,
     max_lost_in_a_row: int = MAX_LOST_IN_A_ROW,
+    tally: Tally | None = None,
 ) -> Tally:
     """Send every row once, `concurrency` at a time, recording each outcome in the ledger.
 
@@ -99,6 +101,8 @@ def place_rows(
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
     placer = _Placer(client, ledger, currency, clock, reporter, max_lost_in_a_row)
+    if tally is not None:  # the caller's, to watch while it fills (how far a run is)
+        placer.tally = tally
     return placer.run(rows, concurrency)
 
 
@@ -208,19 +212,24 @@ class _Placer:
             result = future.result()
         except BulkOrdersError as exc:
             # The client raises only when the order was surely not placed (refused key, no
-            # funds, panel never reached, a redirect): the row is still to do; stop sending.
-            self._unsend([row.row_id])
+            # funds, panel never reached, a firewall): the row is still to do; stop sending.
+            self._unsend([row.row_id], getattr(exc, "said", None))
             self._stop(exc)
             return
         except Exception as exc:  # a bug: the request may have left, so placed or not is unknown
             result = AddResult(lost=True, detail=f"{type(exc).__name__}: {exc}")
         if result.order is not None:
-            self.ledger.mark_placed(row.row_id, result.order, row.estimate, self.currency, at)
+            warning = None if result.warning is None else f"placed; the panel also said: {result.warning}"
+            shared = self.ledger.mark_placed(row.row_id, result.order, row.estimate, self.currency, at, warning)
+            if shared:  # the panel gave this order id to another row already: it misbehaves
+                tally.uncertain += 1
+                self._stop(PanelError(shared))
+                return
             tally.placed += 1
             tally.spent += row.estimate
             self._answered(row, lost=False)
         elif result.error is not None and _is_funds(result.error):
-            self._unsend([row.row_id])
+            self._unsend([row.row_id], result.error)
             self._stop(FundsError(f"The panel says: {result.error}"))
             return
         elif result.error is not None:
@@ -238,11 +247,13 @@ class _Placer:
                     "works (and its order list for the uncertain rows), then rerun the same "
                     "command to place the rest."
                 )
+        if isinstance(result.stop, BulkOrdersError) and tally.stop is None:
+            tally.stop = result.stop  # a redirect: this row is uncertain, nothing more is sent
         self._progress()
 
-    def _unsend(self, row_ids: list[int]) -> None:
+    def _unsend(self, row_ids: list[int], said: str | None = None) -> None:
         """Rows marked `sending` that the panel surely did not place: planned again, sent next run."""
-        self.ledger.mark_planned(row_ids)
+        self.ledger.mark_planned(row_ids, said)
         self.tally.unsent.extend(row_ids)
 
     def _stop(self, exc: BulkOrdersError) -> None:
@@ -302,8 +313,11 @@ def _finished(future: Future[AddResult]) -> Future[AddResult]:
 
 
 def _is_funds(text: str) -> bool:
-    lowered = text.lower()
-    return any(marker in lowered for marker in _FUNDS_MARKERS)
+    """A funds refusal in any wording panels use (the client raises for these already; a
+    client that only reports them is stopped for too)."""
+    from bulkorders.panel import is_funds_refusal
+
+    return is_funds_refusal(text)
 
 
 def rejection_text(error: str, *, resend: bool) -> str:

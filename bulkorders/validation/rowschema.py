@@ -7,7 +7,7 @@ Calling jsonschema on each of 100k rows takes seconds, so the schema is split by
   discriminator properties (`type`, `type_of_traffic`, named in its `if`s); rows of the same
   shape (discriminator values + field names) pass or fail them alike, so jsonschema itself
   runs once per shape and the verdict is cached.
-`compile_schema` refuses a schema that breaks this split, so the two stay equivalent.
+`RowSchema` refuses a schema that breaks this split, so the two stay equivalent.
 """
 
 from __future__ import annotations
@@ -101,11 +101,20 @@ def row_schema() -> RowSchema:
 def _field_rule(name: str, sub: dict[str, Any]) -> FieldRule:
     unknown = set(sub) - VALUE_KEYWORDS
     if unknown or sub.get("type") not in ("integer", "string"):
-        raise ValueError(f"row schema: property {name} uses {sorted(unknown) or sub.get('type')}, "
-                         "which the fast row checks do not implement")  # fmt: skip
+        raise ValueError(
+            f"row schema: property {name} uses {sorted(unknown) or sub.get('type')}, "
+            "which the fast row checks do not implement"
+        )
     pattern = re.compile(sub["pattern"]) if "pattern" in sub else None
-    return FieldRule(name=name, kind=sub["type"], minimum=sub.get("minimum"), maximum=sub.get("maximum"),
-                     pattern=pattern, min_length=sub.get("minLength"), hint=sub.get("x-hint", ""))  # fmt: skip
+    return FieldRule(
+        name=name,
+        kind=sub["type"],
+        minimum=sub.get("minimum"),
+        maximum=sub.get("maximum"),
+        pattern=pattern,
+        min_length=sub.get("minLength"),
+        hint=sub.get("x-hint", ""),
+    )
 
 
 def _if_properties(branches: list[dict[str, Any]]) -> Iterator[str]:
@@ -123,5 +132,7 @@ def _check_presence_only(branch: dict[str, Any]) -> None:
     for part in ("then", "else"):
         extra = set(branch.get(part, {})) - PRESENCE_KEYWORDS
         if extra:
-            raise ValueError(f"row schema: allOf {part} uses {sorted(extra)}; only {sorted(PRESENCE_KEYWORDS)} "
-                             "may depend on the row's shape")  # fmt: skip
+            raise ValueError(
+                f"row schema: allOf {part} uses {sorted(extra)}; only {sorted(PRESENCE_KEYWORDS)} "
+                "may depend on the row's shape"
+            )

@@ -11,9 +11,20 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from bulkorders.models import TYPE_RULES, OrderRow, RowIssue, Service, Severity, TypeRule, count_lines, type_rule
+from bulkorders.models import (
+    TYPE_FIELDS,
+    TYPE_RULES,
+    OrderRow,
+    RowIssue,
+    Service,
+    ServiceLookup,
+    Severity,
+    TypeRule,
+    count_lines,
+    type_rule,
+)
 from bulkorders.sheets import BadCell, day_month_year, display, lines, shown, text, whole_number
 from bulkorders.validation.links import link_problem
 from bulkorders.validation.rowschema import RowSchema, row_schema
@@ -22,17 +33,12 @@ if TYPE_CHECKING:
     from bulkorders.sheets import Sheet
 
 ERROR, WARNING = Severity.ERROR, Severity.WARNING
-INTEGER_FIELDS = frozenset({"runs", "interval", "min", "max", "posts", "old_posts", "delay", "device",
-                            "type_of_traffic", "answer_number"})  # fmt: skip
+INTEGER_FIELDS = frozenset(
+    {"runs", "interval", "min", "max", "posts", "old_posts", "delay", "device", "type_of_traffic", "answer_number"}
+)
 LIST_FIELDS = frozenset({"comments", "usernames", "hashtags", "groups"})
 DATE_FIELDS = frozenset({"expiry"})
 _SPACE = re.compile(r"\s").search
-
-
-class ServiceLookup(Protocol):
-    """What validation needs of a catalogue (`catalog.Catalogue` is one)."""
-
-    def get(self, service_id: str) -> Service | None: ...
 
 
 @dataclass
@@ -117,8 +123,9 @@ def validate_sheet(sheet: Sheet, catalogue: ServiceLookup, *, schema: RowSchema 
     return _report(sheet, orders, issues, placed, used)
 
 
-def _report(sheet: Sheet, orders: list[OrderRow], issues: list[RowIssue], placed: list[int],
-            used: dict[str, Service]) -> ValidationReport:  # fmt: skip
+def _report(
+    sheet: Sheet, orders: list[OrderRow], issues: list[RowIssue], placed: list[int], used: dict[str, Service]
+) -> ValidationReport:
     issues.sort(key=lambda issue: (issue.row, issue.severity != ERROR))
     invalid = sorted({i.row for i in issues if i.severity == ERROR})
     warned = sorted({i.row for i in issues if i.severity == WARNING})
@@ -126,14 +133,24 @@ def _report(sheet: Sheet, orders: list[OrderRow], issues: list[RowIssue], placed
     for order in orders:
         by_service[order.service] = by_service.get(order.service, Decimal(0)) + order.estimate
     return ValidationReport(
-        rows=orders, issues=issues, invalid_rows=invalid, warned_rows=warned,
-        total=sum(by_service.values(), Decimal(0)), by_service=by_service,
-        row_count=len(sheet.rows), placed_rows=placed, services=used,
-    )  # fmt: skip
+        rows=orders,
+        issues=issues,
+        invalid_rows=invalid,
+        warned_rows=warned,
+        total=sum(by_service.values(), Decimal(0)),
+        by_service=by_service,
+        row_count=len(sheet.rows),
+        placed_rows=placed,
+        services=used,
+    )
 
 
-def _service(check: _RowCheck, values: dict[str, Any], catalogue: ServiceLookup,
-             known: dict[Any, tuple[Service | None, str, bool]]) -> Service | None:  # fmt: skip
+def _service(
+    check: _RowCheck,
+    values: dict[str, Any],
+    catalogue: ServiceLookup,
+    known: dict[Any, tuple[Service | None, str, bool]],
+) -> Service | None:
     raw = values.get("service")
     try:
         verdict = known.get(raw)
@@ -160,11 +177,17 @@ def _judge_service(raw: Any, catalogue: ServiceLookup) -> tuple[Service | None, 
     if service_id is None:
         return None, "missing; give the id of a service (see `bulkorders services`)", True
     service = catalogue.get(service_id)
+    why = getattr(catalogue, "unreadable", {}).get(service_id.strip()) if service is None else None
+    if why is not None:  # the panel lists it, in a form that cannot be read: say what it sent
+        return None, f"service {shown(service_id)}: the panel's catalogue entry cannot be read: {why}", True
     if service is None:
         return None, f'"{shown(service_id)}" is not a service of this panel (see `bulkorders services`)', True
     if service.type not in TYPE_RULES:
-        return service, (f'service {service.service} has the type "{service.type}", unknown to bulkorders; '
-                         "only link and quantity will be sent"), False  # fmt: skip
+        unknown = (
+            f'service {service.service} has the type "{service.type}", unknown to bulkorders; '
+            "only link and quantity will be sent"
+        )
+        return service, unknown, False
     return service, "", False
 
 
@@ -188,8 +211,11 @@ def _order(check: _RowCheck, plan: _Plan, values: dict[str, Any], schema: RowSch
     fields: dict[str, Any] = {}
     for name in plan.refused:
         if values[name] is not None:
-            check.error(name, f"service {service.service} ({service.type}) does not take {name}; "
-                              "clear the cell or pick another service")  # fmt: skip
+            check.error(
+                name,
+                f"service {service.service} ({service.type}) does not take {name}; "
+                "clear the cell or pick another service",
+            )
     for name, parse in plan.parsers:
         raw = values[name]
         if raw is None:
@@ -230,9 +256,14 @@ def _order(check: _RowCheck, plan: _Plan, values: dict[str, Any], schema: RowSch
     sent = {name: str(value) for name, value in fields.items()} if fields else {}
     quantity = document.get("quantity")
     return OrderRow(
-        row=check.row, service=service.service, link=document.get("link"), quantity=quantity,
-        fields=sent, runs=fields.get("runs"), estimate=service.order_cost(quantity, sent),
-    )  # fmt: skip
+        row=check.row,
+        service=service.service,
+        link=document.get("link"),
+        quantity=quantity,
+        fields=sent,
+        runs=fields.get("runs"),
+        estimate=service.order_cost(quantity, sent),
+    )
 
 
 def _link(check: _RowCheck, rule: TypeRule, service: Service, values: dict[str, Any]) -> str | None:
@@ -265,8 +296,9 @@ def _link(check: _RowCheck, rule: TypeRule, service: Service, values: dict[str, 
     return link
 
 
-def _quantity(check: _RowCheck, rule: TypeRule, service: Service, values: dict[str, Any],
-              fields: dict[str, Any]) -> int | None:  # fmt: skip
+def _quantity(
+    check: _RowCheck, rule: TypeRule, service: Service, values: dict[str, Any], fields: dict[str, Any]
+) -> int | None:
     raw = values.get("quantity")
     quantity = None
     if raw is not None:
@@ -289,11 +321,15 @@ def _quantity(check: _RowCheck, rule: TypeRule, service: Service, values: dict[s
         if counted:
             _bounds(check, rule.counted_field, service, count, unit=" lines")
         if raw is not None and quantity != count and counted:
-            check.warn("quantity", f'"{display(raw)}" is ignored: the quantity is the number of lines '
-                                   f"of {rule.counted_field} ({count})")  # fmt: skip
+            # The panel counts the lines; a different quantity is a mistake in one of the two.
+            check.error("quantity", f'"{display(raw)}" does not match the {count} line(s) of '
+                                    f"{rule.counted_field}: the panel orders one per line; fix the "
+                                    "quantity or leave it blank")  # fmt: skip
     elif raw is not None and quantity != 1 and service.type != "Subscriptions":
-        check.warn("quantity", f'"{display(raw)}" is ignored: service {service.service} ({service.type}) '
-                               "is one package per order")  # fmt: skip
+        check.warn(
+            "quantity",
+            f'"{display(raw)}" is ignored: service {service.service} ({service.type}) is one package per order',
+        )
     elif raw is not None and service.type == "Subscriptions":
         check.warn("quantity", f'"{display(raw)}" is ignored: a subscription orders min to max per post')
     return None
@@ -344,8 +380,9 @@ _TYPE_CHECKS: dict[str, Callable[[_RowCheck, Service, dict[str, Any]], None]] = 
 }
 
 
-def _duplicate(check: _RowCheck, service: Service, order: OrderRow | None, values: dict[str, Any],
-               seen: dict[tuple[str, str], int]) -> None:  # fmt: skip
+def _duplicate(
+    check: _RowCheck, service: Service, order: OrderRow | None, values: dict[str, Any], seen: dict[tuple[str, str], int]
+) -> None:
     target = order.link if order else _plain(values.get("link"))
     column = "link"
     if target is None and order is not None and "username" in order.fields:
@@ -355,8 +392,11 @@ def _duplicate(check: _RowCheck, service: Service, order: OrderRow | None, value
     key = (service.service, target.rstrip("/").lower())
     first = seen.setdefault(key, check.row)
     if first != check.row:
-        check.warn(column, f"same {column} and service {service.service} as row {first}; panels refuse "
-                           "a second order on one link while the first is active")  # fmt: skip
+        check.warn(
+            column,
+            f"same {column} and service {service.service} as row {first}; panels refuse "
+            "a second order on one link while the first is active",
+        )
 
 
 def _plain(value: Any) -> str | None:
@@ -364,9 +404,14 @@ def _plain(value: Any) -> str | None:
 
 
 _FIELD_PARSERS: dict[str, Callable[[Any], Any]] = {
-    name: (whole_number if name in INTEGER_FIELDS else lines if name in LIST_FIELDS
-           else day_month_year if name in DATE_FIELDS else text)
-    for name in ("comments", "usernames", "hashtags", "hashtag", "username", "media", "answer_number",
-                 "groups", "min", "max", "posts", "old_posts", "delay", "expiry", "country", "device",
-                 "type_of_traffic", "google_keyword", "referring_url", "runs", "interval")
-}  # fmt: skip
+    name: (
+        whole_number
+        if name in INTEGER_FIELDS
+        else lines
+        if name in LIST_FIELDS
+        else day_month_year
+        if name in DATE_FIELDS
+        else text
+    )
+    for name in TYPE_FIELDS
+}

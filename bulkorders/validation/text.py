@@ -42,16 +42,28 @@ def summary_lines(report: ValidationReport, sheet: Sheet, balance: Balance | Non
         lines.append("Balance: not checked (--offline).")
     elif balance.amount >= report.total:
         left = format_money(balance.amount - report.total)
-        lines.append(f"Balance: {format_money(balance.amount)}{currency}, enough ({left}{currency} left after these orders).")
+        lines.append(
+            f"Balance: {format_money(balance.amount)}{currency}, enough ({left}{currency} left after these orders)."
+        )
     else:
         short = format_money(report.total - balance.amount)
-        lines.append(f"Balance: {format_money(balance.amount)}{currency}, SHORT by {short}{currency}: top up before submit.")
+        lines.append(
+            f"Balance: {format_money(balance.amount)}{currency}, SHORT by {short}{currency}: top up before submit."
+        )
     return lines
 
 
 def report_json(report: ValidationReport, sheet: Sheet, balance: Balance | None) -> dict[str, Any]:
     """The same as the text, as one JSON-ready document (amounts as exact decimal strings)."""
     counts = _rows_by_service(report)
+    money = None
+    if balance is not None:
+        money = {
+            "amount": format_money(balance.amount),
+            "currency": balance.currency,
+            "enough": balance.amount >= report.total,
+            "short_by": format_money(max(report.total - balance.amount, Decimal(0))),
+        }
     return {
         "file": str(sheet.path),
         "sheet": sheet.sheet_name,
@@ -68,17 +80,16 @@ def report_json(report: ValidationReport, sheet: Sheet, balance: Balance | None)
             "total": format_money(report.total),
             "currency": balance.currency if balance else None,
             "by_service": [
-                {"service": sid, "name": report.services[sid].name if sid in report.services else None,
-                 "rows": counts[sid], "cost": format_money(cost)}
+                {
+                    "service": sid,
+                    "name": report.services[sid].name if sid in report.services else None,
+                    "rows": counts[sid],
+                    "cost": format_money(cost),
+                }
                 for sid, cost in sorted(report.by_service.items())
-            ],  # fmt: skip
+            ],
         },
-        "balance": None if balance is None else {
-            "amount": format_money(balance.amount),
-            "currency": balance.currency,
-            "enough": balance.amount >= report.total,
-            "short_by": format_money(max(report.total - balance.amount, Decimal(0))),
-        },  # fmt: skip
+        "balance": money,
     }
 
 

@@ -99,12 +99,13 @@ class Order:
             return "In progress"
         return "Partial" if self.partial else "Completed"
 
-    def view(self, now: float) -> dict[str, str]:
-        """The `status` answer for this order at `now`, numbers as strings."""
+    def view(self, now: float, *, canceled_charge_kept: bool = False) -> dict[str, str]:
+        """The `status` answer for this order at `now`, numbers as strings. A canceled order
+        shows a charge of 0 (refunded), or what it was charged where panels keep that."""
         status = self.status_at(now)
         start_count, remains, charge = 0, self.quantity, self.charge
         if status == "Canceled":
-            charge = Decimal(0)
+            charge = self.charge if canceled_charge_kept else Decimal(0)
         elif status != "Pending":
             start_count = 100 + (self.id * 7919) % 9900
             if status == "In progress":
@@ -150,6 +151,7 @@ class SandboxState:
 
     def __init__(self, services: dict[str, Service] | None = None) -> None:
         self.services = services or catalogue()
+        self.start_balance = START_BALANCE
         self.balance = START_BALANCE
         self.orders: dict[int, Order] = {}
         self.refills: dict[int, Refill] = {}
@@ -188,6 +190,10 @@ class SandboxState:
             self.refills[refill.id] = refill
             self.order_refills[refill.order] = refill.id
             self.next_refill = max(self.next_refill, refill.id + 1)
+        elif kind == "start":  # the balance a reset started from
+            start = Decimal(event["balance"])
+            self.balance += start - self.start_balance
+            self.start_balance = start
         elif kind == "ids":
             self.next_order = max(self.next_order, int(event["order"]))
             self.next_refill = max(self.next_refill, int(event["refill"]))
@@ -209,6 +215,8 @@ class SandboxState:
 
     def snapshot(self) -> Iterator[Event]:
         """The fewest events that rebuild this state (a cancel folded into its order)."""
+        if self.start_balance != START_BALANCE:
+            yield {"e": "start", "balance": str(self.start_balance)}
         for order in self.orders.values():
             event: Event = {
                 "e": "order", "id": order.id, "service": order.service.service,
@@ -228,7 +236,8 @@ class SandboxPanel:
 
     `key`: the only key accepted (any non-empty key when None). `record` receives every
     event right before it is applied. `error_status` is the HTTP status of `{"error": …}`
-    answers (200 like Perfect Panel; 422 to play a clone).
+    answers (200 like Perfect Panel; 422 to play a clone). `canceled_charge_kept`: a
+    canceled order's status still shows its charge (the balance is refunded all the same).
     """
 
     def __init__(
@@ -238,11 +247,13 @@ class SandboxPanel:
         key: str | None = None,
         record: Callable[[Event], None] | None = None,
         error_status: int = 200,
+        canceled_charge_kept: bool = False,
     ) -> None:
         self.state = state or SandboxState()
         self.key = key
         self.record = record
         self.error_status = error_status
+        self.canceled_charge_kept = canceled_charge_kept
         self._actions: dict[str, Callable[[Mapping[str, str], float], Any]] = {
             "services": self._services, "add": self._add, "status": self._status,
             "refill": self._refill, "refill_status": self._refill_status,
@@ -298,14 +309,14 @@ class SandboxPanel:
     def _status(self, form: Mapping[str, str], now: float) -> dict[str, Any]:
         if "orders" not in form:
             order = self._order((form.get("order") or "").strip())
-            return order.view(now) if order else {"error": INCORRECT_ORDER}
+            return self._view(order, now) if order else {"error": INCORRECT_ORDER}
         ids = _ids(form["orders"])
         if isinstance(ids, str):
             return {"error": ids}
         answer: dict[str, Any] = {}
         for text in ids:
             order = self._order(text)
-            answer[text] = order.view(now) if order else {"error": INCORRECT_ORDER}
+            answer[text] = self._view(order, now) if order else {"error": INCORRECT_ORDER}
         return answer
 
     def _refill(self, form: Mapping[str, str], now: float) -> Any:
@@ -366,6 +377,9 @@ class SandboxPanel:
         cancel_id = self.state.next_cancel
         self._commit({"e": "cancel", "id": order.id, "cancel": cancel_id, "t": now})
         return cancel_id
+
+    def _view(self, order: Order, now: float) -> dict[str, str]:
+        return order.view(now, canceled_charge_kept=self.canceled_charge_kept)
 
     def _order(self, text: str) -> Order | None:
         return self.state.orders.get(int(text)) if digits(text) else None

@@ -1,10 +1,12 @@
-"""The sandbox panel over real HTTP on loopback, with the faults real panels show.
+"""The sandbox panel over real HTTP on loopback, in a dialect, with the faults real panels show.
 
 Faults are drawn per request with a seeded RNG: 5xx proxy pages, 429 (sometimes with
-Retry-After), Cloudflare "Just a moment..." pages, and answers lost after the panel
-did the work (the connection is closed without a byte of answer). A request whose
-exact body was just hit by a fault is served normally when it comes again, so a
-retrying client always gets through.
+Retry-After), Cloudflare challenge pages, and answers lost after the panel did the work
+(the connection is closed without a byte of answer). A request whose exact body was just
+hit by a fault is served normally when it comes again, so a retrying client always gets
+through (but `--challenge 1`: a firewall that blocks every API call). A rate limit
+(`--rate N/SECONDS`) is not drawn: it answers 429 to every request of a key past N in a
+window of SECONDS.
 """
 
 from __future__ import annotations
@@ -31,6 +33,17 @@ from urllib.parse import parse_qsl, urlsplit
 
 from bulkorders.clock import Clock
 from bulkorders.errors import BulkOrdersError, UsageError
+from bulkorders.panel.sandbox.pages import (
+    CLOUDFLARE_BLOCKED,
+    CLOUDFLARE_HEADERS,
+    CLOUDFLARE_PAGE,
+    PAGE_404,
+    PAGE_502,
+    PAGE_MAINTENANCE,
+    TEXT_429,
+    TEXT_503,
+)
+from bulkorders.panel.sandbox.ratelimit import Limit, RateLimiter
 from bulkorders.panel.sandbox.store import LiveSandbox
 
 LISTENING = "Sandbox panel listening on {url} (Ctrl-C to stop)"
@@ -59,23 +72,6 @@ from bulkorders.settings import is_loopback
 API_PATHS = frozenset({"/", "/api/v2", "/api/v2/"})
 _REMEMBERED_FAULTS = 10_000  # request bodies remembered as "just faulted"
 
-PAGE_502 = (
-    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
-    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
-)
-TEXT_503 = "Service Temporarily Unavailable"
-TEXT_429 = "Too Many Requests"
-CLOUDFLARE_PAGE = """<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title>
-<meta http-equiv="Content-Type" content="text/html; charset=UTF-8">
-<meta name="robots" content="noindex,nofollow">
-<style>body{font-family:system-ui}</style></head><body><div class="main-wrapper" role="main">
-<div class="main-content"><h1 class="zone-name-title h1">panel.example</h1>
-<h2 class="h2">Checking if the site connection is secure</h2><noscript><div class="h2">
-Enable JavaScript and cookies to continue</div></noscript></div></div>
-<script>(function(){window._cf_chl_opt={cType:'managed'};}());</script></body></html>
-"""
-
-
 @dataclass(frozen=True)
 class Faults:
     """What `sandbox serve` does wrong on purpose: shares are 0..1 of all requests."""
@@ -83,14 +79,17 @@ class Faults:
     latency: float = 0.0
     fail_5xx: float = 0.0
     fail_429: float = 0.0
-    html: float = 0.0
+    challenge: float = 0.0
     lose_answers: float = 0.0
     seed: int | None = None
+    rate: str | None = None  # "N/SECONDS": the per-key limit
+    maintenance: int | None = None  # every request: 503 maintenance page, Retry-After this many s
+    rate_headers: bool = True  # X-RateLimit-* headers on every answer under a limit
 
     def check(self) -> None:
-        """Refuse shares outside 0..1, a total over 1, or a negative latency."""
+        """Refuse shares outside 0..1, a total over 1, a negative latency, a bad --rate."""
         shares = {"--fail-5xx": self.fail_5xx, "--fail-429": self.fail_429,
-                  "--html": self.html, "--lose-answers": self.lose_answers}  # fmt: skip
+                  "--challenge": self.challenge, "--lose-answers": self.lose_answers}  # fmt: skip
         for option, share in shares.items():
             if not 0 <= share <= 1:
                 raise UsageError(f"{option} {share}: a share is between 0 and 1 (0.1 = 10% of requests).")
@@ -98,13 +97,18 @@ class Faults:
             raise UsageError("The fault shares add up to more than 1: lower some of them.")
         if self.latency < 0:
             raise UsageError(f"--latency {self.latency}: use 0 or more seconds.")
+        if self.rate is not None:
+            Limit.parse(self.rate)
+        if self.maintenance is not None and self.maintenance < 0:
+            raise UsageError(f"--maintenance {self.maintenance}: use 0 or more seconds of Retry-After.")
 
 
 @dataclass(frozen=True)
 class Fault:
-    kind: str  # "5xx", "429", "html" or "lose"
+    kind: str  # "5xx", "429", "challenge" or "lose"
     status: int = 0
     retry_after: bool = False
+    blocked: bool = False  # a challenge that is a firewall block ("Attention Required")
 
 
 class FaultPlan:
@@ -121,6 +125,8 @@ class FaultPlan:
         f = self.faults
         fingerprint = hashlib.blake2b(body, digest_size=16).digest()
         with self._lock:
+            if f.challenge >= 1:  # a firewall in front of every API call: retries too
+                return self._challenge()
             if fingerprint in self._recent:
                 del self._recent[fingerprint]
                 return None  # the retry of a request we just failed goes through
@@ -129,9 +135,9 @@ class FaultPlan:
                 fault = Fault("5xx", self._rng.choice((502, 503)))
             elif u < f.fail_5xx + f.fail_429:
                 fault = Fault("429", 429, retry_after=self._rng.random() < 0.5)
-            elif u < f.fail_5xx + f.fail_429 + f.html:
-                fault = Fault("html", self._rng.choice((403, 503)))
-            elif u < f.fail_5xx + f.fail_429 + f.html + f.lose_answers:
+            elif u < f.fail_5xx + f.fail_429 + f.challenge:
+                fault = self._challenge()
+            elif u < f.fail_5xx + f.fail_429 + f.challenge + f.lose_answers:
                 fault = Fault("lose")
             else:
                 return None
@@ -140,12 +146,49 @@ class FaultPlan:
                 self._recent.popitem(last=False)
             return fault
 
+    def _challenge(self) -> Fault:
+        status = self._rng.choice((403, 403, 503))
+        return Fault("challenge", status, blocked=status == 403 and self._rng.random() < 0.5)
+
+
+class Counts:
+    """What the server answered, for `serve`'s closing line and the benches (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.values = {"requests": 0, "faults": 0, "rate_limited": 0}
+
+    def add(self, name: str) -> None:
+        with self._lock:
+            self.values[name] += 1
+
+    def summary(self) -> str:
+        """One line: requests, faults and 429s of the rate limit."""
+        v = self.values
+        noun = "request" if v["requests"] == 1 else "requests"
+        return (f"{v['requests']:,} {noun} ({v['faults']:,} hit by a fault, "
+                f"{v['rate_limited']:,} refused by the rate limit with 429)")  # fmt: skip
+
+
+def file_clock(path: Path) -> Clock:
+    """A clock that reads the panel's time (epoch seconds) from `path` on every call, so a
+    test can move a served sandbox's time on (`sandbox serve --clock-file`)."""
+
+    def now() -> float:
+        try:
+            return float(path.read_text(encoding="utf-8").strip())
+        except (OSError, ValueError):
+            return time.time()
+
+    return now
+
 
 class SandboxServer:
     """The sandbox panel behind a threading HTTP server on a loopback address.
 
     `port=0` picks a free port (see `url`). `start()` serves from a background thread
-    (tests), `serve_until_stopped()` from this one until Ctrl-C or SIGTERM.
+    (tests), `serve_until_stopped()` from this one until Ctrl-C or SIGTERM. `dialect`
+    names the family of real panels it answers like (see `DIALECTS`).
     """
 
     def __init__(
@@ -157,6 +200,7 @@ class SandboxServer:
         faults: Faults = Faults(),
         key: str | None = None,
         clock: Clock | None = None,
+        dialect: str | None = None,
     ) -> None:
         if not is_loopback(host):
             raise UsageError(
@@ -172,8 +216,11 @@ class SandboxServer:
                 f"Cannot listen on {host}:{port}: {exc.strerror or exc}. "
                 "Pick another --port, or --port 0 for a free one."
             ) from None
-        self.httpd.sandbox = LiveSandbox(state_path, key=key)
+        self.httpd.sandbox = LiveSandbox(state_path, key=key, dialect=dialect)
         self.httpd.plan = FaultPlan(faults)
+        self.httpd.limiter = RateLimiter(Limit.parse(faults.rate)) if faults.rate else None
+        self.httpd.rate_headers = faults.rate_headers
+        self.httpd.counts = Counts()
         self.httpd.latency = faults.latency
         self.httpd.clock = clock or time.time
         self._thread: threading.Thread | None = None
@@ -183,6 +230,11 @@ class SandboxServer:
         """The API endpoint, with the port actually bound."""
         host, port = self.httpd.server_address[:2]
         return f"http://{f'[{host}]' if ':' in host else host}:{port}/api/v2"
+
+    @property
+    def counts(self) -> Counts:
+        """What the server answered so far."""
+        return self.httpd.counts
 
     def start(self) -> None:
         """Serve from a daemon thread until `stop()`."""
@@ -226,6 +278,9 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 256
     sandbox: LiveSandbox
     plan: FaultPlan
+    limiter: RateLimiter | None
+    rate_headers: bool
+    counts: Counts
     latency: float
     clock: Clock
 
@@ -245,30 +300,53 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: hundreds of requests a second
     disable_nagle_algorithm = True  # headers and body go out in two writes; no 40 ms stall
     server: _Server
+    server_header = ""
+
+    def version_string(self) -> str:
+        return self.server_header or super().version_string()
 
     def do_POST(self) -> None:
+        self.server_header = ""  # this request's Server header ("cloudflare" for its pages)
         parts = urlsplit(self.path)
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if parts.path not in API_PATHS:
-            self._send(404, "text/plain", b"Not Found")
+        self.server.counts.add("requests")
+        if parts.path not in API_PATHS:  # a wrong API URL: the web server's own page
+            self._send(404, "text/html", PAGE_404.encode())
             return
         if self.server.latency:
             time.sleep(self.server.latency)
+        if self.server.plan.faults.maintenance is not None:
+            self.server.counts.add("faults")
+            self._send(503, "text/html; charset=UTF-8", PAGE_MAINTENANCE.encode(),
+                       **{"Retry-After": str(self.server.plan.faults.maintenance)})  # fmt: skip
+            return
         fault = self.server.plan.draw(body)
         if fault is not None and fault.kind != "lose":
+            self.server.counts.add("faults")
             self._send_fault(fault)
             return
         form = dict(parse_qsl(parts.query, keep_blank_values=True))
         form.update(parse_form(body))
+        now = self.server.clock()
+        headers: dict[str, str] = {}
+        if self.server.limiter is not None:
+            verdict = self.server.limiter.take((form.get("key") or "").strip(), now)
+            headers = verdict.headers() if self.server.rate_headers else {}
+            if not verdict.allowed:
+                self.server.counts.add("rate_limited")
+                self._send(429, "application/json", json.dumps({"error": TEXT_429}).encode(),
+                           **headers, **{"Retry-After": str(verdict.retry_after)})  # fmt: skip
+                return
         try:
-            status, answer = self.server.sandbox.handle(form, self.server.clock())
+            reply = self.server.sandbox.answer(form, now)
         except BulkOrdersError as exc:
             self._send(500, "text/plain", str(exc).encode())
             return
         if fault is not None:  # the work is done; the answer never leaves
+            self.server.counts.add("faults")
             self.close_connection = True
             return
-        self._send(status, "application/json", json.dumps(answer).encode())
+        self._send(reply.status, reply.content_type, reply.content(), **headers)
 
     def do_GET(self) -> None:
         self._send(405, "application/json", b'{"error": "Incorrect request"}', Allow="POST")
@@ -282,9 +360,13 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault.kind == "429":
             extra = {"Retry-After": "1"} if fault.retry_after else {}
             self._send(429, "text/plain", TEXT_429.encode(), **extra)
-        else:
+        elif fault.blocked:  # Cloudflare's firewall: blocked outright
+            self.server_header = "cloudflare"
+            self._send(403, "text/html; charset=UTF-8", CLOUDFLARE_BLOCKED.encode(), **CLOUDFLARE_HEADERS)
+        else:  # a managed challenge (403), or "I'm under attack" mode (503)
+            self.server_header = "cloudflare"
             self._send(fault.status, "text/html; charset=UTF-8", CLOUDFLARE_PAGE.encode(),
-                       **{"cf-mitigated": "challenge"})  # fmt: skip
+                       **CLOUDFLARE_HEADERS, **{"cf-mitigated": "challenge"})  # fmt: skip
 
     def _send(self, status: int, content_type: str, data: bytes, **headers: Any) -> None:
         self.send_response(status)

@@ -15,11 +15,14 @@ import json
 import os
 import threading
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from bulkorders.errors import PanelError
-from bulkorders.panel.sandbox.panel import Event, SandboxPanel, SandboxState
+from bulkorders.panel.sandbox.dialect import Dialect, Reply
+from bulkorders.panel.sandbox.dialects import dialect as dialect_named
+from bulkorders.panel.sandbox.panel import START_BALANCE, Event, SandboxPanel, SandboxState
 
 try:
     import fcntl
@@ -31,9 +34,15 @@ _DAMAGE = (ValueError, KeyError, TypeError, ArithmeticError)
 
 
 class LiveSandbox:
-    """A `SandboxPanel` whose state persists in `path`; `handle` is thread-safe."""
+    """A `SandboxPanel` whose state persists in `path`; `handle` is thread-safe.
 
-    def __init__(self, path: Path, *, key: str | None = None, error_status: int = 200) -> None:
+    `dialect` (a name of `DIALECTS`, default clean) is how `answer` renders the panel's answers.
+    """
+
+    def __init__(
+        self, path: Path, *, key: str | None = None, error_status: int = 200, dialect: str | None = None
+    ) -> None:
+        self.dialect: Dialect = dialect_named(dialect)
         self.path = Path(path)
         self._lock = threading.Lock()
         self._fd: int | None = None
@@ -41,8 +50,13 @@ class LiveSandbox:
         self._clean_end = True  # the journal ends with a newline
         self._pending: list[Event] = []
         self.panel = SandboxPanel(
-            SandboxState(), key=key, record=self._pending.append, error_status=error_status
-        )
+            SandboxState(), key=key, record=self._pending.append, error_status=error_status,
+            canceled_charge_kept=self.dialect.keeps_canceled_charge,
+        )  # fmt: skip
+
+    def answer(self, form: Mapping[str, str], now: float) -> Reply:
+        """Answer one API call in this sandbox's dialect (raises PanelError like `handle`)."""
+        return self.dialect.answer(form, lambda panel_form: self.handle(panel_form, now))
 
     def handle(self, form: Mapping[str, str], now: float) -> tuple[int, Any]:
         """Answer one API call (see `SandboxPanel.handle`) and persist what it changed.
@@ -182,33 +196,46 @@ class LiveSandbox:
         self._fd, self._offset = None, 0
 
 
-def reset_state(path: Path) -> int | None:
-    """Clear the sandbox at `path`: no orders or refills, balance back to 1000.00 USD.
+def reset_state(path: Path, balance: Decimal | None = None) -> int | None:
+    """Clear the sandbox at `path`: no orders or refills, the balance back to `balance`
+    (an amount of 0 or more; default 1000.00 USD).
 
     Ids go on from where they were, as a real panel's never repeat: a ledger that knows
     the old order 23501 must never mistake a new order for it. Returns the next order id,
-    or None when there was nothing to reset.
+    or None when there was nothing to reset (and no balance to set).
     """
     path = Path(path)
     for stray in path.parent.glob(f"{path.name}.*.tmp"):
         stray.unlink(missing_ok=True)
+    state = _readable_state(path)
+    if state is None and balance is None:
+        return None
+    if balance is None and state is not None and not (state.orders or state.refills):
+        if state.start_balance == START_BALANCE:
+            return None  # nothing since the last reset; its numbering stays
+    events = [(state or SandboxState()).numbering()]
+    if balance is not None and balance != START_BALANCE:
+        events.append({"e": "start", "balance": str(balance)})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    return int(events[0]["order"])
+
+
+def _readable_state(path: Path) -> SandboxState | None:
+    """The state at `path`, or None when there is none (an unreadable file is removed)."""
     if not path.exists():
         return None
     live = LiveSandbox(path)
     try:
-        state = live.state()
+        return live.state()
     except PanelError:
         path.unlink()  # an unreadable state: start over from scratch
         return None
     finally:
         live.close()
-    if not (state.orders or state.refills):
-        return None  # nothing since the last reset; its numbering stays
-    numbering = state.numbering()
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(numbering) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return int(numbering["order"])
 
 
 def _same_file(fd: int, path: Path) -> bool:

@@ -6,11 +6,9 @@ speaks real HTTP semantics (form body, status, JSON) with no socket at all.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
@@ -23,7 +21,8 @@ class SandboxTransport(httpx.BaseTransport):
     """Answers every request with the sandbox panel whose state lives in `state_path`.
 
     `clock` gives the panel's `now` (epoch seconds; default `time.time`); `key`, when
-    set, is the only API key accepted. Safe to share between threads.
+    set, is the only API key accepted; `dialect` names the family of real panels it
+    answers like (see `DIALECTS`; default clean). Safe to share between threads.
     """
 
     def __init__(
@@ -32,14 +31,17 @@ class SandboxTransport(httpx.BaseTransport):
         *,
         clock: Clock | None = None,
         key: str | None = None,
+        dialect: str | None = None,
     ) -> None:
-        self.sandbox = LiveSandbox(state_path, key=key)
+        self.sandbox = LiveSandbox(state_path, key=key, dialect=dialect)
         self.clock = clock or time.time
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        """Parse the form (body and query string), ask the panel, answer JSON."""
-        status, body = self.sandbox.handle(request_form(request), self.clock())
-        return json_response(status, body, request)
+        """Parse the form (body and query string), ask the panel, answer in its dialect."""
+        reply = self.sandbox.answer(request_form(request), self.clock())
+        return httpx.Response(
+            reply.status, content=reply.content(), headers={"Content-Type": reply.content_type}, request=request
+        )
 
     def close(self) -> None:
         """Close the state file (httpx calls this when the client closes)."""
@@ -57,12 +59,3 @@ def parse_form(body: bytes) -> Mapping[str, str]:
     """An `application/x-www-form-urlencoded` body as a dict (the last value of a field wins)."""
     return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
 
-
-def json_response(status: int, body: Any, request: httpx.Request) -> httpx.Response:
-    """An httpx response carrying `body` as JSON."""
-    return httpx.Response(
-        status,
-        content=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-        request=request,
-    )
