@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent / "bulkorders"
 PACKAGES = (
     "bulkorders.panel.sandbox", "bulkorders.panel", "bulkorders.ledger", "bulkorders.submit",
     "bulkorders.lifecycle", "bulkorders.report", "bulkorders.validation", "bulkorders.sheets",
+    "bulkorders.web",
 )  # fmt: skip
 
 # Models, validation, planning and the sandbox's panel logic: pure, whatever imports them.
@@ -32,6 +33,7 @@ PURE = (
     "bulkorders.panel.sandbox.dialect", "bulkorders.panel.sandbox.dialects", "bulkorders.panel.sandbox.ratelimit",
     "bulkorders.panel.sandbox.pages", "bulkorders.panel.masking", "bulkorders.validation.links",
     "bulkorders.sheets.safe", "bulkorders.sheets.write_values",
+    "bulkorders.web.views", "bulkorders.web.extra",
 )  # fmt: skip
 IO_LIBRARIES = ("httpx", "python_calamine", "openpyxl", "rich", "click", "sqlite3", "pandas")
 

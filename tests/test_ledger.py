@@ -261,6 +261,21 @@ def test_state_transitions_and_outcomes(ledger, weekly):
     assert ledger.rows(weekly)[2].state == "placed"
 
 
+def test_state_counts_and_a_page_of_rows_read_only_what_they_show(ledger, weekly):
+    rows = ledger.sync_rows(weekly, planned_rows([payload(f"https://{n}") for n in "abcdef"]))
+    other = ledger.campaign("other", PANEL)
+    ledger.sync_rows(other, planned_rows([payload("https://z")]))
+    for row in rows[:3]:
+        place(ledger, row, f"60{row.excel_row}")
+    ledger.mark_sending([rows[3].id], T0)
+    ledger.mark_rejected(rows[3].id, "Incorrect service ID", T1)
+    assert ledger.state_counts(weekly) == {"placed": 3, "planned": 2, "rejected": 1}
+    assert ledger.state_counts(ledger.campaign("empty", PANEL)) == {}
+    assert ledger.rows_page(weekly, offset=2, limit=3) == ledger.rows(weekly)[2:5]
+    assert [r.link for r in ledger.rows_page(weekly, state="placed", offset=1, limit=5)] == ["https://b", "https://c"]
+    assert ledger.rows_page(weekly, state="uncertain") == []
+
+
 def test_refused_transitions_change_nothing(ledger, weekly):
     rows = ledger.sync_rows(weekly, planned_rows([payload("https://a"), payload("https://b")]))
     place(ledger, rows[0], "501")

@@ -13,6 +13,7 @@ try:
         sandbox_cmds,  # noqa: E402,F401
         sheet_cmds,  # noqa: E402,F401
         submit_cmd,  # noqa: E402,F401
+        ui_cmd,  # noqa: E402,F401
     )
     from bulkorders.cli.app import cli
 except KeyboardInterrupt:

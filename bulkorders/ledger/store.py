@@ -225,6 +225,29 @@ class Ledger:
             ).fetchall()
         return [to_ledger_row(r) for r in found]
 
+    def state_counts(self, campaign: Campaign) -> dict[str, int]:
+        """How many rows of the campaign are in each state (states with none left out)."""
+        with self._read() as db:
+            found = db.execute(
+                "SELECT state, COUNT(*) FROM rows WHERE campaign_id = ? GROUP BY state ORDER BY state",
+                (campaign.id,),
+            ).fetchall()
+        return {state: count for state, count in found}
+
+    def rows_page(
+        self, campaign: Campaign, *, state: str | None = None, offset: int = 0, limit: int = 100
+    ) -> list[LedgerRow]:
+        """`limit` rows of the campaign from `offset`, by Excel row; only rows in `state` if given.
+        For a page of a big campaign without reading all of it (the web app)."""
+        where, params = ("AND r.state = ? ", [state]) if state else ("", [])
+        with self._read() as db:
+            found = db.execute(
+                f"SELECT {ROW_COLUMNS} FROM rows r WHERE r.campaign_id = ? {where}"
+                "ORDER BY r.excel_row, r.id LIMIT ? OFFSET ?",
+                (campaign.id, *params, limit, offset),
+            ).fetchall()
+        return [to_ledger_row(r) for r in found]
+
     def recover_sending(self, campaign: Campaign) -> list[LedgerRow]:
         """Rows left `sending` by a process that died become `uncertain`; returns them."""
         with self._write() as db:

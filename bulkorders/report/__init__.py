@@ -10,6 +10,8 @@ from bulkorders.surface import public_surface
 EXPORTS = {
     "ReportFilters": "filters",
     "ReportIO": "pipeline",
+    "build_report": "audit",
+    "cached_services": "audit",
     "report_workbook": "pipeline",
     "summary_figures": "audit",
     "summary_text": "audit",
