@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bulkorders.errors import UsageError
 from bulkorders.models import Service
+from bulkorders.sheets import csv_row, put_row
 
 COLUMNS = ("id", "name", "type", "category", "rate", "min", "max", "refill", "cancel")
 
@@ -71,7 +72,7 @@ def export_services(services: Sequence[Service], out: Path) -> None:
         with out.open("w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
             writer.writerow(COLUMNS)
-            writer.writerows(service_cells(s) for s in services)
+            writer.writerows(csv_row(service_cells(s)) for s in services)
     else:
         _write_xlsx(services, out)
 
@@ -82,9 +83,9 @@ def _write_xlsx(services: Sequence[Service], out: Path) -> None:
     wb = Workbook()
     ws = wb.active
     ws.title = "Services"
-    ws.append(COLUMNS)
-    for s in services:
-        ws.append([
+    put_row(ws, 1, COLUMNS)
+    for row, s in enumerate(services, start=2):
+        put_row(ws, row, [
             int(s.service) if s.service.isdigit() else s.service, s.name, s.type, s.category,
             s.rate, s.min, s.max, _yes_no(s.refill), _yes_no(s.cancel),
         ])  # fmt: skip

@@ -103,6 +103,7 @@ class Settings:
     catalogue_ttl: float = DEFAULT_CATALOGUE_TTL
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     read_timeout: float = DEFAULT_READ_TIMEOUT
+    request_deadline: float | None = None  # seconds for a whole request; None: 2 × read_timeout
     profiles: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     def panel(self) -> Panel:
@@ -146,9 +147,10 @@ def load_settings(
     panel_spec = panel or data.get("panel")
     chosen = profiles.get(panel_spec) if isinstance(panel_spec, str) else None
 
-    def seconds(name: str, default: float) -> float:
-        """A profile's own value wins over the top-level one, which wins over the default."""
-        value = _number(data, name, default, config_path)
+    def seconds(name: str, default: Any) -> Any:
+        """A profile's own value wins over the top-level one, which wins over the default
+        (a float, or None for a setting that is off unless set)."""
+        value = _number(data, name, default, config_path) if name in data else default
         if isinstance(chosen, dict) and name in chosen:
             return _number(chosen, name, value, config_path, f" in [panels.{panel_spec}]")
         return value
@@ -162,6 +164,7 @@ def load_settings(
         catalogue_ttl=seconds("catalogue_ttl", DEFAULT_CATALOGUE_TTL),
         connect_timeout=seconds("connect_timeout", DEFAULT_CONNECT_TIMEOUT),
         read_timeout=seconds("read_timeout", DEFAULT_READ_TIMEOUT),
+        request_deadline=seconds("request_deadline", None),
         profiles=profiles,
     )
 

@@ -16,6 +16,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from bulkorders.errors import UsageError
 from bulkorders.models import Service, type_rule
+from bulkorders.sheets import put_cell, put_row
 
 ORDERS_SHEET = "Orders"
 SERVICES_SHEET = "Services"
@@ -101,7 +102,7 @@ def build_template(services: Iterable[Service] | None, *, panel: str | None = No
 
 def _header(sheet: Worksheet, names: Iterable[str], widths: Iterable[int]) -> None:
     for column, (name, width) in enumerate(zip(names, widths), start=1):
-        cell = sheet.cell(row=1, column=column, value=name)
+        cell = put_cell(sheet, 1, column, name)
         cell.font, cell.fill = _HEADER_FONT, _HEADER_FILL
         cell.alignment = Alignment(vertical="center")
         sheet.column_dimensions[get_column_letter(column)].width = width
@@ -154,8 +155,7 @@ def _services_sheet(sheet: Worksheet, services: list[Service], panel: str | None
             service.min, service.max, "yes" if service.refill else "no", "yes" if service.cancel else "no",
             ", ".join(needs),
         )  # fmt: skip
-        for column, value in enumerate(values, start=1):
-            sheet.cell(row=row, column=column, value=value)
+        put_row(sheet, row, values)
         sheet.cell(row=row, column=5).number_format = "0.00####"
     last = get_column_letter(len(SERVICE_COLUMNS))
     sheet.auto_filter.ref = f"A1:{last}{max(len(services), 1) + 1}"
@@ -165,7 +165,7 @@ def _services_sheet(sheet: Worksheet, services: list[Service], panel: str | None
         if services
         else "No catalogue: run `bulkorders template` to fill this sheet from your panel."
     )
-    sheet.cell(row=1, column=note_column, value=note).font = Font(italic=True)
+    put_cell(sheet, 1, note_column, note).font = Font(italic=True)
 
 
 def _id_cell(service_id: str) -> int | str:

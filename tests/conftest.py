@@ -1,6 +1,7 @@
 """Shared fixtures and helpers: every user dir points at tmp_path, so tests never touch a real
 home; the CLI run in-process (`bulkorders`, `run`, `submit`) in a test `environment()`; an
-injected clock (`FakeClock`); a `ledger` and its `planned_rows`; a `sandbox_client`."""
+injected clock (`FakeClock`); a `ledger` and its `planned_rows`; a `sandbox_client`; a
+`loopback_panel` served on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -109,3 +110,42 @@ def sandbox_client(state: Path, *, clock: Clock | None = None, key: str = "sandb
                    accepts: str | None = None) -> PanelClient:
     """A PanelClient on the in-process sandbox kept in `state` (`accepts`: the only key it takes)."""
     return PanelClient(SANDBOX_URL, key, transport=SandboxTransport(state, clock=clock, key=accepts))
+
+
+@pytest.fixture
+def loopback_panel():
+    """`loopback_panel(respond)` serves a panel on 127.0.0.1 and returns its API URL.
+
+    `respond(form)` gets each request's form fields and returns (HTTP status, body text,
+    content type). Servers are shut down at the end of the test."""
+    import http.server
+    import threading
+    from urllib.parse import parse_qs
+
+    servers = []
+
+    def start(respond):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                raw = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
+                status, body, kind = respond({k: v[0] for k, v in parse_qs(raw).items()})
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/api/v2"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()

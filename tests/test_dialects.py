@@ -430,7 +430,7 @@ def big_sheet(path: Path, count: int) -> Path:
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(HEADER)
-        writer.writerows([[f"https://yt/{i}", "1006", "1000000", "", ""] for i in range(count)])  # 1200 each
+        writer.writerows([[f"https://youtu.be/{i}", "1006", "1000000", "", ""] for i in range(count)])  # 1200 each
     return path
 
 
@@ -464,8 +464,8 @@ def test_a_funds_refusal_mid_run_stops_sending_and_is_no_uncertain_row(tmp_path,
     result = submit(server.url, big_sheet(tmp_path / "big.csv", 4))  # 4800 of 5000
     assert result.exit_code == 3, result.output
     assert len(adds) == 3  # the fourth row was never sent
-    run_links = sorted(link for link in panel_orders() if link.startswith("https://yt/"))
-    assert run_links == ["https://yt/0", "https://yt/1"]
+    run_links = sorted(link for link in panel_orders() if link.startswith("https://youtu.be/"))
+    assert run_links == ["https://youtu.be/0", "https://youtu.be/1"]
     rows = read_rows(tmp_path / "big.results.csv")
     assert [bool(r["order_id"]) for r in rows] == [True, True, False, False]
     words = DIALECTS[name].wording.get(NO_FUNDS, NO_FUNDS)

@@ -31,7 +31,8 @@ PURE = (
     "bulkorders.ledger.identity", "bulkorders.sheets.cells", "bulkorders.panel.sandbox.panel",
     "bulkorders.panel.sandbox.rules", "bulkorders.panel.sandbox.catalogue", "bulkorders.report.filters",
     "bulkorders.panel.sandbox.dialect", "bulkorders.panel.sandbox.dialects", "bulkorders.panel.sandbox.ratelimit",
-    "bulkorders.panel.sandbox.pages",
+    "bulkorders.panel.sandbox.pages", "bulkorders.panel.masking", "bulkorders.validation.links",
+    "bulkorders.sheets.safe", "bulkorders.sheets.write_values",
     "bulkorders.web.views", "bulkorders.web.extra",
 )  # fmt: skip
 IO_LIBRARIES = ("httpx", "python_calamine", "openpyxl", "rich", "click", "sqlite3", "pandas")

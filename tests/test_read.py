@@ -477,9 +477,10 @@ def test_a_sheet_spanning_millions_of_cells_is_refused(tmp_path):
     with pytest.raises(SheetError) as excinfo:
         read_sheet(path)
     assert message(excinfo) == (
-        f'{path}: sheet "Orders" spans 1,000,000 rows x 26 columns (26,000,000 cells), too many to read '
-        "safely. Delete the unused rows and columns below and right of the orders (Ctrl+End shows the "
-        "last used cell), save, and rerun."
+        f'{path}: sheet "Orders" spans 1,000,000 rows x 26 columns (26,000,000 cells), more than the '
+        "5,000,000 cells an order sheet can need, too many to read safely. Delete the unused rows and "
+        "columns below and right of the orders (Ctrl+End shows the last used cell), save, and rerun; or "
+        "raise the limit with BULKORDERS_MAX_CELLS."
     )
 
 

@@ -215,3 +215,23 @@ def test_a_profile_timeout_must_be_a_positive_number(tmp_path):
     assert result.stderr == (
         f"Error: {config}: read_timeout in [panels.main] must be a positive number of seconds.\n"
     )
+
+
+def test_request_deadline_from_the_config_file_reaches_the_client(tmp_path):
+    from bulkorders.panel import open_client
+    from bulkorders.settings import load_settings
+
+    config = tmp_path / "config.toml"
+    config.write_text("read_timeout = 30\n")
+    with open_client(load_settings(panel="sandbox", config=config)) as default:
+        assert default._deadline == 60  # twice the read timeout
+    config.write_text("read_timeout = 30\nrequest_deadline = 5\n")
+    with open_client(load_settings(panel="sandbox", config=config)) as configured:
+        assert configured._deadline == 5
+    config.write_text("request_deadline = 5\n[panels.sandbox]\nrequest_deadline = 7\n")
+    with open_client(load_settings(panel="sandbox", config=config)) as in_profile:
+        assert in_profile._deadline == 7  # a profile's own value wins, as for the timeouts
+    config.write_text("request_deadline = 0\n")
+    result = run("--config", str(config), "--panel", "sandbox", "balance")
+    assert result.exit_code == 3
+    assert result.stderr == f"Error: {config}: request_deadline must be a positive number of seconds.\n"

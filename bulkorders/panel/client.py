@@ -255,6 +255,9 @@ class PanelClient(Wire):
         try:
             futures = [pool.submit(run, chunk) for chunk in chunks]
             return [future.result() for future in futures]
+        except KeyboardInterrupt:
+            self.abort()  # the chunks in flight give up at once instead of being awaited
+            raise
         finally:  # on an error or Ctrl-C, chunks not yet started are not sent at all
             pool.shutdown(wait=True, cancel_futures=True)
 

@@ -39,6 +39,7 @@ def open_client(
         transport=transport,
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
+        deadline=settings.request_deadline,
         sleep=sleep,
         retry=RetryPolicy(retry_after_limit=options.retry_after_limit),
         log=_debug_log if settings.debug else None,

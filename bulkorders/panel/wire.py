@@ -1,8 +1,10 @@
 """Sending one API v2 request: the HTTP client, pacing, retries and what may be shown.
 
-`Wire` is the part of `PanelClient` that knows HTTP: it posts the form, paces requests
+`Wire` is the part of `PanelClient` that knows HTTP: it posts the form (`transport`: a total
+deadline per request, answer size caps, proxies, the abort switch of Ctrl-C), paces requests
 (`pacing`), retries what is safe to retry (`retry`), recognises firewall challenges and
-maintenance pages, and masks the key in everything it says. `PanelClient` adds the API.
+maintenance pages, and masks the key in every encoding (`masking`) in the answer text as it
+is read and in everything it says. `PanelClient` adds the API.
 """
 
 from __future__ import annotations
@@ -10,12 +12,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
+from typing import NoReturn
 
 import httpx
 
 from bulkorders import __version__
-from bulkorders.errors import ConfigError, PanelError, PanelUnreachable
+from bulkorders.errors import BadAnswer, ConfigError, Interrupted, PanelError, PanelUnreachable
 from bulkorders.panel import answers
+from bulkorders.panel.masking import KeyMask
 from bulkorders.panel.pacing import Pacer
 from bulkorders.panel.replies import NOT_JSON, Reply, firewall_message
 from bulkorders.panel.retry import (
@@ -26,8 +30,8 @@ from bulkorders.panel.retry import (
     describe_failure,
     parse_retry_after,
 )
+from bulkorders.panel.transport import AnswerTooLarge, Guard, build_http, post
 
-MIN_MASKED_KEY = 8  # real panel keys are 32+ characters
 MAX_CONNECTIONS = 64
 
 
@@ -50,6 +54,7 @@ class Wire:
         transport: httpx.BaseTransport | None = None,
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
+        deadline: float | None = None,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         log: Callable[[str], None] | None = None,
@@ -62,7 +67,10 @@ class Wire:
     ) -> None:
         self.url = url
         self._key = key
+        self._masker = KeyMask(key)
         self._read_timeout = read_timeout
+        self._deadline = deadline or 2 * read_timeout  # seconds for a whole request
+        self._guard = Guard()
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         self._log = log
@@ -78,12 +86,13 @@ class Wire:
         self._max_parallel = max(1, max_parallel)
         self._lock = threading.Lock()
         self.requests_sent = 0  # requests that may have reached the panel (tests, benches)
-        self._http = httpx.Client(
+        self._http = build_http(
+            url,
+            self._guard,
             transport=transport,
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
             limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=32),
             headers={"User-Agent": f"bulkorders/{__version__}"},
-            follow_redirects=False,  # a redirected POST would come back as a GET without the form
         )
 
     def __repr__(self) -> str:
@@ -92,6 +101,11 @@ class Wire:
     def close(self) -> None:
         """Close the connections."""
         self._http.close()
+
+    def abort(self) -> None:
+        """Give up every request in progress within a fraction of a second (Ctrl-C): an `add`
+        that was sent comes back lost, anything else raises Interrupted. For any thread."""
+        self._guard.abort()
 
     def __enter__(self) -> Wire:
         return self
@@ -112,9 +126,13 @@ class Wire:
                     f"The panel URL {self.url} cannot be used ({self._reason(exc)}). "
                     "Set a URL such as https://panel.example/api/v2, then rerun."
                 ) from exc
+            except AnswerTooLarge as exc:
+                self._too_large(exc, read_only=read_only)
             except NOTHING_SENT as exc:
+                self._check_aborted(action, read_only=True)
                 reason, retry_after, why = self._reason(exc), None, "panel unreachable"
             except httpx.TransportError as exc:
+                self._check_aborted(action, read_only=read_only)
                 reason = self._reason(exc)
                 if not read_only:
                     raise AnswerLost(f"{reason}; the request may have reached the panel") from exc
@@ -187,9 +205,10 @@ class Wire:
         )  # a retry has waited for the pause it asked for already
         self._emit(f"-> {action} key=*** {shown}".rstrip())
         started = time.monotonic()
+        data = {"key": self._key, "action": action, **fields}
         try:
-            response = self._http.post(self.url, data={"key": self._key, "action": action, **fields})
-        except httpx.TransportError as exc:
+            response = post(self._http, self._guard, self.url, data, action=action, deadline=self._deadline)
+        except (httpx.TransportError, AnswerTooLarge) as exc:
             self._pacer.done()
             if not isinstance(exc, NOTHING_SENT + BAD_URL):
                 self._count()
@@ -201,23 +220,42 @@ class Wire:
         self._count()
         self._pacer.observe(response.headers)
         self._pacer.done()
-        text = response.text
+        text = self._mask(response.text)  # the one place panel text enters: masked here
         try:
             doc = answers.decode(text)
         except answers.NotJson:
             doc = NOT_JSON
-        self._emit(f"<- {action} HTTP {response.status_code} in {_ms(started)} ms, {len(text)} chars")
+        self._emit(f"<- {action} HTTP {response.status} in {_ms(started)} ms, {len(text)} chars")
         return Reply(
-            status=response.status_code,
+            status=response.status,
             text=text,
             doc=doc,
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
-            location=response.headers.get("Location"),
+            location=self._mask(response.headers.get("Location") or "") or None,
             mitigated=response.headers.get("cf-mitigated"),
         )
 
     def _reason(self, exc: Exception) -> str:
+        if isinstance(exc, AnswerTooLarge):
+            return str(exc)
+        if self._guard.aborted:
+            return "interrupted (Ctrl-C) before the answer came back"
+        if isinstance(exc, httpx.TimeoutException) and "deadline" in str(exc):
+            return f"no complete answer within {self._deadline:g} s (the deadline of a request)"
         return self._mask(describe_failure(exc, self._read_timeout))
+
+    def _check_aborted(self, action: str, *, read_only: bool) -> None:
+        """After abort(): stop, unless an `add`/refill/cancel may have left (then it is lost)."""
+        if self._guard.aborted and (read_only or not self._guard.wrote):
+            raise Interrupted(f"Interrupted while asking the panel for {action}; nothing more was sent.")
+
+    def _too_large(self, exc: AnswerTooLarge, *, read_only: bool) -> NoReturn:
+        if not read_only:
+            raise AnswerLost(f"{exc}; the request reached the panel") from exc
+        raise BadAnswer(
+            f"The panel sent {exc}, more than bulkorders reads for it, so it was refused. "
+            f"Check that {self.url} is the panel's API v2 endpoint, then rerun."
+        ) from exc
 
     def _count(self) -> None:
         with self._lock:
@@ -235,13 +273,9 @@ class Wire:
             self._log(self._mask(line))
 
     def _mask(self, text: str) -> str:
-        """The key never leaves this object, even when a panel echoes it back.
-
-        Keys too short to be real secrets (the sandbox's "sandbox") are not masked in
-        panel texts, where replacing them would garble ordinary words.
-        """
-        return text.replace(self._key, "***") if len(self._key) >= MIN_MASKED_KEY else text
-
+        """The key never leaves this object, in any encoding, even when a panel echoes it
+        back (see `masking.KeyMask`)."""
+        return self._masker(text)
 
 
 def _duration(seconds: float | None) -> str:

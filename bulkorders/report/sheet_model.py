@@ -1,6 +1,7 @@
 """What the audit workbook's writer takes, and how a cell is written: columns, tables, charts,
 number formats and styles. Shared by the Summary sheet (`summary_sheet`) and the table
-sheets (`xlsx`).
+sheets (`xlsx`). Cells are written through `sheets.safe` (never a formula), and a currency
+code enters a number format only as a literal.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.worksheet.worksheet import Worksheet
+
+from bulkorders.sheets import literal_format, put_cell
 
 Kind = Literal["text", "id", "int", "money", "datetime", "date"]
 
@@ -23,7 +25,6 @@ DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 DATE_FORMAT = "yyyy-mm-dd"
 FORMATS: dict[str, str] = {"money": MONEY_FORMAT, "datetime": DATETIME_FORMAT, "date": DATE_FORMAT}
 MAX_WIDTH = 60
-MAX_CELL_TEXT = 32767  # Excel's limit for one cell
 CHART_ROWS = 20  # bars/slices shown in a chart; the table beside it has them all
 CHART_WIDTH_CM = 16.0  # fits a portrait A4 page
 
@@ -68,7 +69,7 @@ class Column:
 def money_format(currency: str | None, *, exact: bool = False) -> str:
     """The number format of an amount: to the cent (or exact), with its currency code."""
     base = MONEY_FORMAT if exact else CENTS_FORMAT
-    return f'{base}" {currency}"' if currency else base
+    return base + literal_format(f" {currency}") if currency else base
 
 
 @dataclass
@@ -111,17 +112,9 @@ class SummaryLayout:
 
 def write_header(ws: Worksheet, row: int, columns: Sequence[Column]) -> None:
     for col, column in enumerate(columns, start=1):
-        cell = ws.cell(row=row, column=col, value=column.header)
+        cell = put_cell(ws, row, col, column.header)
         cell.font, cell.fill, cell.border = HEADER_FONT, HEADER_FILL, HEADER_BORDER
         cell.alignment = Alignment(vertical="center")
-
-
-def put(cell: Any, value: Any, number_format: str | None) -> None:
-    if isinstance(value, str):
-        value = clean(value)
-    cell.value = value
-    if number_format and not isinstance(value, str):
-        cell.number_format = number_format
 
 
 def kind_of(value: Any) -> Kind:
@@ -140,10 +133,5 @@ def text_width(value: Any) -> int:
     if isinstance(value, str):
         return max((len(line) for line in value.splitlines()), default=0)
     return len(str(value))
-
-
-def clean(text: str) -> str:
-    """Text as a cell can hold it: no XML-illegal control characters, at most 32767 chars."""
-    return ILLEGAL_CHARACTERS_RE.sub("", text)[:MAX_CELL_TEXT]
 
 

@@ -29,10 +29,10 @@ from bulkorders.report.sheet_model import (
     Table,
     kind_of,
     money_format,
-    put,
     text_width,
     write_header,
 )
+from bulkorders.sheets import put, put_cell
 
 
 @dataclass
@@ -50,12 +50,12 @@ class _Placed:
 def write_summary(ws: Worksheet, layout: SummaryLayout) -> None:
     """The lines, then each block with its chart right below it, page breaks between them."""
     ws.title = "Summary"
-    ws.cell(row=1, column=1, value=layout.title).font = TITLE_FONT
+    put_cell(ws, 1, 1, layout.title).font = TITLE_FONT
     row = 3
     titles = {1}  # rows whose text may overhang: not counted in the widths
     wrapped = []
     for label, value in layout.lines:
-        ws.cell(row=row, column=1, value=label).font = LABEL_FONT
+        put_cell(ws, row, 1, label).font = LABEL_FONT
         ws.cell(row=row, column=1).alignment = Alignment(vertical="top")
         put(ws.cell(row=row, column=2), value, FORMATS.get(kind_of(value)))
         if isinstance(value, str) and len(value) > MAX_WIDTH:
@@ -67,7 +67,7 @@ def write_summary(ws: Worksheet, layout: SummaryLayout) -> None:
     placed = []
     for block in layout.blocks:
         row += 1
-        ws.cell(row=row, column=1, value=block.title).font = BLOCK_FONT
+        put_cell(ws, row, 1, block.title).font = BLOCK_FONT
         titles.add(row)
         spot = _Placed(block, row, row + 1)
         row = _write_block(ws, block, row + 1)

@@ -7,7 +7,8 @@ its columns. Without lxml, openpyxl serialises about 100k cells a second, which 
 data row from openpyxl, and the saved file is then copied with that row replaced by the
 table's real rows, written as plain cell XML carrying the style ids openpyxl gave the
 template's cells. Every figure is a value, never a formula; text is an inline string, so a
-panel text starting with "=" stays text.
+panel text starting with "=" stays text, and its template cell carries the quote prefix, so
+it stays text when edited too (`sheets.safe` writes every cell openpyxl lays out).
 """
 
 from __future__ import annotations
@@ -40,12 +41,11 @@ from bulkorders.report.sheet_model import (
     Column,
     SummaryLayout,
     Table,
-    clean,
-    put,
     text_width,
     write_header,
 )
 from bulkorders.report.summary_sheet import write_summary
+from bulkorders.sheets import clean_text, put
 
 __all__ = ["MONEY_FORMAT", "Chart", "Column", "SummaryLayout", "Table", "write_workbook"]
 
@@ -107,6 +107,8 @@ def _lay_out_table(ws: Worksheet, table: Table, page_header: tuple[str, str]) ->
         for col, (column, width) in enumerate(zip(table.columns, widths), start=1):
             cell = ws.cell(row=2, column=col)
             put(cell, _TEMPLATE_VALUES[column.kind], column.number_format)
+            # every streamed text cell gets this style: a panel's "=…" stays text when edited too
+            cell.quotePrefix = column.kind in ("text", "id")
             if column.kind == "id":
                 cell.alignment = RIGHT
             elif column.kind == "text" and width + 2 > MAX_WIDTH:
@@ -185,7 +187,7 @@ def _cell_rest(value: Any) -> str:
 
 
 def _text_xml(text: str) -> str:
-    text = clean(text)
+    text = clean_text(text)
     if "&" in text or "<" in text or ">" in text:
         text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     if text[:1].isspace() or text[-1:].isspace():

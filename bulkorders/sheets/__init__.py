@@ -1,6 +1,7 @@
 """The user's file in and out: reading order sheets (.xlsx, .xlsm, .csv) and writing results back.
 
-Public: reading (`read_sheet`, `Sheet`), cell values (`cells`: pure), write-back. Private:
+Public: reading (`read_sheet`, `Sheet`), cell values (`cells`: pure), write-back, and the one
+formula-safe writer of every other workbook or CSV bulkorders writes (`safe`). Private:
 the readers and writers of each format and the OOXML plumbing.
 """
 
@@ -26,5 +27,12 @@ EXPORTS = {
     "check_writable": "write",
     "default_output_path": "write",
     "write_back": "write",
+    "FORMULA_STARTS": "write_values",
+    "clean_text": "safe",
+    "csv_row": "safe",
+    "literal_format": "safe",
+    "put": "safe",
+    "put_cell": "safe",
+    "put_row": "safe",
 }
 __all__, __getattr__, __dir__ = public_surface(__name__, EXPORTS)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkorders.errors import SheetError
+from bulkorders.sheets.filetype import DEFAULT_MAX_UNPACKED_MB, UNPACKED_ENV, limit_from_env
 from bulkorders.sheets.headers import is_header, recognised
 from bulkorders.sheets.raw import RawSheet
 
@@ -49,12 +50,26 @@ def sep_directive(text: str) -> tuple[str, str] | None:
 
 
 def _decode(path: Path) -> tuple[str, bool]:
+    limit_mb = limit_from_env(UNPACKED_ENV, DEFAULT_MAX_UNPACKED_MB)
     try:
+        size = path.stat().st_size
+        if size > limit_mb << 20:
+            raise SheetError(
+                f"{path} is {size / (1 << 20):,.0f} MB, more than the {limit_mb:,} MB an order sheet can need; "
+                f"refusing to read it. Split it into smaller files, or raise the limit with {UNPACKED_ENV}."
+            )
         data = path.read_bytes()
     except OSError as exc:
         raise SheetError(f"Cannot read {path}: {exc.strerror}.") from None
-    if data.startswith(_UTF16_BOMS) or b"\x00" in data[:4096]:
+    if data.startswith(_UTF16_BOMS) or _looks_utf16(data[:4096]):
         raise SheetError(f"{path} is saved as UTF-16 (Excel's \"Unicode Text\"), not UTF-8. {SAVE_AS_UTF8}")
+    if data.startswith(b"\x00"):
+        zeros = len(data) - len(data.lstrip(b"\x00"))
+        raise SheetError(
+            f"{path} starts with {zeros:,} NUL bytes (zeros) before any text: the file is damaged (a copy "
+            "or a save that did not finish). Restore it from a backup, or save it again from Excel as "
+            '"CSV UTF-8", then rerun.'
+        )
     bom = data.startswith(_UTF8_BOM)
     try:
         return data[len(_UTF8_BOM) if bom else 0 :].decode("utf-8"), bom
@@ -64,6 +79,17 @@ def _decode(path: Path) -> tuple[str, bool]:
             f"{path} is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}): it was saved in "
             f"another encoding. {SAVE_AS_UTF8}"
         ) from None
+
+
+def _looks_utf16(head: bytes) -> bool:
+    """UTF-16 without a BOM: text of mostly Latin letters has a NUL at every other byte.
+    NULs anywhere else (a damaged file, one starting with zeros) are not UTF-16: the rows
+    holding them are refused one by one."""
+    if len(head) < 4:
+        return False
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    half = len(head) // 2
+    return max(even, odd) > half * 0.4 and min(even, odd) < half * 0.05
 
 
 def _reader(text: str, delimiter: str) -> Iterator[list[str]]:

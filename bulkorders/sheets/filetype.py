@@ -7,6 +7,7 @@ workbook, and workbooks built to exhaust memory (zip bombs, XML entity declarati
 
 from __future__ import annotations
 
+import os
 import zipfile
 from pathlib import Path
 
@@ -18,14 +19,16 @@ CSV_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})
 WORKBOOK_SUFFIXES = frozenset({".xlsx", ".xlsm"})
 
 # Limits against zip bombs; a 100k-row order sheet is ~25 MB of XML, far below them.
-MAX_MEMBER_BYTES = 1 << 30
-MAX_TOTAL_BYTES = 2 << 30
+# The environment variable raises (or lowers) the total a workbook may unpack to.
+UNPACKED_ENV = "BULKORDERS_MAX_UNPACKED_MB"
+DEFAULT_MAX_UNPACKED_MB = 200
 MAX_RATIO = 1000
 RATIO_FLOOR_BYTES = 50 << 20
 # An XML prolog longer than this is not something Excel writes.
 MAX_PROLOG_BYTES = 1 << 20
 _ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")
 _OLE_SCAN_BYTES = 64 << 20
+_XML_SNIFF_BYTES = 512
 
 SAVE_AS_XLSX = "Open it in Excel (or LibreOffice) and save it as .xlsx (Excel Workbook) or CSV UTF-8, then rerun."
 
@@ -83,7 +86,7 @@ def _check_zip(path: Path) -> None:
             _refuse_other_formats(path, names)
             _refuse_bombs(path, infos)
             for info in infos:
-                if info.filename.lower().endswith((".xml", ".rels")) and info.file_size:
+                if info.file_size and _is_xml(path, archive, info):
                     _refuse_doctype(path, archive, info)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError) as exc:
         raise SheetError(f"{path} is damaged and cannot be opened as a workbook ({exc}). {SAVE_AS_XLSX}") from None
@@ -101,18 +104,54 @@ def _refuse_other_formats(path: Path, names: set[str]) -> None:
         )
 
 
+def limit_from_env(name: str, default: int) -> int:
+    """A positive whole number from the environment variable `name`, else `default`."""
+    value = os.environ.get(name, "").strip().replace("_", "")
+    if not value:
+        return default
+    if not value.isdigit() or int(value) == 0:
+        raise SheetError(f"{name} must be a positive whole number (it is {value!r}).")
+    return int(value)
+
+
 def _refuse_bombs(path: Path, infos: list[zipfile.ZipInfo]) -> None:
-    total = 0
+    """Refuse, before anything is unpacked, a package whose parts unpack to more than an
+    order sheet can need, or one part that unpacks from nearly nothing (the zip headers
+    say how big each part is)."""
+    limit_mb = limit_from_env(UNPACKED_ENV, DEFAULT_MAX_UNPACKED_MB)
     for info in infos:
-        total += info.file_size
         ratio = info.file_size / max(info.compress_size, 1)
-        too_big = info.file_size > MAX_MEMBER_BYTES or total > MAX_TOTAL_BYTES
-        if too_big or (ratio > MAX_RATIO and info.file_size > RATIO_FLOOR_BYTES):
+        if ratio > MAX_RATIO and info.file_size > RATIO_FLOOR_BYTES:
             raise SheetError(
                 f"{path} unpacks to {info.file_size:,} bytes from {info.compress_size:,} "
                 f"({info.filename}); refusing it as unsafe to open. If it is a real order sheet, "
                 "split it into smaller files."
             )
+    total = sum(info.file_size for info in infos)
+    if total > limit_mb << 20:
+        biggest = max(infos, key=lambda info: info.file_size)
+        raise SheetError(
+            f"{path} unpacks to {total / (1 << 20):,.0f} MB ({biggest.filename}: "
+            f"{biggest.file_size / (1 << 20):,.0f} MB), more than the {limit_mb:,} MB an order sheet can "
+            f"need; refusing it as unsafe to open. If it is a real order sheet, split it into smaller "
+            f"files, or raise the limit with {UNPACKED_ENV}."
+        )
+
+
+def _is_xml(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    """Whether a part is XML, by its bytes, not its name: a worksheet may be `sheet1.dat`.
+    XML in UTF-16 (which Excel never writes, and which the DOCTYPE check would not see)
+    is refused."""
+    if info.filename.lower().endswith((".xml", ".rels", ".vml")):
+        return True
+    with archive.open(info) as member:
+        head = member.read(_XML_SNIFF_BYTES)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[:2] in (b"<\x00", b"\x00<"):
+        raise SheetError(
+            f"{path} has a part in UTF-16 ({info.filename}), which Excel never writes; refusing it as "
+            "possibly malicious. Save the sheet again from Excel and rerun."
+        )
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")
 
 
 def _refuse_doctype(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:

@@ -106,8 +106,9 @@ def declared_size(archive: zipfile.ZipFile, part: str) -> tuple[int, int] | None
 
 def used_extent(archive: zipfile.ZipFile, part: str) -> tuple[int, int]:
     """(last row, last column) of the cells that hold something; some writers declare A1:XFD1048576
-    and fill it with empty styled cells, which calamine (and this) ignore."""
-    last_row = last_col = 0
+    and fill it with empty styled cells, which calamine (and this) ignore. Cells without an `r`
+    (allowed, rare) are counted as a row each: the product is never below the cells read."""
+    last_row = last_col = unlabelled = 0
     with archive.open(part) as member:
         carry = b""
         while True:
@@ -115,13 +116,16 @@ def used_extent(archive: zipfile.ZipFile, part: str) -> tuple[int, int]:
             data = carry + chunk
             cut = data.rfind(b">") + 1 if chunk else len(data)
             for match in _CELL_OPEN.finditer(data, 0, cut):
-                ref = _CELL_REF.search(match.group(1))
-                if match.group(2) or ref is None:
+                if match.group(2):
                     continue  # an empty styled cell `<c r="ZZ9" s="1"/>` holds nothing
+                ref = _CELL_REF.search(match.group(1) or b"")
+                if ref is None:
+                    unlabelled += 1
+                    continue
                 row, col = int(ref.group(2)), column_index(ref.group(1)) + 1
                 last_row, last_col = max(last_row, row), max(last_col, col)
             if not chunk:
-                return last_row, last_col
+                return last_row + unlabelled, max(last_col, 1 if unlabelled else 0)
             carry = data[cut:]
 
 

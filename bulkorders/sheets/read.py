@@ -109,7 +109,10 @@ def _build(path: Path, raw: RawSheet, purpose: str, decimal: str | None = None) 
     charge = "charge" in columns and decimal == ","
     times = [name for name in TIME_COLUMNS if name in columns]
     others = _other_columns(header_cells, found)
+    nul_cells: list[tuple[int, int]] = []  # (row, 0-based column) of cells holding a NUL byte
     for number, cells in raw.rows:
+        if raw.csv_delimiter is not None and "\x00" in "".join(cells):
+            nul_cells.append((number, offset + next(i for i, c in enumerate(cells) if "\x00" in c)))
         size = len(cells)
         if size < need:  # short CSV records
             cells = [*cells, *[""] * (need - size)]
@@ -144,6 +147,7 @@ def _build(path: Path, raw: RawSheet, purpose: str, decimal: str | None = None) 
     issues: list[RowIssue] = []
     if raw.hidden_cells is not None and (gaps or not rows):
         issues = _hidden_issues(raw.hidden_cells(), header_number, columns, headers, set(links))
+    issues += [_nul_issue(row, column, headers) for row, column in nul_cells]
     if not rows and not issues:
         raise SheetError(
             f"{where}: the header is on row {header_number} but no rows follow it. "
@@ -249,6 +253,14 @@ def _columns(where: str, header_row: int, found: dict[str, list[int]], offset: i
             )
         columns[name] = indexes[0] + offset  # output columns: the first one is the one used
     return dict(sorted(columns.items(), key=lambda item: item[1]))
+
+
+def _nul_issue(row: int, column: int, headers: list[str]) -> RowIssue:
+    name = headers[column] if column < len(headers) and headers[column] else f"column {column + 1}"
+    return RowIssue(
+        row, name, "holds a NUL byte (\\0): the file is damaged on this row; retype the row or "
+        "save the sheet again from Excel as CSV UTF-8, then rerun",
+    )
 
 
 def _hidden_issues(

@@ -154,6 +154,41 @@ def size_columns(head: bytes, prefix: bytes, widths: Mapping[int, float]) -> byt
     return head[: cols.start()] + open_tag + body + tail
 
 
+_XF_ELEMENT = re.compile(rb"<((?:[\w.-]+:)?)xf\b([^>]*?)(?:/>|>.*?</\1xf>)", re.S)
+_QUOTE_ATTR = re.compile(rb'\squotePrefix="[^"]*"')
+
+
+def quoted_style(styles: bytes, own: int) -> tuple[bytes, int]:
+    """The cellXfs index of style `own` with Excel's quote prefix (so a text the user's
+    styled cell receives stays text when edited): `own` itself when it has it, an equal
+    format already there (from an earlier run), else one appended. Returns the styles."""
+    xfs = _CELL_XFS.search(styles)
+    if xfs is None or xfs.group(3):
+        return styles, own
+    xfs_end = _close_tag(styles, xfs.end(), len(styles), b"cellXfs")
+    elements = list(_XF_ELEMENT.finditer(styles, xfs.end(), xfs_end))
+    if own >= len(elements):
+        return styles, own
+    element = elements[own]
+    if b'quotePrefix="1"' in element.group(2):
+        return styles, own
+    start = element.start() + len(b"<" + element.group(1) + b"xf")
+    clone = styles[element.start() : start] + b' quotePrefix="1"' + _strip_quote(styles[start : element.end()])
+    for index, other in enumerate(elements):
+        if other.group(0) == clone:
+            return styles, index
+    count = len(elements) + 1
+    xfs_open = b"<%scellXfs%s count=\"%d\">" % (xfs.group(1), _COUNT.sub(b"", xfs.group(2)), count)
+    styles = styles[: xfs.start()] + xfs_open + styles[xfs.end() : xfs_end] + clone + styles[xfs_end:]
+    return styles, count - 1
+
+
+def _strip_quote(rest: bytes) -> bytes:
+    """An xf's attributes and children without a quotePrefix attribute of its own tag."""
+    tag_end = rest.find(b">")
+    return _QUOTE_ATTR.sub(b"", rest[:tag_end]) + rest[tag_end:]
+
+
 def show_columns(head: bytes, added: set[int]) -> bytes:
     """`head` (a worksheet's XML before `<sheetData>`) with the hidden `<col>` ranges that
     cover the `added` (1-based) columns split, so the results show.

@@ -33,6 +33,7 @@ from bulkorders.sheets.write_package import (
     column_letter,
     copy_package,
     drop_calc_chain,
+    quoted_style,
     show_columns,
     size_columns,
 )  # fmt: skip
@@ -80,9 +81,19 @@ class _Context:
     charge_style: int | None = None
     quote_style: int | None = None
     time_style: int | None = None
+    styles: bytes | None = None  # the styles part as edited, when it is
+    quoted: dict[int, int] = field(default_factory=dict)  # a user's style -> it with a quote prefix
     warnings: list[str] = field(default_factory=list)
     replaced_formula: bool = False
     cells_have_refs: bool = True
+
+    def quoted_style(self, own: int) -> int:
+        """The user's style `own` with the quote prefix, for a formula-like text."""
+        if self.styles is None:
+            return own
+        if own not in self.quoted:
+            self.styles, self.quoted[own] = quoted_style(self.styles, own)
+        return self.quoted[own]
 
     def targets(self, row: int) -> dict[int, tuple[CellOut | None, int | None]]:
         """1-based column -> (value or None to clear, style index) for one row.
@@ -137,11 +148,12 @@ def write_xlsx(
                         "the workbook has no styles part: charges are shown in the General format"
                     )
                 else:
-                    styles_xml, context.charge_style, context.quote_style = add_styles(zf.read(styles))
+                    context.styles, context.charge_style, context.quote_style = add_styles(zf.read(styles))
                     if _writes_times(updates):
-                        styles_xml, context.time_style = add_time_style(styles_xml)
-                    edits[styles] = [styles_xml]
+                        context.styles, context.time_style = add_time_style(context.styles)
             edits[part.part] = list(_splice(xml, context))  # pieces: slices of xml, not a joined copy
+            if context.styles is not None:  # the splice may have added quoted user styles
+                edits[styles] = [context.styles]
             if context.replaced_formula:
                 edits.update(drop_calc_chain(zf))
             copy_package(zf, out, edits)
@@ -365,6 +377,8 @@ def _replace_cell(
         style = own if style is None else style
     elif own or style is None:  # the user's fill, font, number format win; s="0" is the default
         style = own
+        if own and value is not None and value.formula_like:
+            style = context.quoted_style(own)  # their look, and the text stays text
     return _cell_xml(prefix, row, column, (value, style))
 
 

@@ -10,13 +10,16 @@ from typing import Any
 import python_calamine as calamine
 
 from bulkorders.errors import SheetError
-from bulkorders.sheets.filetype import SAVE_AS_XLSX
+from bulkorders.sheets.filetype import SAVE_AS_XLSX, limit_from_env
 from bulkorders.sheets.links import cell_links
 from bulkorders.sheets.ooxml import blank_looking_cells, declared_size, sheet_part, used_extent
 from bulkorders.sheets.raw import RawSheet
 
 # 100k rows x 20 columns is 2M cells; beyond this a stray cell far away is the likely cause.
-MAX_CELLS = 20_000_000
+CELLS_ENV = "BULKORDERS_MAX_CELLS"
+DEFAULT_MAX_CELLS = 5_000_000
+# A worksheet part this big is scanned for its real extent, whatever it declares.
+SCAN_ABOVE_BYTES = 16 << 20
 
 
 def workbook_sheet_names(path: Path) -> list[str]:
@@ -78,21 +81,28 @@ def _choose(path: Path, workbook: calamine.CalamineWorkbook, names: list[str], w
 
 
 def _check_size(path: Path, name: str) -> str | None:
-    """Refuse sheets whose cells span so far that reading them takes gigabytes; return the zip member."""
+    """Refuse, before calamine reads it, a sheet whose cells span so far that reading it
+    would take gigabytes; return its zip member. The declared size is trusted when it is
+    small and the part is small; otherwise the cells are counted (a streamed scan)."""
+    limit = limit_from_env(CELLS_ENV, DEFAULT_MAX_CELLS)
     try:
         with zipfile.ZipFile(path) as archive:
             part = sheet_part(archive, name)
-            size = declared_size(archive, part) if part else None
-            if part and size and size[0] * size[1] > MAX_CELLS:
-                size = used_extent(archive, part)  # the declaration may be a writer's habit
+            if part is None:
+                return None
+            size = declared_size(archive, part)
+            big = archive.getinfo(part).file_size > SCAN_ABOVE_BYTES
+            if big or size is None or size[0] * size[1] > limit:
+                size = used_extent(archive, part)  # the declaration may be a writer's habit, or a lie
     except (zipfile.BadZipFile, KeyError, OSError):
         return None
-    if size and size[0] * size[1] > MAX_CELLS:
+    if size and size[0] * size[1] > limit:
         rows, cols = size
         raise SheetError(
             f'{path}: sheet "{name}" spans {rows:,} rows x {cols:,} columns ({rows * cols:,} cells), '
-            "too many to read safely. Delete the unused rows and columns below and right of the orders "
-            "(Ctrl+End shows the last used cell), save, and rerun."
+            f"more than the {limit:,} cells an order sheet can need, too many to read safely. Delete the "
+            "unused rows and columns below and right of the orders (Ctrl+End shows the last used cell), "
+            f"save, and rerun; or raise the limit with {CELLS_ENV}."
         )
     return part
 

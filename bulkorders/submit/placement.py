@@ -29,11 +29,15 @@ DEFAULT_CONCURRENCY = 8
 # thousands of rows uncertain.
 MAX_LOST_IN_A_ROW = 5
 _POLL = 0.2  # seconds between looks at the Ctrl-C flag while answers are awaited
+ABORT_GRACE = 1.0  # seconds answers in flight are still awaited after Ctrl-C
 
 _DUPLICATE_MARKERS = ("active order with this link", "link_duplicate")
 
 
 class AddClient(Protocol):
+    """What placement needs of the panel client; an `abort()` method, if it has one, is
+    called to give up the answers in flight after Ctrl-C."""
+
     def add(self, payload: Mapping[str, str]) -> AddResult: ...
 
 
@@ -135,6 +139,8 @@ class _Placer:
                 while True:
                     if ctrl_c.pressed and tally.stop is None:
                         tally.stop = _interrupted()
+                    if ctrl_c.pressed:
+                        self._abort_after_grace(ctrl_c)
                     if tally.stop is None:
                         self._launch(pool, pending, in_flight, concurrency - len(in_flight))
                     if not in_flight:
@@ -147,9 +153,21 @@ class _Placer:
                 # Raised by the code under us (or a second Ctrl-C): finish what is in flight so
                 # that its outcome is recorded, not left uncertain.
                 tally.stop = tally.stop or _interrupted()
+                self._abort()
                 for future in list(in_flight):
                     self._record(in_flight.pop(future), _finished(future))
         return tally
+
+    def _abort_after_grace(self, ctrl_c: _CtrlC) -> None:
+        """Answers still in flight `ABORT_GRACE` s after Ctrl-C are given up: those rows
+        become uncertain, so the run ends within 2 s even if the panel never answers."""
+        if time.monotonic() - ctrl_c.pressed_at >= ABORT_GRACE:
+            self._abort()
+
+    def _abort(self) -> None:
+        abort = getattr(self.client, "abort", None)
+        if abort is not None:
+            abort()
 
     def _launch(
         self,
@@ -264,6 +282,7 @@ def _interrupted() -> Interrupted:
 
 class _CtrlC:
     pressed = False
+    pressed_at = 0.0  # time.monotonic() of the first press
 
 
 @contextmanager
@@ -278,7 +297,7 @@ def _ctrl_c_as_flag() -> Iterator[_CtrlC]:
         return
 
     def first_press(signum: int, frame: Any) -> None:
-        flag.pressed = True
+        flag.pressed, flag.pressed_at = True, time.monotonic()
         signal.signal(signal.SIGINT, previous)
 
     previous = signal.signal(signal.SIGINT, first_press)

@@ -26,6 +26,7 @@ from bulkorders.models import (
     type_rule,
 )
 from bulkorders.sheets import BadCell, day_month_year, display, lines, shown, text, whole_number
+from bulkorders.validation.links import link_problem
 from bulkorders.validation.rowschema import RowSchema, row_schema
 
 if TYPE_CHECKING:
@@ -37,7 +38,6 @@ INTEGER_FIELDS = frozenset(
 )
 LIST_FIELDS = frozenset({"comments", "usernames", "hashtags", "groups"})
 DATE_FIELDS = frozenset({"expiry"})
-LINK_SCHEMES = ("http://", "https://")
 _SPACE = re.compile(r"\s").search
 
 
@@ -92,6 +92,7 @@ def validate_sheet(sheet: Sheet, catalogue: ServiceLookup, *, schema: RowSchema 
     """Check every row of `sheet`; valid rows become `OrderRow`s with their estimate."""
     schema = schema or row_schema()
     issues: list[RowIssue] = list(sheet.issues)
+    refused = {issue.row for issue in issues if issue.severity == ERROR}  # found by the reader
     orders: list[OrderRow] = []
     placed: list[int] = []
     used: dict[str, Service] = {}
@@ -117,7 +118,7 @@ def validate_sheet(sheet: Sheet, catalogue: ServiceLookup, *, schema: RowSchema 
             _duplicate(check, service, order, values, seen)
         if check.issues:
             issues.extend(check.issues)
-        if order is not None and not check.failed:
+        if order is not None and not check.failed and sheet_row.row not in refused:
             orders.append(order)
     return _report(sheet, orders, issues, placed, used)
 
@@ -283,6 +284,10 @@ def _link(check: _RowCheck, rule: TypeRule, service: Service, values: dict[str, 
         where = "" if "link" in check.sheet.columns else " (the sheet has no link column)"
         check.error("link", f"missing; service {service.service} needs a link{where}")
         return None
+    problem = link_problem(link)
+    if problem is not None and problem[0]:
+        check.error("link", f'"{shown(link)}" {problem[1]}')
+        return None
     if _SPACE(link):
         check.error("link", f'"{shown(link)}" has spaces inside; a link has none')
         return None
@@ -291,8 +296,8 @@ def _link(check: _RowCheck, rule: TypeRule, service: Service, values: dict[str, 
         check.error("link", f'the cell shows "{shown(shows)}" but its hyperlink goes to "{shown(link)}"; '
                             "make the two the same address (or the shown text a plain name) and rerun")  # fmt: skip
         return None
-    if not link.lower().startswith(LINK_SCHEMES):
-        check.warn("link", f'"{shown(link)}" is not an http(s):// link; the panel may refuse it')
+    if problem is not None:
+        check.warn("link", f'"{shown(link)}" {problem[1]}')
     return link
 
 
