@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from userdirs import isolated_env
 
 from bulkorders.ledger.store import Ledger
 from bulkorders.lifecycle.pipelines import LifecycleIO, SheetOptions, status_sheet
@@ -50,8 +51,7 @@ def main() -> int:
     expected = math.ceil(args.orders / 100)
     with tempfile.TemporaryDirectory(prefix="bulkorders-bench-") as tmp:
         work = Path(tmp)
-        env = {**os.environ, "XDG_CONFIG_HOME": str(work / "config"), "XDG_DATA_HOME": str(work / "data"),
-               "XDG_CACHE_HOME": str(work / "cache")}  # fmt: skip
+        env = isolated_env(work)
         state = work / "sandbox-state.jsonl"
         started = time.perf_counter()
         ids = create_orders(state, args.orders)

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import re
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from userdirs import isolated_env
 
 from bulkorders.panel.sandbox.server import spawn
 
@@ -94,10 +95,7 @@ def main() -> int:
     missed = []
     with tempfile.TemporaryDirectory(prefix="bulkorders-bench-") as tmp:
         work = Path(tmp)
-        env = {**os.environ, "XDG_DATA_HOME": str(work / "data"), "XDG_CACHE_HOME": str(work / "cache"),
-               "XDG_CONFIG_HOME": str(work / "config"), "BULKORDERS_API_KEY": "bench"}  # fmt: skip
-        for var in ("BULKORDERS_PANEL", "BULKORDERS_LEDGER", "BULKORDERS_CONFIG", "BULKORDERS_JSON"):
-            env.pop(var, None)
+        env = isolated_env(work, BULKORDERS_API_KEY="bench")
         print(f"{args.orders} orders at concurrency {args.concurrency} against sandbox serve --rate {args.rate}")
         print(f"{'limit headers':>13} {'wall s':>7} {'allowed s':>9} {'ratio':>6} {'requests':>8} "
               f"{'429s':>5} {'429/window':>10}")  # fmt: skip

@@ -24,7 +24,6 @@ is missed (report over 20 s, a `sync_rows` over 30 s).
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import shutil
 import sqlite3
@@ -36,6 +35,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from goals import verdict
+from userdirs import isolated_env
 
 from bulkorders.catalog import cache_path, load_catalogue
 from bulkorders.clock import utc_now_iso
@@ -218,8 +218,7 @@ def run(args: argparse.Namespace, work: Path) -> int:
     ledger = work / "ledger.sqlite"
     if ledger.exists():
         ledger.unlink()
-    env = {**os.environ, "XDG_CACHE_HOME": str(work / "cache"), "XDG_DATA_HOME": str(work / "data"),
-           "XDG_CONFIG_HOME": str(work / "config"), "BULKORDERS_PANEL": ""}  # fmt: skip
+    env = isolated_env(work)
     started = time.perf_counter()
     build(ledger, args.orders, args.campaigns, random.Random(7))
     cache_catalogue(work / "cache" / "bulkorders", work / "sandbox.jsonl")

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import httpx
 from goals import verdict
+from userdirs import isolated_env
 
 from bulkorders.panel.sandbox.server import spawn
 
@@ -127,10 +128,7 @@ def main() -> int:
     missed = []
     with tempfile.TemporaryDirectory(prefix="bulkorders-bench-") as tmp:
         work = Path(tmp)
-        env = {**os.environ, "XDG_DATA_HOME": str(work / "data"), "XDG_CACHE_HOME": str(work / "cache"),
-               "XDG_CONFIG_HOME": str(work / "config"), "BULKORDERS_API_KEY": "bench"}  # fmt: skip
-        for var in ("BULKORDERS_PANEL", "BULKORDERS_LEDGER", "BULKORDERS_CONFIG", "BULKORDERS_JSON"):
-            env.pop(var, None)
+        env = isolated_env(work, BULKORDERS_API_KEY="bench")
         server, url = spawn("--latency", str(args.latency), env=env)
         try:
             print(f"sandbox serve at {url}, latency {args.latency:g} s, {args.orders} orders per run")
