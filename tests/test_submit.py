@@ -789,3 +789,28 @@ def test_the_same_order_id_on_another_panel_is_another_order(tmp_path):
     again = submit_sheet(sheet, SubmitOptions(campaign="elsewhere"), io)
     assert again.exit_code == 0 and again.count("placed") == 1
     io.ledger.close()
+
+
+def test_an_order_id_typed_into_the_results_sheet_records_an_uncertain_row(tmp_path):
+    """The audit's advice for an uncertain row: find it on the panel, put its id in the row's
+    order_id cell, run submit again. The id typed into the results sheet is recorded, not lost."""
+    sheet = write_csv(tmp_path / "lost.csv", ROWS)
+    client = FakePanelClient({ROWS[1][0]: "lost"})
+    io = pipeline_io(tmp_path, client)
+    assert submit_sheet(sheet, SubmitOptions(concurrency=1), io).count("uncertain") == 1
+    results = tmp_path / "lost.results.csv"
+    rows = read_csv(results)
+    assert (rows[1]["status"], rows[1]["order_id"]) == ("uncertain", "")
+    rows[1]["order_id"] = "4242"  # found in the panel's order list
+    with results.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    sent_before = len(client.calls)
+    again = submit_sheet(sheet, SubmitOptions(), io)
+    assert len(client.calls) == sent_before  # nothing sent again
+    assert again.count("uncertain") == 0 and again.exit_code == 0
+    assert read_csv(results)[1]["order_id"] == "4242"
+    campaign = io.ledger.find_campaign("lost", "sandbox")
+    assert [r.order_id for r in io.ledger.rows(campaign)][1] == "4242"
+    io.ledger.close()

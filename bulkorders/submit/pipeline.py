@@ -177,8 +177,11 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
     given.valid = []  # they are in the ledger now; a 100k-row sheet need not be held twice
     at_row = {row.id: excel for excel, row in rows}
     to_send = _to_send(rows, options)
-    if to_send and recover_placed(
-        campaign, to_send, _results_files(given.sheet.path, campaign, options),
+    # Every row without an order may be shown placed by a results sheet: a ledger replaced or
+    # restored, or the id of an uncertain row the user found on the panel and typed in.
+    unplaced = [] if options.write_only else [row for _, row in rows if row.state != RowState.PLACED]
+    if unplaced and recover_placed(
+        campaign, unplaced, _results_files(given.sheet.path, campaign, options),
         options.sheet_name, io, options.decimal,
     ):  # fmt: skip
         rows = _reload(campaign, [(excel, row.id) for excel, row in rows], io)

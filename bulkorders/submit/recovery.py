@@ -3,9 +3,10 @@
 The ledger is the record of what was placed, and the campaign's results sheet a view of it
 written after every run. When the ledger lost rows (deleted, or restored from an older
 backup) the results sheet still shows their order ids. Before anything is sent, the rows
-about to be sent are looked up in it by the ledger's own row identity (content and
+without an order are looked up in it by the ledger's own row identity (content and
 occurrence, so a sorted or edited sheet still matches) and the ones it shows placed are
-recorded placed again: recovered into the ledger, not sent.
+recorded placed again: recovered into the ledger, not sent. The same records the id of an
+uncertain row that the user found in the panel's order list and typed into the results sheet.
 """
 
 from __future__ import annotations
@@ -28,20 +29,21 @@ if TYPE_CHECKING:
 
 def recover_placed(
     campaign: Campaign,
-    to_send: Sequence[LedgerRow],
+    unplaced: Sequence[LedgerRow],
     results: Sequence[Path],
     sheet_name: str | None,
     io: SubmitIO,
     decimal: str | None = None,
 ) -> int:
-    """Record placed the rows of `to_send` that a results sheet of `results` shows placed.
+    """Record placed the rows of `unplaced` (rows of the campaign without an order) that a
+    results sheet of `results` shows with an order id.
 
     Returns how many were recovered (and says so through `io.notify`). A results sheet that
     exists but cannot be read stops the run before anything is sent: it may be the only
     record of what was placed. `decimal` is the input's --decimal: its results file is
     written with the same decimal mark.
     """
-    wanted = {row.identity: row for row in to_send}
+    wanted = {row.identity: row for row in unplaced}
     recovered = 0
     for path in results:
         if not wanted or not path.is_file() or _written_by_this_ledger(campaign, path):
