@@ -97,11 +97,16 @@ def submit_sheet(source: Path, options: SubmitOptions, io: SubmitIO) -> SubmitOu
     options = _with_max_spend(options, given.sheet)
     if not options.dry_run:
         check_writable(out)
-    name = options.campaign or source.stem
+    name = campaign_name(source, options.campaign)
     _warn_if_another_file(name, source, io)
     campaign = io.ledger.campaign(name, io.panel, str(source))
     with io.ledger.lock(campaign):
         return _submit_locked(given, campaign, options, io)
+
+
+def campaign_name(source: Path, campaign: str | None) -> str:
+    """The campaign a sheet's rows belong to: --campaign, else the file's stem."""
+    return campaign or source.stem
 
 
 @dataclass
@@ -229,12 +234,16 @@ def _to_send(rows: Sequence[tuple[int, LedgerRow]], options: SubmitOptions) -> l
     """The rows this run sends: planned ones, and the ones its options say to send again."""
     if options.write_only:
         return []
-    return [
-        row for _, row in rows
-        if row.state == RowState.PLANNED
-        or (options.resend_uncertain and row.state == RowState.UNCERTAIN)
-        or (options.retry_rejected and row.state == RowState.REJECTED)
-    ]  # fmt: skip
+    return [row for _, row in rows if sends(row.state, options)]
+
+
+def sends(state: str, options: SubmitOptions) -> bool:
+    """Whether a run with `options` sends a row in ledger state `state`."""
+    return (
+        state == RowState.PLANNED
+        or (options.resend_uncertain and state == RowState.UNCERTAIN)
+        or (options.retry_rejected and state == RowState.REJECTED)
+    )
 
 
 def _results_files(source: Path, campaign: Campaign, options: SubmitOptions) -> list[Path]:
@@ -286,7 +295,7 @@ def _sync(
     from bulkorders.ledger import PlannedRow
 
     payloads = [row.payload() for row in valid]
-    identities = assign_identities(payloads, _claimed(campaign, valid, payloads, existing, io))
+    identities = assign_identities(payloads, claimed(campaign, valid, payloads, existing, io.ledger))
     planned = [
         PlannedRow(identity, row.row, row.service, row.link, payload, row.estimate)
         for identity, row, payload in zip(identities, valid, payloads)
@@ -306,18 +315,18 @@ def _sync(
     return pairs
 
 
-def _claimed(
+def claimed(
     campaign: Campaign,
     valid: Sequence[OrderRow],
     payloads: Sequence[Mapping[str, str]],
     existing: Mapping[int, str],
-    io: SubmitIO,
+    ledger: Ledger,
 ) -> dict[int, str]:
     """Rows carrying the order id of a ledger row of this campaign with the same content
     keep that row's identity (index in `valid` -> identity)."""
     if not existing:
         return {}
-    placed = {row.order_id: row for row in io.ledger.rows(campaign) if row.order_id and row.state == RowState.PLACED}
+    placed = {row.order_id: row for row in ledger.rows(campaign) if row.order_id and row.state == RowState.PLACED}
     claimed: dict[int, str] = {}
     for index, (row, payload) in enumerate(zip(valid, payloads)):
         known = placed.get(existing.get(row.row, ""))
