@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 import httpx
 import openpyxl
 import pytest
-from conftest import bulkorders, run, sandbox_client, submit
+from conftest import bulkorders, environment, run, sandbox_client, submit
 from openpyxl.styles import Font, PatternFill
 
 from bulkorders.catalog import Catalogue
@@ -789,3 +789,54 @@ def test_the_same_order_id_on_another_panel_is_another_order(tmp_path):
     again = submit_sheet(sheet, SubmitOptions(campaign="elsewhere"), io)
     assert again.exit_code == 0 and again.count("placed") == 1
     io.ledger.close()
+
+
+def _order_book(path: Path, rows: list[list[object]]) -> Path:
+    workbook = openpyxl.Workbook()
+    for row in rows:
+        workbook.active.append(row)
+    workbook.save(path)
+    return path
+
+
+def test_a_row_edited_after_its_order_was_placed_is_named_in_the_plan(tmp_path):
+    """Issue 12: same link and service, another quantity: the plan says a second order is placed."""
+    header = ["link", "service", "quantity"]
+    sheet = _order_book(tmp_path / "edit.xlsx", [header, ["https://instagram.com/a", 1001, 1500],
+                                                 ["https://instagram.com/b", 1001, 100]])  # fmt: skip
+    first = submit(str(sheet), "--yes")
+    assert first.exit_code == 0, first.stderr
+    order_a = json.loads(bulkorders("--panel", "sandbox", "--json", "submit", str(sheet), "--dry-run").stdout)
+    placed_a = next(row["order_id"] for row in order_a["outcomes"] if row["row"] == 2)
+    _order_book(sheet, [header, ["https://instagram.com/a", 1001, 1600], ["https://instagram.com/b", 1001, 100]])
+    dry = submit(str(sheet), "--dry-run")
+    assert dry.exit_code == 0, dry.stderr
+    note = (f"  row 2: order {placed_a} of this campaign has quantity 1500 for this link and service; "
+            "placing a second order of 1600")  # fmt: skip
+    lines = dry.stdout.splitlines()  # the dry run's plan is its result
+    assert "Edited after their order was placed (the earlier orders stay on the panel):" in lines
+    assert note in lines
+    declined = submit(str(sheet), input="n\n", obj=environment(terminal=True))
+    assert declined.exit_code == 3, declined.stderr
+    before_question = declined.stderr.split("Place these orders?")[0]
+    assert note in before_question.splitlines()  # shown before the confirmation, not only by --dry-run
+    sheet.unlink()
+    _order_book(sheet, [header, ["https://instagram.com/b", 1001, 100]])
+    again = submit(str(sheet), "--dry-run")
+    assert "Edited after" not in again.stdout + again.stderr  # nothing to send: no note
+
+
+def test_edited_notes_name_other_fields_when_the_quantity_is_the_same():
+    from bulkorders.ledger import LedgerRow
+    from bulkorders.submit.outcome import edited_notes
+
+    def row(row_id: int, payload: dict[str, str], order_id: str | None) -> LedgerRow:
+        return LedgerRow(row_id, f"i{row_id}", 2, "1003", "https://x.com/p", payload, Decimal(1), "placed",
+                         order_id, None, None, None, None, None)  # fmt: skip
+
+    old = row(1, {"link": "https://x.com/p", "service": "1003", "comments": "a\nb"}, "77")
+    new = row(2, {"link": "https://x.com/p", "service": "1003", "comments": "c\nd"}, None)
+    assert edited_notes([(5, new)], [old]) == (
+        "row 5: order 77 of this campaign has other comments for this link and service; placing a second order",
+    )
+    assert edited_notes([(5, new)], [row(3, old.payload, None)]) == ()  # never placed: nothing to say

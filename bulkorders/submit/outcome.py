@@ -6,13 +6,14 @@ Pure: the data the pipeline returns, and its words for humans (stderr/stdout) an
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from bulkorders.errors import BulkOrdersError, ExitCode, SpendRefused, WriteBackError, run_exit_code
-from bulkorders.ledger import RowState
+from bulkorders.ledger import LedgerRow, RowState
 from bulkorders.models import Balance, format_money
 
 
@@ -30,6 +31,7 @@ class Plan:
     invalid: int
     resend_uncertain: bool = False
     retry_rejected: bool = False
+    edited: tuple[str, ...] = ()  # rows edited after their order was placed: a second order
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +145,37 @@ def describe_plan(plan: Plan) -> str:
     details = [f"{count} {label}" for count, label in skipped if count]
     if details:
         lines.append("Skipped: " + ", ".join(details) + ".")
+    if plan.edited:
+        lines.append("Edited after their order was placed (the earlier orders stay on the panel):")
+        lines += [f"  {note}" for note in plan.edited]
     return "\n".join(lines)
+
+
+def edited_notes(sending: Sequence[tuple[int, LedgerRow]], unmatched: Sequence[LedgerRow]) -> tuple[str, ...]:
+    """One note per row about to be sent whose link and service an order of the campaign
+    has that no longer matches a row (the row was edited after that order was placed)."""
+    earlier: dict[tuple[str, str | None], list[LedgerRow]] = {}
+    for row in unmatched:
+        if row.order_id:
+            earlier.setdefault((row.service, row.link), []).append(row)
+    return tuple(
+        _edited_note(excel, old, row)
+        for excel, row in sending
+        for old in earlier.get((row.service, row.link), [])
+    )
+
+
+def _edited_note(excel: int, old: LedgerRow, new: LedgerRow) -> str:
+    before, after = old.payload.get("quantity"), new.payload.get("quantity")
+    start = f"row {excel}: order {old.order_id} of this campaign has"
+    if before and after and before != after:
+        return f"{start} quantity {before} for this link and service; placing a second order of {after}"
+    fields = sorted(
+        key for key in {*old.payload, *new.payload}
+        if key not in ("link", "service", "key", "action") and old.payload.get(key) != new.payload.get(key)
+    )  # fmt: skip
+    other = ", ".join(fields) or "the same content"
+    return f"{start} other {other} for this link and service; placing a second order"
 
 
 def _money(amount: Decimal, currency: str) -> str:

@@ -32,6 +32,7 @@ from bulkorders.submit.outcome import (
     SubmitOutcome,
     cost_guard,
     describe_plan,
+    edited_notes,
     problem_lines,
     summary_text,
 )
@@ -195,6 +196,7 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
         keep_balance(io, "submit --dry-run" if options.dry_run else "submit before", balance, campaign.name)
     plan = _plan(campaign.name, rows, to_send, total, balance, len(invalid), options)
     if to_send:
+        plan = replace(plan, edited=_edited(campaign, at_row, to_send, io))
         cost_guard(plan, options.max_spend)
     if options.dry_run:
         return SubmitOutcome(
@@ -244,6 +246,12 @@ def sends(state: str, options: SubmitOptions) -> bool:
         or (options.resend_uncertain and state == RowState.UNCERTAIN)
         or (options.retry_rejected and state == RowState.REJECTED)
     )
+
+
+def _edited(campaign: Campaign, at_row: Mapping[int, int], to_send: Sequence[LedgerRow], io: SubmitIO) -> tuple[str, ...]:
+    """The plan's notes on rows about to be sent whose earlier order no longer matches a row."""
+    unmatched = [row for row in io.ledger.rows(campaign) if row.id not in at_row and row.order_id]
+    return edited_notes([(at_row[row.id], row) for row in to_send], unmatched)
 
 
 def _results_files(source: Path, campaign: Campaign, options: SubmitOptions) -> list[Path]:
