@@ -820,10 +820,38 @@ def test_a_row_edited_after_its_order_was_placed_is_named_in_the_plan(tmp_path):
     assert declined.exit_code == 3, declined.stderr
     before_question = declined.stderr.split("Place these orders?")[0]
     assert note in before_question.splitlines()  # shown before the confirmation, not only by --dry-run
+    placed = submit(str(sheet), "--yes")  # the sandbox refuses a second order while the first is active
+    assert placed.exit_code == 1, placed.stderr
+    assert ('1 order of campaign edit no longer matches a row (edited or deleted after placing; 1.35 USD): '
+            'listed in the sheet "Orders not in this sheet" of edit.results.xlsx.') in placed.stderr.splitlines()
+    book = openpyxl.load_workbook(tmp_path / "edit.results.xlsx")
+    listed = [[cell.value for cell in row] for row in book["Orders not in this sheet"].iter_rows()]
+    assert listed[0] == ["order_id", "was row", "service", "link", "quantity", "charge", "currency", "status",
+                         "submitted_at (UTC)"]  # fmt: skip
+    assert listed[1][:7] == [placed_a, 2, "1001", "https://instagram.com/a", 1500, 1.35, "USD"]
+    assert listed[-1][:7] == ["total", None, None, None, None, 1.35, "USD"]
+    orders_sheet = [[cell.value for cell in row] for row in book[book.sheetnames[0]].iter_rows()]
+    assert orders_sheet[1][:3] == ["https://instagram.com/a", 1001, 1600]  # the sheet itself as before
+    rerun = submit(str(sheet), "--yes")  # places nothing; the listing is written again, not twice
+    assert rerun.exit_code == 1, rerun.stderr
+    book = openpyxl.load_workbook(tmp_path / "edit.results.xlsx")
+    assert book.sheetnames.count("Orders not in this sheet") == 1
+    assert [[cell.value for cell in row] for row in book["Orders not in this sheet"].iter_rows()] == listed
     sheet.unlink()
     _order_book(sheet, [header, ["https://instagram.com/b", 1001, 100]])
     again = submit(str(sheet), "--dry-run")
     assert "Edited after" not in again.stdout + again.stderr  # nothing to send: no note
+
+
+def test_a_csv_says_where_the_orders_no_longer_in_it_are(tmp_path):
+    sheet = tmp_path / "edit.csv"
+    sheet.write_text("link,service,quantity\nhttps://instagram.com/a,1001,1500\n", encoding="utf-8")
+    assert submit(str(sheet), "--yes").exit_code == 0
+    sheet.write_text("link,service,quantity\nhttps://instagram.com/z,1001,100\n", encoding="utf-8")
+    second = submit(str(sheet), "--yes")
+    assert second.exit_code == 0, second.stderr
+    assert ("1 order of campaign edit no longer matches a row (edited or deleted after placing; 1.35 USD): "
+            "`bulkorders report --campaign edit` lists them with every order.") in second.stderr.splitlines()
 
 
 def test_edited_notes_name_other_fields_when_the_quantity_is_the_same():

@@ -39,6 +39,7 @@ from bulkorders.submit.outcome import (
 from bulkorders.submit.payload import sent_payload
 from bulkorders.submit.placement import DEFAULT_CONCURRENCY, Sendable, Tally, place_rows
 from bulkorders.submit.recovery import order_ids_of, recover_placed, without_order_ids
+from bulkorders.submit.unmatched import list_unmatched
 
 if TYPE_CHECKING:
     from bulkorders.catalog import Catalogue
@@ -441,6 +442,7 @@ def _write_results(
         if options.in_place:
             io.notify(f"Kept a copy of the input as {backup_copy(source, io.clock)}.")
         summary = write_back(sheet, updates, out, clock=io.clock)
+        note = list_unmatched(campaign, rows, Path(summary.path), io)
     except WriteBackError as exc:
         io.ledger.set_results_path(campaign, str(out), True)
         outcome.write_error = WriteBackError(
@@ -450,8 +452,8 @@ def _write_results(
         return
     io.ledger.set_results_path(campaign, str(summary.path), False)
     outcome.output = Path(summary.path)
-    for note in summary.notes:
-        io.notify(note)
+    for line in [*summary.notes, *([note] if note else [])]:
+        io.notify(line)
     for warning in summary.warnings:
         io.notify(f"warning: {warning}")
 
