@@ -317,7 +317,10 @@ def test_refill_asks_only_eligible_orders(tmp_path, client, io, ledger, clock):
     }
     rows = read_csv(report.output)
     assert (rows[2]["refill_id"], rows[5]["refill_id"]) == ("1", "2")
-    assert rows[3]["refill_id"] == rows[4]["refill_id"] == "" and rows[3]["error"] == ""
+    assert rows[3]["refill_id"] == rows[4]["refill_id"] == ""
+    # issue 12: a whole-sheet run says on each row it skipped why (this used to leave `error` blank)
+    assert rows[3]["error"] == "not refillable: service 1002 (Instagram Likes [Fast]) does not allow refill"
+    assert rows[4]["error"] == "not refillable: the order is Pending; refill needs Completed or Partial"
     assert rows[4]["status"] == "Pending"
     assert ledger.orders("sandbox", done)[done[0]].refill_id == "1"
     kinds = [o["kind"] for o in ledger.observations(order_ids=done)]
@@ -874,3 +877,42 @@ def test_spend_is_what_the_balance_paid_canceled_and_refunded_cost_nothing():
     report = LifecycleReport("status", Path("x.csv"), spend=spend(targets))
     assert "Spend (what the balance paid; canceled and refunded orders cost nothing): 0.10 EUR, 1.95 USD." in (
         summary_text(report).splitlines())
+
+
+def test_cli_whole_sheet_cancel_says_on_each_skipped_row_why_and_groups_them(tmp_path, isolated_user_dirs):
+    """Issue 12: each row skipped in this run says why (an earlier note replaced); the terminal
+    groups them by reason with their rows; the JSON's left_out is a list, its keys identifiers."""
+    ids = sandbox_orders(isolated_user_dirs, REFILL_AND_CANCEL, 1, age=-3600)
+    kept = sandbox_orders(isolated_user_dirs, NO_CANCEL, 3, age=-3600)
+    sheet = write_csv(tmp_path / "c.csv", ["order_id", "service", "error"],
+                      [[ids[0], 1001, ""], [kept[0], 1003, ""], [kept[1], 1003, "refill: an earlier run's note"],
+                       [kept[2], 1003, ""]])  # fmt: skip
+    result = run("cancel", "--yes", str(sheet))
+    assert result.exit_code == 0, result.output
+    grouped = "3 rows not cancellable: service 1003 (Instagram Likes [Refill 60 days]) does not allow cancel, rows 3–5."
+    assert grouped in result.stderr.splitlines()  # the plan, before confirming
+    assert grouped in result.stdout.splitlines()  # the summary
+    assert "Left out" not in result.output
+    rows = read_csv(tmp_path / "c.results.csv")
+    why = "not cancellable: service 1003 (Instagram Likes [Refill 60 days]) does not allow cancel"
+    assert [rows[r]["error"] for r in (3, 4, 5)] == [why, why, why]  # row 4's earlier note replaced
+    assert rows[2]["cancel_result"] == "requested"
+    again = run("--json", "cancel", "--yes", str(tmp_path / "c.results.csv"))
+    data = json.loads(again.stdout)
+    assert {"reason": why, "count": 3, "rows": [3, 4, 5]} in data["left_out"]
+    assert again.exit_code == 0, again.stderr
+    assert read_csv(tmp_path / "c.results.csv")[3]["error"] == why
+
+
+def test_left_out_lines_group_rows_by_reason():
+    from bulkorders.lifecycle.outcome import left_out_lines
+
+    pending = "not refillable: the order is Pending; refill needs Completed or Partial"
+    final = "already final, not checked again (--all checks them too)"
+    assert left_out_lines({pending: 4, final: 2}, {pending: [9, 2, 3, 4]}) == [
+        "4 rows not refillable: the order is Pending; refill needs Completed or Partial, rows 2–4, 9.",
+        "Left out: 2 rows: already final, not checked again (--all checks them too).",
+    ]
+    assert left_out_lines({pending: 1}, {pending: [7]}) == [
+        "1 row not refillable: the order is Pending; refill needs Completed or Partial, row 7."
+    ]

@@ -28,6 +28,7 @@ class LifecycleReport:
     succeeded: int = 0  # of those, the ones the panel answered without an error
     failures: list[RowIssue] = field(default_factory=list)  # rows that failed: exit 1
     left_out: dict[str, int] = field(default_factory=dict)  # why -> rows, not failures
+    left_out_rows: dict[str, list[int]] = field(default_factory=dict)  # why -> the Excel rows (refill, cancel)
     by_status: dict[str, int] = field(default_factory=dict)
     spend: dict[str, Decimal] = field(default_factory=dict)
     changes: list[Change] = field(default_factory=list)
@@ -58,7 +59,10 @@ class LifecycleReport:
             "refills_checked": self.refills_checked,
             "from_ledger": self.from_ledger,
             "failures": [issue.to_dict() for issue in self.failures],
-            "left_out": dict(self.left_out),
+            "left_out": [
+                {"reason": why, "count": count, "rows": self.left_out_rows.get(why, [])}
+                for why, count in self.left_out.items()
+            ],
             "by_status": dict(self.by_status),
             "spend": {currency: str(amount) for currency, amount in self.spend.items()},
             "changes": [change.to_dict() for change in self.changes],
@@ -86,8 +90,7 @@ def summary_text(report: LifecycleReport) -> str:
         lines.append(f"{report.from_ledger} row(s) brought up to date from the ledger.")
     if report.without_order:
         lines.append(f"{report.without_order} row(s) without an order id were skipped.")
-    for why, count in report.left_out.items():
-        lines.append(f"Left out: {count} row(s): {why}.")
+    lines += left_out_lines(report.left_out, report.left_out_rows)
     if report.by_status:
         lines.append("Status: " + ", ".join(f"{s} {n}" for s, n in report.by_status.items()) + ".")
     if report.spend:
@@ -125,6 +128,7 @@ class CancelPlan:
     targets: list[Target]  # rows to cancel (an order in two rows is cancelled once)
     orders: list[str]
     left_out: dict[str, int]
+    left_out_rows: dict[str, list[int]] = field(default_factory=dict)
 
 
 def describe_cancel(plan: CancelPlan) -> str:
@@ -139,6 +143,35 @@ def describe_cancel(plan: CancelPlan) -> str:
     lines = [f"{len(plan.orders)} order(s) will be cancelled:", *shown]
     if len(plan.orders) > len(shown):
         lines.append(f"  … and {len(plan.orders) - len(shown)} more.")
-    for why, count in plan.left_out.items():
-        lines.append(f"Left out: {count} row(s): {why}.")
+    lines += left_out_lines(plan.left_out, plan.left_out_rows)
     return "\n".join(lines)
+
+
+def left_out_lines(left_out: dict[str, int], rows: dict[str, list[int]]) -> list[str]:
+    """One line per reason rows were skipped: "3 rows not cancellable: service 3 (…) does not
+    allow cancel, rows 252–254" (a reason counting orders, not rows, keeps its own words)."""
+    lines = []
+    for why, count in left_out.items():
+        where = rows.get(why)
+        if not where:
+            lines.append(f"Left out: {_count(count, 'row')}: {why}.")
+            continue
+        kind, _, detail = why.partition(": ")
+        lines.append(f"{_count(count, 'row')} {kind}: {detail}, {'row' if len(where) == 1 else 'rows'} "
+                     f"{_spans(where)}.")  # fmt: skip
+    return lines
+
+
+def _count(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def _spans(rows: Sequence[int]) -> str:
+    """2, 3, 4, 7 -> "2–4, 7"."""
+    runs: list[list[int]] = []
+    for row in sorted(set(rows)):
+        if runs and row == runs[-1][1] + 1:
+            runs[-1][1] = row
+        else:
+            runs.append([row, row])
+    return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in runs)

@@ -286,13 +286,14 @@ class Run:
                 continue
             if not target.order_id and not target.asked:
                 continue  # counted as without_order; nothing to say in a whole-sheet run
+            if target.order_id or not target.error:
+                self.set(target.row, {"error": why})  # this run's why replaces an earlier note
             if target.asked:
-                if target.order_id or not target.error:
-                    self.set(target.row, {"error": why})
                 shown = why if target.order_id or not target.error else f"{why} ({target.error})"
                 self.failures[(target.row, "eligibility")] = RowIssue(target.row, "order_id", shown)
             else:
                 self.report.left_out[why] = self.report.left_out.get(why, 0) + 1
+                self.report.left_out_rows.setdefault(why, []).append(target.row)
         return eligible
 
     def count_final_not_asked(self, refresh_all: bool) -> None:
