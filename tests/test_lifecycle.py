@@ -470,7 +470,9 @@ def test_cli_status_json(tmp_path, isolated_user_dirs):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["command"] == "status" and data["asked"] == 2 and data["requests"] == 1
-    assert sum(data["by_status"].values()) == 2 and set(data["by_status"]) <= {"Completed", "Partial"}
+    # issue 12: JSON keys are identifiers, so statuses are values ({"status", "orders"}), no longer keys
+    assert sum(item["orders"] for item in data["by_status"]) == 2
+    assert {item["status"] for item in data["by_status"]} <= {"Completed", "Partial"}
     assert data["output"] == str(tmp_path / "orders.results.csv")
     assert "Results written to" in result.stderr
 
@@ -501,7 +503,9 @@ def test_cli_cancel_asks_on_a_terminal(tmp_path, isolated_user_dirs):
     ids = sandbox_orders(isolated_user_dirs, REFILL_AND_CANCEL, 1, age=-3600)
     result = run("cancel", str(id_sheet(tmp_path, ids)), input="n\n", obj=environment(terminal=True))
     assert result.exit_code == 3
-    assert "Error: Nothing cancelled: the cancellation was not confirmed." in result.stderr
+    # issue 12: declining is the user's own choice, not an error (this used to start "Error: ")
+    assert "Nothing cancelled: the cancellation was not confirmed." in result.stderr.splitlines()
+    assert "Error:" not in result.stderr
 
 
 def test_cli_refill_rows(tmp_path, isolated_user_dirs):
@@ -703,7 +707,9 @@ def test_cli_cancel_end_of_input_at_the_prompt_is_a_no(tmp_path, isolated_user_d
     result = run("cancel", str(id_sheet(tmp_path, ids)), input="", obj=environment(terminal=True))
     assert result.exit_code == 3
     assert "Aborted" not in result.output
-    assert "Error: Nothing cancelled: the cancellation was not confirmed." in result.stderr
+    # issue 12: declining is the user's own choice, not an error (this used to start "Error: ")
+    assert "Nothing cancelled: the cancellation was not confirmed." in result.stderr.splitlines()
+    assert "Error:" not in result.stderr
 
 
 # --- regressions: the sheet as a view of the ledger, ids as spreadsheets write them -------------

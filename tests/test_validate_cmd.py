@@ -222,3 +222,44 @@ def test_validate_counts_only_what_submit_would_send_and_names_the_placed_rows(t
     assert data["cost"]["total"] == "0.36"
     other = json.loads(sandbox("--json", "validate", str(sheet), "--campaign", "next-week").stdout)
     assert (other["campaign"]["in_ledger"], other["campaign"]["to_send"], other["cost"]["total"]) == (False, 3, "0.63")
+
+
+def test_json_failures_are_a_json_error_on_stdout(tmp_path):
+    """Issue 12: with --json a failure is `{"error": {"message", "exit_code"}}` on stdout."""
+    missing = sandbox("--json", "status", str(tmp_path / "nothere.xlsx"))
+    assert missing.exit_code == 2
+    error = json.loads(missing.stdout)["error"]
+    assert error["exit_code"] == 2 and error["message"] in missing.stderr
+    assert set(json.loads(missing.stdout)) == {"error"}
+    usage = sandbox("--json", "status", "--rows", "x", str(SAMPLES / "weekly-campaign.xlsx"))
+    assert json.loads(usage.stdout)["error"]["exit_code"] == usage.exit_code == 2
+    bad = sandbox("--json", "validate", "--sheet", "Nope", str(SAMPLES / "weekly-campaign.xlsx"))
+    assert json.loads(bad.stdout) == {"error": {"message": bad.stderr.removeprefix("Error: ").strip(),
+                                                "exit_code": bad.exit_code}}  # fmt: skip
+    click_error = sandbox("--json", "submit", str(SAMPLES / "weekly-campaign.xlsx"), "--concurrency", "zero")
+    assert json.loads(click_error.stdout)["error"]["exit_code"] == click_error.exit_code == 2
+    plain = sandbox("status", str(tmp_path / "nothere.xlsx"))
+    assert plain.stdout == ""  # without --json, stdout stays for results
+
+
+def _keys(document: object) -> list[str]:
+    if isinstance(document, dict):
+        return [*document, *(key for value in document.values() for key in _keys(value))]
+    if isinstance(document, list):
+        return [key for value in document for key in _keys(value)]
+    return []
+
+
+def test_json_keys_are_identifiers(tmp_path):
+    """Issue 12: no sentence (or status name) as a JSON key in any --json output."""
+    sheet = tmp_path / "week.xlsx"
+    orders(sheet, [["link", "service", "quantity"], ["https://instagram.com/a", 1001, 100],
+                   ["https://instagram.com/b", 1002, 100]])  # fmt: skip
+    outputs = [sandbox("--json", *args) for args in (
+        ("validate", str(sheet)), ("submit", str(sheet), "--yes"), ("status", str(sheet)),
+        ("refill", str(sheet)), ("cancel", "--yes", str(sheet)), ("balance",),
+    )]  # fmt: skip
+    for result in outputs:
+        keys = _keys(json.loads(result.stdout))
+        assert keys, result.output
+        assert [key for key in keys if not key.isidentifier()] == [], result.stdout

@@ -63,7 +63,7 @@ class LifecycleReport:
                 {"reason": why, "count": count, "rows": self.left_out_rows.get(why, [])}
                 for why, count in self.left_out.items()
             ],
-            "by_status": dict(self.by_status),
+            "by_status": [{"status": status, "orders": count} for status, count in self.by_status.items()],
             "spend": {currency: str(amount) for currency, amount in self.spend.items()},
             "changes": [change.to_dict() for change in self.changes],
             "requests": self.requests,
