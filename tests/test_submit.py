@@ -12,6 +12,7 @@ import re
 import signal
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qsl
@@ -868,3 +869,25 @@ def test_edited_notes_name_other_fields_when_the_quantity_is_the_same():
         "row 5: order 77 of this campaign has other comments for this link and service; placing a second order",
     )
     assert edited_notes([(5, new)], [row(3, old.payload, None)]) == ()  # never placed: nothing to say
+
+
+def test_resend_uncertain_shows_the_risk_in_its_confirmation(tmp_path):
+    """Issue 12: how many rows may exist already, and what resending them costs if they do."""
+    sheet = write_csv(tmp_path / "lost.csv", ROWS)
+    transport = LosingTransport(SandboxTransport(sandbox_state_path()), {ROWS[0][0], ROWS[1][0]})
+    client = PanelClient(SANDBOX_URL, "sandbox-test-key", transport=transport)
+    io = pipeline_io(tmp_path, client)
+    assert submit_sheet(sheet, SubmitOptions(), io).count("uncertain") == 2
+    transport.lose.clear()
+    plans = []
+    io.confirm = lambda plan: plans.append(plan) or False
+    with pytest.raises(BulkOrdersError):
+        submit_sheet(sheet, SubmitOptions(resend_uncertain=True), io)
+    cost = sum((row.estimate for row in io.ledger.rows(io.ledger.find_campaign("lost")) if row.state == "uncertain"),
+               Decimal(0))  # fmt: skip
+    assert (plans[0].resent, plans[0].resent_cost) == (2, cost) and cost == Decimal("0.14")  # rows a and b
+    assert ("Risk: 2 rows sent again by --resend-uncertain may already exist on the panel (their answer was "
+            "lost); if they do, resending them costs 0.14 USD more for duplicate orders. Look for their "
+            "links in the panel's order list first.") in describe_plan(plans[0]).splitlines()  # fmt: skip
+    assert "Risk:" not in describe_plan(replace(plans[0], resent=0))
+    io.ledger.close()

@@ -32,6 +32,8 @@ class Plan:
     resend_uncertain: bool = False
     retry_rejected: bool = False
     edited: tuple[str, ...] = ()  # rows edited after their order was placed: a second order
+    resent: int = 0  # uncertain rows sent again (--resend-uncertain): they may exist already
+    resent_cost: Decimal = Decimal(0)  # what they cost again if they do
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +147,13 @@ def describe_plan(plan: Plan) -> str:
     details = [f"{count} {label}" for count, label in skipped if count]
     if details:
         lines.append("Skipped: " + ", ".join(details) + ".")
+    if plan.resent:
+        rows = "1 row" if plan.resent == 1 else f"{plan.resent} rows"
+        lines.append(
+            f"Risk: {rows} sent again by --resend-uncertain may already exist on the panel (their answer "
+            f"was lost); if they do, resending them costs {_money(plan.resent_cost, currency)} more for "
+            "duplicate orders. Look for their links in the panel's order list first."
+        )
     if plan.edited:
         lines.append("Edited after their order was placed (the earlier orders stay on the panel):")
         lines += [f"  {note}" for note in plan.edited]

@@ -371,6 +371,7 @@ def _plan(
     options: SubmitOptions,
 ) -> Plan:
     states = [row.state for _, row in rows]
+    resent = [row for row in to_send if row.state == RowState.UNCERTAIN]
     return Plan(
         campaign=name,
         to_place=len(to_send),
@@ -382,6 +383,8 @@ def _plan(
         invalid=invalid,
         resend_uncertain=options.resend_uncertain,
         retry_rejected=options.retry_rejected,
+        resent=len(resent),
+        resent_cost=sum((row.estimate for row in resent), Decimal(0)),
     )
 
 
