@@ -39,6 +39,7 @@ class Environment:
 
     stdin_is_terminal: Callable[[], bool] = _stdin_isatty
     sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] | None = None  # the sandbox panel's time (None: the real one)
 
 
 @dataclass
@@ -64,7 +65,7 @@ class App:
         if self._client is None:
             from bulkorders.panel import open_client
 
-            self._client = open_client(self.settings, sleep=self.env.sleep)
+            self._client = open_client(self.settings, clock=self.env.clock, sleep=self.env.sleep)
             self.on_close(self._client.close)
         return self._client
 
