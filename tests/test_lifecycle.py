@@ -482,7 +482,7 @@ def test_cli_status_human_summary_and_failure_exit(tmp_path, isolated_user_dirs)
     result = run("status", str(id_sheet(tmp_path, [*ids, "424242"])))
     assert result.exit_code == 1
     assert "row 3, order_id: order 424242: status: Incorrect order ID" in result.stderr
-    assert "2 row(s), 2 order(s); 2 checked, 1 ok, 1 row(s) failed (1 request(s))." in result.stdout
+    assert "2 rows, 2 orders; 2 checked, 1 ok, 1 row failed (1 request)." in result.stdout
 
 
 def test_cli_cancel_needs_yes_without_a_terminal(tmp_path, isolated_user_dirs):
@@ -490,7 +490,7 @@ def test_cli_cancel_needs_yes_without_a_terminal(tmp_path, isolated_user_dirs):
     sheet = id_sheet(tmp_path, ids)
     result = run("cancel", str(sheet))
     assert result.exit_code == 2
-    assert "1 order(s) will be cancelled:" in result.stderr
+    assert "1 order will be cancelled:" in result.stderr
     assert result.stderr.strip().endswith(
         "Error: Nothing cancelled: there is no terminal to confirm on. Rerun with --yes to cancel these orders."
     )
@@ -737,7 +737,7 @@ def test_status_writes_what_the_ledger_knows_into_a_sheet_behind_it(tmp_path, cl
         assert rows[number]["remains"] == str(record.remains)
         assert rows[number]["checked_at (UTC)"] == "2027-01-15 08:00:20"
     assert report.from_ledger == 3
-    assert "3 row(s) brought up to date from the ledger." in summary_text(report)
+    assert "3 rows brought up to date from the ledger." in summary_text(report)
     # Nothing differs any more: the default output is not written again, but --out always is.
     quiet = status_sheet(out, SheetOptions(), io)
     assert quiet.from_ledger == 0 and quiet.output is None
@@ -922,3 +922,20 @@ def test_left_out_lines_group_rows_by_reason():
     assert left_out_lines({pending: 1}, {pending: [7]}) == [
         "1 row not refillable: the order is Pending; refill needs Completed or Partial, row 7."
     ]
+
+
+def test_wording_counts_and_nothing_is_lost_once():
+    """Issue 12: "1 row" not "1 row(s)"; "Nothing is lost" said once."""
+    from bulkorders.errors import WriteBackError
+    from bulkorders.lifecycle.outcome import LifecycleReport, summary_text
+    from bulkorders.lifecycle.run import _nothing_lost
+    from bulkorders.sheets.write import NOTHING_LOST
+
+    report = LifecycleReport("refill", Path("x.csv"), rows=1, orders=1, asked=1, succeeded=1, requests=1,
+                             without_order=1, refills_checked=1)  # fmt: skip
+    lines = summary_text(report).splitlines()
+    assert lines[:3] == ["1 row, 1 order; 1 refill asked, 1 ok, 0 rows failed (1 request).",
+                         "1 refill status checked.", "1 row without an order id was skipped."]  # fmt: skip
+    written = WriteBackError(f"Could not write the results to x.csv: the disk is full. {NOTHING_LOST}")
+    assert _nothing_lost(written.message) == ""
+    assert _nothing_lost("Could not write the results to x.csv: the disk is full.").count("Nothing is lost") == 1

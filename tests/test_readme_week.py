@@ -52,7 +52,7 @@ def test_the_week_runs_as_written(tmp_path, monkeypatch):
         assert result.exit_code == expected, (args, result.output)
         outputs[" ".join(args[:2])] = result
         clock.now += 3600  # an hour between steps: the sandbox's orders move on
-    assert "Placed 16 order(s) for an estimated 38.147 USD." in outputs["submit samples/weekly-campaign.xlsx"].stdout
+    assert "Placed 16 orders for an estimated 38.147 USD." in outputs["submit samples/weekly-campaign.xlsx"].stdout
     refill = outputs["refill samples/weekly-campaign.results.xlsx"].stderr
     failed = [int(line.split(",")[0].removeprefix("row ")) for line in refill.splitlines() if line.startswith("row ")]
     assert failed == [5, 6, 7, 10]  # as the README says

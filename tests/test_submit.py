@@ -91,7 +91,7 @@ def test_submit_places_valid_rows_reports_invalid_ones_and_writes_results(tmp_pa
     result = submit(str(sheet), "--yes")
     assert result.exit_code == 1, result.output
     assert "row 5, quantity" in result.stderr
-    assert "Campaign orders: 3 order(s) to place, estimated 0.158 USD." in result.stderr
+    assert "Campaign orders: 3 orders to place, estimated 0.158 USD." in result.stderr
     assert orders_per_link() == Counter(row[0] for row in ROWS)
     out = read_csv(tmp_path / "orders.results.csv")
     assert [r["note"] for r in out] == ["first", "second", "third", "bad"]
@@ -100,7 +100,7 @@ def test_submit_places_valid_rows_reports_invalid_ones_and_writes_results(tmp_pa
     assert all(r["order_id"].isdigit() for r in out[:3]) and out[3]["order_id"] == ""
     assert out[3]["status"] == "invalid" and "quantity" in out[3]["error"]
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", r["submitted_at (UTC)"]) for r in out[:3])
-    assert "Placed 3 order(s) for an estimated 0.158 USD." in result.stdout
+    assert "Placed 3 orders for an estimated 0.158 USD." in result.stdout
     assert {row.state for row in ledger_rows("orders")} == {"placed"}
 
 
@@ -122,7 +122,7 @@ def test_dry_run_says_what_would_be_placed_and_places_nothing(tmp_path):
     result = submit(str(sheet), "--dry-run")
     assert result.exit_code == 0, result.output
     assert "Dry run: nothing was sent." in result.stdout
-    assert "Campaign orders: 3 order(s) to place, estimated 0.158 USD." in result.stdout
+    assert "Campaign orders: 3 orders to place, estimated 0.158 USD." in result.stdout
     assert "Balance 1000.00 USD (about 999.842 USD after)." in result.stdout
     assert sandbox_orders() == []
     assert not (tmp_path / "orders.results.csv").exists()
@@ -133,7 +133,7 @@ def test_max_spend_refuses_saying_by_how_much(tmp_path):
     result = submit(str(sheet), "--yes", "--max-spend", "0.1")
     assert result.exit_code == 3
     assert result.stderr.strip().endswith(
-        "Error: Nothing placed. The estimated cost of the 3 row(s) to place, 0.158 USD, is over "
+        "Error: Nothing placed. The estimated cost of the 3 rows to place, 0.158 USD, is over "
         "--max-spend 0.10 USD by 0.058 USD. Raise --max-spend or remove rows, then rerun."
     )
     assert sandbox_orders() == []
@@ -145,7 +145,7 @@ def test_over_the_balance_refuses_saying_by_how_much(tmp_path):
     result = submit(str(sheet), "--yes")
     assert result.exit_code == 3
     assert (
-        "Error: Nothing placed. The estimated cost of the 1 row(s) to place, 1200.00 USD, is over "
+        "Error: Nothing placed. The estimated cost of the 1 row to place, 1200.00 USD, is over "
         "the balance of 1000.00 USD by 200.00 USD. Top up the panel balance or remove rows, then rerun."
     ) in result.stderr
     assert sandbox_orders() == []
@@ -173,7 +173,7 @@ def test_json_output_is_one_document_with_counts_and_outcomes(tmp_path):
     assert doc["output"] == str(tmp_path / "orders.results.csv")
     assert [(o["row"], o["state"]) for o in doc["outcomes"]] == [
         (2, "placed"), (3, "placed"), (4, "placed"), (5, "invalid")]
-    assert "Placed 3 order(s)" in result.stderr
+    assert "Placed 3 orders" in result.stderr
 
 
 def test_sorted_edited_and_inserted_rows_place_only_what_is_new(tmp_path):
@@ -190,7 +190,7 @@ def test_sorted_edited_and_inserted_rows_place_only_what_is_new(tmp_path):
     write_csv(sheet, edited, ["link", "service", "quantity"])
     result = submit(str(sheet), "--yes")
     assert result.exit_code == 0, result.output
-    assert "Placed 2 order(s)" in result.stdout
+    assert "Placed 2 orders" in result.stdout
     per_link = orders_per_link()
     assert per_link[package[0]] == 2  # its two occurrences, not more
     assert per_link["https://instagram.com/p/4"] == 1
@@ -580,7 +580,7 @@ def test_a_rerun_that_places_nothing_says_how_to_start_a_new_campaign(tmp_path):
     ]
     fresh = submit(str(sheet), "--yes", "--dry-run", "--campaign", "weekly-49")
     assert fresh.exit_code == 0, fresh.output
-    assert "Campaign weekly-49: 3 order(s) to place, estimated 0.158 USD." in fresh.stdout
+    assert "Campaign weekly-49: 3 orders to place, estimated 0.158 USD." in fresh.stdout
 
 
 def test_a_twin_inserted_above_a_placed_row_of_a_results_sheet_is_placed(tmp_path):
@@ -633,7 +633,7 @@ def test_a_same_named_file_elsewhere_says_it_joins_the_earlier_campaign(tmp_path
         f"warning: campaign orders was placed from {jan} before. Rows identical to the ones placed "
         "then are not placed again; for a new campaign, rerun with --campaign NEW-NAME."
     ) in result.stderr
-    assert result.stdout.startswith("Placed 1 order(s)")
+    assert result.stdout.startswith("Placed 1 order")
 
 
 def test_a_new_campaign_from_the_same_file_keeps_the_earlier_results(tmp_path):
@@ -641,7 +641,7 @@ def test_a_new_campaign_from_the_same_file_keeps_the_earlier_results(tmp_path):
     assert submit(str(sheet), "--yes").exit_code == 0
     first = read_csv(tmp_path / "d.results.csv")
     result = submit(str(sheet), "--yes", "--campaign", "d 2/next", "--dry-run")
-    assert "Campaign d 2/next: 1 order(s) to place" in result.stdout
+    assert "Campaign d 2/next: 1 order to place" in result.stdout
     assert not (tmp_path / "d.d-2-next.results.csv").exists()  # a dry run writes nothing
     again = submit(str(sheet), "--yes", "--campaign", "d2")
     assert again.exit_code in (0, 1)  # the sandbox may refuse the still-active link

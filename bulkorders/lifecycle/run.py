@@ -50,6 +50,11 @@ _A = TypeVar("_A")
 _R = TypeVar("_R")
 
 NO_ANSWER = "the panel gave no answer for it"
+def _nothing_lost(message: str) -> str:
+    """"Nothing is lost" once: the write-back's own message may say it already."""
+    return "" if "Nothing is lost" in message else "\nNothing is lost: the ledger holds every answer."
+
+
 FINAL_NOT_ASKED = "already final, not checked again (--all checks them too)"
 
 
@@ -335,8 +340,7 @@ class Run:
             summary = write_back(self.sheet, self.updates, self.out, clock=self.io.clock)
         except WriteBackError as exc:
             self.report.write_error = WriteBackError(
-                f"{exc.message}\nNothing is lost: the ledger holds every answer. Rerun the same "
-                "command to write the sheet again."
+                f"{exc.message}{_nothing_lost(exc.message)} Rerun the same command to write the sheet again."
             )
             return
         self.dirty = False

@@ -14,7 +14,7 @@ from typing import Any
 
 from bulkorders.errors import BulkOrdersError, ExitCode, SpendRefused, WriteBackError, run_exit_code
 from bulkorders.ledger import LedgerRow, RowState
-from bulkorders.models import Balance, format_money
+from bulkorders.models import Balance, counted, format_money
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ class SubmitOutcome:
 def cost_guard(plan: Plan, max_spend: Decimal | None) -> None:
     """Refuse (exit 3) when the estimate is over the balance or --max-spend, saying by how much."""
     currency = plan.balance.currency if plan.balance else ""
-    what = f"The estimated cost of the {plan.to_place} row(s) to place, {_money(plan.total, currency)},"
+    what = f"The estimated cost of the {counted(plan.to_place, 'row')} to place, {_money(plan.total, currency)},"
     problems = []
     if plan.balance is not None and plan.total > plan.balance.amount:
         over = plan.total - plan.balance.amount
@@ -134,7 +134,8 @@ def cost_guard(plan: Plan, max_spend: Decimal | None) -> None:
 def describe_plan(plan: Plan) -> str:
     """The plan in words: what will be placed, what it costs, the balance, what is skipped."""
     currency = plan.balance.currency if plan.balance else ""
-    lines = [f"Campaign {plan.campaign}: {plan.to_place} order(s) to place, estimated {_money(plan.total, currency)}."]
+    lines = [f"Campaign {plan.campaign}: {counted(plan.to_place, 'order')} to place, estimated "
+             f"{_money(plan.total, currency)}."]  # fmt: skip
     if plan.balance is not None:
         after = plan.balance.amount - plan.total
         lines.append(f"Balance {_money(plan.balance.amount, currency)} (about {_money(after, currency)} after).")
@@ -198,7 +199,7 @@ def summary_text(outcome: SubmitOutcome) -> str:
         lines = ["Dry run: nothing was sent.", describe_plan(outcome.plan)]
         return "\n".join(lines)
     placed = (
-        f"Placed {outcome.placed_now} order(s) for an estimated {_money(outcome.spent, currency)}."
+        f"Placed {counted(outcome.placed_now, 'order')} for an estimated {_money(outcome.spent, currency)}."
         if outcome.placed_now
         else "Placed no new order."
     )

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from bulkorders.clock import Clock, utc_now_iso
 from bulkorders.errors import BulkOrdersError, FundsError, Interrupted, NotConfirmed, UsageError, WriteBackError
 from bulkorders.ledger import RowState, assign_identities, canonical_content, record_row_columns
-from bulkorders.models import Balance, OrderRow, RowIssue, Severity
+from bulkorders.models import Balance, OrderRow, RowIssue, Severity, counted
 from bulkorders.progress import Reporter, SilentReporter
 from bulkorders.results import CompactUpdates, campaign_updates
 from bulkorders.sheets import backup_copy, check_writable, default_output_path, write_back
@@ -174,7 +174,7 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
     recovered = ledger.recover_sending(campaign)
     if recovered:
         io.notify(
-            f"{len(recovered)} row(s) were being sent when an earlier run stopped; they are "
+            f"{counted(len(recovered), 'row')} {'was' if len(recovered) == 1 else 'were'} being sent when an earlier run stopped; they are "
             "now uncertain (the panel may or may not have placed them)."
         )
     invalid, existing = given.invalid, given.existing
