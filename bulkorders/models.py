@@ -144,6 +144,11 @@ def count_lines(text: str) -> int:
     return sum(1 for line in text.splitlines() if line.strip())
 
 
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """`1 row`, `2 rows` (`plural` for a noun that does not just take an s)."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
 def format_money(amount: Decimal) -> str:
     """An exact amount as panels write money: at least cents, every further digit kept,
     never rounded and never in exponent form (0.718, 12.50, 1000.00)."""

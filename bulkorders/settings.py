@@ -94,6 +94,7 @@ class Settings:
     """Everything a command needs to know about where things are and how to behave."""
 
     panel_spec: str | None = None
+    panel_by_default: bool = False  # the panel is the config file's default `panel = …`, not --panel
     config_path: Path = field(default_factory=lambda: config_dir() / "config.toml")
     ledger_path: Path = field(default_factory=lambda: data_dir() / "ledger.sqlite")
     data_dir: Path = field(default_factory=data_dir)
@@ -157,6 +158,7 @@ def load_settings(
 
     return Settings(
         panel_spec=panel_spec,
+        panel_by_default=not panel and bool(panel_spec),
         config_path=config_path,
         ledger_path=ledger_path,
         json=json,

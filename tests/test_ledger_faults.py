@@ -172,7 +172,7 @@ def test_backups_in_one_second_keep_their_order(tmp_path):
 
 def recovered_line(count: int, results: Path) -> str:
     return (
-        f"Recovered {count} placed row(s) into the ledger from the results sheet {results}: the "
+        f"Recovered {count} placed {'row' if count == 1 else 'rows'} into the ledger from the results sheet {results}: the "
         "ledger did not have their orders (it was replaced or restored), and they are not "
         "placed again."
     )
@@ -225,12 +225,12 @@ def test_a_ledger_restored_from_an_older_backup_recovers_the_later_rows(tmp_path
     lines = again.stderr.splitlines()
     assert lines[0] == recovered_line(3, sheet.with_name("week.results.csv"))
     assert lines[1:4] == [
-        "Campaign week: 1 order(s) to place, estimated 0.09 USD.",
+        "Campaign week: 1 order to place, estimated 0.09 USD.",
         "Balance 999.46 USD (about 999.37 USD after).",
         "Skipped: 6 already placed.",
     ]
     assert len(lines) == 5 and kept_as_backup(lines[4], "the input has 7 rows of orders, week.results.csv 6 rows")
-    assert "Placed 1 order(s)" in again.stdout
+    assert "Placed 1 order" in again.stdout
     assert ordered() == Counter([*LINKS, "https://instagram.com/p/new"])
     assert len(placed_rows(ledger, "week")) == 7
 
@@ -494,4 +494,4 @@ def test_the_results_sheet_is_read_only_when_the_ledger_did_not_write_it_as_it_i
     write_sheet(sheet, LINKS[:4])
     again = run("submit", str(sheet), "--yes", ledger=ledger)
     assert again.returncode == 0 and reads == [results]
-    assert "Placed 1 order(s)" in again.stdout and ordered() == Counter(LINKS[:4])
+    assert "Placed 1 order" in again.stdout and ordered() == Counter(LINKS[:4])

@@ -317,7 +317,10 @@ def test_refill_asks_only_eligible_orders(tmp_path, client, io, ledger, clock):
     }
     rows = read_csv(report.output)
     assert (rows[2]["refill_id"], rows[5]["refill_id"]) == ("1", "2")
-    assert rows[3]["refill_id"] == rows[4]["refill_id"] == "" and rows[3]["error"] == ""
+    assert rows[3]["refill_id"] == rows[4]["refill_id"] == ""
+    # issue 12: a whole-sheet run says on each row it skipped why (this used to leave `error` blank)
+    assert rows[3]["error"] == "not refillable: service 1002 (Instagram Likes [Fast]) does not allow refill"
+    assert rows[4]["error"] == "not refillable: the order is Pending; refill needs Completed or Partial"
     assert rows[4]["status"] == "Pending"
     assert ledger.orders("sandbox", done)[done[0]].refill_id == "1"
     kinds = [o["kind"] for o in ledger.observations(order_ids=done)]
@@ -467,7 +470,9 @@ def test_cli_status_json(tmp_path, isolated_user_dirs):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["command"] == "status" and data["asked"] == 2 and data["requests"] == 1
-    assert sum(data["by_status"].values()) == 2 and set(data["by_status"]) <= {"Completed", "Partial"}
+    # issue 12: JSON keys are identifiers, so statuses are values ({"status", "orders"}), no longer keys
+    assert sum(item["orders"] for item in data["by_status"]) == 2
+    assert {item["status"] for item in data["by_status"]} <= {"Completed", "Partial"}
     assert data["output"] == str(tmp_path / "orders.results.csv")
     assert "Results written to" in result.stderr
 
@@ -477,7 +482,7 @@ def test_cli_status_human_summary_and_failure_exit(tmp_path, isolated_user_dirs)
     result = run("status", str(id_sheet(tmp_path, [*ids, "424242"])))
     assert result.exit_code == 1
     assert "row 3, order_id: order 424242: status: Incorrect order ID" in result.stderr
-    assert "2 row(s), 2 order(s); 2 checked, 1 ok, 1 row(s) failed (1 request(s))." in result.stdout
+    assert "2 rows, 2 orders; 2 checked, 1 ok, 1 row failed (1 request)." in result.stdout
 
 
 def test_cli_cancel_needs_yes_without_a_terminal(tmp_path, isolated_user_dirs):
@@ -485,7 +490,7 @@ def test_cli_cancel_needs_yes_without_a_terminal(tmp_path, isolated_user_dirs):
     sheet = id_sheet(tmp_path, ids)
     result = run("cancel", str(sheet))
     assert result.exit_code == 2
-    assert "1 order(s) will be cancelled:" in result.stderr
+    assert "1 order will be cancelled:" in result.stderr
     assert result.stderr.strip().endswith(
         "Error: Nothing cancelled: there is no terminal to confirm on. Rerun with --yes to cancel these orders."
     )
@@ -498,7 +503,9 @@ def test_cli_cancel_asks_on_a_terminal(tmp_path, isolated_user_dirs):
     ids = sandbox_orders(isolated_user_dirs, REFILL_AND_CANCEL, 1, age=-3600)
     result = run("cancel", str(id_sheet(tmp_path, ids)), input="n\n", obj=environment(terminal=True))
     assert result.exit_code == 3
-    assert "Error: Nothing cancelled: the cancellation was not confirmed." in result.stderr
+    # issue 12: declining is the user's own choice, not an error (this used to start "Error: ")
+    assert "Nothing cancelled: the cancellation was not confirmed." in result.stderr.splitlines()
+    assert "Error:" not in result.stderr
 
 
 def test_cli_refill_rows(tmp_path, isolated_user_dirs):
@@ -700,7 +707,9 @@ def test_cli_cancel_end_of_input_at_the_prompt_is_a_no(tmp_path, isolated_user_d
     result = run("cancel", str(id_sheet(tmp_path, ids)), input="", obj=environment(terminal=True))
     assert result.exit_code == 3
     assert "Aborted" not in result.output
-    assert "Error: Nothing cancelled: the cancellation was not confirmed." in result.stderr
+    # issue 12: declining is the user's own choice, not an error (this used to start "Error: ")
+    assert "Nothing cancelled: the cancellation was not confirmed." in result.stderr.splitlines()
+    assert "Error:" not in result.stderr
 
 
 # --- regressions: the sheet as a view of the ledger, ids as spreadsheets write them -------------
@@ -728,7 +737,7 @@ def test_status_writes_what_the_ledger_knows_into_a_sheet_behind_it(tmp_path, cl
         assert rows[number]["remains"] == str(record.remains)
         assert rows[number]["checked_at (UTC)"] == "2027-01-15 08:00:20"
     assert report.from_ledger == 3
-    assert "3 row(s) brought up to date from the ledger." in summary_text(report)
+    assert "3 rows brought up to date from the ledger." in summary_text(report)
     # Nothing differs any more: the default output is not written again, but --out always is.
     quiet = status_sheet(out, SheetOptions(), io)
     assert quiet.from_ledger == 0 and quiet.output is None
@@ -874,3 +883,59 @@ def test_spend_is_what_the_balance_paid_canceled_and_refunded_cost_nothing():
     report = LifecycleReport("status", Path("x.csv"), spend=spend(targets))
     assert "Spend (what the balance paid; canceled and refunded orders cost nothing): 0.10 EUR, 1.95 USD." in (
         summary_text(report).splitlines())
+
+
+def test_cli_whole_sheet_cancel_says_on_each_skipped_row_why_and_groups_them(tmp_path, isolated_user_dirs):
+    """Issue 12: each row skipped in this run says why (an earlier note replaced); the terminal
+    groups them by reason with their rows; the JSON's left_out is a list, its keys identifiers."""
+    ids = sandbox_orders(isolated_user_dirs, REFILL_AND_CANCEL, 1, age=-3600)
+    kept = sandbox_orders(isolated_user_dirs, NO_CANCEL, 3, age=-3600)
+    sheet = write_csv(tmp_path / "c.csv", ["order_id", "service", "error"],
+                      [[ids[0], 1001, ""], [kept[0], 1003, ""], [kept[1], 1003, "refill: an earlier run's note"],
+                       [kept[2], 1003, ""]])  # fmt: skip
+    result = run("cancel", "--yes", str(sheet))
+    assert result.exit_code == 0, result.output
+    grouped = "3 rows not cancellable: service 1003 (Instagram Likes [Refill 60 days]) does not allow cancel, rows 3–5."
+    assert grouped in result.stderr.splitlines()  # the plan, before confirming
+    assert grouped in result.stdout.splitlines()  # the summary
+    assert "Left out" not in result.output
+    rows = read_csv(tmp_path / "c.results.csv")
+    why = "not cancellable: service 1003 (Instagram Likes [Refill 60 days]) does not allow cancel"
+    assert [rows[r]["error"] for r in (3, 4, 5)] == [why, why, why]  # row 4's earlier note replaced
+    assert rows[2]["cancel_result"] == "requested"
+    again = run("--json", "cancel", "--yes", str(tmp_path / "c.results.csv"))
+    data = json.loads(again.stdout)
+    assert {"reason": why, "count": 3, "rows": [3, 4, 5]} in data["left_out"]
+    assert again.exit_code == 0, again.stderr
+    assert read_csv(tmp_path / "c.results.csv")[3]["error"] == why
+
+
+def test_left_out_lines_group_rows_by_reason():
+    from bulkorders.lifecycle.outcome import left_out_lines
+
+    pending = "not refillable: the order is Pending; refill needs Completed or Partial"
+    final = "already final, not checked again (--all checks them too)"
+    assert left_out_lines({pending: 4, final: 2}, {pending: [9, 2, 3, 4]}) == [
+        "4 rows not refillable: the order is Pending; refill needs Completed or Partial, rows 2–4, 9.",
+        "Left out: 2 rows: already final, not checked again (--all checks them too).",
+    ]
+    assert left_out_lines({pending: 1}, {pending: [7]}) == [
+        "1 row not refillable: the order is Pending; refill needs Completed or Partial, row 7."
+    ]
+
+
+def test_wording_counts_and_nothing_is_lost_once():
+    """Issue 12: "1 row" not "1 row(s)"; "Nothing is lost" said once."""
+    from bulkorders.errors import WriteBackError
+    from bulkorders.lifecycle.outcome import LifecycleReport, summary_text
+    from bulkorders.lifecycle.run import _nothing_lost
+    from bulkorders.sheets.write import NOTHING_LOST
+
+    report = LifecycleReport("refill", Path("x.csv"), rows=1, orders=1, asked=1, succeeded=1, requests=1,
+                             without_order=1, refills_checked=1)  # fmt: skip
+    lines = summary_text(report).splitlines()
+    assert lines[:3] == ["1 row, 1 order; 1 refill asked, 1 ok, 0 rows failed (1 request).",
+                         "1 refill status checked.", "1 row without an order id was skipped."]  # fmt: skip
+    written = WriteBackError(f"Could not write the results to x.csv: the disk is full. {NOTHING_LOST}")
+    assert _nothing_lost(written.message) == ""
+    assert _nothing_lost("Could not write the results to x.csv: the disk is full.").count("Nothing is lost") == 1

@@ -454,3 +454,31 @@ def test_equal_values_of_different_types_are_written_as_themselves():
     assert '<c r="A2"><v>15.00</v></c>' in xml
     assert '<c r="B2"><v>15</v></c>' in xml
     assert '<c r="C2"><v>1</v></c>' in xml and '<c r="D2"><v>1</v></c>' in xml
+
+
+def test_a_default_panel_narrows_the_report_and_says_so_and_all_panels_widens_it(built, tmp_path, isolated_user_dirs):
+    """Issue 12: `report` says which panel a default profile narrows it to; --all-panels reports every panel."""
+    other = "https://panel.example/api/v2"
+    with Ledger.open(built.ledger_path) as ledger:
+        campaign = ledger.campaign("elsewhere", other, Path("elsewhere.xlsx"))
+        payload = {"service": "1", "link": "https://instagram.com/z", "quantity": "100"}
+        row = ledger.sync_rows(campaign, planned_rows([payload], estimate=Decimal("2.5")))[0]
+        ledger.mark_sending([row.id], "2025-11-24T16:00:00Z")
+        ledger.mark_placed(row.id, "900", Decimal("2.5"), "USD", "2025-11-24T16:00:00Z")
+    config = isolated_user_dirs / "config" / "bulkorders" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text('panel = "sandbox"\n', encoding="utf-8")
+    narrowed = run(built, "--json", "report", "--out", str(tmp_path / "a.xlsx"))
+    assert narrowed.exit_code == 0, narrowed.stderr
+    assert (f"Narrowed to panel sandbox, the default panel of {config}; --all-panels reports across every "
+            "panel of the ledger.") in narrowed.stderr.splitlines()  # fmt: skip
+    placed = json.loads(narrowed.stdout)["orders"]["placed"]
+    assert placed == len(built.campaigns["spring"]) + len(built.campaigns["summer"])
+    every = run(built, "--json", "report", "--all-panels", "--out", str(tmp_path / "b.xlsx"))
+    assert every.exit_code == 0, every.stderr
+    assert json.loads(every.stdout)["orders"]["placed"] == placed + 1
+    assert "Narrowed" not in every.stderr
+    chosen = run(built, "--json", "report", "--out", str(tmp_path / "c.xlsx"), panel="sandbox")
+    assert "Narrowed" not in chosen.stderr  # the user's own --panel: nothing to say
+    both = run(built, "report", "--all-panels", "--out", str(tmp_path / "d.xlsx"), panel="sandbox")
+    assert both.exit_code == 2 and "Error: Give --panel NAME or --all-panels, not both." in both.stderr

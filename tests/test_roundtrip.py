@@ -476,6 +476,6 @@ def test_a_deleted_ledger_is_recovered_from_a_results_file_with_our_renamed_colu
         path.unlink()
     again = run("submit", "--yes", str(source))
     assert again.exit_code == 0, again.output
-    assert again.stderr.splitlines()[0].startswith(f"Recovered 3 placed row(s) into the ledger from the results sheet {results}")
+    assert again.stderr.splitlines()[0].startswith(f"Recovered 3 placed rows into the ledger from the results sheet {results}")
     assert "Placed no new order." in again.stdout
     assert len(sandbox_orders()) == 3

@@ -12,6 +12,7 @@ import re
 import signal
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qsl
@@ -19,7 +20,7 @@ from urllib.parse import parse_qsl
 import httpx
 import openpyxl
 import pytest
-from conftest import bulkorders, run, sandbox_client, submit
+from conftest import bulkorders, environment, run, sandbox_client, submit
 from openpyxl.styles import Font, PatternFill
 
 from bulkorders.catalog import Catalogue
@@ -90,7 +91,7 @@ def test_submit_places_valid_rows_reports_invalid_ones_and_writes_results(tmp_pa
     result = submit(str(sheet), "--yes")
     assert result.exit_code == 1, result.output
     assert "row 5, quantity" in result.stderr
-    assert "Campaign orders: 3 order(s) to place, estimated 0.158 USD." in result.stderr
+    assert "Campaign orders: 3 orders to place, estimated 0.158 USD." in result.stderr
     assert orders_per_link() == Counter(row[0] for row in ROWS)
     out = read_csv(tmp_path / "orders.results.csv")
     assert [r["note"] for r in out] == ["first", "second", "third", "bad"]
@@ -99,7 +100,7 @@ def test_submit_places_valid_rows_reports_invalid_ones_and_writes_results(tmp_pa
     assert all(r["order_id"].isdigit() for r in out[:3]) and out[3]["order_id"] == ""
     assert out[3]["status"] == "invalid" and "quantity" in out[3]["error"]
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", r["submitted_at (UTC)"]) for r in out[:3])
-    assert "Placed 3 order(s) for an estimated 0.158 USD." in result.stdout
+    assert "Placed 3 orders for an estimated 0.158 USD." in result.stdout
     assert {row.state for row in ledger_rows("orders")} == {"placed"}
 
 
@@ -121,7 +122,7 @@ def test_dry_run_says_what_would_be_placed_and_places_nothing(tmp_path):
     result = submit(str(sheet), "--dry-run")
     assert result.exit_code == 0, result.output
     assert "Dry run: nothing was sent." in result.stdout
-    assert "Campaign orders: 3 order(s) to place, estimated 0.158 USD." in result.stdout
+    assert "Campaign orders: 3 orders to place, estimated 0.158 USD." in result.stdout
     assert "Balance 1000.00 USD (about 999.842 USD after)." in result.stdout
     assert sandbox_orders() == []
     assert not (tmp_path / "orders.results.csv").exists()
@@ -132,7 +133,7 @@ def test_max_spend_refuses_saying_by_how_much(tmp_path):
     result = submit(str(sheet), "--yes", "--max-spend", "0.1")
     assert result.exit_code == 3
     assert result.stderr.strip().endswith(
-        "Error: Nothing placed. The estimated cost of the 3 row(s) to place, 0.158 USD, is over "
+        "Error: Nothing placed. The estimated cost of the 3 rows to place, 0.158 USD, is over "
         "--max-spend 0.10 USD by 0.058 USD. Raise --max-spend or remove rows, then rerun."
     )
     assert sandbox_orders() == []
@@ -144,7 +145,7 @@ def test_over_the_balance_refuses_saying_by_how_much(tmp_path):
     result = submit(str(sheet), "--yes")
     assert result.exit_code == 3
     assert (
-        "Error: Nothing placed. The estimated cost of the 1 row(s) to place, 1200.00 USD, is over "
+        "Error: Nothing placed. The estimated cost of the 1 row to place, 1200.00 USD, is over "
         "the balance of 1000.00 USD by 200.00 USD. Top up the panel balance or remove rows, then rerun."
     ) in result.stderr
     assert sandbox_orders() == []
@@ -172,7 +173,7 @@ def test_json_output_is_one_document_with_counts_and_outcomes(tmp_path):
     assert doc["output"] == str(tmp_path / "orders.results.csv")
     assert [(o["row"], o["state"]) for o in doc["outcomes"]] == [
         (2, "placed"), (3, "placed"), (4, "placed"), (5, "invalid")]
-    assert "Placed 3 order(s)" in result.stderr
+    assert "Placed 3 orders" in result.stderr
 
 
 def test_sorted_edited_and_inserted_rows_place_only_what_is_new(tmp_path):
@@ -189,7 +190,7 @@ def test_sorted_edited_and_inserted_rows_place_only_what_is_new(tmp_path):
     write_csv(sheet, edited, ["link", "service", "quantity"])
     result = submit(str(sheet), "--yes")
     assert result.exit_code == 0, result.output
-    assert "Placed 2 order(s)" in result.stdout
+    assert "Placed 2 orders" in result.stdout
     per_link = orders_per_link()
     assert per_link[package[0]] == 2  # its two occurrences, not more
     assert per_link["https://instagram.com/p/4"] == 1
@@ -579,7 +580,7 @@ def test_a_rerun_that_places_nothing_says_how_to_start_a_new_campaign(tmp_path):
     ]
     fresh = submit(str(sheet), "--yes", "--dry-run", "--campaign", "weekly-49")
     assert fresh.exit_code == 0, fresh.output
-    assert "Campaign weekly-49: 3 order(s) to place, estimated 0.158 USD." in fresh.stdout
+    assert "Campaign weekly-49: 3 orders to place, estimated 0.158 USD." in fresh.stdout
 
 
 def test_a_twin_inserted_above_a_placed_row_of_a_results_sheet_is_placed(tmp_path):
@@ -632,7 +633,7 @@ def test_a_same_named_file_elsewhere_says_it_joins_the_earlier_campaign(tmp_path
         f"warning: campaign orders was placed from {jan} before. Rows identical to the ones placed "
         "then are not placed again; for a new campaign, rerun with --campaign NEW-NAME."
     ) in result.stderr
-    assert result.stdout.startswith("Placed 1 order(s)")
+    assert result.stdout.startswith("Placed 1 order")
 
 
 def test_a_new_campaign_from_the_same_file_keeps_the_earlier_results(tmp_path):
@@ -640,7 +641,7 @@ def test_a_new_campaign_from_the_same_file_keeps_the_earlier_results(tmp_path):
     assert submit(str(sheet), "--yes").exit_code == 0
     first = read_csv(tmp_path / "d.results.csv")
     result = submit(str(sheet), "--yes", "--campaign", "d 2/next", "--dry-run")
-    assert "Campaign d 2/next: 1 order(s) to place" in result.stdout
+    assert "Campaign d 2/next: 1 order to place" in result.stdout
     assert not (tmp_path / "d.d-2-next.results.csv").exists()  # a dry run writes nothing
     again = submit(str(sheet), "--yes", "--campaign", "d2")
     assert again.exit_code in (0, 1)  # the sandbox may refuse the still-active link
@@ -813,4 +814,105 @@ def test_an_order_id_typed_into_the_results_sheet_records_an_uncertain_row(tmp_p
     assert read_csv(results)[1]["order_id"] == "4242"
     campaign = io.ledger.find_campaign("lost", "sandbox")
     assert [r.order_id for r in io.ledger.rows(campaign)][1] == "4242"
+    io.ledger.close()
+
+
+def _order_book(path: Path, rows: list[list[object]]) -> Path:
+    workbook = openpyxl.Workbook()
+    for row in rows:
+        workbook.active.append(row)
+    workbook.save(path)
+    return path
+
+
+def test_a_row_edited_after_its_order_was_placed_is_named_in_the_plan(tmp_path):
+    """Issue 12: same link and service, another quantity: the plan says a second order is placed."""
+    header = ["link", "service", "quantity"]
+    sheet = _order_book(tmp_path / "edit.xlsx", [header, ["https://instagram.com/a", 1001, 1500],
+                                                 ["https://instagram.com/b", 1001, 100]])  # fmt: skip
+    first = submit(str(sheet), "--yes")
+    assert first.exit_code == 0, first.stderr
+    order_a = json.loads(bulkorders("--panel", "sandbox", "--json", "submit", str(sheet), "--dry-run").stdout)
+    placed_a = next(row["order_id"] for row in order_a["outcomes"] if row["row"] == 2)
+    _order_book(sheet, [header, ["https://instagram.com/a", 1001, 1600], ["https://instagram.com/b", 1001, 100]])
+    dry = submit(str(sheet), "--dry-run")
+    assert dry.exit_code == 0, dry.stderr
+    note = (f"  row 2: order {placed_a} of this campaign has quantity 1500 for this link and service; "
+            "placing a second order of 1600")  # fmt: skip
+    lines = dry.stdout.splitlines()  # the dry run's plan is its result
+    assert "Edited after their order was placed (the earlier orders stay on the panel):" in lines
+    assert note in lines
+    declined = submit(str(sheet), input="n\n", obj=environment(terminal=True))
+    assert declined.exit_code == 3, declined.stderr
+    before_question = declined.stderr.split("Place these orders?")[0]
+    assert note in before_question.splitlines()  # shown before the confirmation, not only by --dry-run
+    placed = submit(str(sheet), "--yes")  # the sandbox refuses a second order while the first is active
+    assert placed.exit_code == 1, placed.stderr
+    assert ('1 order of campaign edit no longer matches a row (edited or deleted after placing; 1.35 USD): '
+            'listed in the sheet "Orders not in this sheet" of edit.results.xlsx.') in placed.stderr.splitlines()
+    book = openpyxl.load_workbook(tmp_path / "edit.results.xlsx")
+    listed = [[cell.value for cell in row] for row in book["Orders not in this sheet"].iter_rows()]
+    assert listed[0] == ["order_id", "was row", "service", "link", "quantity", "charge", "currency", "status",
+                         "submitted_at (UTC)"]  # fmt: skip
+    assert listed[1][:7] == [placed_a, 2, "1001", "https://instagram.com/a", 1500, 1.35, "USD"]
+    assert listed[-1][:7] == ["total", None, None, None, None, 1.35, "USD"]
+    orders_sheet = [[cell.value for cell in row] for row in book[book.sheetnames[0]].iter_rows()]
+    assert orders_sheet[1][:3] == ["https://instagram.com/a", 1001, 1600]  # the sheet itself as before
+    rerun = submit(str(sheet), "--yes")  # places nothing; the listing is written again, not twice
+    assert rerun.exit_code == 1, rerun.stderr
+    book = openpyxl.load_workbook(tmp_path / "edit.results.xlsx")
+    assert book.sheetnames.count("Orders not in this sheet") == 1
+    assert [[cell.value for cell in row] for row in book["Orders not in this sheet"].iter_rows()] == listed
+    sheet.unlink()
+    _order_book(sheet, [header, ["https://instagram.com/b", 1001, 100]])
+    again = submit(str(sheet), "--dry-run")
+    assert "Edited after" not in again.stdout + again.stderr  # nothing to send: no note
+
+
+def test_a_csv_says_where_the_orders_no_longer_in_it_are(tmp_path):
+    sheet = tmp_path / "edit.csv"
+    sheet.write_text("link,service,quantity\nhttps://instagram.com/a,1001,1500\n", encoding="utf-8")
+    assert submit(str(sheet), "--yes").exit_code == 0
+    sheet.write_text("link,service,quantity\nhttps://instagram.com/z,1001,100\n", encoding="utf-8")
+    second = submit(str(sheet), "--yes")
+    assert second.exit_code == 0, second.stderr
+    assert ("1 order of campaign edit no longer matches a row (edited or deleted after placing; 1.35 USD): "
+            "`bulkorders report --campaign edit` lists them with every order.") in second.stderr.splitlines()
+
+
+def test_edited_notes_name_other_fields_when_the_quantity_is_the_same():
+    from bulkorders.ledger import LedgerRow
+    from bulkorders.submit.outcome import edited_notes
+
+    def row(row_id: int, payload: dict[str, str], order_id: str | None) -> LedgerRow:
+        return LedgerRow(row_id, f"i{row_id}", 2, "1003", "https://x.com/p", payload, Decimal(1), "placed",
+                         order_id, None, None, None, None, None)  # fmt: skip
+
+    old = row(1, {"link": "https://x.com/p", "service": "1003", "comments": "a\nb"}, "77")
+    new = row(2, {"link": "https://x.com/p", "service": "1003", "comments": "c\nd"}, None)
+    assert edited_notes([(5, new)], [old]) == (
+        "row 5: order 77 of this campaign has other comments for this link and service; placing a second order",
+    )
+    assert edited_notes([(5, new)], [row(3, old.payload, None)]) == ()  # never placed: nothing to say
+
+
+def test_resend_uncertain_shows_the_risk_in_its_confirmation(tmp_path):
+    """Issue 12: how many rows may exist already, and what resending them costs if they do."""
+    sheet = write_csv(tmp_path / "lost.csv", ROWS)
+    transport = LosingTransport(SandboxTransport(sandbox_state_path()), {ROWS[0][0], ROWS[1][0]})
+    client = PanelClient(SANDBOX_URL, "sandbox-test-key", transport=transport)
+    io = pipeline_io(tmp_path, client)
+    assert submit_sheet(sheet, SubmitOptions(), io).count("uncertain") == 2
+    transport.lose.clear()
+    plans = []
+    io.confirm = lambda plan: plans.append(plan) or False
+    with pytest.raises(BulkOrdersError):
+        submit_sheet(sheet, SubmitOptions(resend_uncertain=True), io)
+    cost = sum((row.estimate for row in io.ledger.rows(io.ledger.find_campaign("lost")) if row.state == "uncertain"),
+               Decimal(0))  # fmt: skip
+    assert (plans[0].resent, plans[0].resent_cost) == (2, cost) and cost == Decimal("0.14")  # rows a and b
+    assert ("Risk: 2 rows sent again by --resend-uncertain may already exist on the panel (their answer was "
+            "lost); if they do, resending them costs 0.14 USD more for duplicate orders. Look for their "
+            "links in the panel's order list first.") in describe_plan(plans[0]).splitlines()  # fmt: skip
+    assert "Risk:" not in describe_plan(replace(plans[0], resent=0))
     io.ledger.close()

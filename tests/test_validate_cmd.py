@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import bulkorders as run
+from conftest import run as sandbox
 from openpyxl import Workbook, load_workbook
 
 from bulkorders.errors import SheetError
@@ -186,3 +187,79 @@ def test_shipped_blank_templates_have_the_template_headers():
     assert headers == csv_headers and headers[:3] == ["link", "service", "quantity"]
     lists = [v for v in workbook["Orders"].data_validations.dataValidation if v.type == "list"]
     assert lists[0].formula1 == "Services!$A$2:$A$1001"
+
+
+def test_validate_counts_only_what_submit_would_send_and_names_the_placed_rows(tmp_path, isolated_user_dirs):
+    """Issue 12: `validate` consults the ledger; the cost and balance are those of the rows
+    `submit` would send, and a ledger that does not exist is not created."""
+    ledger_file = isolated_user_dirs / "data" / "bulkorders" / "ledger.sqlite"
+    sheet = orders(tmp_path / "week.xlsx", [["link", "service", "quantity"],
+                                             ["https://instagram.com/a", 1001, 100],
+                                             ["https://instagram.com/b", 1001, 200]])  # fmt: skip
+    before = sandbox("validate", str(sheet))
+    assert before.exit_code == 0
+    assert "Estimated cost of the valid rows: 0.27 USD" in before.stdout
+    assert not ledger_file.exists()
+    placed = sandbox("submit", str(sheet), "--yes")
+    assert placed.exit_code == 0, placed.stderr
+    assert ledger_file.exists()
+    orders(sheet, [["link", "service", "quantity"],
+                   ["https://instagram.com/a", 1001, 100],
+                   ["https://instagram.com/b", 1001, 200],
+                   ["https://instagram.com/c", 1001, 400]])  # fmt: skip
+    after = sandbox("validate", str(sheet))
+    assert after.exit_code == 0, after.stderr
+    lines = after.stdout.splitlines()
+    assert lines[1] == ("Campaign week (ledger): 2 rows of this sheet already placed, not sent again; "
+                        "submit would send 1 row.")  # fmt: skip
+    assert lines[2] == "Estimated cost of the 1 row submit would send: 0.36 USD"
+    assert lines[3].split() == ["1001", "Instagram", "Followers", "[Real,", "30-day", "refill]", "1", "row",
+                                "0.36", "USD"]  # fmt: skip
+    assert lines[-1] == "Balance: 999.73 USD, enough (999.37 USD left after these orders)."
+    data = json.loads(sandbox("--json", "validate", str(sheet)).stdout)
+    assert data["campaign"] == {"name": "week", "in_ledger": True, "already_placed": 2, "held": 0,
+                                "to_send": 1, "to_send_rows": [4]}  # fmt: skip
+    assert data["cost"]["total"] == "0.36"
+    other = json.loads(sandbox("--json", "validate", str(sheet), "--campaign", "next-week").stdout)
+    assert (other["campaign"]["in_ledger"], other["campaign"]["to_send"], other["cost"]["total"]) == (False, 3, "0.63")
+
+
+def test_json_failures_are_a_json_error_on_stdout(tmp_path):
+    """Issue 12: with --json a failure is `{"error": {"message", "exit_code"}}` on stdout."""
+    missing = sandbox("--json", "status", str(tmp_path / "nothere.xlsx"))
+    assert missing.exit_code == 2
+    error = json.loads(missing.stdout)["error"]
+    assert error["exit_code"] == 2 and error["message"] in missing.stderr
+    assert set(json.loads(missing.stdout)) == {"error"}
+    usage = sandbox("--json", "status", "--rows", "x", str(SAMPLES / "weekly-campaign.xlsx"))
+    assert json.loads(usage.stdout)["error"]["exit_code"] == usage.exit_code == 2
+    bad = sandbox("--json", "validate", "--sheet", "Nope", str(SAMPLES / "weekly-campaign.xlsx"))
+    assert json.loads(bad.stdout) == {"error": {"message": bad.stderr.removeprefix("Error: ").strip(),
+                                                "exit_code": bad.exit_code}}  # fmt: skip
+    click_error = sandbox("--json", "submit", str(SAMPLES / "weekly-campaign.xlsx"), "--concurrency", "zero")
+    assert json.loads(click_error.stdout)["error"]["exit_code"] == click_error.exit_code == 2
+    plain = sandbox("status", str(tmp_path / "nothere.xlsx"))
+    assert plain.stdout == ""  # without --json, stdout stays for results
+
+
+def _keys(document: object) -> list[str]:
+    if isinstance(document, dict):
+        return [*document, *(key for value in document.values() for key in _keys(value))]
+    if isinstance(document, list):
+        return [key for value in document for key in _keys(value)]
+    return []
+
+
+def test_json_keys_are_identifiers(tmp_path):
+    """Issue 12: no sentence (or status name) as a JSON key in any --json output."""
+    sheet = tmp_path / "week.xlsx"
+    orders(sheet, [["link", "service", "quantity"], ["https://instagram.com/a", 1001, 100],
+                   ["https://instagram.com/b", 1002, 100]])  # fmt: skip
+    outputs = [sandbox("--json", *args) for args in (
+        ("validate", str(sheet)), ("submit", str(sheet), "--yes"), ("status", str(sheet)),
+        ("refill", str(sheet)), ("cancel", "--yes", str(sheet)), ("balance",),
+    )]  # fmt: skip
+    for result in outputs:
+        keys = _keys(json.loads(result.stdout))
+        assert keys, result.output
+        assert [key for key in keys if not key.isidentifier()] == [], result.stdout

@@ -315,7 +315,7 @@ def test_the_check_page_marks_each_bad_cell_with_its_message(client):
     assert 'quantity: "abc" is not a whole number' in unescape(check.text)
     page = unescape(check.text)
     assert "24 rows: 5 valid, 19 invalid, 3 with warnings" in page
-    assert "Campaign weekly-campaign-mistakes: 5 order(s) to place, estimated 17.375 USD." in page
+    assert "Campaign weekly-campaign-mistakes: 5 orders to place, estimated 17.375 USD." in page
     assert "Balance 1000.00 USD (about 982.625 USD after)." in page
     assert "Skipped: 19 invalid." in page
     assert sandbox_orders() == []  # a check places nothing
@@ -325,7 +325,7 @@ def test_a_csv_sheet_is_checked_too(client):
     check = client.get(upload(client, SAMPLES / "weekly-campaign.csv").headers["location"])
     page = unescape(check.text)
     assert "16 rows: 16 valid, 0 invalid, 0 with warnings" in page
-    assert "Campaign weekly-campaign: 16 order(s) to place, estimated 38.147 USD." in page
+    assert "Campaign weekly-campaign: 16 orders to place, estimated 38.147 USD." in page
 
 
 def test_confirming_places_the_plan_with_progress_events_and_results_to_download(client, config):
@@ -335,9 +335,9 @@ def test_confirming_places_the_plan_with_progress_events_and_results_to_download
     assert last["info"].startswith("placed 16 · failed 0 · uncertain 0 · ")
     assert last["info"].endswith(" · spent 38.147 USD")
     assert last["result"]["ok"] and last["result"]["error"] is None
-    assert "Placed 16 order(s) for an estimated 38.147 USD." in last["result"]["summary"]
+    assert "Placed 16 orders for an estimated 38.147 USD." in last["result"]["summary"]
     notes = [note for event in seen for note in event["notes"]]
-    assert "Campaign weekly-campaign: 16 order(s) to place, estimated 38.147 USD." in notes[0]
+    assert "Campaign weekly-campaign: 16 orders to place, estimated 38.147 USD." in notes[0]
     links = dict(last["result"]["links"])
     results = client.get(links["Download the results sheet"])
     assert results.status_code == 200
@@ -354,7 +354,7 @@ def test_uploading_the_sheet_again_continues_the_campaign_and_places_nothing_twi
     place(client, GOOD)
     again = client.get(upload(client, GOOD).headers["location"])
     page = unescape(again.text)
-    assert "Campaign weekly-campaign: 0 order(s) to place, estimated 0.00." in page
+    assert "Campaign weekly-campaign: 0 orders to place, estimated 0.00." in page
     assert "Skipped: 16 already placed." in page
     assert 'id="place"' not in again.text and "Nothing to place" in page
     assert len(re.findall(r'<span class="badge placed" title="already placed">#\d+</span>', again.text)) == 16
@@ -463,7 +463,7 @@ def test_cancel_shows_the_pipelines_plan_and_cancels_only_that(client, config):
     confirm = client.post("/campaigns/1/confirm", data={"csrf": csrf_of(client), "action": "cancel", "row": ["4"]})
     plan = unescape(re.search(r'<pre id="plan">(.*?)</pre>', confirm.text, re.S).group(1))
     order = next(row.order_id for row in ledger_rows(config, "weekly-campaign") if row.excel_row == 4)
-    assert plan == f"1 order(s) will be cancelled:\n  row 4: order {order} (Pending)"
+    assert plan == f"1 order will be cancelled:\n  row 4: order {order} (Pending)"
     assert hidden(confirm.text, "orders") == order
     stale = client.post("/campaigns/1/run", data={"csrf": csrf_of(client), "action": "cancel", "rows": "4",
                                                   "orders": "999"}, follow_redirects=False)  # fmt: skip
@@ -482,7 +482,7 @@ def test_refill_runs_the_refill_pipeline_on_the_checked_rows(client, fake_clock)
     started = client.post("/campaigns/1/run", data={"csrf": csrf_of(client), "action": "refill", "rows": "4"},
                           follow_redirects=False)  # fmt: skip
     result = events(client, started.headers["location"])[-1]["result"]
-    assert "1 row(s), 1 order(s)" in result["summary"]
+    assert "1 row, 1 order" in result["summary"]
 
 
 def test_checked_rows_become_the_rows_option_of_the_pipelines():

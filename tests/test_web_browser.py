@@ -121,7 +121,7 @@ def test_a_week_in_the_browser(server, browser):
     shoot(browser, "02-check-mistakes")
 
     upload(browser, base, SAMPLES / "weekly-campaign.xlsx")
-    assert "16 order(s) to place, estimated 38.147 USD." in browser.find_element(By.ID, "plan").text
+    assert "16 orders to place, estimated 38.147 USD." in browser.find_element(By.ID, "plan").text
     shoot(browser, "03-check-good")
     browser.find_element(By.ID, "place").click()
     assert wait_for(browser, "#state").text == "Done."
@@ -177,7 +177,7 @@ def test_the_job_page_follows_progress_pushed_by_server_sent_events(server, brow
 
     def work(job: Job) -> Result:
         assert release.wait(WAIT)
-        return Result(ok=True, summary="Placed 10 order(s).")
+        return Result(ok=True, summary="Placed 10 orders.")
 
     job = app.state.jobs.start(Job("submit", "Placing campaign held", "/"), work)
     browser.get(url)
@@ -185,7 +185,7 @@ def test_the_job_page_follows_progress_pushed_by_server_sent_events(server, brow
     assert wait_for(browser, "#job").get_attribute("data-finished") == "no"
     job.progress(0, 10, "", "Placing orders")
     job.progress(3, 10, "placed 3 · failed 0 · uncertain 0 · 2.0/s · spent 0.30 USD")
-    job.note("Campaign held: 10 order(s) to place, estimated 1.00 USD.")
+    job.note("Campaign held: 10 orders to place, estimated 1.00 USD.")
     WebDriverWait(browser, WAIT).until(when.text_to_be_present_in_element((By.ID, "count"), "3 of 10"))
     WebDriverWait(browser, WAIT).until(when.text_to_be_present_in_element((By.ID, "notes"), "Campaign held"))
     assert browser.find_element(By.ID, "info").text.startswith("placed 3 · failed 0")
@@ -193,4 +193,4 @@ def test_the_job_page_follows_progress_pushed_by_server_sent_events(server, brow
     shoot(browser, "04b-progress")
     release.set()
     assert wait_for(browser, "#state").text == "Done."
-    assert browser.find_element(By.ID, "summary").text == "Placed 10 order(s)."
+    assert browser.find_element(By.ID, "summary").text == "Placed 10 orders."

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import click
 
 from bulkorders import __version__
-from bulkorders.errors import BulkOrdersError, ExitCode, UsageError, run_error
+from bulkorders.errors import BulkOrdersError, ExitCode, NotConfirmed, UsageError, run_error
 from bulkorders.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -39,6 +39,7 @@ class Environment:
 
     stdin_is_terminal: Callable[[], bool] = _stdin_isatty
     sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] | None = None  # the sandbox panel's time (None: the real one)
 
 
 @dataclass
@@ -50,6 +51,7 @@ class App:
     _closers: list[Callable[[], None]] = field(default_factory=list)
     _client: PanelClient | None = None
     _ledger: Ledger | None = None
+    emitted: bool = False  # a JSON document went to stdout (a failure then adds none)
 
     def on_close(self, closer: Callable[[], None]) -> None:
         self._closers.append(closer)
@@ -63,7 +65,7 @@ class App:
         if self._client is None:
             from bulkorders.panel import open_client
 
-            self._client = open_client(self.settings, sleep=self.env.sleep)
+            self._client = open_client(self.settings, clock=self.env.clock, sleep=self.env.sleep)
             self.on_close(self._client.close)
         return self._client
 
@@ -101,6 +103,7 @@ class App:
 
     def emit_json(self, data: Any) -> None:
         click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+        self.emitted = True
 
 
 class BulkGroup(click.Group):
@@ -113,17 +116,21 @@ class BulkGroup(click.Group):
             _report(ctx, exc)
             ctx.exit(int(exc.exit_code))
         except KeyboardInterrupt:
-            click.echo("Interrupted: everything answered so far is saved; rerun to resume.", err=True)
+            _say_error(ctx, "Interrupted: everything answered so far is saved; rerun to resume.", ExitCode.INTERRUPTED)
             ctx.exit(int(ExitCode.INTERRUPTED))
-        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+        except click.ClickException as exc:
+            _json_error(ctx, exc.format_message(), exc.exit_code)
+            raise
+        except (click.exceptions.Exit, click.exceptions.Abort):
             raise
         except Exception as exc:  # a bug: say so plainly, traceback only with --debug
             if _debug(ctx):
                 traceback.print_exc(file=sys.stderr)
-            click.echo(
+            _say_error(
+                ctx,
                 f"Unexpected error: {type(exc).__name__}: {exc}\n"
                 "This is a bug in bulkorders. Rerun with --debug for the traceback and report it.",
-                err=True,
+                ExitCode.ROWS_FAILED,
             )
             ctx.exit(int(ExitCode.ROWS_FAILED))
 
@@ -136,7 +143,23 @@ def _debug(ctx: click.Context) -> bool:
 def _report(ctx: click.Context, exc: BulkOrdersError) -> None:
     if _debug(ctx):
         traceback.print_exc(file=sys.stderr)
-    click.echo(f"Error: {exc.full_message()}", err=True)
+    message = exc.full_message()
+    prefix = "" if isinstance(exc, NotConfirmed) else "Error: "  # declining is the user's choice, not an error
+    _say_error(ctx, message, exc.exit_code, prefix)
+
+
+def _say_error(ctx: click.Context, message: str, exit_code: int, prefix: str = "") -> None:
+    """The failure in words on stderr; with --json also as `{"error": {...}}` on stdout."""
+    click.echo(f"{prefix}{message}", err=True)
+    _json_error(ctx, message, exit_code)
+
+
+def _json_error(ctx: click.Context, message: str, exit_code: int) -> None:
+    """Under --json, a failure is a JSON document on stdout too, unless the command wrote its own."""
+    app = ctx.find_object(App)
+    if app is None or not app.settings.json or app.emitted:
+        return
+    app.emit_json({"error": {"message": message, "exit_code": int(exit_code)}})
 
 
 @click.group(cls=BulkGroup, context_settings={"help_option_names": ["-h", "--help"]})

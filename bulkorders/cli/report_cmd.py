@@ -8,6 +8,7 @@ import click
 
 from bulkorders.cli.app import cli, pass_app
 from bulkorders.cli.io import report_io
+from bulkorders.errors import UsageError
 from bulkorders.report import ReportFilters, report_workbook
 
 DAY = click.DateTime(formats=["%Y-%m-%d"])
@@ -36,8 +37,9 @@ DAY = click.DateTime(formats=["%Y-%m-%d"])
 @click.option(
     "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The workbook to write (.xlsx)."
 )
+@click.option("--all-panels", is_flag=True, help="Report across every panel of the ledger (not only the default one).")
 @pass_app
-def report(app, sheets, campaigns, since, until, by, statements, out):
+def report(app, sheets, campaigns, since, until, by, statements, out, all_panels):
     """Write an audit workbook of the orders in the ledger to --out.
 
     Sheets: Summary (counts, spend by currency, orders and spend by campaign, service,
@@ -47,15 +49,22 @@ def report(app, sheets, campaigns, since, until, by, statements, out):
     ledger's spend in it). --by COLUMN adds spend by that column of the sheets to the Summary;
     --statements a sheet per value. Spend is net of cancels and refunds. SHEETS (results
     sheets with an order_id column), --campaign, --since, --until and the global
-    --panel narrow it; nothing given means everything. Reads only the ledger: no panel
-    is contacted.
+    --panel narrow it; nothing given means everything. A default panel of the config file
+    narrows it too (said so); --all-panels reports across every panel of the ledger.
+    Reads only the ledger: no panel is contacted.
     """
     settings = app.settings
+    if all_panels and settings.panel_spec and not settings.panel_by_default:
+        raise UsageError("Give --panel NAME or --all-panels, not both.")
+    panel = None if all_panels else settings.panel_identity()
+    if panel and settings.panel_by_default:
+        app.notify(f"Narrowed to panel {panel}, the default panel of {settings.config_path}; "
+                   "--all-panels reports across every panel of the ledger.")  # fmt: skip
     filters = ReportFilters(
         campaigns=tuple(campaigns),
         since=since.date() if since else None,
         until=until.date() if until else None,
-        panel=settings.panel_identity(),
+        panel=panel,
         sheets=tuple(sheets),
     )
     audit = report_workbook(out, filters, report_io(app), by=tuple(by), statements=statements)

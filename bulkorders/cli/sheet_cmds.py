@@ -10,6 +10,7 @@ from bulkorders.cli.app import cli, pass_app
 from bulkorders.cli.options import decimal_option, sheet_input
 from bulkorders.errors import ExitCode, UsageError
 from bulkorders.sheets import read_sheet
+from bulkorders.submit import SubmitOptions, pending_rows
 from bulkorders.validation import issue_lines, report_json, summary_lines, validate_sheet
 
 DEFAULT_TEMPLATE = Path("bulkorders-template.xlsx")
@@ -18,24 +19,32 @@ DEFAULT_TEMPLATE = Path("bulkorders-template.xlsx")
 @cli.command()
 @sheet_input
 @click.option("--offline", is_flag=True, help="Use the cached catalogue only and skip the balance.")
+@click.option("--campaign", metavar="NAME", help="The campaign submit would place it in (default: the file's stem).")
 @decimal_option
 @pass_app
-def validate(app, sheet, sheet_name, offline, decimal):
+def validate(app, sheet, sheet_name, offline, campaign, decimal):
     """Check every row of SHEET (.xlsx, .xlsm, .csv) against the panel's catalogue.
 
     Prints every problem with the sheet's own row number and column name, then the
     rows valid / invalid / with warnings, the estimated cost (total and by service)
-    and the balance. Nothing is ordered. Exit status 0 when no row is invalid
+    and the balance. When the ledger knows the campaign, it says how many rows were
+    placed already, and the cost and balance count only the rows `submit` would send.
+    Nothing is ordered and no ledger is created. Exit status 0 when no row is invalid
     (warnings allowed), 1 when some row is, 3 when the panel or catalogue cannot be had.
     """
     parsed = read_sheet(sheet, sheet_name, purpose="orders", decimal=decimal)
-    report = validate_sheet(parsed, app.catalogue(offline=offline))
+    catalogue = app.catalogue(offline=offline)
+    report = validate_sheet(parsed, catalogue)
+    ledger = app.ledger() if app.settings.ledger_path.exists() else None  # never create one here
+    options = SubmitOptions(campaign=campaign, decimal=decimal)
+    pending = pending_rows(parsed, catalogue, ledger, app.panel_name(), options)
     balance = None if offline else app.client().balance()
     if app.settings.json:
-        app.emit_json(report_json(report, parsed, balance))
+        app.emit_json(report_json(report, parsed, balance, pending))
     else:
         lines = issue_lines(report)
-        click.echo("\n".join([*lines, *([""] if lines else []), *summary_lines(report, parsed, balance)]))
+        summary = summary_lines(report, parsed, balance, pending)
+        click.echo("\n".join([*lines, *([""] if lines else []), *summary]))
     if not report.ok:
         click.get_current_context().exit(int(ExitCode.ROWS_FAILED))
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from bulkorders.errors import BulkOrdersError, ExitCode, WriteBackError, run_exit_code
 from bulkorders.lifecycle.plan import Change, Target
-from bulkorders.models import RowIssue, format_money
+from bulkorders.models import RowIssue, counted, format_money
 
 MAX_LISTED = 20  # orders named in a cancel prompt, changes named in a summary
 
@@ -28,6 +28,7 @@ class LifecycleReport:
     succeeded: int = 0  # of those, the ones the panel answered without an error
     failures: list[RowIssue] = field(default_factory=list)  # rows that failed: exit 1
     left_out: dict[str, int] = field(default_factory=dict)  # why -> rows, not failures
+    left_out_rows: dict[str, list[int]] = field(default_factory=dict)  # why -> the Excel rows (refill, cancel)
     by_status: dict[str, int] = field(default_factory=dict)
     spend: dict[str, Decimal] = field(default_factory=dict)
     changes: list[Change] = field(default_factory=list)
@@ -58,8 +59,11 @@ class LifecycleReport:
             "refills_checked": self.refills_checked,
             "from_ledger": self.from_ledger,
             "failures": [issue.to_dict() for issue in self.failures],
-            "left_out": dict(self.left_out),
-            "by_status": dict(self.by_status),
+            "left_out": [
+                {"reason": why, "count": count, "rows": self.left_out_rows.get(why, [])}
+                for why, count in self.left_out.items()
+            ],
+            "by_status": [{"status": status, "orders": count} for status, count in self.by_status.items()],
             "spend": {currency: str(amount) for currency, amount in self.spend.items()},
             "changes": [change.to_dict() for change in self.changes],
             "requests": self.requests,
@@ -70,24 +74,27 @@ class LifecycleReport:
         }
 
 
-_DONE = {"status": "checked", "refill": "refill(s) asked", "cancel": "cancel(s) asked"}
+_DONE = {"status": ("checked", "checked"), "refill": ("refill asked", "refills asked"),
+         "cancel": ("cancel asked", "cancels asked")}  # fmt: skip
 
 
 def summary_text(report: LifecycleReport) -> str:
     """The human summary: what was done, statuses, spend, changes, where the sheet went."""
+    done = _DONE[report.command]
     lines = [
-        f"{report.rows} row(s), {report.orders} order(s); {report.asked} {_DONE[report.command]}, "
-        f"{report.succeeded} ok, {len(report.failures)} row(s) failed "
-        f"({report.requests} request(s))."
+        f"{counted(report.rows, 'row')}, {counted(report.orders, 'order')}; "
+        f"{report.asked} {done[0] if report.asked == 1 else done[1]}, "
+        f"{report.succeeded} ok, {counted(len(report.failures), 'row')} failed "
+        f"({counted(report.requests, 'request')})."
     ]
     if report.refills_checked:
-        lines.append(f"{report.refills_checked} refill status(es) checked.")
+        lines.append(f"{counted(report.refills_checked, 'refill status', 'refill statuses')} checked.")
     if report.from_ledger:
-        lines.append(f"{report.from_ledger} row(s) brought up to date from the ledger.")
+        lines.append(f"{counted(report.from_ledger, 'row')} brought up to date from the ledger.")
     if report.without_order:
-        lines.append(f"{report.without_order} row(s) without an order id were skipped.")
-    for why, count in report.left_out.items():
-        lines.append(f"Left out: {count} row(s): {why}.")
+        was = "was" if report.without_order == 1 else "were"
+        lines.append(f"{counted(report.without_order, 'row')} without an order id {was} skipped.")
+    lines += left_out_lines(report.left_out, report.left_out_rows)
     if report.by_status:
         lines.append("Status: " + ", ".join(f"{s} {n}" for s, n in report.by_status.items()) + ".")
     if report.spend:
@@ -110,7 +117,7 @@ def _change_lines(changes: Sequence[Change]) -> list[str]:
         key = (change.before or "unknown", change.after or "unknown")
         moves[key] = moves.get(key, 0) + 1
     text = ", ".join(f"{a} → {b}: {n}" for (a, b), n in sorted(moves.items(), key=lambda m: -m[1]))
-    return [f"Changed since the last look: {len(changes)} order(s) ({text})."]
+    return [f"Changed since the last look: {counted(len(changes), 'order')} ({text})."]
 
 
 def failure_lines(report: LifecycleReport) -> list[str]:
@@ -125,6 +132,7 @@ class CancelPlan:
     targets: list[Target]  # rows to cancel (an order in two rows is cancelled once)
     orders: list[str]
     left_out: dict[str, int]
+    left_out_rows: dict[str, list[int]] = field(default_factory=dict)
 
 
 def describe_cancel(plan: CancelPlan) -> str:
@@ -136,9 +144,34 @@ def describe_cancel(plan: CancelPlan) -> str:
             continue
         seen.add(target.order_id or "")
         shown.append(f"  row {target.row}: order {target.order_id} ({target.status or 'status unknown'})")
-    lines = [f"{len(plan.orders)} order(s) will be cancelled:", *shown]
+    lines = [f"{counted(len(plan.orders), 'order')} will be cancelled:", *shown]
     if len(plan.orders) > len(shown):
         lines.append(f"  … and {len(plan.orders) - len(shown)} more.")
-    for why, count in plan.left_out.items():
-        lines.append(f"Left out: {count} row(s): {why}.")
+    lines += left_out_lines(plan.left_out, plan.left_out_rows)
     return "\n".join(lines)
+
+
+def left_out_lines(left_out: dict[str, int], rows: dict[str, list[int]]) -> list[str]:
+    """One line per reason rows were skipped: "3 rows not cancellable: service 3 (…) does not
+    allow cancel, rows 252–254" (a reason counting orders, not rows, keeps its own words)."""
+    lines = []
+    for why, count in left_out.items():
+        where = rows.get(why)
+        if not where:
+            lines.append(f"Left out: {counted(count, 'row')}: {why}.")
+            continue
+        kind, _, detail = why.partition(": ")
+        lines.append(f"{counted(count, 'row')} {kind}: {detail}, {'row' if len(where) == 1 else 'rows'} "
+                     f"{_spans(where)}.")  # fmt: skip
+    return lines
+
+
+def _spans(rows: Sequence[int]) -> str:
+    """2, 3, 4, 7 -> "2–4, 7"."""
+    runs: list[list[int]] = []
+    for row in sorted(set(rows)):
+        if runs and row == runs[-1][1] + 1:
+            runs[-1][1] = row
+        else:
+            runs.append([row, row])
+    return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in runs)

@@ -170,7 +170,7 @@ def cancel_sheet(
         eligible = run.say_why_not("cancel", lambda t: cancel_refusal(t, services))
         ids = unique_ids(t.order_id for t in eligible)
         if ids:
-            plan = CancelPlan(eligible, ids, dict(run.report.left_out))
+            plan = CancelPlan(eligible, ids, dict(run.report.left_out), dict(run.report.left_out_rows))
             if not confirm(plan):
                 raise NotConfirmed("Nothing cancelled: the cancellation was not confirmed.")
             results = run.ask("Cancelling", ids, io.client.cancel)

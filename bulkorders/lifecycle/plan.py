@@ -5,9 +5,10 @@ Pure: sheet rows and ledger records in, plans, verdicts and cell values out; no 
 The `error` column after a lifecycle command (decisions the SPEC leaves open):
 - a row the command acted on successfully has its `error` cleared; a per-id refusal of the
   panel is written as "<action>: <panel text>" ("status: Incorrect order ID");
-- a row the command could not act on (no order id, not refillable, not cancellable) says
-  why when it was named by `--rows`; without `--rows` such rows are only counted in the
-  summary, so a whole-sheet run does not cover every finished order with notes;
+- a row with an order id the command could not act on (not refillable, not cancellable)
+  says why in `error`, replacing an earlier run's note; named by `--rows` it is a failed
+  row, in a whole-sheet run it is counted in the summary, grouped by reason with its rows;
+  a row without an order id says so only when `--rows` named it;
 - a row without an order id keeps an `error` it already has (submit's reason why it has
   no order is worth more than "no order_id");
 - an id cell that cannot be sent even after `id_text` cleans it ("23501,23502") fails

@@ -50,6 +50,11 @@ _A = TypeVar("_A")
 _R = TypeVar("_R")
 
 NO_ANSWER = "the panel gave no answer for it"
+def _nothing_lost(message: str) -> str:
+    """"Nothing is lost" once: the write-back's own message may say it already."""
+    return "" if "Nothing is lost" in message else "\nNothing is lost: the ledger holds every answer."
+
+
 FINAL_NOT_ASKED = "already final, not checked again (--all checks them too)"
 
 
@@ -286,13 +291,14 @@ class Run:
                 continue
             if not target.order_id and not target.asked:
                 continue  # counted as without_order; nothing to say in a whole-sheet run
+            if target.order_id or not target.error:
+                self.set(target.row, {"error": why})  # this run's why replaces an earlier note
             if target.asked:
-                if target.order_id or not target.error:
-                    self.set(target.row, {"error": why})
                 shown = why if target.order_id or not target.error else f"{why} ({target.error})"
                 self.failures[(target.row, "eligibility")] = RowIssue(target.row, "order_id", shown)
             else:
                 self.report.left_out[why] = self.report.left_out.get(why, 0) + 1
+                self.report.left_out_rows.setdefault(why, []).append(target.row)
         return eligible
 
     def count_final_not_asked(self, refresh_all: bool) -> None:
@@ -334,8 +340,7 @@ class Run:
             summary = write_back(self.sheet, self.updates, self.out, clock=self.io.clock)
         except WriteBackError as exc:
             self.report.write_error = WriteBackError(
-                f"{exc.message}\nNothing is lost: the ledger holds every answer. Rerun the same "
-                "command to write the sheet again."
+                f"{exc.message}{_nothing_lost(exc.message)} Rerun the same command to write the sheet again."
             )
             return
         self.dirty = False

@@ -27,6 +27,7 @@ EXPORTS = {
     "check_writable": "write",
     "default_output_path": "write",
     "write_back": "write",
+    "put_side_sheet": "side_sheet",
     "FORMULA_STARTS": "write_values",
     "clean_text": "safe",
     "csv_row": "safe",

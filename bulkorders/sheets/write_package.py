@@ -260,9 +260,14 @@ def drop_calc_chain(zf: zipfile.ZipFile) -> dict[str, Iterable[bytes] | None]:
     return edits
 
 
-def copy_package(zf: zipfile.ZipFile, out: IO[bytes], edits: Mapping[str, Iterable[bytes] | None]) -> None:
+def copy_package(
+    zf: zipfile.ZipFile,
+    out: IO[bytes],
+    edits: Mapping[str, Iterable[bytes] | None],
+    added: Mapping[str, bytes] | None = None,
+) -> None:
     """Every member in its original order: edited ones from their pieces (None drops one),
-    the others copied as they are."""
+    the others copied as they are; then the `added` members."""
     seen: set[str] = set()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in zf.infolist():
@@ -276,6 +281,8 @@ def copy_package(zf: zipfile.ZipFile, out: IO[bytes], edits: Mapping[str, Iterab
                 continue
             with zf.open(info) as src:
                 _write_member(dst, info, iter(lambda: src.read(1 << 20), b""), info.compress_type)
+        for name, data in (added or {}).items():
+            _write_member(dst, zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0)), [data])
 
 
 def _write_member(

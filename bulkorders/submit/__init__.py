@@ -12,6 +12,7 @@ EXPORTS = {
     "SubmitIO": "pipeline",
     "SubmitOptions": "pipeline",
     "describe_plan": "pipeline",
+    "pending_rows": "preview",
     "problem_lines": "pipeline",
     "rewrite_results": "pipeline",
     "submit_sheet": "pipeline",

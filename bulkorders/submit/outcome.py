@@ -6,14 +6,15 @@ Pure: the data the pipeline returns, and its words for humans (stderr/stdout) an
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from bulkorders.errors import BulkOrdersError, ExitCode, SpendRefused, WriteBackError, run_exit_code
-from bulkorders.ledger import RowState
-from bulkorders.models import Balance, format_money
+from bulkorders.ledger import LedgerRow, RowState
+from bulkorders.models import Balance, counted, format_money
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class Plan:
     invalid: int
     resend_uncertain: bool = False
     retry_rejected: bool = False
+    edited: tuple[str, ...] = ()  # rows edited after their order was placed: a second order
+    resent: int = 0  # uncertain rows sent again (--resend-uncertain): they may exist already
+    resent_cost: Decimal = Decimal(0)  # what they cost again if they do
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +113,7 @@ class SubmitOutcome:
 def cost_guard(plan: Plan, max_spend: Decimal | None) -> None:
     """Refuse (exit 3) when the estimate is over the balance or --max-spend, saying by how much."""
     currency = plan.balance.currency if plan.balance else ""
-    what = f"The estimated cost of the {plan.to_place} row(s) to place, {_money(plan.total, currency)},"
+    what = f"The estimated cost of the {counted(plan.to_place, 'row')} to place, {_money(plan.total, currency)},"
     problems = []
     if plan.balance is not None and plan.total > plan.balance.amount:
         over = plan.total - plan.balance.amount
@@ -130,7 +134,8 @@ def cost_guard(plan: Plan, max_spend: Decimal | None) -> None:
 def describe_plan(plan: Plan) -> str:
     """The plan in words: what will be placed, what it costs, the balance, what is skipped."""
     currency = plan.balance.currency if plan.balance else ""
-    lines = [f"Campaign {plan.campaign}: {plan.to_place} order(s) to place, estimated {_money(plan.total, currency)}."]
+    lines = [f"Campaign {plan.campaign}: {counted(plan.to_place, 'order')} to place, estimated "
+             f"{_money(plan.total, currency)}."]  # fmt: skip
     if plan.balance is not None:
         after = plan.balance.amount - plan.total
         lines.append(f"Balance {_money(plan.balance.amount, currency)} (about {_money(after, currency)} after).")
@@ -143,7 +148,44 @@ def describe_plan(plan: Plan) -> str:
     details = [f"{count} {label}" for count, label in skipped if count]
     if details:
         lines.append("Skipped: " + ", ".join(details) + ".")
+    if plan.resent:
+        rows = "1 row" if plan.resent == 1 else f"{plan.resent} rows"
+        lines.append(
+            f"Risk: {rows} sent again by --resend-uncertain may already exist on the panel (their answer "
+            f"was lost); if they do, resending them costs {_money(plan.resent_cost, currency)} more for "
+            "duplicate orders. Look for their links in the panel's order list first."
+        )
+    if plan.edited:
+        lines.append("Edited after their order was placed (the earlier orders stay on the panel):")
+        lines += [f"  {note}" for note in plan.edited]
     return "\n".join(lines)
+
+
+def edited_notes(sending: Sequence[tuple[int, LedgerRow]], unmatched: Sequence[LedgerRow]) -> tuple[str, ...]:
+    """One note per row about to be sent whose link and service an order of the campaign
+    has that no longer matches a row (the row was edited after that order was placed)."""
+    earlier: dict[tuple[str, str | None], list[LedgerRow]] = {}
+    for row in unmatched:
+        if row.order_id:
+            earlier.setdefault((row.service, row.link), []).append(row)
+    return tuple(
+        _edited_note(excel, old, row)
+        for excel, row in sending
+        for old in earlier.get((row.service, row.link), [])
+    )
+
+
+def _edited_note(excel: int, old: LedgerRow, new: LedgerRow) -> str:
+    before, after = old.payload.get("quantity"), new.payload.get("quantity")
+    start = f"row {excel}: order {old.order_id} of this campaign has"
+    if before and after and before != after:
+        return f"{start} quantity {before} for this link and service; placing a second order of {after}"
+    fields = sorted(
+        key for key in {*old.payload, *new.payload}
+        if key not in ("link", "service", "key", "action") and old.payload.get(key) != new.payload.get(key)
+    )  # fmt: skip
+    other = ", ".join(fields) or "the same content"
+    return f"{start} other {other} for this link and service; placing a second order"
 
 
 def _money(amount: Decimal, currency: str) -> str:
@@ -157,7 +199,7 @@ def summary_text(outcome: SubmitOutcome) -> str:
         lines = ["Dry run: nothing was sent.", describe_plan(outcome.plan)]
         return "\n".join(lines)
     placed = (
-        f"Placed {outcome.placed_now} order(s) for an estimated {_money(outcome.spent, currency)}."
+        f"Placed {counted(outcome.placed_now, 'order')} for an estimated {_money(outcome.spent, currency)}."
         if outcome.placed_now
         else "Placed no new order."
     )

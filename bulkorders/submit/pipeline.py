@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from bulkorders.clock import Clock, utc_now_iso
 from bulkorders.errors import BulkOrdersError, FundsError, Interrupted, NotConfirmed, UsageError, WriteBackError
 from bulkorders.ledger import RowState, assign_identities, canonical_content, record_row_columns
-from bulkorders.models import Balance, OrderRow, RowIssue, Severity
+from bulkorders.models import Balance, OrderRow, RowIssue, Severity, counted
 from bulkorders.progress import Reporter, SilentReporter
 from bulkorders.results import CompactUpdates, campaign_updates
 from bulkorders.sheets import backup_copy, check_writable, default_output_path, write_back
@@ -32,12 +32,14 @@ from bulkorders.submit.outcome import (
     SubmitOutcome,
     cost_guard,
     describe_plan,
+    edited_notes,
     problem_lines,
     summary_text,
 )
 from bulkorders.submit.payload import sent_payload
 from bulkorders.submit.placement import DEFAULT_CONCURRENCY, Sendable, Tally, place_rows
 from bulkorders.submit.recovery import order_ids_of, recover_placed, without_order_ids
+from bulkorders.submit.unmatched import list_unmatched
 
 if TYPE_CHECKING:
     from bulkorders.catalog import Catalogue
@@ -97,11 +99,16 @@ def submit_sheet(source: Path, options: SubmitOptions, io: SubmitIO) -> SubmitOu
     options = _with_max_spend(options, given.sheet)
     if not options.dry_run:
         check_writable(out)
-    name = options.campaign or source.stem
+    name = campaign_name(source, options.campaign)
     _warn_if_another_file(name, source, io)
     campaign = io.ledger.campaign(name, io.panel, str(source))
     with io.ledger.lock(campaign):
         return _submit_locked(given, campaign, options, io)
+
+
+def campaign_name(source: Path, campaign: str | None) -> str:
+    """The campaign a sheet's rows belong to: --campaign, else the file's stem."""
+    return campaign or source.stem
 
 
 @dataclass
@@ -167,7 +174,7 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
     recovered = ledger.recover_sending(campaign)
     if recovered:
         io.notify(
-            f"{len(recovered)} row(s) were being sent when an earlier run stopped; they are "
+            f"{counted(len(recovered), 'row')} {'was' if len(recovered) == 1 else 'were'} being sent when an earlier run stopped; they are "
             "now uncertain (the panel may or may not have placed them)."
         )
     invalid, existing = given.invalid, given.existing
@@ -193,6 +200,7 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
         keep_balance(io, "submit --dry-run" if options.dry_run else "submit before", balance, campaign.name)
     plan = _plan(campaign.name, rows, to_send, total, balance, len(invalid), options)
     if to_send:
+        plan = replace(plan, edited=_edited(campaign, at_row, to_send, io))
         cost_guard(plan, options.max_spend)
     if options.dry_run:
         return SubmitOutcome(
@@ -232,12 +240,22 @@ def _to_send(rows: Sequence[tuple[int, LedgerRow]], options: SubmitOptions) -> l
     """The rows this run sends: planned ones, and the ones its options say to send again."""
     if options.write_only:
         return []
-    return [
-        row for _, row in rows
-        if row.state == RowState.PLANNED
-        or (options.resend_uncertain and row.state == RowState.UNCERTAIN)
-        or (options.retry_rejected and row.state == RowState.REJECTED)
-    ]  # fmt: skip
+    return [row for _, row in rows if sends(row.state, options)]
+
+
+def sends(state: str, options: SubmitOptions) -> bool:
+    """Whether a run with `options` sends a row in ledger state `state`."""
+    return (
+        state == RowState.PLANNED
+        or (options.resend_uncertain and state == RowState.UNCERTAIN)
+        or (options.retry_rejected and state == RowState.REJECTED)
+    )
+
+
+def _edited(campaign: Campaign, at_row: Mapping[int, int], to_send: Sequence[LedgerRow], io: SubmitIO) -> tuple[str, ...]:
+    """The plan's notes on rows about to be sent whose earlier order no longer matches a row."""
+    unmatched = [row for row in io.ledger.rows(campaign) if row.id not in at_row and row.order_id]
+    return edited_notes([(at_row[row.id], row) for row in to_send], unmatched)
 
 
 def _results_files(source: Path, campaign: Campaign, options: SubmitOptions) -> list[Path]:
@@ -289,7 +307,7 @@ def _sync(
     from bulkorders.ledger import PlannedRow
 
     payloads = [row.payload() for row in valid]
-    identities = assign_identities(payloads, _claimed(campaign, valid, payloads, existing, io))
+    identities = assign_identities(payloads, claimed(campaign, valid, payloads, existing, io.ledger))
     planned = [
         PlannedRow(identity, row.row, row.service, row.link, payload, row.estimate)
         for identity, row, payload in zip(identities, valid, payloads)
@@ -309,18 +327,18 @@ def _sync(
     return pairs
 
 
-def _claimed(
+def claimed(
     campaign: Campaign,
     valid: Sequence[OrderRow],
     payloads: Sequence[Mapping[str, str]],
     existing: Mapping[int, str],
-    io: SubmitIO,
+    ledger: Ledger,
 ) -> dict[int, str]:
     """Rows carrying the order id of a ledger row of this campaign with the same content
     keep that row's identity (index in `valid` -> identity)."""
     if not existing:
         return {}
-    placed = {row.order_id: row for row in io.ledger.rows(campaign) if row.order_id and row.state == RowState.PLACED}
+    placed = {row.order_id: row for row in ledger.rows(campaign) if row.order_id and row.state == RowState.PLACED}
     claimed: dict[int, str] = {}
     for index, (row, payload) in enumerate(zip(valid, payloads)):
         known = placed.get(existing.get(row.row, ""))
@@ -356,6 +374,7 @@ def _plan(
     options: SubmitOptions,
 ) -> Plan:
     states = [row.state for _, row in rows]
+    resent = [row for row in to_send if row.state == RowState.UNCERTAIN]
     return Plan(
         campaign=name,
         to_place=len(to_send),
@@ -367,6 +386,8 @@ def _plan(
         invalid=invalid,
         resend_uncertain=options.resend_uncertain,
         retry_rejected=options.retry_rejected,
+        resent=len(resent),
+        resent_cost=sum((row.estimate for row in resent), Decimal(0)),
     )
 
 
@@ -427,6 +448,7 @@ def _write_results(
         if options.in_place:
             io.notify(f"Kept a copy of the input as {backup_copy(source, io.clock)}.")
         summary = write_back(sheet, updates, out, clock=io.clock)
+        note = list_unmatched(campaign, rows, Path(summary.path), io)
     except WriteBackError as exc:
         io.ledger.set_results_path(campaign, str(out), True)
         outcome.write_error = WriteBackError(
@@ -436,8 +458,8 @@ def _write_results(
         return
     io.ledger.set_results_path(campaign, str(summary.path), False)
     outcome.output = Path(summary.path)
-    for note in summary.notes:
-        io.notify(note)
+    for line in [*summary.notes, *([note] if note else [])]:
+        io.notify(line)
     for warning in summary.warnings:
         io.notify(f"warning: {warning}")
 

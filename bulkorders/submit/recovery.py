@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from bulkorders.clock import utc_now_iso
 from bulkorders.errors import BulkOrdersError, SheetError
 from bulkorders.ledger import assign_identities, file_stamp
+from bulkorders.models import counted
 from bulkorders.sheets import id_text
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def recover_placed(
         if found:
             io.ledger.record_existing_orders(campaign, found, utc_now_iso(io.clock))
             io.notify(
-                f"Recovered {len(found)} placed row(s) into the ledger from the results sheet "
+                f"Recovered {counted(len(found), 'placed row')} into the ledger from the results sheet "
                 f"{path}: the ledger did not have their orders (it was replaced or restored), "
                 "and they are not placed again."
             )

@@ -9,6 +9,7 @@ from bulkorders.surface import public_surface
 EXPORTS = {
     "ValidationReport": "rules",
     "validate_sheet": "rules",
+    "Pending": "text",
     "issue_lines": "text",
     "report_json": "text",
     "summary_lines": "text",

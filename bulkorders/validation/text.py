@@ -2,14 +2,56 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from bulkorders.models import Balance, Severity, format_money
+from bulkorders.models import Balance, OrderRow, Severity, format_money
 from bulkorders.validation.rules import ValidationReport
 
 if TYPE_CHECKING:
     from bulkorders.sheets import Sheet
+
+
+@dataclass(frozen=True)
+class Pending:
+    """What `submit` would send of a sheet's valid rows, as the ledger knows the campaign."""
+
+    campaign: str
+    known: bool  # the ledger has the campaign (else nothing of it was sent yet)
+    rows: list[OrderRow] = field(default_factory=list)  # the rows submit would send
+    placed: int = 0  # valid rows the campaign placed already: not sent again
+    held: int = 0  # uncertain or rejected rows a plain submit does not send again
+
+
+def _rows_word(count: int) -> str:
+    return f"{count} row" + ("" if count == 1 else "s")
+
+
+def _costed(report: ValidationReport, pending: Pending | None) -> tuple[Sequence[OrderRow], Decimal, dict[str, Decimal]]:
+    """The rows the cost counts (the ones submit would send), their total and cost by service."""
+    if pending is None:
+        return report.rows, report.total, report.by_service
+    by_service: dict[str, Decimal] = {}
+    for row in pending.rows:
+        by_service[row.service] = by_service.get(row.service, Decimal(0)) + row.estimate
+    return pending.rows, sum(by_service.values(), Decimal(0)), by_service
+
+
+def _ledger_lines(pending: Pending | None) -> list[str]:
+    if pending is None or not pending.known:
+        return []
+    lines = [
+        f"Campaign {pending.campaign} (ledger): {_rows_word(pending.placed)} of this sheet already placed, "
+        f"not sent again; submit would send {_rows_word(len(pending.rows))}."
+    ]
+    if pending.held:
+        lines.append(
+            f"{_rows_word(pending.held)} uncertain or rejected: not sent again without "
+            "--resend-uncertain / --retry-rejected (not counted below)."
+        )
+    return lines
 
 
 def issue_lines(report: ValidationReport) -> list[str]:
@@ -21,8 +63,14 @@ def issue_lines(report: ValidationReport) -> list[str]:
     return lines
 
 
-def summary_lines(report: ValidationReport, sheet: Sheet, balance: Balance | None) -> list[str]:
-    """Counts, the estimated cost in total and by service, and how it compares to the balance."""
+def summary_lines(
+    report: ValidationReport, sheet: Sheet, balance: Balance | None, pending: Pending | None = None
+) -> list[str]:
+    """Counts, the estimated cost in total and by service, and how it compares to the balance.
+
+    With `pending` (what submit would send, from the ledger) the cost and balance lines count
+    only those rows, and a line says how many the campaign placed already.
+    """
     currency = f" {balance.currency}" if balance else ""
     valid = len(report.rows)
     lines = [
@@ -31,38 +79,42 @@ def summary_lines(report: ValidationReport, sheet: Sheet, balance: Balance | Non
     ]
     if report.placed_rows:
         lines.append(f"{len(report.placed_rows)} row(s) already have an order_id: not checked or counted again.")
-    lines.append(f"Estimated cost of the valid rows: {format_money(report.total)}{currency}")
-    counts = _rows_by_service(report)
-    for service_id, cost in sorted(report.by_service.items(), key=lambda item: (-item[1], item[0])):
+    lines += _ledger_lines(pending)
+    rows, total, by_service = _costed(report, pending)
+    what = "the valid rows" if pending is None or not pending.known else f"the {_rows_word(len(rows))} submit would send"
+    lines.append(f"Estimated cost of {what}: {format_money(total)}{currency}")
+    counts = _count_by_service(rows)
+    for service_id, cost in sorted(by_service.items(), key=lambda item: (-item[1], item[0])):
         service = report.services.get(service_id)
         name = service.name if service else ""
-        rows = f"{counts[service_id]} row" + ("s" if counts[service_id] != 1 else "")
-        lines.append(f"  {service_id:>6}  {name[:46]:<46} {rows:>10}  {format_money(cost)}{currency}")
-    if balance is None:
-        lines.append("Balance: not checked (--offline).")
-    elif balance.amount >= report.total:
-        left = format_money(balance.amount - report.total)
-        lines.append(
-            f"Balance: {format_money(balance.amount)}{currency}, enough ({left}{currency} left after these orders)."
-        )
-    else:
-        short = format_money(report.total - balance.amount)
-        lines.append(
-            f"Balance: {format_money(balance.amount)}{currency}, SHORT by {short}{currency}: top up before submit."
-        )
+        lines.append(f"  {service_id:>6}  {name[:46]:<46} {_rows_word(counts[service_id]):>10}  {format_money(cost)}{currency}")
+    lines.append(_balance_line(balance, total, currency))
     return lines
 
 
-def report_json(report: ValidationReport, sheet: Sheet, balance: Balance | None) -> dict[str, Any]:
+def _balance_line(balance: Balance | None, total: Decimal, currency: str) -> str:
+    if balance is None:
+        return "Balance: not checked (--offline)."
+    if balance.amount >= total:
+        left = format_money(balance.amount - total)
+        return f"Balance: {format_money(balance.amount)}{currency}, enough ({left}{currency} left after these orders)."
+    short = format_money(total - balance.amount)
+    return f"Balance: {format_money(balance.amount)}{currency}, SHORT by {short}{currency}: top up before submit."
+
+
+def report_json(
+    report: ValidationReport, sheet: Sheet, balance: Balance | None, pending: Pending | None = None
+) -> dict[str, Any]:
     """The same as the text, as one JSON-ready document (amounts as exact decimal strings)."""
-    counts = _rows_by_service(report)
+    rows, total, by_service = _costed(report, pending)
+    counts = _count_by_service(rows)
     money = None
     if balance is not None:
         money = {
             "amount": format_money(balance.amount),
             "currency": balance.currency,
-            "enough": balance.amount >= report.total,
-            "short_by": format_money(max(report.total - balance.amount, Decimal(0))),
+            "enough": balance.amount >= total,
+            "short_by": format_money(max(total - balance.amount, Decimal(0))),
         }
     return {
         "file": str(sheet.path),
@@ -76,8 +128,9 @@ def report_json(report: ValidationReport, sheet: Sheet, balance: Balance | None)
         "warned_rows": report.warned_rows,
         "placed_rows": report.placed_rows,
         "issues": [issue.to_dict() for issue in report.issues],
+        "campaign": _campaign_json(pending),
         "cost": {
-            "total": format_money(report.total),
+            "total": format_money(total),
             "currency": balance.currency if balance else None,
             "by_service": [
                 {
@@ -86,7 +139,7 @@ def report_json(report: ValidationReport, sheet: Sheet, balance: Balance | None)
                     "rows": counts[sid],
                     "cost": format_money(cost),
                 }
-                for sid, cost in sorted(report.by_service.items())
+                for sid, cost in sorted(by_service.items())
             ],
         },
         "balance": money,
@@ -98,8 +151,21 @@ def _where(sheet: Sheet) -> str:
     return f"{sheet.path}{name} (header on row {sheet.header_row})"
 
 
-def _rows_by_service(report: ValidationReport) -> dict[str, int]:
+def _campaign_json(pending: Pending | None) -> dict[str, Any] | None:
+    if pending is None:
+        return None
+    return {
+        "name": pending.campaign,
+        "in_ledger": pending.known,
+        "already_placed": pending.placed,
+        "held": pending.held,
+        "to_send": len(pending.rows),
+        "to_send_rows": [row.row for row in pending.rows],
+    }
+
+
+def _count_by_service(rows: Sequence[OrderRow]) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for row in report.rows:
+    for row in rows:
         counts[row.service] = counts.get(row.service, 0) + 1
     return counts
