@@ -277,12 +277,18 @@ def _splice(xml: bytes, context: _Context) -> Iterator[bytes | memoryview]:
     if data.group(2):  # <sheetData/>: open it
         open_tag = b"<" + prefix + b"sheetData>"
     yield head + open_tag
-    view = memoryview(xml)  # the unchanged stretches are yielded as views: no copy of the sheet
+    view = memoryview(xml)
+
+    def cut(start: int, end: int) -> bytes | memoryview:
+        """A long unchanged stretch as a view (no copy of the sheet); a short one as bytes
+        (a view object is bigger than the few bytes between two edited rows)."""
+        return view[start:end] if end - start >= 1 << 16 else xml[start:end]
+
     copied = data.end()
     index = 0
     for number, start, end, open_end, attrs, closed in _rows(xml, data.end(), data_end):
         if index < len(pending) and pending[index] <= number:
-            yield view[copied:start]
+            yield cut(copied, start)
             copied = start
         while index < len(pending) and pending[index] < number:
             yield _new_row(prefix, pending[index], context)
@@ -291,12 +297,12 @@ def _splice(xml: bytes, context: _Context) -> Iterator[bytes | memoryview]:
             yield _edit_row(xml, prefix, number, (start, end, open_end), attrs, closed, context)
             copied = end
             index += 1
-    yield view[copied:data_end]
+    yield cut(copied, data_end)
     for row in pending[index:]:
         yield _new_row(prefix, row, context)
     if data.group(2):
         yield b"</" + prefix + b"sheetData>"
-    yield view[data_end:]
+    yield cut(data_end, len(xml))
 
 
 def _widths(context: _Context) -> dict[int, float]:
