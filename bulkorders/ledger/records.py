@@ -73,7 +73,7 @@ class LedgerRow:
     answered_at: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: status loads one per order of a sheet
 class OrderRecord:
     """The latest known values of one order (placed by a campaign or met by a command)."""
 
@@ -123,9 +123,18 @@ def to_ledger_row(row: Sequence[Any], payload: dict[str, str] | None = None) -> 
     )  # fmt: skip
 
 
-def to_order_record(row: Sequence[Any]) -> OrderRecord:
+# Columns of ORDER_SELECT whose few distinct values repeat over every order of a campaign:
+# panel, campaign, service, currency, status, refill_status, cancel_result.
+_REPEATED = (0, 2, 4, 8, 9, 13, 14)
+
+
+def to_order_record(row: Sequence[Any], common: dict[Any, Any] | None = None) -> OrderRecord:
+    """An ORDER_SELECT row as a record; `common` (one dict per query) shares repeated texts."""
     values = list(row)
     values[7] = to_decimal(values[7])
+    if common is not None:
+        for index in _REPEATED:
+            values[index] = common.setdefault(values[index], values[index])
     return OrderRecord(*values)
 
 

@@ -190,7 +190,8 @@ class Run:
 
         The results sheet is a view of the ledger: a sheet written before the last
         answers (an old copy, a failed write) shows them without asking the panel again.
-        Only cells that differ are written.
+        Only cells that differ are written. Once done, the ledger's records and the cells
+        as read are let go: nothing after needs them (100k rows: ~100 MB less at the write).
         """
         for target in self.targets:
             record = self.records.get(target.order_id) if target.order_id else None
@@ -200,6 +201,7 @@ class Run:
             if changed:
                 self.set(target.row, changed)
                 self.report.from_ledger += 1
+        self.records, self.cells = {}, {}
 
     def refresh_refills(self) -> None:
         """Ask the status of every refill not known to be final; record and apply.

@@ -24,6 +24,7 @@ from bulkorders.sheets.xlsx import read_xlsx, workbook_sheet_names
 PURPOSES = ("orders", "results")
 _CANDIDATE_ROWS = 100  # rows looked at to explain a missing header
 _LISTED_HEADERS = 20
+_REPEATED = ("service", "currency", "status", "refill_status", "cancel_result", "error", *sorted(TIME_COLUMNS))
 _DECIMAL_SAMPLE = 200  # CSV records looked at to tell decimal commas from decimal points
 
 
@@ -110,6 +111,8 @@ def _build(path: Path, raw: RawSheet, purpose: str, decimal: str | None = None) 
     times = [name for name in TIME_COLUMNS if name in columns]
     others = _other_columns(header_cells, found)
     nul_cells: list[tuple[int, int]] = []  # (row, 0-based column) of cells holding a NUL byte
+    repeated = [name for name in _REPEATED if name in columns]
+    common: dict[str, str] = {}  # one copy of each text these columns repeat (100k rows: many MB)
     for number, cells in raw.rows:
         if raw.csv_delimiter is not None and "\x00" in "".join(cells):
             nul_cells.append((number, offset + next(i for i, c in enumerate(cells) if "\x00" in c)))
@@ -130,6 +133,10 @@ def _build(path: Path, raw: RawSheet, purpose: str, decimal: str | None = None) 
                 values[name] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
         if charge and values["charge"].__class__ is str:
             values["charge"] = comma_amount(values["charge"]) or values["charge"]
+        for name in repeated:
+            value = values[name]
+            if value.__class__ is str:
+                values[name] = common.setdefault(value, value)
         blank = True
         for name, value in values.items():
             if value == "" or (value.__class__ is str and value.isspace()):

@@ -27,6 +27,7 @@ _COUNT = re.compile(rb'\scount="\d*"')
 _STYLE_SHEET = re.compile(rb"<((?:[\w.-]+:)?)styleSheet\b[^>]*>")
 _COL = re.compile(rb"<(?:[\w.-]+:)?col\b([^>]*?)/>")
 _COL_SPAN = re.compile(rb'(\s)(min|max)="(\d+)"')
+_CHUNK = 1 << 20  # bytes per compressed write of a member
 _HIDDEN = re.compile(rb'\shidden="(?:1|true)"')
 _ZERO_WIDTH = re.compile(rb'\swidth="0*(?:\.0*)?"')
 _CUSTOM_WIDTH = re.compile(rb'\scustomWidth="[^"]*"')
@@ -263,7 +264,7 @@ def drop_calc_chain(zf: zipfile.ZipFile) -> dict[str, Iterable[bytes] | None]:
 def copy_package(
     zf: zipfile.ZipFile,
     out: IO[bytes],
-    edits: Mapping[str, Iterable[bytes] | None],
+    edits: Mapping[str, Iterable[bytes | memoryview] | None],
     added: Mapping[str, bytes] | None = None,
 ) -> None:
     """Every member in its original order: edited ones from their pieces (None drops one),
@@ -280,13 +281,13 @@ def copy_package(
                     _write_member(dst, info, pieces)
                 continue
             with zf.open(info) as src:
-                _write_member(dst, info, iter(lambda: src.read(1 << 20), b""), info.compress_type)
+                _write_member(dst, info, iter(lambda: src.read(_CHUNK), b""), info.compress_type)
         for name, data in (added or {}).items():
             _write_member(dst, zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0)), [data])
 
 
 def _write_member(
-    dst: zipfile.ZipFile, info: zipfile.ZipInfo, pieces: Iterable[bytes], compress: int = zipfile.ZIP_DEFLATED
+    dst: zipfile.ZipFile, info: zipfile.ZipInfo, pieces: Iterable[bytes | memoryview], compress: int = zipfile.ZIP_DEFLATED
 ) -> None:
     clone = zipfile.ZipInfo(info.filename, info.date_time)
     clone.external_attr = info.external_attr
@@ -296,9 +297,16 @@ def _write_member(
         buffer: list[bytes] = []
         size = 0
         for piece in pieces:  # gathered into ~1 MB writes: each write compresses
+            if len(piece) >= _CHUNK:  # a long stretch of the original: written as it is
+                sink.write(b"".join(buffer))
+                buffer, size = [], 0
+                view = memoryview(piece)
+                for at in range(0, len(view), _CHUNK):
+                    sink.write(view[at : at + _CHUNK])
+                continue
             buffer.append(piece)
             size += len(piece)
-            if size >= 1 << 20:
+            if size >= _CHUNK:
                 sink.write(b"".join(buffer))
                 buffer, size = [], 0
         sink.write(b"".join(buffer))

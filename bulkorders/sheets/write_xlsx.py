@@ -140,7 +140,7 @@ def write_xlsx(
             width, header_style, refs = _survey(xml, header_row)
             plan = plan_columns(headers, known, width, OUTPUT_COLUMNS)
             context = _Context(plan, updates, header_row, header_style, cells_have_refs=refs)
-            edits: dict[str, Iterable[bytes] | None] = {}
+            edits: dict[str, Iterable[bytes | memoryview] | None] = {}
             if _needs_styles(updates):
                 styles = styles_part(zf)
                 if styles is None:
@@ -262,7 +262,7 @@ def _survey(xml: bytes, header_row: int) -> tuple[int, int | None, bool]:
 # --- writing -------------------------------------------------------------------------------
 
 
-def _splice(xml: bytes, context: _Context) -> Iterator[bytes]:
+def _splice(xml: bytes, context: _Context) -> Iterator[bytes | memoryview]:
     """The sheet XML with the targets spliced in, as pieces (no copy of the whole)."""
     data, data_end = _sheet_data(xml)
     prefix = data.group(1)
@@ -277,11 +277,18 @@ def _splice(xml: bytes, context: _Context) -> Iterator[bytes]:
     if data.group(2):  # <sheetData/>: open it
         open_tag = b"<" + prefix + b"sheetData>"
     yield head + open_tag
+    view = memoryview(xml)
+
+    def cut(start: int, end: int) -> bytes | memoryview:
+        """A long unchanged stretch as a view (no copy of the sheet); a short one as bytes
+        (a view object is bigger than the few bytes between two edited rows)."""
+        return view[start:end] if end - start >= 1 << 16 else xml[start:end]
+
     copied = data.end()
     index = 0
     for number, start, end, open_end, attrs, closed in _rows(xml, data.end(), data_end):
         if index < len(pending) and pending[index] <= number:
-            yield xml[copied:start]
+            yield cut(copied, start)
             copied = start
         while index < len(pending) and pending[index] < number:
             yield _new_row(prefix, pending[index], context)
@@ -290,12 +297,12 @@ def _splice(xml: bytes, context: _Context) -> Iterator[bytes]:
             yield _edit_row(xml, prefix, number, (start, end, open_end), attrs, closed, context)
             copied = end
             index += 1
-    yield xml[copied:data_end]
+    yield cut(copied, data_end)
     for row in pending[index:]:
         yield _new_row(prefix, row, context)
     if data.group(2):
         yield b"</" + prefix + b"sheetData>"
-    yield xml[data_end:]
+    yield cut(data_end, len(xml))
 
 
 def _widths(context: _Context) -> dict[int, float]:
