@@ -66,11 +66,6 @@ def _looks_like_id(text: str) -> bool:
     return bool(re.fullmatch(r"\s*[0-9]+\s*", text))
 
 
-def error_text(value: Any) -> str:
-    """An `error` value as one line of text (panels mostly send strings, some objects)."""
-    return shapes.refusal({"error": value}) or shapes.refusal(value) or "(empty error)"
-
-
 class Unreadable(str):
     """The text of an entry bulkorders cannot read (why, and the panel's raw text). For a
     refill or cancel it says nothing about what the panel did: the answer counts as lost."""
@@ -219,14 +214,6 @@ def _id_or_none(value: Any) -> str | None:
 def no_order_id(doc: Any) -> str:
     """What is wrong with an add answer that carries no order id."""
     return f"no order id (order, order_id, orderId or data.order) in {short(doc)}"
-
-
-def parse_add(doc: Any) -> str:
-    """The new order's id; AnswerShapeError when the answer carries none."""
-    found = add_order_id(doc)
-    if found is None:
-        raise AnswerShapeError("add", no_order_id(doc))
-    return found
 
 
 def _order_status(order_id: str, raw: Any) -> OrderStatus:
