@@ -232,6 +232,28 @@ def test_with_a_password_the_login_page_opens_the_session_not_the_token(config):
         assert browser.get("/").status_code == 200
 
 
+def test_wrong_passwords_make_the_login_page_wait_and_a_right_one_opens_after_the_wait(config, fake_clock):
+    guarded = WebConfig(settings=config.settings, password="s3cret pass", allowed_hosts=("testserver",),
+                        clock=fake_clock)  # fmt: skip
+    with TestClient(create_app(guarded)) as browser:
+        for _ in range(5):
+            assert browser.post("/login", data={"password": "guess"}).status_code == 403
+        refused = browser.post("/login", data={"password": "s3cret pass"}, follow_redirects=False)
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "30"
+        assert "Too many wrong passwords from your address: try again in 30 s." in refused.text
+        assert browser.get("/").status_code == 403  # no session was opened by the refused try
+        fake_clock.now += 29
+        assert browser.post("/login", data={"password": "s3cret pass"}).status_code == 429
+        fake_clock.now += 1
+        assert browser.post("/login", data={"password": "guess"}).status_code == 403  # the sixth: 60 s now
+        assert browser.post("/login", data={"password": "s3cret pass"}).headers["retry-after"] == "60"
+        fake_clock.now += 60
+        right = browser.post("/login", data={"password": "s3cret pass"}, follow_redirects=False)
+        assert right.status_code == 303 and browser.get("/").status_code == 200
+        browser.cookies.clear()
+        assert browser.post("/login", data={"password": "guess"}).status_code == 403  # failures forgotten
+
+
 def test_the_api_key_never_reaches_the_browser(client, config, monkeypatch):
     key = "key-Zq9/+&x"
     monkeypatch.setenv("BULKORDERS_API_KEY", key)
@@ -280,6 +302,16 @@ def test_an_upload_is_kept_under_the_user_data_dir_by_campaign(client, config):
     assert answer.status_code == 303 and answer.headers["location"] == "/new/spring-week-1"
     kept = config.settings.data_dir / "uploads" / "spring-week-1" / "weekly-campaign.xlsx"
     assert kept.read_bytes() == GOOD.read_bytes()
+
+
+def test_no_page_shows_where_the_server_keeps_uploads(client, config):
+    folder = str(config.settings.data_dir / "uploads")
+    check = client.get(upload(client, GOOD).headers["location"])
+    assert check.status_code == 200
+    assert "weekly-campaign.xlsx, sheet &#34;Orders&#34; (header on row 3): 16 rows: 16 valid" in check.text
+    job, seen = place(client, GOOD)
+    pages = [check.text, client.get(job).text, json.dumps(seen), client.get("/campaigns/1").text]
+    assert [page for page in pages if folder in page] == []
 
 
 def test_a_campaign_being_placed_is_not_uploaded_over(client, config):

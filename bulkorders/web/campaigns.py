@@ -75,6 +75,7 @@ def page(request: Request) -> Response:
     return render(request, "campaign.html", {
         "campaign": campaign, "shown": shown, "rows": rows, "orders": orders, "state": state or "", "actions": ACTIONS,
         "results": results, "same_panel": campaign.panel == world.panel(),
+        "source": world.shown(campaign.source_path) if campaign.source_path else "unknown",
     })  # fmt: skip
 
 
@@ -163,9 +164,12 @@ async def run(request: Request) -> Response:
 def _lifecycle(job: Job, world: Any, campaign: Any, action: str, rows: str | None, confirmed: str) -> Result:
     from bulkorders.lifecycle import cancel_sheet, failure_lines, refill_sheet, status_sheet, summary_text
 
+    def note(text: str) -> None:
+        job.note(world.shown(text))
+
     with world.opened() as opened:
-        sheet = opened.follow(campaign, notify=job.note)
-        io = opened.lifecycle_io(job.note, WebReporter(job))
+        sheet = opened.follow(campaign, notify=note)
+        io = opened.lifecycle_io(note, WebReporter(job))
         if action == "status":
             report = status_sheet(sheet, _options(rows), io)
         elif action == "refill":
@@ -179,7 +183,8 @@ def _lifecycle(job: Job, world: Any, campaign: Any, action: str, rows: str | Non
 
             report = cancel_sheet(sheet, _options(rows), io, opened.catalogue(), confirm=same_plan)
     error = report.write_error or (report.stop.message if report.stop else None)
-    return Result(ok=not report.exit_code, summary=summary_text(report), problems=failure_lines(report), error=error,
+    return Result(ok=not report.exit_code, summary=world.shown(summary_text(report)),
+                  problems=[world.shown(line) for line in failure_lines(report)], error=error and world.shown(error),
                   links=[("Download the results sheet", f"/campaigns/{campaign.id}/results"),
                          ("Back to the campaign", f"/campaigns/{campaign.id}")])  # fmt: skip
 

@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bulkorders.web.config import WebConfig
+from bulkorders.web.throttle import LoginThrottle
 
 FORM_SLACK = 64 * 1024  # multipart framing and the other fields around an upload
 LOGIN_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>bulkorders: log in</title></head>
@@ -36,6 +37,7 @@ class Guard:
         self.config = config
         self._secret = secrets.token_bytes(32)
         self._sessions: set[str] = set()
+        self._throttle = LoginThrottle(config.clock)
 
     def csrf(self, session: str) -> str:
         return hmac.new(self._secret, session.encode(), hashlib.sha256).hexdigest()
@@ -93,11 +95,17 @@ class Guard:
     async def _login(self, request: Request) -> Response:
         if request.method != "POST":
             return HTMLResponse(LOGIN_PAGE.format(message=""))
+        address = request.client.host if request.client else ""
+        wait = self._throttle.wait(address)
+        if wait:
+            return _too_many(wait)
         fields = parse_qs((await request.body())[:4096].decode("utf-8", "replace"))
         given = (fields.get("password") or [""])[0]
         assert self.config.password is not None
         if given and hmac.compare_digest(given.encode(), self.config.password.encode()):
+            self._throttle.succeeded(address)
             return self._open_session("/")
+        self._throttle.failed(address)
         return HTMLResponse(LOGIN_PAGE.format(message="<p><strong>Wrong password.</strong></p>"), 403)
 
     def _open_session(self, target: str) -> Response:
@@ -133,6 +141,11 @@ class BodyTooLarge(Exception):
 
 def _refused(message: str, status: int = 403) -> HTMLResponse:
     return HTMLResponse(f"<!doctype html><title>Refused</title><p>{message}</p>", status)
+
+
+def _too_many(wait: int) -> HTMLResponse:
+    message = f"Too many wrong passwords from your address: try again in {wait} s."
+    return HTMLResponse(LOGIN_PAGE.format(message=f"<p><strong>{message}</strong></p>"), 429, {"Retry-After": str(wait)})
 
 
 def _too_large(limit: int) -> HTMLResponse:

@@ -94,12 +94,14 @@ def check(request: Request) -> Response:
         except BulkOrdersError as exc:
             refusal = exc.message
     outcomes = {row.row: row for row in outcome.rows} if outcome else {}
+    shown = world.shown
     return render(request, "check.html", {
         "key": slug(campaign), "campaign": campaign, "file": path.name,
-        "grid": sheet_grid(sheet, report.issues, outcomes), "summary": summary_lines(report, sheet, balance),
-        "plan": describe_plan(outcome.plan) if outcome else "", "refusal": refusal,
+        "grid": sheet_grid(sheet, report.issues, outcomes),
+        "summary": [shown(line) for line in summary_lines(report, sheet, balance)],
+        "plan": describe_plan(outcome.plan) if outcome else "", "refusal": refusal and shown(refusal),
         "to_place": outcome.plan.to_place if outcome else 0, "total": str(outcome.plan.total) if outcome else "",
-        "notes": [n for n in notes if not n.startswith(("row ", "warning: row "))],
+        "notes": [shown(n) for n in notes if not n.startswith(("row ", "warning: row "))],
     })  # fmt: skip
 
 
@@ -126,14 +128,16 @@ def _submit(job: Job, world: World, path: Path, campaign: str, confirmed: tuple[
         return True
 
     with world.opened() as opened:
-        io = opened.submit_io(confirm=same_plan, notify=job.note, reporter=WebReporter(job, stoppable=True))
+        io = opened.submit_io(confirm=same_plan, notify=lambda text: job.note(world.shown(text)),
+                              reporter=WebReporter(job, stoppable=True))  # fmt: skip
         outcome = submit_sheet(path, SubmitOptions(campaign=campaign), io)
         found = opened.ledger.find_campaign(outcome.campaign, world.panel())
     links = [("Download the results sheet", f"/campaigns/{found.id}/results"),
              ("Open the campaign", f"/campaigns/{found.id}")] if found else []  # fmt: skip
     error = outcome.write_error or (outcome.stop.message if outcome.stop else None)
-    return Result(ok=not outcome.exit_code, summary=summary_text(outcome), problems=problem_lines(outcome),
-                  error=error, links=links)  # fmt: skip
+    return Result(ok=not outcome.exit_code, summary=world.shown(summary_text(outcome)),
+                  problems=[world.shown(line) for line in problem_lines(outcome)],
+                  error=error and world.shown(error), links=links)  # fmt: skip
 
 
 def _job(request: Request) -> Job:

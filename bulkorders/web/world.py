@@ -113,6 +113,11 @@ class World:
     def reports(self) -> Path:
         return self.settings.data_dir / "web-reports"
 
+    def shown(self, text: str) -> str:
+        """`text` as a page shows it: an uploaded file by its name, not where the server keeps it
+        (a remote browser has no use for the server's folders, and they say who runs it how)."""
+        return re.sub(re.escape(str(self.uploads())) + r"[/\\][^/\\]+[/\\]", "", text)
+
 
 def slug(name: str) -> str:
     """A campaign name as a folder name."""
