@@ -431,6 +431,29 @@ def test_stopping_the_server_asks_running_jobs_to_stop_and_waits_for_them(config
     assert not job.thread.is_alive()
 
 
+def test_the_stop_button_stops_a_placing_job_and_only_a_placing_job(client):
+    placing = Job("submit", "Placing campaign x", "/new/x", stoppable=True)
+    client.app.state.jobs.start(placing, lambda job: Result(ok=job.stop_requested.wait(60), summary="stopped"))
+    page = client.get(f"/jobs/{placing.id}").text
+    assert 'action="/jobs/%s/stop"' % placing.id in page and ">Stop placing</button>" in page
+    assert client.post(f"/jobs/{placing.id}/stop", data={}).status_code == 403  # no CSRF token
+    assert placing.result is None
+    stopped = client.post(f"/jobs/{placing.id}/stop", data={"csrf": csrf_of(client)}, follow_redirects=False)
+    assert stopped.status_code == 303 and stopped.headers["location"] == f"/jobs/{placing.id}"
+    placing.thread.join(10)
+    assert placing.result.ok and placing.result.summary == "stopped"
+    assert "Stop placing" not in client.get(f"/jobs/{placing.id}").text  # finished: no button
+    other = Job("status", "Refreshing statuses", "/campaigns/1")
+    release = threading.Event()
+    client.app.state.jobs.start(other, lambda job: Result(ok=release.wait(60)))
+    assert "Stop placing" not in client.get(f"/jobs/{other.id}").text
+    refused = client.post(f"/jobs/{other.id}/stop", data={"csrf": csrf_of(client)})
+    assert refused.status_code == 409 and "cannot be stopped halfway" in refused.text
+    assert not other.stop_requested.is_set()
+    release.set()
+    other.thread.join(10)
+
+
 # --- campaigns --------------------------------------------------------------------------
 
 

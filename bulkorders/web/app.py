@@ -39,6 +39,7 @@ ROUTES = [
     Route("/new/{slug}/place", new_campaign.place, methods=["POST"]),
     Route("/jobs/{job_id}", new_campaign.job_page),
     Route("/jobs/{job_id}/events", new_campaign.job_events),
+    Route("/jobs/{job_id}/stop", new_campaign.stop_job, methods=["POST"]),
     Route("/services", panel_pages.services),
     Route("/balance", panel_pages.balance),
     Route("/report", panel_pages.report_form),

@@ -36,9 +36,10 @@ class Result:
 class Job:
     """One pipeline run: its progress, its notes and, once done, its result."""
 
-    def __init__(self, kind: str, title: str, back: str) -> None:
+    def __init__(self, kind: str, title: str, back: str, *, stoppable: bool = False) -> None:
         self.id = secrets.token_urlsafe(9)
         self.kind, self.title, self.back = kind, title, back
+        self.stoppable = stoppable  # the Stop button asks it to stop between two orders
         self.label, self.done, self.total, self.info = "", 0, 0, ""
         self.notes: list[str] = []
         self.result: Result | None = None
@@ -65,6 +66,15 @@ class Job:
             self.label = label
         self._touch()
 
+    def ask_to_stop(self) -> bool:
+        """The Stop button: a stoppable job still running stops at its next step (as Ctrl-C does
+        in a terminal: the orders in flight are answered and saved). False when it cannot."""
+        if not self.stoppable or self.result is not None:
+            return False
+        self.stop_requested.set()
+        self._touch()
+        return True
+
     def finish(self, result: Result) -> None:
         self.result = result
         self._touch()
@@ -81,7 +91,7 @@ class Job:
         return {
             "label": self.label, "done": self.done, "total": self.total, "info": self.info,
             "notes": self.notes[notes_from:], "notes_end": len(self.notes),
-            "finished": result is not None,
+            "finished": result is not None, "stopping": self.stop_requested.is_set() and result is None,
             "result": None if result is None else {
                 "ok": result.ok, "summary": result.summary, "problems": result.problems[:MAX_NOTES],
                 "error": result.error, "links": result.links,

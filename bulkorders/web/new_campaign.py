@@ -112,7 +112,7 @@ async def place(request: Request) -> Response:
     key = request.path_params["slug"]
     path, campaign = _upload(state.world, key)
     confirmed = (str(data.get("to_place") or ""), str(data.get("total") or ""))
-    job = Job("submit", f"Placing campaign {campaign}", f"/new/{slug(key)}")
+    job = Job("submit", f"Placing campaign {campaign}", f"/new/{slug(key)}", stoppable=True)
     state.jobs.start(job, lambda job: _submit(job, state.world, path, campaign, confirmed))
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
@@ -150,6 +150,15 @@ def _job(request: Request) -> Job:
 def job_page(request: Request) -> Response:
     job = _job(request)
     return render(request, "job.html", {"job": job, "snapshot": job.snapshot()})
+
+
+async def stop_job(request: Request) -> Response:
+    """The Stop button of a job page: stop placing after the orders in flight (all saved)."""
+    await checked_form(request)
+    job = _job(request)
+    if not job.ask_to_stop() and job.result is None:
+        raise HTTPException(409, "This job cannot be stopped halfway; wait for it to finish.")
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
 async def job_events(request: Request) -> Response:

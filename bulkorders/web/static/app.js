@@ -15,6 +15,8 @@
       s.notes.forEach(function (text) {
         var pre = document.createElement("pre"); pre.className = "note"; pre.textContent = text; notes.appendChild(pre);
       });
+      var stop = document.getElementById("stop");
+      if (stop && s.stopping) { stop.disabled = true; stop.textContent = "Stopping…"; }
       if (s.finished) { source.close(); window.location.reload(); }
     };
   }
