@@ -454,6 +454,26 @@ def test_the_stop_button_stops_a_placing_job_and_only_a_placing_job(client):
     other.thread.join(10)
 
 
+def test_a_finished_job_page_still_shows_how_it_ended_after_a_restart(client, config):
+    job, seen = place(client, GOOD)
+    before = client.get(job).text
+    assert "Placed 16 orders for an estimated 38.147 USD." in before
+    kept = config.settings.data_dir / "web-jobs" / f"{job.rsplit('/', 1)[1]}.json"
+    assert kept.stat().st_mode & 0o777 == 0o600
+    restarted = open_client(config)  # a new server: its jobs in memory are none
+    try:
+        after = restarted.get(job)
+        assert after.status_code == 200
+        assert "Placed 16 orders for an estimated 38.147 USD." in after.text and "Done." in after.text
+        assert 'href="/campaigns/1/results"' in after.text and "Stop placing" not in after.text
+        assert events(restarted, job)[-1]["result"]["summary"] == seen[-1]["result"]["summary"]
+        unknown = restarted.get("/jobs/AAAAAAAAAAAA")
+        assert unknown.status_code == 404 and "There is no such job on this server: check the address" in unknown.text
+        assert restarted.get("/jobs/..%2F..%2Fledger").status_code == 404
+    finally:
+        restarted.__exit__(None, None, None)
+
+
 # --- campaigns --------------------------------------------------------------------------
 
 

@@ -50,7 +50,8 @@ ROUTES = [
 
 def create_app(config: WebConfig) -> Starlette:
     """The web app of `config` (its panel, ledger and secrets)."""
-    jobs = Jobs()
+    world = World(config)
+    jobs = Jobs(keep=world.jobs())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -68,7 +69,7 @@ def create_app(config: WebConfig) -> Starlette:
     env.filters["money"] = format_money  # exact, as the CLI shows money: 0.718, 12.50
     app.state.templates = Jinja2Templates(env=env)
     app.state.config = config
-    app.state.world = World(config)
+    app.state.world = world
     app.state.jobs = jobs
     return app
 

@@ -9,16 +9,21 @@ Ctrl-C in the terminal: every answered row is saved) and waits for them.
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import secrets
 import sys
 import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bulkorders.errors import BulkOrdersError
 
+JOB_ID = re.compile(r"[A-Za-z0-9_-]{12}")  # secrets.token_urlsafe(9): a safe file name
 MAX_NOTES = 500  # notes kept per job (a 10k-row sheet can warn on every row)
 
 
@@ -124,22 +129,41 @@ class WebReporter:
 
 
 class Jobs:
-    """Every job of this server, by id."""
+    """Every job of this server, by id. With `keep` (a folder), each finished job is written there
+    too, so its page still shows how it ended after the server restarts."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep: Path | None = None) -> None:
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
+        self._keep = keep
 
     def get(self, job_id: str) -> Job | None:
-        return self._jobs.get(job_id)
+        return self._jobs.get(job_id) or self._kept(job_id)
 
     def start(self, job: Job, work: Callable[[Job], Result]) -> Job:
         """Run `work(job)` in its own (non-daemon) thread; its errors become the job's result."""
         with self._lock:
             self._jobs[job.id] = job
-        job.thread = threading.Thread(target=_run, args=(job, work), name=f"bulkorders-web-{job.kind}")
+        job.thread = threading.Thread(target=self._run, args=(job, work), name=f"bulkorders-web-{job.kind}")
         job.thread.start()
         return job
+
+    def _run(self, job: Job, work: Callable[[Job], Result]) -> None:
+        _run(job, work)
+        if self._keep is not None:
+            try:
+                _keep(job, self._keep)
+            except OSError as exc:  # only the page after a restart is lost, never the work
+                print(f"bulkorders ui: could not keep job {job.id} for after a restart: {exc}", file=sys.stderr)
+
+    def _kept(self, job_id: str) -> Job | None:
+        if self._keep is None or not JOB_ID.fullmatch(job_id):
+            return None
+        try:
+            kept = json.loads((self._keep / f"{job_id}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return _restored(job_id, kept)
 
     def running(self) -> list[Job]:
         return [job for job in list(self._jobs.values()) if job.result is None]
@@ -152,6 +176,30 @@ class Jobs:
         for job in jobs:
             if job.thread is not None:
                 job.thread.join(timeout)
+
+
+def _keep(job: Job, folder: Path) -> None:
+    """The finished job as the page shows it, written whole (a temporary file renamed), 0600."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    kept = {"kind": job.kind, "title": job.title, "back": job.back, **job.snapshot()}
+    tmp = folder / f".{job.id}.json.new"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump(kept, out)
+    os.replace(tmp, folder / f"{job.id}.json")
+
+
+def _restored(job_id: str, kept: dict[str, Any]) -> Job:
+    """A kept job back as a finished Job (nothing runs: it only shows how it ended)."""
+    job = Job(str(kept.get("kind", "")), str(kept.get("title", "")), str(kept.get("back", "/")))
+    job.id = job_id
+    job.label, job.done, job.total, job.info = kept["label"], kept["done"], kept["total"], kept["info"]
+    job.notes = list(kept["notes"])
+    result = kept["result"] or {}
+    job.result = Result(ok=bool(result.get("ok")), summary=result.get("summary", ""),
+                        problems=list(result.get("problems", [])), error=result.get("error"),
+                        links=[(label, url) for label, url in result.get("links", [])])  # fmt: skip
+    return job
 
 
 def _run(job: Job, work: Callable[[Job], Result]) -> None:

@@ -143,7 +143,8 @@ def _submit(job: Job, world: World, path: Path, campaign: str, confirmed: tuple[
 def _job(request: Request) -> Job:
     job = request.app.state.jobs.get(request.path_params["job_id"])
     if job is None:
-        raise HTTPException(404, "There is no such job on this server (it was started before a restart?).")
+        raise HTTPException(404, "There is no such job on this server: check the address, or start the work "
+                                 "again from its campaign.")  # fmt: skip
     return job
 
 

@@ -113,6 +113,10 @@ class World:
     def reports(self) -> Path:
         return self.settings.data_dir / "web-reports"
 
+    def jobs(self) -> Path:
+        """Where finished jobs are kept, so their pages outlive a restart of the server."""
+        return self.settings.data_dir / "web-jobs"
+
     def shown(self, text: str) -> str:
         """`text` as a page shows it: an uploaded file by its name, not where the server keeps it
         (a remote browser has no use for the server's folders, and they say who runs it how)."""
