@@ -26,6 +26,7 @@ from bulkorders.progress import Reporter, SilentReporter
 from bulkorders.results import CompactUpdates, campaign_updates
 from bulkorders.sheets import backup_copy, check_writable, default_output_path, write_back
 from bulkorders.submit.balances import balance_after_run, keep_balance
+from bulkorders.submit.joining import check_joining
 from bulkorders.submit.outcome import (
     Plan,
     RowOutcome,
@@ -68,6 +69,7 @@ class SubmitOptions:
     write_only: bool = False  # place nothing: write the results sheet from the ledger
     decimal: str | None = None  # the sheet's decimal mark ("," or "."); None: detected
     max_spend_text: str | None = None  # --max-spend as typed, read with the sheet's decimal mark
+    named: bool | None = None  # the user chose `campaign` (None: when it is given)
 
 
 @dataclass
@@ -100,8 +102,11 @@ def submit_sheet(source: Path, options: SubmitOptions, io: SubmitIO) -> SubmitOu
     if not options.dry_run:
         check_writable(out)
     name = campaign_name(source, options.campaign)
-    _warn_if_another_file(name, source, io)
-    campaign = io.ledger.campaign(name, io.panel, str(source))
+    if not _named(options):
+        note = check_joining(name, source, io.ledger, io.panel)
+        if note:
+            io.notify(note)
+    campaign = io.ledger.campaign(name, io.panel, _input_path(name, source, io))
     with io.ledger.lock(campaign):
         return _submit_locked(given, campaign, options, io)
 
@@ -109,6 +114,19 @@ def submit_sheet(source: Path, options: SubmitOptions, io: SubmitIO) -> SubmitOu
 def campaign_name(source: Path, campaign: str | None) -> str:
     """The campaign a sheet's rows belong to: --campaign, else the file's stem."""
     return campaign or source.stem
+
+
+def _input_path(name: str, source: Path, io: SubmitIO) -> Path | None:
+    """The input path to record: not the campaign's own results sheet given as the input."""
+    earlier = io.ledger.find_campaign(name, io.panel)
+    if earlier is not None and earlier.results_path == str(source.absolute()) != earlier.source_path:
+        return None
+    return source
+
+
+def _named(options: SubmitOptions) -> bool:
+    """Whether the user chose the campaign's name (a name from the file may join another file's)."""
+    return options.named if options.named is not None else options.campaign is not None
 
 
 @dataclass
@@ -153,20 +171,6 @@ def _with_max_spend(options: SubmitOptions, sheet: Sheet) -> SubmitOptions:
         return replace(options, max_spend=amount(options.max_spend_text, decimal))
     except BadCell as exc:
         raise UsageError(f"--max-spend {exc}") from None
-
-
-def _warn_if_another_file(name: str, source: Path, io: SubmitIO) -> None:
-    """Campaigns are named after the file: a same-named file elsewhere (next week's copy)
-    joins the earlier campaign, whose rows are not placed again. Say so before any spending."""
-    earlier = io.ledger.find_campaign(name, io.panel)
-    here = str(source.absolute())
-    if earlier is None or earlier.source_path in (None, here) or earlier.results_path == here:
-        return
-    io.notify(
-        f"warning: campaign {name} was placed from {earlier.source_path} before. Rows identical "
-        "to the ones placed then are not placed again; for a new campaign, rerun with "
-        "--campaign NEW-NAME."
-    )
 
 
 def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io: SubmitIO) -> SubmitOutcome:
