@@ -39,7 +39,7 @@ from bulkorders.submit.outcome import (
 )
 from bulkorders.submit.payload import sent_payload
 from bulkorders.submit.placement import DEFAULT_CONCURRENCY, Sendable, Tally, place_rows
-from bulkorders.submit.recovery import order_ids_of, recover_placed, without_order_ids
+from bulkorders.submit.recovery import order_ids_of, recover_placed, without_order_ids, written_by_this_ledger
 from bulkorders.submit.unmatched import list_unmatched
 
 if TYPE_CHECKING:
@@ -451,7 +451,8 @@ def _write_results(
     try:
         if options.in_place:
             io.notify(f"Kept a copy of the input as {backup_copy(source, io.clock)}.")
-        summary = write_back(sheet, updates, out, clock=io.clock)
+        rebuild = written_by_this_ledger(campaign, out)  # nothing of the user's in it: follow the input
+        summary = write_back(sheet, updates, out, clock=io.clock, rebuild=rebuild)
         note = list_unmatched(campaign, rows, Path(summary.path), io)
     except WriteBackError as exc:
         io.ledger.set_results_path(campaign, str(out), True)
