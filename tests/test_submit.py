@@ -465,6 +465,20 @@ def test_ctrl_c_stops_cleanly_writes_back_and_resumes(tmp_path, signal_it):
     io.ledger.close()
 
 
+@pytest.mark.parametrize("signal_it", [True, False], ids=["sigint", "keyboardinterrupt"])
+def test_ctrl_c_after_the_last_row_was_sent_does_not_say_to_place_the_rest(tmp_path, signal_it):
+    sheet = write_csv(tmp_path / "late.csv", ROWS)
+    client = sandbox_client(sandbox_state_path())
+    io = pipeline_io(tmp_path, client, reporter=Interrupting(after=3, signal_it=signal_it))
+    outcome = submit_sheet(sheet, SubmitOptions(concurrency=4), io)
+    assert isinstance(outcome.stop, Interrupted) and outcome.exit_code == 130
+    assert outcome.stop.message == (
+        "Interrupted after every row was sent: each answer is saved in the ledger; nothing is left to place."
+    )
+    assert outcome.count("placed") == 3 == len(sandbox_orders())
+    io.ledger.close()
+
+
 class LosingTransport(httpx.BaseTransport):
     """Passes requests to the sandbox, but loses the answer of `add`s for some links."""
 
