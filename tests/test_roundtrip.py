@@ -365,6 +365,19 @@ def test_max_spend_is_read_with_the_sheets_decimal_comma(tmp_path):
     assert sandbox_orders() == []
 
 
+def test_max_spend_says_how_it_was_read(tmp_path):
+    source = european_csv(tmp_path / "orders.csv", ["https://instagram.com/p/a;1001;1000;x"])
+    result = run("submit", "--yes", "--max-spend", "1.000", str(source))  # a thousand, with thousands dots
+    assert result.exit_code == 0, result.output
+    assert "Max spend 1000.00 USD (--max-spend 1.000, read as this sheet writes numbers)." in result.stderr.splitlines()
+    plain = tmp_path / "plain.csv"
+    plain.write_text("link,service,quantity\nhttps://instagram.com/p/b,1001,1000\n")
+    dry = run("submit", "--dry-run", "--max-spend", "5", str(plain))
+    assert dry.exit_code == 0, dry.output
+    assert "Max spend 5.00 USD." in dry.stdout.splitlines()
+    assert len(sandbox_orders()) == 1
+
+
 def test_an_ambiguous_quantity_in_a_decimal_comma_file_is_refused(tmp_path):
     source = european_csv(tmp_path / "orders.csv", ["https://instagram.com/p/a;1001;1,000;x"])
     result = run("validate", str(source))

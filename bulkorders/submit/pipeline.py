@@ -392,6 +392,8 @@ def _plan(
         retry_rejected=options.retry_rejected,
         resent=len(resent),
         resent_cost=sum((row.estimate for row in resent), Decimal(0)),
+        max_spend=options.max_spend,
+        max_spend_text=options.max_spend_text,
     )
 
 
