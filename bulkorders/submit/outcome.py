@@ -96,7 +96,7 @@ class SubmitOutcome:
             "rows": len(self.rows),
             "to_place": self.plan.to_place,
             "estimate": str(self.plan.total),
-            "balance": None if self.plan.balance is None else str(self.plan.balance.amount),
+            "balance": None if self.plan.balance is None else format_money(self.plan.balance.amount),
             "placed_now": self.placed_now,
             "placed": self.count(RowState.PLACED) + self.count("has_order"),
             "rejected": self.count(RowState.REJECTED),
