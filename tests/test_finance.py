@@ -345,3 +345,22 @@ def test_matching_uncertain_orders_to_a_difference():
         "The balance fell 51.00 USD less than the ledger's orders cost: a top-up"
     )
     assert interval("1", "1", []).explanation() == "Balanced: the ledger accounts for the whole change."
+
+
+def test_by_client_merges_spellings_that_differ_in_case_and_spaces(tmp_path, clock, isolated_user_dirs):
+    sheet = tmp_path / "mixed.csv"
+    sheet.write_text(
+        "link,service,quantity,client\n"
+        "https://instagram.com/m1,1001,100,acme \n"
+        "https://instagram.com/m2,1001,100,Acme\n"
+        "https://instagram.com/m3,1001,100, ACME\n"
+        "https://instagram.com/m4,1001,100,Acme\n"
+        "https://instagram.com/m5,1002,200,Beta  Co\n"
+        "https://instagram.com/m6,1002,200,beta co\n",
+        encoding="utf-8",
+    )
+    assert cli_run("submit", str(sheet), "--yes").exit_code == 0
+    result = cli_run("--json", "report", "--by", "client", "--out", str(tmp_path / "audit.xlsx"))
+    assert result.exit_code == 0, result.output
+    got = {item["client"]: item["orders"] for item in json.loads(result.stdout)["by_column"]["client"]}
+    assert got == {"Acme": 4, "Beta  Co": 2}  # the most common spelling; a tie: the first seen
