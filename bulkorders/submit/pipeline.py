@@ -102,7 +102,7 @@ def submit_sheet(source: Path, options: SubmitOptions, io: SubmitIO) -> SubmitOu
     if not options.dry_run:
         check_writable(out)
     name = campaign_name(source, options.campaign)
-    if not _named(options):
+    if not named(options):
         note = check_joining(name, source, io.ledger, io.panel)
         if note:
             io.notify(note)
@@ -124,7 +124,7 @@ def _input_path(name: str, source: Path, io: SubmitIO) -> Path | None:
     return source
 
 
-def _named(options: SubmitOptions) -> bool:
+def named(options: SubmitOptions) -> bool:
     """Whether the user chose the campaign's name (a name from the file may join another file's)."""
     return options.named if options.named is not None else options.campaign is not None
 
