@@ -690,6 +690,17 @@ def test_a_sheet_moved_to_another_folder_continues_its_campaign(tmp_path):
     assert len(sandbox_orders()) == 2
 
 
+def test_the_same_sheet_by_a_symlinked_folder_continues_its_campaign(tmp_path):
+    (tmp_path / "real").mkdir()
+    sheet = write_csv(tmp_path / "real" / "orders.csv", ROWS[:2])
+    assert submit(str(sheet), "--yes").exit_code == 0
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    again = submit(str(tmp_path / "link" / "orders.csv"), "--yes")
+    assert again.exit_code == 0, again.output
+    assert again.stdout.startswith("Placed no new order.")
+    assert len(sandbox_orders()) == 2
+
+
 def test_the_campaigns_own_results_sheet_continues_it(tmp_path):
     (tmp_path / "in").mkdir()
     (tmp_path / "out").mkdir()

@@ -29,7 +29,7 @@ class CampaignTaken(UsageError):
 
 
 def check_joining(name: str, source: Path, ledger: Ledger, panel: str) -> str | None:
-    """Refuse (`UsageError`) joining campaign `name` placed from another existing file.
+    """Refuse (`CampaignTaken`) joining campaign `name` placed from another existing file.
 
     Returns a note to show when the campaign continues from a file that moved, else None.
     """
@@ -39,7 +39,10 @@ def check_joining(name: str, source: Path, ledger: Ledger, panel: str) -> str | 
         return None
     if not _sent_any(ledger, earlier):
         return None  # only planned rows (a dry run): nothing would be taken as placed
-    if not Path(earlier.source_path).exists():
+    before = Path(earlier.source_path)
+    if before.exists() and _same_file(before, source):
+        return None  # the same file by another path (a symlinked folder)
+    if not before.exists():
         return (
             f"Campaign {name} was placed from {earlier.source_path}, which is no longer there: "
             f"continuing it from {here} (rows placed then are not placed again; for a new "
@@ -51,6 +54,13 @@ def check_joining(name: str, source: Path, ledger: Ledger, panel: str) -> str | 
         "continue that one.",
         name,
     )
+
+
+def _same_file(one: Path, other: Path) -> bool:
+    try:
+        return one.samefile(other)
+    except OSError:
+        return False
 
 
 def _sent_any(ledger: Ledger, campaign: Campaign) -> bool:
