@@ -85,6 +85,26 @@ def test_number_format_is_phps():
     assert number_format("0.0015") == "0.00150"
 
 
+def test_php_takes_a_subscription_without_quantity(tmp_path):
+    live = sandbox(tmp_path, "php")
+    subscription = {"action": "add", "service": "1020", "username": "brand", "min": "100", "max": "200", "delay": "0"}
+    assert body(live, **subscription) == {"order": "23501"}  # min/max per post, no quantity (SPEC)
+    assert ask(live, action="add", service="1001", link="https://ig/x")[::2] == (
+        400, {"error": "The quantity field is required."})  # fmt: skip
+
+
+def test_the_sample_campaign_is_placed_whole_on_a_php_panel(tmp_path):
+    """Its Subscriptions row (14) is sent without quantity, as SPEC gives it none."""
+    config = tmp_path / "config.toml"
+    config.write_text('[panels.sandbox]\ndialect = "php"\n')
+    sheet = tmp_path / "weekly-campaign.xlsx"
+    sheet.write_bytes((Path(__file__).resolve().parents[1] / "samples" / "weekly-campaign.xlsx").read_bytes())
+    result = CliRunner().invoke(cli, ["--config", str(config), "--panel", "sandbox", "submit", str(sheet), "--yes"],
+                                catch_exceptions=False)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Placed 16 orders" in result.stdout
+
+
 def test_php_money_codes_quantity_and_cancelled_with_the_charge_kept(tmp_path):
     live = sandbox(tmp_path, "php")
     assert ask(live, action="balance") == (200, "application/json", {"balance": "5,000.00000", "currency": "USD"})

@@ -345,3 +345,49 @@ def test_matching_uncertain_orders_to_a_difference():
         "The balance fell 51.00 USD less than the ledger's orders cost: a top-up"
     )
     assert interval("1", "1", []).explanation() == "Balanced: the ledger accounts for the whole change."
+
+
+def test_a_refund_the_ledger_learns_of_later_than_the_balance_is_no_warning():
+    """Quick start, then `balance` an hour later (a Partial refund already in it), then `status`
+    (the ledger learns of the refund): the two intervals cancel, so status warns of nothing."""
+    from bulkorders.ledger import Interval
+    from bulkorders.ledger.finance import BalanceReading
+    from bulkorders.ledger.reconcile import _late_refunds, balance_warning
+
+    def reading(minute: int, amount: str, spend: str) -> BalanceReading:
+        return BalanceReading("p", f"2025-01-01T00:{minute:02}:00Z", Decimal(amount), "USD", "x", None, [], Decimal(spend))
+
+    def between(start: BalanceReading, end: BalanceReading) -> Interval:
+        return Interval(start, end, end.ledger_spend - start.ledger_spend, (), None)
+
+    after, shown, status, later = (reading(1, "961.853", "38.147"), reading(2, "961.986", "38.147"),
+                                   reading(3, "961.986", "38.014"), reading(4, "961.986", "38.147"))  # fmt: skip
+    marked = _late_refunds([between(after, shown), between(shown, status), between(status, later)])
+    assert [(i.difference, i.late) for i in marked] == [
+        (Decimal("-0.133"), False), (Decimal("0.133"), True), (Decimal("-0.133"), False),
+    ]  # the third does not cancel against a difference settled already
+    assert balance_warning(marked[1]) is None
+    assert marked[1].explanation() == (
+        "The ledger learned in this interval of 0.133 USD the panel had refunded or charged before it "
+        "began (a status read since): with the interval(s) just before, it accounts for the whole change."
+    )
+    assert balance_warning(marked[2]) is not None
+
+
+def test_by_client_merges_spellings_that_differ_in_case_and_spaces(tmp_path, clock, isolated_user_dirs):
+    sheet = tmp_path / "mixed.csv"
+    sheet.write_text(
+        "link,service,quantity,client\n"
+        "https://instagram.com/m1,1001,100,acme \n"
+        "https://instagram.com/m2,1001,100,Acme\n"
+        "https://instagram.com/m3,1001,100, ACME\n"
+        "https://instagram.com/m4,1001,100,Acme\n"
+        "https://instagram.com/m5,1002,200,Beta  Co\n"
+        "https://instagram.com/m6,1002,200,beta co\n",
+        encoding="utf-8",
+    )
+    assert cli_run("submit", str(sheet), "--yes").exit_code == 0
+    result = cli_run("--json", "report", "--by", "client", "--out", str(tmp_path / "audit.xlsx"))
+    assert result.exit_code == 0, result.output
+    got = {item["client"]: item["orders"] for item in json.loads(result.stdout)["by_column"]["client"]}
+    assert got == {"Acme": 4, "Beta  Co": 2}  # the most common spelling; a tie: the first seen

@@ -51,6 +51,27 @@ def test_status_on_the_input_works_on_the_existing_results(tmp_path):
     assert read_csv(tmp_path / "weekly.results.csv")[0]["order_id"] in before
 
 
+def test_after_submit_in_place_status_and_refill_write_into_the_sheet_itself(tmp_path):
+    source = write_csv(tmp_path / "weekly.csv", ROWS)
+    assert run("submit", "--yes", "--in-place", str(source)).exit_code == 0
+    ids = [row["order_id"] for row in read_csv(source)]
+    status = run("status", str(source))
+    assert status.exit_code == 0, status.output
+    assert (
+        "weekly.csv holds the results of campaign weekly (submit --in-place): writing them into it."
+    ) in status.stderr
+    assert "Kept a copy of the input as" in status.stderr  # as --in-place does
+    assert not (tmp_path / "weekly.results.csv").exists()
+    rows = read_csv(source)
+    assert [r["order_id"] for r in rows] == ids and all(r["status"] for r in rows)
+    refill = run("refill", str(source), "--rows", "2")
+    assert refill.exit_code in (0, 1), refill.output
+    assert not (tmp_path / "weekly.results.csv").exists()
+    assert read_csv(source)[0]["error"] or read_csv(source)[0]["refill_id"]  # written here, either way
+    out = run("status", str(source), "--out", str(tmp_path / "copy.csv"))  # --out still goes where it says
+    assert out.exit_code == 0 and (tmp_path / "copy.csv").exists()
+
+
 def test_a_sheet_of_no_campaign_is_used_as_given(tmp_path):
     sheet = write_csv(tmp_path / "mine.csv", [["99999"]], header=["order_id"])
     result = run("status", str(sheet))

@@ -12,6 +12,7 @@ import shlex
 import shutil
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from conftest import FakeClock
 
@@ -38,7 +39,17 @@ def week_steps() -> list[tuple[list[str], int]]:
     return steps
 
 
-def test_the_week_runs_as_written(tmp_path, monkeypatch):
+def quick_start() -> list[str]:
+    """The quick start's bulkorders command (after its `pip install . &&`)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("## Quick start", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    words = shlex.split(block.strip().split("&&")[-1])
+    assert words[0] == "bulkorders", block
+    return words[1:]
+
+
+@pytest.mark.parametrize("after_quick_start", [True, False], ids=["after-the-quick-start", "fresh"])
+def test_the_week_runs_as_written(tmp_path, monkeypatch, after_quick_start):
     shutil.copytree(ROOT / "samples", tmp_path / "samples")
     monkeypatch.chdir(tmp_path)
     clock = FakeClock(T0)
@@ -46,13 +57,28 @@ def test_the_week_runs_as_written(tmp_path, monkeypatch):
     steps = week_steps()
     assert [args[0] for args, _ in steps] == ["services", "balance", "template", "validate", "validate", "submit",
                                              "status", "refill", "cancel", "report"]  # fmt: skip
+    if after_quick_start:  # the README's week follows its quick start
+        started = CliRunner().invoke(cli, quick_start(), obj=env)
+        assert started.exit_code == 0, started.output
+        clock.now += 3600
     outputs = {}
     for args, expected in steps:
         result = CliRunner(env={"BULKORDERS_PANEL": "sandbox"}).invoke(cli, args, input="y\n", obj=env)
         assert result.exit_code == expected, (args, result.output)
         outputs[" ".join(args[:2])] = result
         clock.now += 3600  # an hour between steps: the sandbox's orders move on
-    assert "Placed 16 orders for an estimated 38.147 USD." in outputs["submit samples/weekly-campaign.xlsx"].stdout
+    submitted = outputs["submit samples/weekly-campaign.xlsx"].stdout
+    validated = outputs["validate samples/weekly-campaign.xlsx"].stdout
+    if after_quick_start:
+        assert submitted.startswith("Placed no new order.\nAlso: 16 placed before.")
+        assert (
+            "Campaign weekly-campaign (ledger): 16 rows of this sheet already placed, not sent again; "
+            "submit would send 0 rows."
+        ) in validated
+    else:
+        assert "Placed 16 orders for an estimated 38.147 USD." in submitted
+        assert "Balance: 1000.00 USD, enough (961.853 USD left after these orders)." in validated
+    assert "warning" not in outputs["status samples/weekly-campaign.results.xlsx"].stderr
     refill = outputs["refill samples/weekly-campaign.results.xlsx"].stderr
     failed = [int(line.split(",")[0].removeprefix("row ")) for line in refill.splitlines() if line.startswith("row ")]
     assert failed == [5, 6, 7, 10]  # as the README says

@@ -3,6 +3,7 @@ theirs. End to end against the in-process sandbox, files read back with openpyxl
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import shutil
@@ -113,27 +114,69 @@ def test_status_of_the_input_brings_results_into_the_edited_results_file(tmp_pat
     assert headers(results).count("status") == 1
 
 
-def test_an_input_with_more_rows_keeps_the_edited_results_as_a_named_backup(tmp_path):
-    source = workbook(tmp_path / "orders.xlsx", ROWS)
+def test_an_input_with_more_rows_adds_them_to_the_edited_results(tmp_path):
+    source = workbook(tmp_path / "orders.xlsx", ROWS, header=("link", "service", "quantity", "client"))
     results = tmp_path / "orders.results.xlsx"
     assert run("submit", "--yes", str(source)).exit_code == 0
     edit_results(results)
-    workbook(source, [*ROWS, ["https://instagram.com/p/d", 1001, 300]])
+    workbook(source, [*ROWS, ["https://instagram.com/p/d", 1001, 300, "Acme"]], header=("link", "service", "quantity", "client"))
     again = run("submit", "--yes", str(source))
     assert again.exit_code == 0, again.output
-    backups = list(tmp_path.glob("orders.results.backup-*.xlsx"))
-    assert len(backups) == 1
-    backup = backups[0]
-    assert re.fullmatch(r"orders\.results\.backup-\d{8}-\d{6}\.xlsx", backup.name)
+    assert list(tmp_path.glob("*.backup-*")) == []
     assert (
-        f"orders.results.xlsx no longer matches orders.xlsx (the input has 4 rows of orders, "
-        f"orders.results.xlsx 3 rows): kept it as {backup.name}, with any edits you made in it, and "
-        "wrote a new orders.results.xlsx."
+        "Added 1 row new in orders.xlsx to orders.results.xlsx, below its last row of orders "
+        "(input row 5 as row 5); your edits there are kept."
     ) in again.stderr
-    assert_edits_kept(backup)
+    assert_edits_kept(results)
     ws = openpyxl.load_workbook(results)["Orders"]
+    assert [ws.cell(5, c).value for c in (1, 2, 3, 4)] == ["https://instagram.com/p/d", 1001, 300, "Acme"]
     assert [ws.cell(r, column(ws, "order_id")).value is not None for r in (2, 3, 4, 5)] == [True] * 4
+    assert headers(results).count("order_id") == 1
     assert len(sandbox_orders()) == 4
+
+
+def test_a_sorted_results_sheet_stays_sorted_with_its_edits_when_submit_runs_again(tmp_path):
+    source = workbook(tmp_path / "orders.xlsx", [*ROWS, ["https://instagram.com/p/d", 1001, "abc"]])
+    results = tmp_path / "orders.results.xlsx"
+    assert run("submit", "--yes", str(source)).exit_code == 1  # the last row is invalid
+    wb = openpyxl.load_workbook(results)
+    ws = wb["Orders"]
+    table = [[cell.value for cell in row] for row in ws.iter_rows(min_row=2, max_row=5)]
+    table.sort(key=lambda cells: cells[0], reverse=True)  # the user sorts by link, Z to A
+    for number, cells in enumerate(table, start=2):
+        for index, value in enumerate(cells, start=1):
+            ws.cell(number, index, value)
+    ws["Q3"] = "call the client"
+    wb.save(results)
+    again = run("submit", "--yes", str(source))
+    assert again.exit_code == 1, again.output
+    assert list(tmp_path.glob("*.backup-*")) == []
+    ws = openpyxl.load_workbook(results)["Orders"]
+    order_id, status = column(ws, "order_id"), column(ws, "status")
+    assert [ws.cell(r, 1).value for r in (2, 3, 4, 5)] == [f"https://instagram.com/p/{x}" for x in "dcba"]
+    assert [ws.cell(r, order_id).value for r in (2, 3, 4, 5)] == [row[order_id - 1] for row in table]
+    assert ws.cell(2, status).value == "invalid" and ws["Q3"].value == "call the client"
+    assert len(sandbox_orders()) == 3
+
+
+def test_a_results_row_whose_order_now_orders_something_else_keeps_the_file_as_a_backup(tmp_path):
+    source = workbook(tmp_path / "orders.xlsx", ROWS)
+    results = tmp_path / "orders.results.xlsx"
+    assert run("submit", "--yes", str(source)).exit_code == 0
+    wb = openpyxl.load_workbook(results)
+    wb["Orders"]["C3"] = 999  # the row of order 2 now says another quantity
+    wb.save(results)
+    again = run("submit", "--yes", str(source))
+    assert again.exit_code == 0, again.output
+    (backup,) = tmp_path.glob("orders.results.backup-*.xlsx")
+    assert (
+        f"orders.results.xlsx no longer matches orders.xlsx (row 3 of the input is not the order of row 3 "
+        f"of orders.results.xlsx): kept it as {backup.name}, with any edits you made in it, and wrote a "
+        "new orders.results.xlsx."
+    ) in again.stderr
+    assert openpyxl.load_workbook(backup)["Orders"]["C3"].value == 999
+    assert openpyxl.load_workbook(results)["Orders"]["C3"].value == 200
+    assert len(sandbox_orders()) == 3
 
 
 def test_a_csv_results_file_edited_by_the_user_keeps_their_cells(tmp_path):
@@ -146,6 +189,29 @@ def test_a_csv_results_file_edited_by_the_user_keeps_their_cells(tmp_path):
     assert run("submit", "--yes", str(source)).exit_code == 0
     assert "https://instagram.com/p/b,1002,200,call me," in results.read_text()
     assert list(tmp_path.glob("*.backup-*")) == []
+
+
+def test_a_csv_results_file_gets_the_inputs_new_row_and_keeps_a_removed_one(tmp_path):
+    source = tmp_path / "orders.csv"
+    source.write_text("link,service,quantity,note\n" + "".join(f"{a},{b},{c},\n" for a, b, c in ROWS))
+    results = tmp_path / "orders.results.csv"
+    assert run("submit", "--yes", str(source)).exit_code == 0
+    results.write_text(results.read_text().replace("https://instagram.com/p/b,1002,200,,", "https://instagram.com/p/b,1002,200,call me,"))
+    source.write_text("link,service,quantity,note\n" + "".join(f"{a},{b},{c},\n" for a, b, c in ROWS[1:])
+                      + "https://instagram.com/p/d,1001,300,=new\n")  # fmt: skip
+    again = run("submit", "--yes", str(source))
+    assert again.exit_code == 0, again.output
+    assert list(tmp_path.glob("*.backup-*")) == []
+    with results.open(newline="") as fh:
+        out = list(csv.DictReader(fh))
+    assert [(r["link"], r["note"]) for r in out] == [
+        ("https://instagram.com/p/a", ""),  # no longer in the input: its order stays listed
+        ("https://instagram.com/p/b", "call me"),
+        ("https://instagram.com/p/c", ""),
+        ("https://instagram.com/p/d", "'=new"),  # copied formula-safe
+    ]
+    assert all(r["order_id"] for r in out) and (out[3]["service"], out[3]["quantity"]) == ("1001", "300")
+    assert len(sandbox_orders()) == 4
 
 
 def test_a_users_own_status_and_error_columns_are_never_written(tmp_path):
@@ -297,6 +363,19 @@ def test_max_spend_is_read_with_the_sheets_decimal_comma(tmp_path):
         "without thousands separators (20000 or 20.000), or give --decimal , (or .) to say which.\n"
     )
     assert sandbox_orders() == []
+
+
+def test_max_spend_says_how_it_was_read(tmp_path):
+    source = european_csv(tmp_path / "orders.csv", ["https://instagram.com/p/a;1001;1000;x"])
+    result = run("submit", "--yes", "--max-spend", "1.000", str(source))  # a thousand, with thousands dots
+    assert result.exit_code == 0, result.output
+    assert "Max spend 1000.00 USD (--max-spend 1.000, read as this sheet writes numbers)." in result.stderr.splitlines()
+    plain = tmp_path / "plain.csv"
+    plain.write_text("link,service,quantity\nhttps://instagram.com/p/b,1001,1000\n")
+    dry = run("submit", "--dry-run", "--max-spend", "5", str(plain))
+    assert dry.exit_code == 0, dry.output
+    assert "Max spend 5.00 USD." in dry.stdout.splitlines()
+    assert len(sandbox_orders()) == 1
 
 
 def test_an_ambiguous_quantity_in_a_decimal_comma_file_is_refused(tmp_path):

@@ -179,8 +179,11 @@ def test_the_in_process_sandbox_speaks_the_dialect_of_its_profile(tmp_path, isol
     config.write_text('[panels.sandbox]\ndialect = "php"\n')
     result = run("--config", str(config), "--panel", "sandbox", "--json", "balance")
     assert result.exit_code == 0, result.output
-    # the php dialect writes "1,000.00000" (the clean sandbox "1000.00"): read exactly
-    assert json.loads(result.stdout) == {"balance": "1000.00000", "currency": "USD"}
+    # the php dialect writes "1,000.00000" (the clean sandbox "1000.00"): read exactly, shown as money
+    assert json.loads(result.stdout) == {"balance": "1000.00", "currency": "USD"}
+    shown = run("--config", str(config), "--panel", "sandbox", "balance")
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout == "1000.00 USD\n"  # not the panel's raw 1000.00000
 
 
 def test_timeouts_inside_a_profile_are_honoured(tmp_path):

@@ -465,6 +465,20 @@ def test_ctrl_c_stops_cleanly_writes_back_and_resumes(tmp_path, signal_it):
     io.ledger.close()
 
 
+@pytest.mark.parametrize("signal_it", [True, False], ids=["sigint", "keyboardinterrupt"])
+def test_ctrl_c_after_the_last_row_was_sent_does_not_say_to_place_the_rest(tmp_path, signal_it):
+    sheet = write_csv(tmp_path / "late.csv", ROWS)
+    client = sandbox_client(sandbox_state_path())
+    io = pipeline_io(tmp_path, client, reporter=Interrupting(after=3, signal_it=signal_it))
+    outcome = submit_sheet(sheet, SubmitOptions(concurrency=4), io)
+    assert isinstance(outcome.stop, Interrupted) and outcome.exit_code == 130
+    assert outcome.stop.message == (
+        "Interrupted after every row was sent: each answer is saved in the ledger; nothing is left to place."
+    )
+    assert outcome.count("placed") == 3 == len(sandbox_orders())
+    io.ledger.close()
+
+
 class LosingTransport(httpx.BaseTransport):
     """Passes requests to the sandbox, but loses the answer of `add`s for some links."""
 
@@ -621,19 +635,84 @@ def test_the_lock_holds_through_a_symlinked_ledger_path(tmp_path):
     assert 'Campaign "week" is being submitted by another bulkorders process' in str(err.value)
 
 
-def test_a_same_named_file_elsewhere_says_it_joins_the_earlier_campaign(tmp_path):
+def _two_clients(tmp_path: Path) -> tuple[Path, Path]:
+    """clientA/orders.csv and clientB/orders.csv: same name, same rows, two clients."""
+    (tmp_path / "clientA").mkdir()
+    (tmp_path / "clientB").mkdir()
+    return write_csv(tmp_path / "clientA" / "orders.csv", ROWS[:2]), write_csv(tmp_path / "clientB" / "orders.csv", ROWS[:2])
+
+
+def test_a_same_named_file_in_another_folder_is_refused_before_anything_is_sent(tmp_path):
+    a, b = _two_clients(tmp_path)
+    assert submit(str(a), "--yes").exit_code == 0
+    result = submit(str(b), "--yes")
+    assert result.exit_code == 2, result.output
+    assert (
+        f"Nothing sent: campaign orders was placed from {a}, and {b} has the same name. Rerun with "
+        "--campaign NEW-NAME for a new campaign, or --campaign orders to continue that one."
+    ) in result.stderr
+    assert len(sandbox_orders()) == 2
+    assert not (tmp_path / "clientB" / "orders.results.csv").exists()  # no order id of A's in B's folder
+    with Ledger.open(data_dir() / "ledger.sqlite") as ledger:
+        assert ledger.find_campaign("orders").source_path == str(a)
+
+
+def test_naming_the_campaign_continues_it_or_starts_a_new_one(tmp_path):
+    a, b = _two_clients(tmp_path)
+    assert submit(str(a), "--yes").exit_code == 0
+    joined = submit(str(b), "--yes", "--campaign", "orders")
+    assert joined.exit_code == 0, joined.output
+    assert joined.stdout.startswith("Placed no new order.")
+    assert [row["order_id"] for row in read_csv(tmp_path / "clientB" / "orders.results.csv")] == [
+        row["order_id"] for row in read_csv(tmp_path / "clientA" / "orders.results.csv")
+    ]
+    c = write_csv(tmp_path / "clientB" / "orders.csv", ROWS[2:])
+    new = submit(str(c), "--yes", "--campaign", "orders-b")
+    assert new.exit_code == 0, new.output
+    assert new.stdout.startswith("Placed 1 order")
+    assert len(sandbox_orders()) == 3
+
+
+def test_a_sheet_moved_to_another_folder_continues_its_campaign(tmp_path):
     (tmp_path / "jan").mkdir()
-    (tmp_path / "feb").mkdir()
-    jan = write_csv(tmp_path / "jan" / "orders.csv", ROWS[:2])
-    feb = write_csv(tmp_path / "feb" / "orders.csv", ROWS[1:])
-    assert submit(str(jan), "--yes").exit_code == 0
-    result = submit(str(feb), "--yes")
+    first = write_csv(tmp_path / "jan" / "orders.csv", ROWS[:2])
+    assert submit(str(first), "--yes").exit_code == 0
+    moved = tmp_path / "archive"
+    (tmp_path / "jan").rename(moved)
+    result = submit(str(moved / "orders.csv"), "--yes")
     assert result.exit_code == 0, result.output
     assert (
-        f"warning: campaign orders was placed from {jan} before. Rows identical to the ones placed "
-        "then are not placed again; for a new campaign, rerun with --campaign NEW-NAME."
+        f"Campaign orders was placed from {first}, which is no longer there: continuing it from "
+        f"{moved / 'orders.csv'} (rows placed then are not placed again; for a new campaign, rerun "
+        "with --campaign NEW-NAME)."
     ) in result.stderr
-    assert result.stdout.startswith("Placed 1 order")
+    assert result.stdout.startswith("Placed no new order.")
+    assert len(sandbox_orders()) == 2
+
+
+def test_the_same_sheet_by_a_symlinked_folder_continues_its_campaign(tmp_path):
+    (tmp_path / "real").mkdir()
+    sheet = write_csv(tmp_path / "real" / "orders.csv", ROWS[:2])
+    assert submit(str(sheet), "--yes").exit_code == 0
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    again = submit(str(tmp_path / "link" / "orders.csv"), "--yes")
+    assert again.exit_code == 0, again.output
+    assert again.stdout.startswith("Placed no new order.")
+    assert len(sandbox_orders()) == 2
+
+
+def test_the_campaigns_own_results_sheet_continues_it(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "out").mkdir()
+    sheet = write_csv(tmp_path / "in" / "orders.csv", ROWS[:2])
+    results = tmp_path / "out" / "orders.csv"
+    assert submit(str(sheet), "--yes", "--out", str(results)).exit_code == 0
+    again = submit(str(results), "--yes")
+    assert again.exit_code == 0, again.output
+    assert again.stdout.startswith("Placed no new order.")
+    back = submit(str(sheet), "--yes")  # the input is still the campaign's input
+    assert back.exit_code == 0, back.output
+    assert len(sandbox_orders()) == 2
 
 
 def test_a_new_campaign_from_the_same_file_keeps_the_earlier_results(tmp_path):

@@ -218,10 +218,29 @@ def test_validate_counts_only_what_submit_would_send_and_names_the_placed_rows(t
     assert lines[-1] == "Balance: 999.73 USD, enough (999.37 USD left after these orders)."
     data = json.loads(sandbox("--json", "validate", str(sheet)).stdout)
     assert data["campaign"] == {"name": "week", "in_ledger": True, "already_placed": 2, "held": 0,
-                                "to_send": 1, "to_send_rows": [4]}  # fmt: skip
+                                "to_send": 1, "to_send_rows": [4], "refused": None}  # fmt: skip
     assert data["cost"]["total"] == "0.36"
     other = json.loads(sandbox("--json", "validate", str(sheet), "--campaign", "next-week").stdout)
     assert (other["campaign"]["in_ledger"], other["campaign"]["to_send"], other["cost"]["total"]) == (False, 3, "0.63")
+
+
+def test_validate_says_submit_refuses_a_same_named_sheet_of_another_folder(tmp_path):
+    rows = [["link", "service", "quantity"], ["https://instagram.com/a", 1001, 100]]
+    (tmp_path / "clientA").mkdir()
+    (tmp_path / "clientB").mkdir()
+    first = orders(tmp_path / "clientA" / "week.xlsx", rows)
+    other = orders(tmp_path / "clientB" / "week.xlsx", rows)
+    assert sandbox("submit", str(first), "--yes").exit_code == 0
+    result = sandbox("validate", str(other))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1] == (
+        f"Campaign week (ledger): submit refuses this sheet: campaign week was placed from {first}, and "
+        f"{other} has the same name. Rerun with --campaign NEW-NAME for a new campaign, or --campaign week "
+        "to continue that one."
+    )
+    assert "Estimated cost of the valid rows: 0.09 USD" in result.stdout
+    named = sandbox("validate", str(other), "--campaign", "week")
+    assert "1 row of this sheet already placed, not sent again; submit would send 0 rows." in named.stdout
 
 
 def test_json_failures_are_a_json_error_on_stdout(tmp_path):

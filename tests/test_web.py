@@ -34,6 +34,7 @@ from bulkorders.panel.connect import SANDBOX_STATE_FILE  # noqa: E402
 from bulkorders.panel.sandbox.panel import catalogue as sandbox_catalogue  # noqa: E402
 from bulkorders.panel.sandbox.store import LiveSandbox  # noqa: E402
 from bulkorders.settings import data_dir, load_settings  # noqa: E402
+from bulkorders.submit import SubmitOptions  # noqa: E402
 from bulkorders.web import WebConfig, create_app  # noqa: E402
 from bulkorders.web.jobs import Job, Result  # noqa: E402
 from bulkorders.web.new_campaign import _submit  # noqa: E402
@@ -393,6 +394,28 @@ def test_uploading_the_sheet_again_continues_the_campaign_and_places_nothing_twi
     assert len(sandbox_orders()) == 16
 
 
+def test_another_sheet_of_the_same_name_is_refused_unless_its_campaign_is_named(client, config, tmp_path):
+    place(client, GOOD)
+    other = tmp_path / "clientB" / GOOD.name  # another client's sheet, the same file name
+    other.parent.mkdir()
+    book = openpyxl.load_workbook(GOOD)
+    book["Orders"]["A4"] = "https://instagram.com/p/clientB-first"
+    book.save(other)
+    refused = client.get(upload(client, other).headers["location"])
+    kept = config.settings.data_dir / "uploads" / "weekly-campaign"
+    assert unescape(re.search(r'<p class="error" id="refusal">(.*?)</p>', refused.text, re.S).group(1)) == (
+        "Nothing sent: campaign weekly-campaign was placed from another sheet of this name, uploaded before. "
+        "Upload this sheet again with a new campaign name for a new campaign, or with the campaign name "
+        "weekly-campaign to continue that one."
+    )
+    assert (kept / "weekly-campaign-2.xlsx").exists()
+    assert 'id="place"' not in refused.text
+    named = client.get(upload(client, other, campaign="weekly-campaign").headers["location"])
+    assert "Campaign weekly-campaign: 1 order to place" in unescape(named.text)
+    assert "Skipped: 15 already placed." in unescape(named.text)
+    assert len(sandbox_orders()) == 16
+
+
 def test_a_plan_that_changed_since_it_was_confirmed_places_nothing(client, config):
     check = client.get(upload(client, GOOD).headers["location"])
     started = client.post(check.url.path + "/place", data={"csrf": csrf_of(client), "to_place": "3", "total": "1.00"},
@@ -410,14 +433,14 @@ def test_a_stopped_placement_saves_what_was_answered_and_a_rerun_places_the_rest
     path = config.settings.data_dir / "uploads" / "weekly-campaign" / "weekly-campaign.xlsx"
     stopped = Job("submit", "t", "/new/weekly-campaign")
     stopped.stop_requested.set()  # Ctrl-C of the server, as the first order is answered
-    result = _submit(stopped, world, path, "weekly-campaign", ("16", "38.147"))
+    result = _submit(stopped, world, path, SubmitOptions(campaign="weekly-campaign"), ("16", "38.147"))
     assert result.error.startswith("Interrupted: stopped sending; every answered row is saved in the ledger.")
     states = [row.state for row in ledger_rows(config, "weekly-campaign")]
     placed = states.count("placed")
     assert 1 <= placed <= 8 and states.count("planned") == 16 - placed  # at most the rows in flight
     rest = Job("submit", "t", "/new/weekly-campaign")
     total = hidden(client.get("/new/weekly-campaign").text, "total")
-    assert _submit(rest, world, path, "weekly-campaign", (str(16 - placed), total)).ok
+    assert _submit(rest, world, path, SubmitOptions(campaign="weekly-campaign"), (str(16 - placed), total)).ok
     assert len(sandbox_orders()) == 16
     assert {row.state for row in ledger_rows(config, "weekly-campaign")} == {"placed"}
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from bulkorders.cli.app import cli, pass_app
+from bulkorders.models import format_money
 from bulkorders.services_view import check_export_name, export_services, filter_services, format_table
 
 
@@ -45,9 +46,9 @@ def balance(app):
     """Show the panel balance and its currency."""
     result = app.client().balance()
     if app.settings.json:
-        app.emit_json({"balance": str(result.amount), "currency": result.currency})
+        app.emit_json({"balance": format_money(result.amount), "currency": result.currency})
     else:
-        click.echo(f"{result.amount} {result.currency}")
+        click.echo(f"{format_money(result.amount)} {result.currency}")  # 2500.00, not a php panel's 2500.00000
     if app.settings.ledger_path.exists():  # kept for the report's Reconciliation sheet
         from bulkorders.clock import utc_now_iso
         from bulkorders.errors import LedgerError

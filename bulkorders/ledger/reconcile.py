@@ -13,7 +13,7 @@ ones what the panel charged after its refund.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +44,7 @@ class Interval:
     spend: Decimal  # what the ledger's orders cost in it
     uncertain: tuple[dict[str, Any], ...]  # rows sent in it whose answer was lost
     likely: int | None  # how many of them explain the difference (None: they do not)
+    late: bool = False  # its difference undoes the intervals' just before it (a refund seen late)
 
     @property
     def change(self) -> Decimal:
@@ -59,6 +60,11 @@ class Interval:
         money = f"{format_money(abs(self.difference))} {self.end.currency or ''}".strip()
         if self.difference == 0:
             return "Balanced: the ledger accounts for the whole change."
+        if self.late:
+            return (
+                f"The ledger learned in this interval of {money} the panel had refunded or charged before it "
+                "began (a status read since): with the interval(s) just before, it accounts for the whole change."
+            )
         if self.likely:
             return (
                 f"{self.likely} of the {len(self.uncertain)} uncertain order(s) sent in this interval most "
@@ -102,7 +108,7 @@ def keep_reading(
 
 def balance_warning(interval: Interval | None) -> str | None:
     """The one-line warning a command prints when its interval does not balance."""
-    if interval is None or interval.difference == 0:
+    if interval is None or interval.difference == 0 or interval.late:
         return None
     code = interval.end.currency or ""
     return (
@@ -129,7 +135,27 @@ def intervals(ledger: Ledger, panel: str | None = None) -> list[Interval]:
                 continue
             interval = Interval(start, end, end.ledger_spend - start.ledger_spend, _candidates(start, end, lost), None)
             found.append((index, _matched(interval)))
-    return [interval for _, interval in sorted(found, key=lambda item: (item[1].end.at, item[0]))]
+    ordered = [interval for _, interval in sorted(found, key=lambda item: (item[1].end.at, item[0]))]
+    return _late_refunds(ordered)
+
+
+def _late_refunds(ordered: list[Interval]) -> list[Interval]:
+    """Mark an unbalanced interval whose difference cancels the unbalanced ones just before it
+    (same panel and currency): the balance had a refund before the ledger learned of it (the
+    status showing it was read later), which is no money unaccounted for."""
+    marked = []
+    for index, interval in enumerate(ordered):
+        total = interval.difference
+        for earlier in reversed(marked[:index]):
+            if (earlier.end.panel, earlier.end.currency) != (interval.end.panel, interval.end.currency):
+                continue
+            if earlier.difference == 0 or earlier.late or total == 0:
+                break  # balanced there, or settled already
+            total += earlier.difference
+        if interval.difference != 0 and interval.likely is None and total == 0:
+            interval = replace(interval, late=True)
+        marked.append(interval)
+    return marked
 
 
 def ledger_spend(ledger: Ledger, panel: str, currency: str | None) -> Decimal:

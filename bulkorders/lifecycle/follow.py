@@ -52,3 +52,14 @@ def sheet_to_follow(
     what = f"campaign {names}: working on its" if len(found) == 1 else f"campaigns {names}: working on their"
     notify(f"{source.name} is the input of {what} results, {results}.")
     return results
+
+
+def written_into_itself(source: Path, campaigns: Iterable[Campaign], panel: str) -> Campaign | None:
+    """The campaign whose results sheet is `source` although it is not a NAME.results file:
+    `submit --in-place` wrote them into its input, so its results stay there."""
+    from bulkorders.sheets import default_output_path
+
+    if default_output_path(source) == source:
+        return None  # NAME.results.xlsx is written into itself anyway
+    where = str(source.absolute())
+    return next((c for c in campaigns if c.panel == panel and c.results_path == where), None)

@@ -110,6 +110,21 @@ def results_path(source: Path, options: SheetOptions) -> Path:
     return default_output_path(source)  # NAME.results.xlsx, or the input if it is one
 
 
+def _where_results_go(source: Path, options: SheetOptions, io: LifecycleIO) -> SheetOptions:
+    """`options`, written in place when `source` is where its campaign keeps its results
+    (`submit --in-place`) and no --out says otherwise: not into a second NAME.results file."""
+    from bulkorders.ledger import Ledger
+    from bulkorders.lifecycle.follow import written_into_itself
+
+    if options.in_place or options.out is not None or not isinstance(io.ledger, Ledger):
+        return options
+    campaign = written_into_itself(source, io.ledger.campaigns(), io.panel)
+    if campaign is None:
+        return options
+    io.notify(f"{source.name} holds the results of campaign {campaign.name} (submit --in-place): writing them into it.")
+    return replace(options, in_place=True)
+
+
 class Run:
     """One command over one sheet: its rows, the cells to write, the report."""
 
@@ -117,7 +132,7 @@ class Run:
         from bulkorders.sheets import read_sheet
 
         self.io = io
-        self.options = options
+        self.options = options = _where_results_go(source, options, io)
         self.sheet = read_sheet(source, options.sheet_name, purpose="results", decimal=options.decimal)
         self.cells = {r.row: r.values for r in self.sheet.rows}
         raw = targets_from_rows(((r.row, r.values) for r in self.sheet.rows), options.rows)

@@ -56,7 +56,7 @@ def by_values(orders: Sequence[OrderRecord], columns: Columns, wanted: str) -> l
             if _key(header) == key:
                 value, found = text, True
                 break
-        values.append(value or BLANK)
+        values.append(value)
     if not found:
         spellings: dict[str, str] = {}
         for header in sorted({h for cells in columns.values() for h in cells}):
@@ -67,7 +67,23 @@ def by_values(orders: Sequence[OrderRecord], columns: Columns, wanted: str) -> l
             f"--by {wanted}: no order in the report has a sheet column of that name. "
             f"The columns the ledger kept are: {listed}."
         )
-    return values
+    return _merged_spellings(values)
+
+
+def _merged_spellings(values: Sequence[str | None]) -> list[str]:
+    """One group per value whatever its case and spaces ("Acme", "acme ", " ACME"), named by
+    its most common spelling (the first seen of equally common ones); blank ones "(blank)"."""
+    spellings: dict[str, dict[str, int]] = {}
+    for value in values:
+        if value and value.strip():
+            counts = spellings.setdefault(_value_key(value), {})
+            counts[value.strip()] = counts.get(value.strip(), 0) + 1
+    shown = {key: max(counts, key=counts.__getitem__) for key, counts in spellings.items()}
+    return [shown[_value_key(value)] if value and value.strip() else BLANK for value in values]
+
+
+def _value_key(value: str) -> str:
+    return " ".join(value.split()).casefold()
 
 
 def sheet_title(value: str, taken: set[str]) -> str:

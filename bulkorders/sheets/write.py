@@ -128,7 +128,12 @@ def _unwritable(out: Path) -> str | None:
 
 
 def write_back(
-    sheet: SheetLike, updates: Mapping[int, Mapping[str, Any]], out: Path, *, clock: Clock = time.time
+    sheet: SheetLike,
+    updates: Mapping[int, Mapping[str, Any]],
+    out: Path,
+    *,
+    clock: Clock = time.time,
+    rebuild: bool = False,
 ) -> WriteSummary:
     """Write `sheet`'s file with `updates` applied to `out` (which may be the input itself).
 
@@ -136,14 +141,17 @@ def write_back(
     row's mapping leaves its cell as it is, a None value clears it. Values are str, int,
     Decimal or datetime (written as UTC ISO 8601 text). An `out` that exists (an earlier
     results file) is written into when its rows are the input's; otherwise it is kept as
-    a timestamped backup (`summary.backup`) before it is replaced. Raises WriteBackError
+    a timestamped backup (`summary.backup`) before it is replaced. `rebuild`: `out` is
+    bulkorders' own file as it last wrote it (nothing of the user's in it), written anew
+    from the input, its rows where the input has them. Raises WriteBackError
     when the file cannot be written; the original is then untouched.
     """
     out = Path(out)
     _check(sheet, updates, out)
     notes: list[str] = []
     backup = None
-    if is_other_file(Path(sheet.path), out):
+    cells: Mapping[int, Mapping[int, Any]] = {}
+    if not rebuild and is_other_file(Path(sheet.path), out):
         merged = into_existing(sheet, updates, out)
         if isinstance(merged, str):
             backup = backup_copy(out, clock, before="replacing it")
@@ -152,20 +160,36 @@ def write_back(
                 f"{backup.name}, with any edits you made in it, and wrote a new {out.name}."
             )
         else:
-            sheet, updates = merged.sheet, merged.updates
-    summary = _write(sheet, updates, out)
+            if merged.added:
+                notes.append(_added_note(Path(sheet.path).name, out.name, merged.added))
+            sheet, updates, cells = merged.sheet, merged.updates, merged.cells
+    summary = _write(sheet, updates, out, cells)
     summary.notes[:0] = notes
     summary.backup = backup
     return summary
 
 
-def _write(sheet: SheetLike, updates: Mapping[int, Mapping[str, Any]], out: Path) -> WriteSummary:
+def _added_note(source: str, out: str, added: list[tuple[int, int]]) -> str:
+    """`Added 1 row new in orders.xlsx to orders.results.xlsx …`: rows new in the input."""
+    what = ", ".join(f"{row} as row {theirs}" for row, theirs in added[:5]) + (", …" if len(added) > 5 else "")
+    return (
+        f"Added {len(added)} row{'s' if len(added) > 1 else ''} new in {source} to {out}, below its "
+        f"last row of orders (input row{'s' if len(added) > 1 else ''} {what}); your edits there are kept."
+    )
+
+
+def _write(
+    sheet: SheetLike,
+    updates: Mapping[int, Mapping[str, Any]],
+    out: Path,
+    cells: Mapping[int, Mapping[int, Any]] | None = None,
+) -> WriteSummary:
     known = {**ours(sheet.headers), **{n: i for n, i in sheet.columns.items() if n in OUTPUT_COLUMNS}}
     is_csv = sheet.path.suffix.lower() == ".csv"
 
     def produce(stream: IO[bytes]) -> tuple[ColumnPlan, list[str]]:
         common: dict[str, Any] = {"header_row": sheet.header_row, "headers": list(sheet.headers),
-                                  "known": known, "updates": updates}  # fmt: skip
+                                  "known": known, "updates": updates, "cells": cells or {}}  # fmt: skip
         if is_csv:
             return write_csv(sheet.path, stream, delimiter=sheet.csv_delimiter, encoding=sheet.csv_encoding,
                              decimal=getattr(sheet, "decimal", "."), **common)  # fmt: skip

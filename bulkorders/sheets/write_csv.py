@@ -35,12 +35,14 @@ def write_csv(
     encoding: str | None,
     updates: Mapping[int, Mapping[str, Any]],
     decimal: str = ".",
+    cells: Mapping[int, Mapping[int, Any]] | None = None,
 ) -> tuple[ColumnPlan, list[str]]:
     """Write `source` with the updates applied to `out`; returns (where the columns went, warnings).
 
     Records are numbered from 1 as a spreadsheet shows them (a blank line is a record,
     a quoted field over several lines is one). With `decimal` ",", numbers are written with
     decimal commas (`0,375`: exact, no thousands separator), as the file writes its own.
+    `cells` are other cells to write (row -> 0-based column -> value: a row added to a results file).
     """
     raw = source.read_bytes()
     codec = _codec(encoding)
@@ -64,6 +66,10 @@ def write_csv(
     changes: dict[int, dict[int, str]] = {}
     if plan.added:
         changes[header_row] = {plan.positions[name]: _quote(plan.titles[name], delimiter) for name in plan.added}
+    for row, values in (cells or {}).items():
+        for index, value in values.items():
+            field = _encodable(csv_field(cell_out("", value), decimal), codec, row, str(index + 1), warnings)
+            changes.setdefault(row, {})[index] = _quote(field, delimiter)
     for row, cols in updates.items():
         row_changes = changes.setdefault(row, {})
         for name, value in cols.items():

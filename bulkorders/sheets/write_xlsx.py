@@ -78,6 +78,7 @@ class _Context:
     updates: Mapping[int, Mapping[str, Any]]
     header_row: int
     header_style: int | None = None
+    cells: Mapping[int, Mapping[int, Any]] = field(default_factory=dict)  # row -> 0-based column -> value
     charge_style: int | None = None
     quote_style: int | None = None
     time_style: int | None = None
@@ -105,6 +106,9 @@ class _Context:
             cells = self.plan.added
             return {self.plan.positions[n] + 1: (CellOut(self.plan.titles[n]), self.header_style) for n in cells}
         found: dict[int, tuple[CellOut | None, int | None]] = {}
+        for index, raw in self.cells.get(row, {}).items():
+            value = cell_out("", raw)
+            found[index + 1] = (value, self.quote_style if value is not None and value.formula_like else None)
         for name, raw in self.updates.get(row, {}).items():
             moment = excel_time(raw) if name in TIME_COLUMNS and self.time_style is not None else None
             value = moment or cell_out(name, raw)
@@ -128,8 +132,12 @@ def write_xlsx(
     headers: list[str],
     known: dict[str, int],
     updates: Mapping[int, Mapping[str, Any]],
+    cells: Mapping[int, Mapping[int, Any]] | None = None,
 ) -> tuple[ColumnPlan, list[str]]:
-    """Write `source` with the updates applied to `out`; returns (where the columns went, warnings)."""
+    """Write `source` with the updates applied to `out`; returns (where the columns went, warnings).
+
+    `cells` are other cells to write (row -> 0-based column -> value: a row added to a results file).
+    """
     try:
         with zipfile.ZipFile(source) as zf:
             part = _find_sheet(zf, sheet_name)
@@ -139,9 +147,9 @@ def write_xlsx(
             xml = zf.read(info)
             width, header_style, refs = _survey(xml, header_row)
             plan = plan_columns(headers, known, width, OUTPUT_COLUMNS)
-            context = _Context(plan, updates, header_row, header_style, cells_have_refs=refs)
+            context = _Context(plan, updates, header_row, header_style, cells=cells or {}, cells_have_refs=refs)
             edits: dict[str, Iterable[bytes | memoryview] | None] = {}
-            if _needs_styles(updates):
+            if _needs_styles(updates) or _formula_like(cells or {}):
                 styles = styles_part(zf)
                 if styles is None:
                     context.warnings.append(
@@ -175,6 +183,11 @@ def _needs_styles(updates: Mapping[int, Mapping[str, Any]]) -> bool:
             if isinstance(value, str) and value.startswith(FORMULA_STARTS):
                 return True
     return False
+
+
+def _formula_like(cells: Mapping[int, Mapping[int, Any]]) -> bool:
+    """Will a copied cell be a text that looks like a formula (it needs the quote style)?"""
+    return any(isinstance(v, str) and v.startswith(FORMULA_STARTS) for row in cells.values() for v in row.values())
 
 
 def _find_sheet(zf: zipfile.ZipFile, sheet_name: str | None) -> SheetPart:
@@ -266,7 +279,7 @@ def _splice(xml: bytes, context: _Context) -> Iterator[bytes | memoryview]:
     """The sheet XML with the targets spliced in, as pieces (no copy of the whole)."""
     data, data_end = _sheet_data(xml)
     prefix = data.group(1)
-    rows = set(context.updates)
+    rows = set(context.updates) | set(context.cells)
     if context.plan.added:
         rows.add(context.header_row)
     pending = sorted(rows)

@@ -8,6 +8,7 @@ a front end shows. Private: `placement` (sending with bounded concurrency), `out
 from bulkorders.surface import public_surface
 
 EXPORTS = {
+    "CampaignTaken": "joining",
     "DEFAULT_CONCURRENCY": "placement",
     "SubmitIO": "pipeline",
     "SubmitOptions": "pipeline",

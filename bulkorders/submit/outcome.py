@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,8 @@ class Plan:
     edited: tuple[str, ...] = ()  # rows edited after their order was placed: a second order
     resent: int = 0  # uncertain rows sent again (--resend-uncertain): they may exist already
     resent_cost: Decimal = Decimal(0)  # what they cost again if they do
+    max_spend: Decimal | None = None  # --max-spend as read
+    max_spend_text: str | None = None  # --max-spend as typed
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +96,7 @@ class SubmitOutcome:
             "rows": len(self.rows),
             "to_place": self.plan.to_place,
             "estimate": str(self.plan.total),
-            "balance": None if self.plan.balance is None else str(self.plan.balance.amount),
+            "balance": None if self.plan.balance is None else format_money(self.plan.balance.amount),
             "placed_now": self.placed_now,
             "placed": self.count(RowState.PLACED) + self.count("has_order"),
             "rejected": self.count(RowState.REJECTED),
@@ -139,6 +141,8 @@ def describe_plan(plan: Plan) -> str:
     if plan.balance is not None:
         after = plan.balance.amount - plan.total
         lines.append(f"Balance {_money(plan.balance.amount, currency)} (about {_money(after, currency)} after).")
+    if plan.max_spend is not None:
+        lines.append(_max_spend_line(plan, currency))
     skipped = [
         (plan.already_placed, "already placed"),
         (0 if plan.retry_rejected else plan.rejected, "rejected earlier (not sent again without --retry-rejected)"),
@@ -159,6 +163,21 @@ def describe_plan(plan: Plan) -> str:
         lines.append("Edited after their order was placed (the earlier orders stay on the panel):")
         lines += [f"  {note}" for note in plan.edited]
     return "\n".join(lines)
+
+
+def _max_spend_line(plan: Plan, currency: str) -> str:
+    """`Max spend 1000.00 USD (--max-spend 1.000, read as this sheet writes numbers).`: the
+    amount as read, and how, when the typed text would read otherwise elsewhere."""
+    assert plan.max_spend is not None
+    line = f"Max spend {_money(plan.max_spend, currency)}"
+    typed = (plan.max_spend_text or "").strip()
+    try:
+        plain = Decimal(typed) == plan.max_spend
+    except InvalidOperation:
+        plain = False
+    if typed and not plain:
+        line += f" (--max-spend {typed}, read as this sheet writes numbers)"
+    return line + "."
 
 
 def edited_notes(sending: Sequence[tuple[int, LedgerRow]], unmatched: Sequence[LedgerRow]) -> tuple[str, ...]:

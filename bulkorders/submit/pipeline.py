@@ -26,6 +26,7 @@ from bulkorders.progress import Reporter, SilentReporter
 from bulkorders.results import CompactUpdates, campaign_updates
 from bulkorders.sheets import backup_copy, check_writable, default_output_path, write_back
 from bulkorders.submit.balances import balance_after_run, keep_balance
+from bulkorders.submit.joining import check_joining
 from bulkorders.submit.outcome import (
     Plan,
     RowOutcome,
@@ -38,7 +39,7 @@ from bulkorders.submit.outcome import (
 )
 from bulkorders.submit.payload import sent_payload
 from bulkorders.submit.placement import DEFAULT_CONCURRENCY, Sendable, Tally, place_rows
-from bulkorders.submit.recovery import order_ids_of, recover_placed, without_order_ids
+from bulkorders.submit.recovery import order_ids_of, recover_placed, without_order_ids, written_by_this_ledger
 from bulkorders.submit.unmatched import list_unmatched
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ class SubmitOptions:
     write_only: bool = False  # place nothing: write the results sheet from the ledger
     decimal: str | None = None  # the sheet's decimal mark ("," or "."); None: detected
     max_spend_text: str | None = None  # --max-spend as typed, read with the sheet's decimal mark
+    named: bool | None = None  # the user chose `campaign` (None: when it is given)
 
 
 @dataclass
@@ -100,8 +102,11 @@ def submit_sheet(source: Path, options: SubmitOptions, io: SubmitIO) -> SubmitOu
     if not options.dry_run:
         check_writable(out)
     name = campaign_name(source, options.campaign)
-    _warn_if_another_file(name, source, io)
-    campaign = io.ledger.campaign(name, io.panel, str(source))
+    if not named(options):
+        note = check_joining(name, source, io.ledger, io.panel)
+        if note:
+            io.notify(note)
+    campaign = io.ledger.campaign(name, io.panel, _input_path(name, source, io))
     with io.ledger.lock(campaign):
         return _submit_locked(given, campaign, options, io)
 
@@ -109,6 +114,19 @@ def submit_sheet(source: Path, options: SubmitOptions, io: SubmitIO) -> SubmitOu
 def campaign_name(source: Path, campaign: str | None) -> str:
     """The campaign a sheet's rows belong to: --campaign, else the file's stem."""
     return campaign or source.stem
+
+
+def _input_path(name: str, source: Path, io: SubmitIO) -> Path | None:
+    """The input path to record: not the campaign's own results sheet given as the input."""
+    earlier = io.ledger.find_campaign(name, io.panel)
+    if earlier is not None and earlier.results_path == str(source.absolute()) != earlier.source_path:
+        return None
+    return source
+
+
+def named(options: SubmitOptions) -> bool:
+    """Whether the user chose the campaign's name (a name from the file may join another file's)."""
+    return options.named if options.named is not None else options.campaign is not None
 
 
 @dataclass
@@ -153,20 +171,6 @@ def _with_max_spend(options: SubmitOptions, sheet: Sheet) -> SubmitOptions:
         return replace(options, max_spend=amount(options.max_spend_text, decimal))
     except BadCell as exc:
         raise UsageError(f"--max-spend {exc}") from None
-
-
-def _warn_if_another_file(name: str, source: Path, io: SubmitIO) -> None:
-    """Campaigns are named after the file: a same-named file elsewhere (next week's copy)
-    joins the earlier campaign, whose rows are not placed again. Say so before any spending."""
-    earlier = io.ledger.find_campaign(name, io.panel)
-    here = str(source.absolute())
-    if earlier is None or earlier.source_path in (None, here) or earlier.results_path == here:
-        return
-    io.notify(
-        f"warning: campaign {name} was placed from {earlier.source_path} before. Rows identical "
-        "to the ones placed then are not placed again; for a new campaign, rerun with "
-        "--campaign NEW-NAME."
-    )
 
 
 def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io: SubmitIO) -> SubmitOutcome:
@@ -388,6 +392,8 @@ def _plan(
         retry_rejected=options.retry_rejected,
         resent=len(resent),
         resent_cost=sum((row.estimate for row in resent), Decimal(0)),
+        max_spend=options.max_spend,
+        max_spend_text=options.max_spend_text,
     )
 
 
@@ -447,7 +453,8 @@ def _write_results(
     try:
         if options.in_place:
             io.notify(f"Kept a copy of the input as {backup_copy(source, io.clock)}.")
-        summary = write_back(sheet, updates, out, clock=io.clock)
+        rebuild = written_by_this_ledger(campaign, out)  # nothing of the user's in it: follow the input
+        summary = write_back(sheet, updates, out, clock=io.clock, rebuild=rebuild)
         note = list_unmatched(campaign, rows, Path(summary.path), io)
     except WriteBackError as exc:
         io.ledger.set_results_path(campaign, str(out), True)

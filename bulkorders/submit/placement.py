@@ -156,6 +156,8 @@ class _Placer:
                 self._abort()
                 for future in list(in_flight):
                     self._record(in_flight.pop(future), _finished(future))
+        if isinstance(tally.stop, Interrupted) and not tally.unsent and next(pending, None) is None:
+            tally.stop = _interrupted(rest=False)  # Ctrl-C after the last row was sent
         return tally
 
     def _abort_after_grace(self, ctrl_c: _CtrlC) -> None:
@@ -273,7 +275,12 @@ class _Placer:
         self.reporter.advance(1, info=info)
 
 
-def _interrupted() -> Interrupted:
+def _interrupted(*, rest: bool = True) -> Interrupted:
+    """Ctrl-C; `rest`: rows are left to send (else every row had been sent when it came)."""
+    if not rest:
+        return Interrupted(
+            "Interrupted after every row was sent: each answer is saved in the ledger; nothing is left to place."
+        )
     return Interrupted(
         "Interrupted: stopped sending; every answered row is saved in the ledger. "
         "Rerun the same command to place the rest."

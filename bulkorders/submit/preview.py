@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bulkorders.ledger import RowState, assign_identities
-from bulkorders.submit.pipeline import SubmitOptions, campaign_name, claimed, sends
+from bulkorders.submit.joining import CampaignTaken, check_joining
+from bulkorders.submit.pipeline import SubmitOptions, campaign_name, claimed, named, sends
 from bulkorders.submit.recovery import order_ids_of, without_order_ids
 from bulkorders.validation import Pending
 
@@ -40,6 +41,12 @@ def pending_rows(
     campaign = ledger.find_campaign(name, panel) if ledger is not None else None
     if campaign is None or ledger is None:
         return Pending(name, known=False, rows=[row for row in valid if row.row not in existing])
+    if not named(options):
+        try:
+            check_joining(name, Path(sheet.path), ledger, panel)
+        except CampaignTaken as exc:  # submit sends nothing; under another name, every row
+            refused = exc.message.removeprefix("Nothing sent: ")
+            return Pending(name, known=False, rows=[row for row in valid if row.row not in existing], refused=refused)
     payloads = [row.payload() for row in valid]
     identities = assign_identities(payloads, claimed(campaign, valid, payloads, existing, ledger))
     states = {row.identity: row.state for row in ledger.rows(campaign)}

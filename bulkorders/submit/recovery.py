@@ -47,7 +47,7 @@ def recover_placed(
     wanted = {row.identity: row for row in unplaced}
     recovered = 0
     for path in results:
-        if not wanted or not path.is_file() or _written_by_this_ledger(campaign, path):
+        if not wanted or not path.is_file() or written_by_this_ledger(campaign, path):
             continue
         found = [
             (wanted.pop(identity).id, order_id)
@@ -65,7 +65,7 @@ def recover_placed(
     return recovered
 
 
-def _written_by_this_ledger(campaign: Campaign, path: Path) -> bool:
+def written_by_this_ledger(campaign: Campaign, path: Path) -> bool:
     """The file is the one this ledger last wrote, unchanged: it knows nothing the ledger
     does not (a deleted ledger has no such record; a restored one an older file's)."""
     if campaign.results_path is None or campaign.results_stamp is None:

@@ -23,6 +23,7 @@ class Pending:
     rows: list[OrderRow] = field(default_factory=list)  # the rows submit would send
     placed: int = 0  # valid rows the campaign placed already: not sent again
     held: int = 0  # uncertain or rejected rows a plain submit does not send again
+    refused: str | None = None  # why submit would refuse the sheet as it is (a same-named file elsewhere)
 
 
 def _rows_word(count: int) -> str:
@@ -40,6 +41,8 @@ def _costed(report: ValidationReport, pending: Pending | None) -> tuple[Sequence
 
 
 def _ledger_lines(pending: Pending | None) -> list[str]:
+    if pending is not None and pending.refused:
+        return [f"Campaign {pending.campaign} (ledger): submit refuses this sheet: {pending.refused}"]
     if pending is None or not pending.known:
         return []
     lines = [
@@ -161,6 +164,7 @@ def _campaign_json(pending: Pending | None) -> dict[str, Any] | None:
         "held": pending.held,
         "to_send": len(pending.rows),
         "to_send_rows": [row.row for row in pending.rows],
+        "refused": pending.refused,
     }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from bulkorders.errors import BulkOrdersError
-from bulkorders.submit import SubmitOptions, describe_plan, problem_lines, submit_sheet, summary_text
+from bulkorders.submit import CampaignTaken, SubmitOptions, describe_plan, problem_lines, submit_sheet, summary_text
 from bulkorders.web.jobs import Job, Result, WebReporter
 from bulkorders.web.pages import checked_form, render
 from bulkorders.web.views import sheet_grid
@@ -49,14 +50,17 @@ async def upload(request: Request) -> Response:
         raise HTTPException(413, f"{name} is over the {config.max_upload // (1024 * 1024)} MB limit of an upload.")
     if not content:
         raise HTTPException(400, f"{name} is empty.")
-    campaign = str(data.get("campaign") or "").strip() or Path(name).stem
+    typed = str(data.get("campaign") or "").strip()
+    campaign = typed or Path(name).stem
     key = slug(campaign)
     if any(job.kind == "submit" and job.back == f"/new/{key}" for job in request.app.state.jobs.running()):
         raise HTTPException(409, f"Campaign {campaign} is being placed right now: wait for it to finish.")
     folder = world.uploads() / key
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / _safe(name)).write_bytes(content)
-    (folder / META).write_text(json.dumps({"file": _safe(name), "campaign": campaign}), encoding="utf-8")
+    kept = _kept_as(folder / _safe(name), content, named=bool(typed))
+    kept.write_bytes(content)
+    meta = {"file": kept.name, "campaign": campaign, "named": bool(typed)}
+    (folder / META).write_text(json.dumps(meta), encoding="utf-8")
     return RedirectResponse(f"/new/{key}", status_code=303)
 
 
@@ -65,12 +69,36 @@ def _safe(name: str) -> str:
     return f"{slug(stem)}{suffix}"
 
 
-def _upload(world: World, key: str) -> tuple[Path, str]:
+def _kept_as(path: Path, content: bytes, *, named: bool) -> Path:
+    """Where an upload is kept. Another sheet of the same file name, its campaign not named,
+    is kept beside the earlier one (`NAME-2.xlsx`): the submit pipeline then sees two files
+    of one name and refuses to join them unless the campaign is named, as for `submit`."""
+    if named or not path.exists() or path.read_bytes() == content:
+        return path
+    number = 2
+    while (found := path.with_name(f"{path.stem}-{number}{path.suffix}")).exists() and found.read_bytes() != content:
+        number += 1
+    return found
+
+
+def _upload(world: World, key: str) -> tuple[Path, SubmitOptions]:
+    """The kept sheet of upload `key`, and the submit options of its campaign."""
     meta = world.uploads() / slug(key) / META
     if not meta.exists():
         raise HTTPException(404, "There is no such upload: upload the sheet again.")
     found = json.loads(meta.read_text(encoding="utf-8"))
-    return meta.parent / found["file"], found["campaign"]
+    return meta.parent / found["file"], SubmitOptions(campaign=found["campaign"], named=found.get("named", True))
+
+
+def _refusal(exc: BulkOrdersError) -> str:
+    """A pipeline refusal as this page says it (a campaign is named in the upload form here)."""
+    if isinstance(exc, CampaignTaken):
+        return (  # the CLI's words name the server's files and options: said for this page instead
+            f"Nothing sent: campaign {exc.name} was placed from another sheet of this name, uploaded before. "
+            f"Upload this sheet again with a new campaign name for a new campaign, or with the campaign "
+            f"name {exc.name} to continue that one."
+        )
+    return exc.message
 
 
 def check(request: Request) -> Response:
@@ -80,7 +108,8 @@ def check(request: Request) -> Response:
     from bulkorders.validation import summary_lines, validate_sheet
 
     world = request.app.state.world
-    path, campaign = _upload(world, request.path_params["slug"])
+    path, options = _upload(world, request.path_params["slug"])
+    campaign = options.campaign
     notes: list[str] = []
     refusal, outcome = None, None
     with world.opened() as opened:
@@ -90,9 +119,9 @@ def check(request: Request) -> Response:
         balance = opened.client.balance()
         try:
             io = opened.submit_io(confirm=lambda plan: False, notify=notes.append)
-            outcome = submit_sheet(path, SubmitOptions(campaign=campaign, dry_run=True), io)
+            outcome = submit_sheet(path, replace(options, dry_run=True), io)
         except BulkOrdersError as exc:
-            refusal = exc.message
+            refusal = _refusal(exc)
     outcomes = {row.row: row for row in outcome.rows} if outcome else {}
     shown = world.shown
     return render(request, "check.html", {
@@ -110,14 +139,15 @@ async def place(request: Request) -> Response:
     data = await checked_form(request)
     state = request.app.state
     key = request.path_params["slug"]
-    path, campaign = _upload(state.world, key)
+    path, options = _upload(state.world, key)
+    campaign = options.campaign
     confirmed = (str(data.get("to_place") or ""), str(data.get("total") or ""))
     job = Job("submit", f"Placing campaign {campaign}", f"/new/{slug(key)}", stoppable=True)
-    state.jobs.start(job, lambda job: _submit(job, state.world, path, campaign, confirmed))
+    state.jobs.start(job, lambda job: _submit(job, state.world, path, options, confirmed))
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
-def _submit(job: Job, world: World, path: Path, campaign: str, confirmed: tuple[str, str]) -> Result:
+def _submit(job: Job, world: World, path: Path, options: SubmitOptions, confirmed: tuple[str, str]) -> Result:
     def same_plan(plan: Any) -> bool:  # what the check page showed, and nothing else
         if (str(plan.to_place), str(plan.total)) != confirmed:
             raise BulkOrdersError(
@@ -130,7 +160,7 @@ def _submit(job: Job, world: World, path: Path, campaign: str, confirmed: tuple[
     with world.opened() as opened:
         io = opened.submit_io(confirm=same_plan, notify=lambda text: job.note(world.shown(text)),
                               reporter=WebReporter(job, stoppable=True))  # fmt: skip
-        outcome = submit_sheet(path, SubmitOptions(campaign=campaign), io)
+        outcome = submit_sheet(path, options, io)
         found = opened.ledger.find_campaign(outcome.campaign, world.panel())
     links = [("Download the results sheet", f"/campaigns/{found.id}/results"),
              ("Open the campaign", f"/campaigns/{found.id}")] if found else []  # fmt: skip

@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
+from bulkorders.models import format_money
 from bulkorders.services_view import COLUMNS, filter_services, service_cells
 from bulkorders.web.pages import render
 
@@ -34,7 +35,7 @@ def balance(request: Request) -> Response:
     world = request.app.state.world
     with world.opened() as opened:
         found = opened.client.balance()
-    return render(request, "balance.html", {"balance": found})
+    return render(request, "balance.html", {"amount": format_money(found.amount), "currency": found.currency})
 
 
 def report_form(request: Request) -> Response:

@@ -23,7 +23,8 @@ SERVICE_TYPES = {str(s["service"]): str(s["type"]) for s in SERVICES}
 
 
 class PhpDialect(Dialect):
-    """A PHP shop script: number_format money, 4xx codes, quantity on every add, Cancelled."""
+    """A PHP shop script: number_format money, 4xx codes, quantity on every add (but a
+    subscription's, which has min/max per post), Cancelled."""
 
     name = "php"
     describe = 'PHP shop: money as "2,500.00000", 400/402/403/404, quantity required on every add'
@@ -35,10 +36,12 @@ class PhpDialect(Dialect):
     def refuse(self, action: str, form: Mapping[str, str]) -> str | None:
         if action != "add":
             return None
+        service = SERVICE_TYPES.get((form.get("service") or "").strip())
+        if service == "Subscriptions":
+            return None  # min/max per post: php panels take a subscription without quantity (SPEC)
         quantity = (form.get("quantity") or "").strip()
         if not (digits(quantity) and int(quantity) >= 1):
             return QUANTITY_REQUIRED
-        service = SERVICE_TYPES.get((form.get("service") or "").strip())
         counted = type_rule(service).counted_field if service else None
         if counted and int(quantity) != count_lines(form.get(counted) or ""):
             return QUANTITY_NOT_LINES.format(field=counted)
