@@ -22,6 +22,7 @@ from conftest import FakeClock, bulkorders, planned_rows, sandbox_client, submit
 
 from bulkorders.catalog import load_catalogue
 from bulkorders.clock import utc_now_iso
+from bulkorders.ledger.location import LedgerLocation
 from bulkorders.ledger.store import Ledger, PlannedRow
 from bulkorders.panel.client import PanelClient
 from bulkorders.panel.sandbox.panel import CURRENCY, DONE_SECONDS
@@ -333,7 +334,7 @@ def test_the_report_pipeline_needs_no_command_line(built, tmp_path):
         return opened[-1]
 
     warnings: list[str] = []
-    io = ReportIO(ledger_path=built.ledger_path, open_ledger=open_ledger, cache_dir=tmp_path / "no-cache",
+    io = ReportIO(ledger=LedgerLocation.parse(built.ledger_path), open_ledger=open_ledger, cache_dir=tmp_path / "no-cache",
                   warn=warnings.append)  # fmt: skip
     with pytest.raises(UsageError):
         report_workbook(tmp_path / "audit.csv", ReportFilters(), io)

@@ -119,7 +119,7 @@ def sandbox_orders() -> list:
 
 
 def ledger_rows(config: WebConfig, name: str) -> list:
-    with Ledger.open(config.settings.ledger_path) as ledger:
+    with Ledger.open(config.settings.ledger.path) as ledger:
         return ledger.rows(ledger.find_campaign(name))
 
 
@@ -404,7 +404,7 @@ def test_stopping_the_server_asks_running_jobs_to_stop_and_waits_for_them(config
 
 def test_the_campaigns_page_lists_rows_by_state_spend_and_last_check(client, config):
     assert "No campaign in the ledger" in client.get("/").text
-    assert not config.settings.ledger_path.exists()  # looking creates no ledger
+    assert not config.settings.ledger.path.exists()  # looking creates no ledger
     place(client, GOOD)
     page = unescape(client.get("/").text)
     assert '<a href="/campaigns/1">weekly-campaign</a>' in page
@@ -412,7 +412,7 @@ def test_the_campaigns_page_lists_rows_by_state_spend_and_last_check(client, con
     assert "<td>38.147 USD</td>" in page
     assert "<td>never</td>" in page
     results = config.settings.data_dir / "uploads" / "weekly-campaign" / "weekly-campaign.results.xlsx"
-    assert run("--ledger", str(config.settings.ledger_path), "status", str(results)).exit_code == 0
+    assert run("--ledger", str(config.settings.ledger.path), "status", str(results)).exit_code == 0
     assert re.search(r"<td>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ</td>", client.get("/").text)
 
 
@@ -444,13 +444,13 @@ def test_refreshing_statuses_of_checked_rows_goes_through_a_confirmation(client,
     confirm = client.post("/campaigns/1/confirm", data={"csrf": csrf_of(client), "action": "status", "row": ["5", "4"]})
     assert confirm.status_code == 200  # the sample's header is on row 3: its orders are on rows 4-19
     assert "Rows: 4-5." in confirm.text and hidden(confirm.text, "rows") == "4-5"
-    with Ledger.open(config.settings.ledger_path) as ledger:
+    with Ledger.open(config.settings.ledger.path) as ledger:
         assert {o.status for o in ledger.order_records()} == {None}  # nothing asked before the confirmation
     started = client.post("/campaigns/1/run", data={"csrf": csrf_of(client), "action": "status", "rows": "4-5"},
                           follow_redirects=False)  # fmt: skip
     result = events(client, started.headers["location"])[-1]["result"]
     assert result["ok"] and "2 checked, 2 ok" in result["summary"]
-    with Ledger.open(config.settings.ledger_path) as ledger:
+    with Ledger.open(config.settings.ledger.path) as ledger:
         statuses = {o.excel_row: o.status for o in ledger.order_records()}
     assert {row for row, status in statuses.items() if status} == {4, 5}
     sheet = client.get("/campaigns/1/results").content

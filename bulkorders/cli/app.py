@@ -74,7 +74,7 @@ class App:
         if self._ledger is None:
             from bulkorders.ledger import Ledger
 
-            self._ledger = Ledger.open(self.settings.ledger_path)
+            self._ledger = Ledger.open(self.settings.ledger.target)
             self.on_close(self._ledger.close)
         return self._ledger
 
@@ -179,8 +179,9 @@ def _json_error(ctx: click.Context, message: str, exit_code: int) -> None:
 @click.option(
     "--ledger",
     envvar="BULKORDERS_LEDGER",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Ledger database. Default: <user data dir>/bulkorders/ledger.sqlite.",
+    metavar="PATH|URL",
+    help="Ledger: an SQLite file, or a postgresql:// URL for a team ledger. "
+    "Default: <user data dir>/bulkorders/ledger.sqlite.",
 )
 @click.option(
     "--json",

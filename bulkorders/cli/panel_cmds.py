@@ -48,7 +48,7 @@ def balance(app):
         app.emit_json({"balance": str(result.amount), "currency": result.currency})
     else:
         click.echo(f"{result.amount} {result.currency}")
-    if app.settings.ledger_path.exists():  # kept for the report's Reconciliation sheet
+    if app.settings.ledger.may_exist():  # kept for the report's Reconciliation sheet
         from bulkorders.clock import utc_now_iso
         from bulkorders.errors import LedgerError
         from bulkorders.ledger import keep_reading

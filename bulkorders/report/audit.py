@@ -51,7 +51,7 @@ class AuditReport:
     """Everything the workbook and `--json` show. Times are naive UTC datetimes."""
 
     filters: ReportFilters
-    ledger_path: Path
+    ledger: str  # where the ledger is, as shown (a URL's password masked)
     made_at: datetime
     orders: list[OrderRecord]
     problems: list[tuple[str, LedgerRow]]
@@ -75,6 +75,7 @@ def build_report(
     ledger: Ledger,
     filters: ReportFilters,
     *,
+    where: str,
     services: CachedServices = lambda panel: {},
     read_sheet: SheetReader | None = None,
     clock: Clock = time.time,
@@ -82,12 +83,13 @@ def build_report(
 ) -> AuditReport:
     """Select the orders, problem rows and observations of `filters` and group them.
 
+    `where`: how the ledger is named (`LedgerLocation.shown`: a URL's password masked).
     `by`: sheet columns (a `client`…) to group the spend by too. An empty selection raises
     (exit 1): an empty workbook would only look like good news.
     """
     orders, problems = _select(ledger, filters, read_sheet)
     if not orders and not problems:
-        raise NothingToReport(_nothing_message(ledger, filters))
+        raise NothingToReport(_nothing_message(ledger, where, filters))
     keep = {(o.panel, o.order_id) for o in orders}
     observations = ledger.observations(order_ids=sorted({o.order_id for o in orders}), panel=filters.panel)
     observations = [b for b in observations if (b["panel"], b["order_id"]) in keep]
@@ -108,7 +110,7 @@ def build_report(
     values, by_groups = _by_columns(ledger, filters, orders, frame, currencies, by)
     return AuditReport(
         filters=filters,
-        ledger_path=Path(ledger.path),
+        ledger=where,
         made_at=datetime.fromtimestamp(clock(), timezone.utc).replace(tzinfo=None, microsecond=0),
         orders=orders,
         problems=problems,
@@ -152,7 +154,7 @@ def summary_figures(report: AuditReport, out: Path | None = None) -> dict[str, A
     """The Summary's figures as JSON-ready data (money as exact decimal strings)."""
     figures: dict[str, Any] = {
         "made_at": report.made_at.isoformat() + "Z",
-        "ledger": str(report.ledger_path),
+        "ledger": report.ledger,
         "filters": report.filters.to_dict(),
         "orders": report.counts,
         "spend": {row.currency: format_money(row.spend) for row in report.by_currency.itertuples()},
@@ -247,10 +249,10 @@ def _id_text(value: Any) -> str:
     return id_text(value) or ""
 
 
-def _nothing_message(ledger: Ledger, filters: ReportFilters) -> str:
+def _nothing_message(ledger: Ledger, shown: str, filters: ReportFilters) -> str:
     chosen = filters.phrases()
     where = f" for {', '.join(chosen)}" if chosen else ""
-    message = f"Nothing to report: the ledger {ledger.path} has no orders or problem rows{where}."
+    message = f"Nothing to report: the ledger {shown} has no orders or problem rows{where}."
     if filters.campaigns:
         known = sorted({c.name for c in ledger.campaigns()})
         unknown = [name for name in filters.campaigns if name not in known]

@@ -113,7 +113,7 @@ def _balance_block(report: AuditReport) -> Table:
 
 def _lines(report: AuditReport) -> list[tuple[str, Any]]:
     lines: list[tuple[str, Any]] = [
-        ("Made at (UTC)", report.made_at), ("Ledger", str(report.ledger_path)), ("Spend", SPEND_NOTE),
+        ("Made at (UTC)", report.made_at), ("Ledger", report.ledger), ("Spend", SPEND_NOTE),
     ]  # fmt: skip
     return [*lines, *report.filters.described()]
 
