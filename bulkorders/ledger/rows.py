@@ -5,12 +5,12 @@ transactions.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
 from bulkorders.errors import LedgerError
+from bulkorders.ledger.engine import Engine
 from bulkorders.ledger.records import (
     ROW_COLUMNS,
     LedgerRow,
@@ -26,7 +26,7 @@ CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
 
 
 def sync(
-    db: sqlite3.Connection, campaign_id: int, planned: Sequence[PlannedRow], now: str
+    db: Engine, campaign_id: int, planned: Sequence[PlannedRow], now: str
 ) -> list[LedgerRow]:
     """Insert new identities as `planned`, move known ones to their current Excel row
     (and refresh payload and estimate of those still planned); the rows, in `planned` order.
@@ -55,7 +55,7 @@ def sync(
             changed.append((p.excel_row, text, estimate, old[0]))
     db.executemany(
         "INSERT INTO rows (campaign_id, identity, excel_row, service, link, payload, "
-        "estimate, created_at) VALUES (?,?,?,?,?,?,?,?)",
+        "estimate, created_at) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (campaign_id, identity) DO NOTHING",
         new,
     )
     db.executemany(
@@ -67,7 +67,9 @@ def sync(
     new_ids = dict(db.execute(
         "SELECT identity, id FROM rows WHERE campaign_id = ? AND id > ?", (campaign_id, last_id)
     ).fetchall())  # fmt: skip
-    if len(new_ids) < len(new):  # only if SQLite ran out of rowids above the last one
+    # SQLite out of rowids above the last one, or (team ledger) ids handed out before that
+    # read to another process's rows: read them all.
+    if len(new_ids) < len(new):
         new_ids = dict(db.execute(
             "SELECT identity, id FROM rows WHERE campaign_id = ?", (campaign_id,)
         ).fetchall())  # fmt: skip
@@ -92,7 +94,7 @@ def _synced(
     return replace(row, excel_row=p.excel_row) if row.excel_row != p.excel_row else row
 
 
-def rows_by_id(db: sqlite3.Connection, ids: Iterable[int]) -> list[LedgerRow]:
+def rows_by_id(db: Engine, ids: Iterable[int]) -> list[LedgerRow]:
     """These rows, in the order of `ids` (missing ones left out)."""
     ids = list(ids)
     by_id = {}
@@ -105,7 +107,7 @@ def rows_by_id(db: sqlite3.Connection, ids: Iterable[int]) -> list[LedgerRow]:
 
 
 def check_states(
-    db: sqlite3.Connection, row_ids: Sequence[int], target: str, allowed: tuple[str, ...]
+    db: Engine, row_ids: Sequence[int], target: str, allowed: tuple[str, ...]
 ) -> None:
     """Refuse a state change that could order twice or lose an outcome, changing nothing."""
     states = {}
@@ -117,12 +119,12 @@ def check_states(
     wrong = [f"{i} ({states.get(i, 'missing')})" for i in unique if states.get(i) not in allowed]
     if wrong:
         raise LedgerError(
-            f"Ledger rows {', '.join(wrong)} cannot become {target}: only {_either(allowed)} "
+            f"Ledger rows {', '.join(wrong)} cannot become {target}: only {either(allowed)} "
             "rows can. Nothing was changed or sent. This is a bug in bulkorders; please report it."
         )
 
 
-def shared_order(db: sqlite3.Connection, row_id: int, order_id: str, at: str) -> str | None:
+def shared_order(db: Engine, row_id: int, order_id: str, at: str) -> str | None:
     """When the panel already gave `order_id` to another row of its panel: flag both rows,
     make this one `uncertain`, and return why sending must stop (else None, nothing done).
 
@@ -159,12 +161,12 @@ def shared_order(db: sqlite3.Connection, row_id: int, order_id: str, at: str) ->
     )
 
 
-def one(db: sqlite3.Connection, sql: str, *params: Any) -> Any:
+def one(db: Engine, sql: str, *params: Any) -> Any:
     """The first column of the first row, or None."""
     row = db.execute(sql, params).fetchone()
     return row[0] if row else None
 
 
-def _either(states: Sequence[str]) -> str:
+def either(states: Sequence[str]) -> str:
     """'planned', 'planned or uncertain', 'planned, uncertain or rejected'."""
     return " or ".join([", ".join(states[:-1]), states[-1]] if len(states) > 1 else states)
