@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import FakeClock, bulkorders, planned_rows, sandbox_client
+from conftest import BOTH_ENGINES, FakeClock, bulkorders, planned_rows, sandbox_client
 
 from bulkorders.clock import utc_now_iso
 from bulkorders.ledger import BalanceReading, balance_readings, order_columns, record_balance, record_row_columns
@@ -39,6 +39,9 @@ def test_a_url_is_shown_with_its_password_masked(url, shown):
     location = LedgerLocation.parse(url)
     assert (location.shown, str(location), mask_url(url)) == (shown, shown, shown)
     assert SECRET not in repr(location) and location.target == url  # the URL itself goes to the engine
+    assert location.scrub(f"server said: {SECRET} is wrong") == (
+        "server said: *** is wrong" if SECRET in url else f"server said: {SECRET} is wrong"
+    )
     assert (location.engine, location.path, location.may_exist()) == ("postgresql", None, True)
 
 
@@ -116,7 +119,19 @@ def source(tmp_path) -> Path:
     return path
 
 
-def states(path: Path) -> dict[tuple[str, str | None], tuple[str, str | None]]:
+@pytest.fixture(params=BOTH_ENGINES)
+def target(request, tmp_path) -> str:
+    """The ledger to copy into: a new file, or a new, empty team database."""
+    if request.param == "postgresql":
+        return request.getfixturevalue("pg_url")
+    return str(tmp_path / "team.sqlite")
+
+
+def shown(location: str | Path) -> str:
+    return LedgerLocation.parse(location).shown
+
+
+def states(path: Path | str) -> dict[tuple[str, str | None], tuple[str, str | None]]:
     """(campaign, link) -> (state, order id) of every row of the ledger at `path`."""
     with Ledger.open(path) as ledger:
         return {(c.name, r.link): (r.state, r.order_id) for c in ledger.campaigns() for r in ledger.rows(c)}
@@ -131,18 +146,18 @@ def test_info_says_where_the_ledger_is_its_engine_schema_and_counts(source):
     assert result.stdout == (
         f"Ledger:  {source}\n"
         "Engine:  sqlite\n"
-        "Schema:  version 4\n"
+        "Schema:  version 5\n"
         "Campaigns:        2\n"
         "Rows:             5 (placed 4, rejected 1)\n"
         "Orders:           4\n"
         "Observations:     2\n"
         "Balance readings: 1\n"
-        "Runs:             0\n"
+        "Runs:             1\n"
     )
     as_json = json.loads(bulkorders("--ledger", str(source), "--json", "ledger", "info").stdout)
     assert as_json == {
-        "ledger": str(source), "engine": "sqlite", "exists": True, "schema": 4,
-        "counts": {"campaigns": 2, "rows": 5, "orders": 4, "observations": 2, "balance_readings": 1, "runs": 0},
+        "ledger": str(source), "engine": "sqlite", "exists": True, "schema": 5,
+        "counts": {"campaigns": 2, "rows": 5, "orders": 4, "observations": 2, "balance_readings": 1, "runs": 1},
         "rows_by_state": {"planned": 0, "sending": 0, "placed": 4, "rejected": 1, "uncertain": 0},
     }  # fmt: skip
 
@@ -164,14 +179,13 @@ def test_info_on_a_ledger_file_not_there_yet_creates_none(tmp_path):
 # --- ledger migrate -------------------------------------------------------------------------
 
 
-def test_migrate_copies_everything_into_a_new_ledger_and_verifies(source, tmp_path):
-    target = tmp_path / "team.sqlite"
+def test_migrate_copies_everything_into_a_new_ledger_and_verifies(source, target, tmp_path):
     result = bulkorders("--ledger", str(source), "ledger", "migrate", "--to", str(target))
     assert result.exit_code == 0, result.output
     assert result.stdout == (
-        f"Copied 2 campaigns, 5 rows, 4 orders, 2 observations, 1 balance reading from {source} into {target}.\n"
-        f"Verified: {target} now holds 2 campaigns, 5 rows, 4 orders, 2 observations, 1 balance reading.\n"
-    )
+        f"Copied 2 campaigns, 5 rows, 4 orders, 2 observations, 1 balance reading, 1 run from {source} into {shown(target)}.\n"
+        f"Verified: {shown(target)} now holds 2 campaigns, 5 rows, 4 orders, 2 observations, 1 balance reading, 2 runs.\n"
+    )  # the runs: the one that placed the orders, and this copy
     assert states(target) == states(source)
     with Ledger.open(source) as mine, Ledger.open(target) as team:
         assert team.order_records() == mine.order_records()  # orders linked to the same campaign and row
@@ -182,17 +196,16 @@ def test_migrate_copies_everything_into_a_new_ledger_and_verifies(source, tmp_pa
     again = bulkorders("--ledger", str(source), "ledger", "migrate", "--to", str(target))
     assert again.exit_code == 0
     assert again.stdout == (
-        f"Nothing to copy: {target} already holds everything of {source}.\n"
-        f"Verified: {target} now holds 2 campaigns, 5 rows, 4 orders, 2 observations, 1 balance reading.\n"
-    )
+        f"Nothing to copy: {shown(target)} already holds everything of {source}.\n"
+        f"Verified: {shown(target)} now holds 2 campaigns, 5 rows, 4 orders, 2 observations, 1 balance reading, 2 runs.\n"
+    )  # not even a run of its own
     assert states(target) == states(source)
 
 
-def test_migrate_merges_by_identity_and_keeps_the_further_state(source, tmp_path):
+def test_migrate_merges_by_identity_and_keeps_the_further_state(source, target, tmp_path):
     """The team ledger already holds spring: row a planned there (placed here: it moves on),
     b placed there under its own order (kept), c uncertain there (rejected here: the order may
     exist, so it stays uncertain), d only there. Summer is new to it."""
-    target = tmp_path / "team.sqlite"
     payloads = [{"service": s, "link": link, "quantity": q} for link, s, q in SPRING]
     payloads.append({"service": "1001", "link": "https://instagram.com/d", "quantity": "300"})
     with Ledger.open(target) as team:
@@ -207,9 +220,9 @@ def test_migrate_merges_by_identity_and_keeps_the_further_state(source, tmp_path
     assert result.exit_code == 0, result.output
     assert result.stdout == (
         "Copied 1 campaign (1 more already there), 2 rows (3 more already there), 4 orders, 2 observations, "
-        f"1 balance reading from {source} into {target}.\n"
+        f"1 balance reading, 1 run from {source} into {shown(target)}.\n"
         "1 row of the target took the further state the source had.\n"
-        f"Verified: {target} now holds 2 campaigns, 6 rows, 6 orders, 2 observations, 1 balance reading.\n"
+        f"Verified: {shown(target)} now holds 2 campaigns, 6 rows, 6 orders, 2 observations, 1 balance reading, 3 runs.\n"
     )
     held = states(target)
     link = "https://instagram.com/"
@@ -225,8 +238,7 @@ def test_migrate_merges_by_identity_and_keeps_the_further_state(source, tmp_path
     assert (by_order["T-77"].campaign, by_order["T-77"].excel_row) == ("spring", 3)
 
 
-def test_a_second_migrate_copies_only_what_is_new(source, tmp_path):
-    target = tmp_path / "team.sqlite"
+def test_a_second_migrate_copies_only_what_is_new(source, target, tmp_path):
     assert bulkorders("--ledger", str(source), "ledger", "migrate", "--to", str(target)).exit_code == 0
     clock = FakeClock(DAY + 3600)
     client = sandbox_client(tmp_path / "sb.jsonl", clock=clock)
@@ -237,10 +249,10 @@ def test_a_second_migrate_copies_only_what_is_new(source, tmp_path):
     result = bulkorders("--ledger", str(source), "--json", "ledger", "migrate", "--to", str(target))
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {
-        "from": str(source), "to": str(target), "advanced": 0, "sending": 0,
-        "copied": {"campaigns": 0, "rows": 0, "orders": 0, "observations": 2, "balance_readings": 0},
-        "merged": {"campaigns": 2, "rows": 5, "orders": 4, "observations": 2, "balance_readings": 1},
-        "held": {"campaigns": 2, "rows": 5, "orders": 4, "observations": 4, "balance_readings": 1},
+        "from": str(source), "to": shown(target), "advanced": 0, "sending": 0,
+        "copied": {"campaigns": 0, "rows": 0, "orders": 0, "observations": 2, "balance_readings": 0, "runs": 1},
+        "merged": {"campaigns": 2, "rows": 5, "orders": 4, "observations": 2, "balance_readings": 1, "runs": 1},
+        "held": {"campaigns": 2, "rows": 5, "orders": 4, "observations": 4, "balance_readings": 1, "runs": 4},
     }  # fmt: skip
     assert result.stderr.startswith("Copied 0 campaigns (2 more already there), 0 rows (5 more already there), ")
     with Ledger.open(source) as mine, Ledger.open(target) as team:
@@ -265,3 +277,63 @@ def test_migrate_refuses_the_ledger_itself_and_a_ledger_not_there(source, tmp_pa
     assert not missing.exists() and not (tmp_path / "team.sqlite").exists()
     wrong = bulkorders("--ledger", str(source), "ledger", "migrate", "--to", f"mysql://bob:{SECRET}@db/x")
     assert wrong.exit_code == 3 and SECRET not in wrong.output
+
+
+# --- the password, never ------------------------------------------------------------------
+
+
+def workbook_texts(path: Path) -> list[str]:
+    """Every cell of every sheet of a workbook, as text."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True)
+    return [str(v) for ws in book.worksheets for row in ws.iter_rows(values_only=True) for v in row if v is not None]
+
+
+@pytest.mark.postgres
+def test_the_password_of_a_team_ledger_appears_nowhere(pg_url, tmp_path):
+    from pgserver import PASSWORD
+
+    assert PASSWORD in pg_url
+    masked = pg_url.replace(PASSWORD, "***")
+    sheet = tmp_path / "camp.csv"
+    sheet.write_text("service,link,quantity\n1001,https://instagram.com/a,100\n1002,https://instagram.com/b,250\n")
+    results, audit = tmp_path / "camp.results.csv", tmp_path / "audit.xlsx"
+    runs = [  # (arguments, exit code)
+        (("--panel", "sandbox", "submit", str(sheet), "--yes"), 0),
+        (("--panel", "sandbox", "status", str(results), "--in-place"), 0),
+        (("ledger", "info"), 0),
+        (("--json", "ledger", "info"), 0),
+        (("--panel", "sandbox", "report", "--out", str(audit)), 0),
+        (("--json", "--panel", "sandbox", "report", "--campaign", "autumn", "--out", str(tmp_path / "no.xlsx")), 1),
+        (("--json", "ledger", "migrate", "--to", pg_url), 2),  # into itself
+    ]
+    said = []
+    for args, code in runs:
+        result = bulkorders("--ledger", pg_url, *args)
+        said += [result.stdout, result.stderr]
+        assert result.exit_code == code, result.output
+    assert said[4].startswith(f"Ledger:  {masked}\n")
+    assert json.loads(said[6])["ledger"] == masked
+    assert f"Nothing to report: the ledger {masked} has no orders" in json.loads(said[10])["error"]["message"]
+    assert all(PASSWORD not in text for text in said)
+    texts = workbook_texts(audit)
+    assert masked in texts and all(PASSWORD not in t for t in texts)
+    assert PASSWORD not in results.read_text() and PASSWORD not in sheet.read_text()
+
+
+def test_an_unreachable_team_ledger_is_exit_3_and_says_what_to_do(tmp_path):
+    pytest.importorskip("psycopg", reason="psycopg is not installed: pip install bulkorders[team]")
+    for url, masked in (
+        (f"postgresql://bob:{SECRET}@127.0.0.1:1/camp", "postgresql://bob:***@127.0.0.1:1/camp"),
+        (f"postgresql://bob@127.0.0.1:1/camp?password={SECRET}", "postgresql://bob@127.0.0.1:1/camp?password=***"),
+    ):
+        result = bulkorders("--ledger", url, "ledger", "info")
+        assert result.exit_code == 3
+        assert result.stderr.startswith(f"Error: Cannot reach the team ledger {masked} (")
+        assert result.stderr.endswith(
+            "Nothing was sent. Check that the server is running and the host, port and sslmode of the URL, then rerun.\n"
+        )
+        as_json = bulkorders("--ledger", url, "--json", "ledger", "migrate", "--to", str(tmp_path / "x.sqlite"))
+        assert as_json.exit_code == 3 and json.loads(as_json.stdout)["error"]["exit_code"] == 3
+        assert SECRET not in result.output + as_json.output

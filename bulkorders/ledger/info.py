@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from bulkorders.ledger.location import LedgerLocation
     from bulkorders.ledger.store import Ledger
 
-RUNS_SCHEMA = 5  # the schema that added the `runs` table (one row per run that changed the ledger)
 TABLES = {  # what is counted -> its table
     "campaigns": "campaigns", "rows": "rows", "orders": "orders", "observations": "observations",
     "balance_readings": "balance_readings", "runs": "runs",
@@ -41,22 +40,14 @@ class LedgerInfo:
         return data
 
 
-def schema_version(ledger: Ledger) -> int:
-    """The ledger's schema version (what its migrations brought it to)."""
-    with ledger._read() as db:  # noqa: SLF001 - a ledger module, inside the ledger's transaction
-        return int(db.execute("PRAGMA user_version").fetchone()[0])
-
-
 def table_counts(ledger: Ledger) -> tuple[int, dict[str, int], dict[str, int]]:
     """(schema version, rows per TABLES key, rows per state) in one snapshot."""
-    version = schema_version(ledger)
-    counted = {name: table for name, table in TABLES.items() if name != "runs" or version >= RUNS_SCHEMA}
     with ledger._read() as db:  # noqa: SLF001
+        version = db.version()
         counts = {name: int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
-                  for name, table in counted.items()}  # fmt: skip
+                  for name, table in TABLES.items()}  # fmt: skip
         states = dict.fromkeys(STATES, 0)
         states.update((s, int(n)) for s, n in db.execute("SELECT state, count(*) FROM rows GROUP BY state"))
-    counts.setdefault("runs", 0)
     return version, counts, states
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
 URL_SCHEMES = ("postgresql://", "postgres://")
 MASK = "***"
@@ -77,6 +78,29 @@ class LedgerLocation:
     def shown(self) -> str:
         """How messages and outputs name it: the path, or the URL with the password masked."""
         return mask_url(self.text) if self.is_url else self.text
+
+    @property
+    def password(self) -> str | None:
+        """The URL's own password (user part or `password=`), None when it gives none."""
+        if not self.is_url:
+            return None
+        head, _, query = self.text.partition("://")[2].partition("?")
+        at = head.rfind("@")
+        if at >= 0 and ":" in head[:at]:
+            return head[head.index(":") + 1 : at] or None
+        found = _PASSWORD_PARAM.search(f"?{query}")
+        if found is None:
+            return None
+        return found.group(0).split("=", 1)[1] or None
+
+    def scrub(self, text: str) -> str:
+        """`text` with this location's password masked, as written and percent-decoded."""
+        secret = self.password
+        if not secret:
+            return text
+        for form in sorted({secret, unquote(secret)}, key=len, reverse=True):
+            text = text.replace(form, MASK)
+        return text
 
     def may_exist(self) -> bool:
         """False only for a ledger file that is not there yet (a server is asked when opened)."""

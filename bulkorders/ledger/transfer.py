@@ -32,17 +32,18 @@ Db = Any  # an open connection of a ledger, inside its transaction
 PROGRESS = {"planned": 0, "rejected": 1, "sending": 2, "uncertain": 3, "placed": 4}
 CAMPAIGN = ("name", "panel", "source_path", "results_path", "needs_write", "created_at", "results_stamp")
 ROW = ("identity", "excel_row", "service", "link", "payload", "estimate", "state", "order_id",
-       "charge", "currency", "error", "created_at", "sent_at", "answered_at")  # fmt: skip
-OUTCOME = ROW[6:]  # what a row's further state brings along (state … answered_at)
+       "charge", "currency", "error", "created_at", "sent_at", "answered_at", "run_id")  # fmt: skip
+OUTCOME = ROW[6:]  # what a row's further state brings along (state … the run that claimed it)
+RUN = ("operator", "host", "pid", "command", "started_at")
 ORDER = ("panel", "order_id", "campaign_id", "row_id", "service", "link", "quantity", "charge",
          "currency", "status", "start_count", "remains", "refill_id", "refill_status",
          "cancel_result", "error", "submitted_at", "checked_at", "seen_at")  # fmt: skip
 CHECKED = ("status", "charge", "currency", "start_count", "remains", "error", "checked_at")
 OBSERVATION = ("panel", "order_id", "kind", "at", "data")
 BALANCE = ("panel", "at", "amount", "currency", "command", "campaign", "ledger_spend", "uncertain")
-COPIED = ("campaigns", "rows", "orders", "observations", "balance_readings")
+COPIED = ("campaigns", "rows", "orders", "observations", "balance_readings", "runs")
 NOUNS = {"campaigns": "campaign", "rows": "row", "orders": "order", "observations": "observation",
-         "balance_readings": "balance reading"}  # fmt: skip
+         "balance_readings": "balance reading", "runs": "run"}  # fmt: skip
 
 
 @dataclass
@@ -75,21 +76,35 @@ class _Snapshot:
     orders: list[tuple[Any, ...]]  # ORDER
     observations: list[tuple[Any, ...]]
     balances: list[tuple[Any, ...]]
+    runs: list[tuple[Any, ...]]  # id, *RUN
+
+
+class _NothingNew(Exception):
+    """The target held everything already: its transaction is rolled back (no run recorded)."""
 
 
 def copy_ledger(source: Ledger, target: Ledger) -> Transfer:
-    """Copy `source` into `target` (one target transaction), then verify by reading back."""
+    """Copy `source` into `target` (one target transaction), then verify by reading back.
+
+    When there is nothing new, the target is left as it was: not even this run is recorded
+    in it. Otherwise this run (the copy itself) is one more run of the target."""
     snap = _read(source)
     result = Transfer()
-    result.sending = sum(1 for r in snap.rows if r[8] == "sending")
+    result.sending = sum(1 for r in snap.rows if r[2 + ROW.index("state")] == "sending")
     _, before, _ = table_counts(target)
-    with target._write() as db:  # noqa: SLF001 - a ledger module, inside the ledger's transaction
-        campaigns = _campaigns(db, snap.campaigns, result)
-        rows = _rows(db, snap.rows, campaigns, result)
-        _row_columns(db, snap.row_columns, rows)
-        _orders(db, snap.orders, campaigns, rows, result)
-        _by_content(db, "observations", OBSERVATION, snap.observations, result)
-        _by_content(db, "balance_readings", BALANCE, snap.balances, result)
+    try:
+        with target._write() as db:  # noqa: SLF001 - a ledger module, inside the ledger's transaction
+            runs = _runs(db, snap.runs, result)
+            campaigns = _campaigns(db, snap.campaigns, result)
+            rows = _rows(db, snap.rows, campaigns, runs, result)
+            _row_columns(db, snap.row_columns, rows)
+            _orders(db, snap.orders, campaigns, rows, result)
+            _by_content(db, "observations", OBSERVATION, snap.observations, result)
+            _by_content(db, "balance_readings", BALANCE, snap.balances, result)
+            if not result.changed:
+                raise _NothingNew
+    except _NothingNew:
+        pass
     _verify(target, snap, before, result)
     return result
 
@@ -106,6 +121,7 @@ def _read(source: Ledger) -> _Snapshot:
             orders=rows("orders", ORDER, "COALESCE(submitted_at, seen_at), panel, order_id"),
             observations=rows("observations", OBSERVATION, "at, id"),
             balances=rows("balance_readings", BALANCE, "id"),
+            runs=rows("runs", ("id", *RUN), "id"),
         )
 
 
@@ -127,7 +143,7 @@ def _campaigns(db: Db, found: list[tuple[Any, ...]], result: Transfer) -> dict[i
             )
             db.execute(
                 "UPDATE campaigns SET results_path = ?, needs_write = ?, results_stamp = ? "
-                "WHERE id = ? AND results_path IS NULL AND ? IS NOT NULL",
+                "WHERE id = ? AND results_path IS NULL AND CAST(? AS TEXT) IS NOT NULL",
                 (values[3], values[4], values[6], known[key], values[3]),
             )
         else:
@@ -138,12 +154,30 @@ def _campaigns(db: Db, found: list[tuple[Any, ...]], result: Transfer) -> dict[i
     return mapped
 
 
-def _rows(db: Db, found: list[tuple[Any, ...]], campaigns: dict[int, int], result: Transfer) -> dict[int, int]:
+def _runs(db: Db, found: list[tuple[Any, ...]], result: Transfer) -> dict[int, int]:
+    """Source run id -> the target's; a run is known by all it records (who, where, when)."""
+    columns = ", ".join(RUN)
+    known = {tuple(r[1:]): r[0] for r in db.execute(f"SELECT id, {columns} FROM runs")}
+    mapped = {}
+    for source_id, *values in found:
+        key = tuple(values)
+        if key in known:
+            result.merged["runs"] += 1
+        else:
+            known[key] = db.execute(f"INSERT INTO runs ({columns}) VALUES ({_marks(RUN)}) RETURNING id", key).fetchone()[0]
+            result.copied["runs"] += 1
+        mapped[source_id] = known[key]
+    return mapped
+
+
+def _rows(
+    db: Db, found: list[tuple[Any, ...]], campaigns: dict[int, int], runs: dict[int, int], result: Transfer
+) -> dict[int, int]:
     """Source row id -> the target's. A row the target holds is brought to the source's
-    state only when that got further (`PROGRESS`)."""
+    state only when that got further (`PROGRESS`). Ids of campaigns and runs: the target's."""
     by_campaign: dict[int, list[tuple[Any, ...]]] = {}
     for row in found:
-        by_campaign.setdefault(campaigns[row[1]], []).append(row)
+        by_campaign.setdefault(campaigns[row[1]], []).append((*row[:-1], runs.get(row[-1])))
     mapped: dict[int, int] = {}
     for campaign_id, rows in by_campaign.items():
         known = _identities(db, campaign_id)
@@ -237,12 +271,13 @@ def _by_content(db: Db, table: str, columns: Sequence[str], found: list[tuple[An
 
 
 def _verify(target: Ledger, snap: _Snapshot, before: dict[str, int], result: Transfer) -> None:
-    """Read the target back: its counts grew by what was copied, and it holds every
-    campaign, row and order of the source by identity."""
+    """Read the target back: its counts grew by what was copied (runs: and by this one, when
+    it wrote), and it holds every campaign, row and order of the source by identity."""
     _, held, _ = table_counts(target)
     result.held = held
-    wrong = [f"{name}: {held[name]:,} held, {before[name] + result.copied[name]:,} expected"
-             for name in COPIED if held[name] != before[name] + result.copied[name]]  # fmt: skip
+    expected = {name: before[name] + result.copied[name] for name in COPIED}
+    expected["runs"] += target.run_id is not None
+    wrong = [f"{name}: {held[name]:,} held, {expected[name]:,} expected" for name in COPIED if held[name] != expected[name]]
     with target._read() as db:  # noqa: SLF001
         campaigns = {tuple(r) for r in db.execute("SELECT name, panel FROM campaigns")}
         rows = {tuple(r) for r in db.execute(
