@@ -30,6 +30,7 @@ EXPORTS = {
     "BalanceReading": "finance",
     "balance_readings": "finance",
     "order_columns": "finance",
+    "order_operators": "operators",
     "record_balance": "finance",
     "record_row_columns": "finance",
     "Interval": "reconcile",

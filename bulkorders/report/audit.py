@@ -22,7 +22,7 @@ import pandas as pd
 from bulkorders.catalog import read_cached
 from bulkorders.clock import Clock
 from bulkorders.errors import NothingToReport
-from bulkorders.ledger import RowState, intervals, order_columns
+from bulkorders.ledger import RowState, intervals, order_columns, order_operators
 from bulkorders.models import Service, costs_nothing, format_money
 from bulkorders.report.filters import ReportFilters
 from bulkorders.report.spend import by_values, order_spend
@@ -35,10 +35,12 @@ ZERO = Decimal(0)
 NOT_CHECKED = "(not checked yet)"
 NO_CAMPAIGN = "(no campaign)"
 UNKNOWN = "(unknown)"
+NO_OPERATOR = "(not placed by a recorded run)"  # met by a command, or placed before runs were kept
 GROUPINGS = {  # Summary block -> the columns it groups on
     "campaign": ["campaign"],
     "service": ["service", "service_name", "category"],
     "status": ["status"],
+    "operator": ["operator"],
     "day": ["day"],
 }
 
@@ -54,6 +56,7 @@ class AuditReport:
     ledger: str  # where the ledger is, as shown (a URL's password masked)
     made_at: datetime
     orders: list[OrderRecord]
+    operators: list[str | None]  # per order: user@host of the run that placed it, None if none
     problems: list[tuple[str, LedgerRow]]
     observations: list[dict[str, Any]]
     services: dict[tuple[str, str], Service]  # (panel, service id) -> cached catalogue entry
@@ -105,7 +108,9 @@ def build_report(
         catalogue.update(((panel, sid), svc) for sid, svc in known.items())
         if not known:
             uncatalogued.append(panel)
-    frame = _order_frame(orders, catalogue)
+    placed_by = order_operators(ledger, filters.panel)
+    operators = [placed_by.get((o.panel, o.order_id)) for o in orders]
+    frame = _order_frame(orders, catalogue, operators)
     currencies = list(frame["currency"].value_counts(sort=True).index) if len(frame) else []
     values, by_groups = _by_columns(ledger, filters, orders, frame, currencies, by)
     return AuditReport(
@@ -113,6 +118,7 @@ def build_report(
         ledger=where,
         made_at=datetime.fromtimestamp(clock(), timezone.utc).replace(tzinfo=None, microsecond=0),
         orders=orders,
+        operators=operators,
         problems=problems,
         observations=observations,
         services=catalogue,
@@ -264,7 +270,9 @@ def _nothing_message(ledger: Ledger, shown: str, filters: ReportFilters) -> str:
 # --- grouping ---------------------------------------------------------------------------
 
 
-def _order_frame(orders: Sequence[OrderRecord], catalogue: Mapping[tuple[str, str], Service]) -> pd.DataFrame:
+def _order_frame(
+    orders: Sequence[OrderRecord], catalogue: Mapping[tuple[str, str], Service], operators: Sequence[str | None]
+) -> pd.DataFrame:
     """One row per order with the grouping keys; `charge` stays Decimal (object dtype)."""
     names: dict[tuple[str, str | None], tuple[str, str]] = {}
     for o in orders:
@@ -279,13 +287,14 @@ def _order_frame(orders: Sequence[OrderRecord], catalogue: Mapping[tuple[str, st
             "service_name": [names[(o.panel, o.service)][0] for o in orders],
             "category": [names[(o.panel, o.service)][1] for o in orders],
             "status": [o.status or NOT_CHECKED for o in orders],
+            "operator": [who or NO_OPERATOR for who in operators],
             "day": [(o.submitted_at or "")[:10] or UNKNOWN for o in orders],
             "currency": [o.currency or UNKNOWN for o in orders],
             # What the balance paid: canceled/refunded orders cost nothing, whatever charge
             # the panel still shows; Partial ones what the panel charged after its refund.
             "charge": pd.Series([order_spend(o) for o in orders], dtype=object),
         },
-        columns=["campaign", "service", "service_name", "category", "status", "day", "currency", "charge"],
+        columns=["campaign", "service", "service_name", "category", "status", "operator", "day", "currency", "charge"],
     )
 
 
