@@ -14,6 +14,8 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -220,6 +222,20 @@ def write_sheet(path: Path) -> None:
         writer.writerows([f"https://instagram.com/reel/team{i}", "1004", "100"] for i in range(ROWS))
 
 
+@contextmanager
+def four_submits(ledger_url: str, tmp_path: Path) -> Iterator[tuple[list[subprocess.Popen], Path]]:
+    """Four `submit` processes of one 2,000-row campaign on the team ledger at `ledger_url`,
+    against one `sandbox serve --latency 0.05`; (the processes, the sandbox's state file)."""
+    state, sheet = tmp_path / "sandbox.jsonl", tmp_path / "team.csv"
+    write_sheet(sheet)
+    server, url = spawn("--state", str(state), "--latency", "0.05")
+    try:
+        yield start_submits(url, sheet, ledger_url, 4, tmp_path), state
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 def start_submits(url: str, sheet: Path, ledger_url: str, count: int, tmp_path: Path) -> list[subprocess.Popen]:
     env = {**os.environ, "BULKORDERS_API_KEY": KEY, "TEAM_LEDGER": ledger_url}
     Ledger.open(ledger_url).close()  # the schema, before anyone polls the tables
@@ -258,15 +274,8 @@ def placed_by(ledger_url: str, pid: int) -> int:
 @pytest.mark.postgres
 @pytest.mark.e2e
 def test_four_submits_of_one_campaign_place_every_row_exactly_once(pg_url, tmp_path):
-    state, sheet = tmp_path / "sandbox.jsonl", tmp_path / "team.csv"
-    write_sheet(sheet)
-    server, url = spawn("--state", str(state), "--latency", "0.05")
-    try:
-        runs = start_submits(url, sheet, pg_url, 4, tmp_path)
+    with four_submits(pg_url, tmp_path) as (runs, state):
         results = [run.communicate(timeout=240) for run in runs]
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     assert [run.returncode for run in runs] == [0, 0, 0, 0], "\n---\n".join(err for _, err in results)
     docs = [json.loads(out) for out, _ in results]
     per_link = Counter(order.link for order in sandbox_orders(state))
@@ -283,11 +292,7 @@ def test_four_submits_of_one_campaign_place_every_row_exactly_once(pg_url, tmp_p
 @pytest.mark.postgres
 @pytest.mark.e2e
 def test_a_submit_killed_mid_run_leaves_its_rows_in_flight_uncertain_and_the_others_finish(pg_url, tmp_path):
-    state, sheet = tmp_path / "sandbox.jsonl", tmp_path / "team.csv"
-    write_sheet(sheet)
-    server, url = spawn("--state", str(state), "--latency", "0.05")
-    try:
-        runs = start_submits(url, sheet, pg_url, 4, tmp_path)
+    with four_submits(pg_url, tmp_path) as (runs, state):
         victim = runs[0]
         deadline = time.monotonic() + 60
         while placed_by(pg_url, victim.pid) < 50 and time.monotonic() < deadline:
@@ -301,9 +306,6 @@ def test_a_submit_killed_mid_run_leaves_its_rows_in_flight_uncertain_and_the_oth
                 (victim.pid,),
             )}  # fmt: skip
         results = [run.communicate(timeout=240) for run in runs[1:]]
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     assert victim.returncode == -signal.SIGKILL
     expected = 1 if in_flight else 0  # 1: the dead run's rows in flight are uncertain
     assert [run.returncode for run in runs[1:]] == [expected] * 3, [err for _, err in results]
