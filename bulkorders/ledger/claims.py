@@ -10,6 +10,9 @@ Functions over an open engine, called by `Ledger` inside its transactions.
 
 from __future__ import annotations
 
+import getpass
+import os
+import socket
 from collections.abc import Sequence
 
 from bulkorders.errors import LedgerError
@@ -18,6 +21,21 @@ from bulkorders.ledger.records import LedgerRow, RowState
 from bulkorders.ledger.rows import CHUNK, either, rows_by_id
 
 SENDABLE = (RowState.PLANNED, RowState.UNCERTAIN, RowState.REJECTED)
+
+
+def start_run(db: Engine, command: str, now: str) -> int:
+    """Record a run (operator = OS user, host, pid, command) and, on a team ledger, hold its
+    liveness lock for as long as the connection lives; its id."""
+    try:
+        operator = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid
+        operator = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+    run_id = int(db.execute(
+        "INSERT INTO runs (operator, host, pid, command, started_at) VALUES (?,?,?,?,?) RETURNING id",
+        (operator, socket.gethostname(), os.getpid(), command, now),
+    ).fetchone()[0])  # fmt: skip
+    db.hold_run(run_id)
+    return run_id
 
 
 def claim(db: Engine, row_ids: Sequence[int], at: str, run_id: int) -> list[int]:

@@ -67,6 +67,9 @@ class Engine:
         """A write transaction no other process can migrate in at the same time."""
         self.begin_write()
 
+    def end_migration(self) -> None:
+        """After the migration's transaction ended: let the next process migrate."""
+
     def commit(self) -> None:
         self.execute("COMMIT")
 
@@ -114,6 +117,10 @@ class Engine:
 
     def unlock_campaign(self, campaign_id: int) -> None:
         raise NotImplementedError
+
+    def campaign_holder(self, campaign_id: int) -> str:
+        """Who holds the campaign's lock, for the refusal: ' (bob@laptop, pid 123)', or ''."""
+        return ""
 
     def hold_run(self, run_id: int) -> None:
         """Hold the run's liveness lock for as long as this connection lives (PostgreSQL)."""

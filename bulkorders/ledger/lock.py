@@ -1,21 +1,28 @@
-"""One process at a time per campaign: OS file locks beside the ledger.
+"""One process at a time per campaign: OS file locks beside a ledger file, advisory locks in a team database.
 
 Two locks per campaign: one named by the ledger's real path (symlinks resolved), one by
 the file's identity (device and inode), so the same file reached by another name (a hard
 link, a rename while a run holds it) is still one campaign held once. The OS releases a
 lock when its holder ends, even by kill -9, so a lock file left on disk never blocks
 anyone; the holder's pid is written in it for the message.
+
+On PostgreSQL the lock is a session advisory lock on (CAMPAIGN_LOCKS, campaign id): the
+server releases it when the holder's connection ends, and the refusal names the holder's
+operator@host from its run.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from bulkorders.errors import LedgerLocked
+from bulkorders.ledger.engine import Engine
 from bulkorders.ledger.files import check_file
+from bulkorders.ledger.records import Campaign
 
 PID_OFFSET = 16  # past the byte Windows locks (msvcrt locks block reads of that range)
 
@@ -34,6 +41,30 @@ def ledger_lock(ledger: Path, campaign_id: int, campaign: str, doing: str = "sub
         for path in paths:
             stack.enter_context(campaign_lock(path, campaign, doing))
         yield
+
+
+@contextmanager
+def held_campaign(
+    db: Engine, mutex: threading.Lock, held: set[int], campaign: Campaign, doing: str
+) -> Iterator[None]:
+    """Hold the campaign's advisory lock on `db`'s session; `held`: what this ledger holds
+    already (the server would let one session take its own lock twice)."""
+    with mutex:
+        got = campaign.id not in held and db.lock_campaign(campaign.id)
+        holder = "" if got else db.campaign_holder(campaign.id)
+        if got:
+            held.add(campaign.id)
+    if not got:
+        raise LedgerLocked(
+            f'Campaign "{campaign.name}" is being {doing} by another bulkorders '
+            f"process{holder}. Wait for it to finish, or stop it, then rerun."
+        )
+    try:
+        yield
+    finally:
+        with mutex:
+            held.discard(campaign.id)
+            db.unlock_campaign(campaign.id)
 
 
 @contextmanager

@@ -47,6 +47,8 @@ def migrate(conn: Engine | sqlite3.Connection, path: Path | str, target: int | N
     except BaseException:
         db.rollback()
         raise
+    finally:
+        db.end_migration()
 
 
 def _v1_campaign_rows(conn: Engine) -> None:

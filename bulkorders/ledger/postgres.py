@@ -133,8 +133,15 @@ class PostgresEngine(Engine):
         self.conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
 
     def begin_migration(self) -> None:
+        # One migrating process at a time. A session lock taken before the transaction begins,
+        # not pg_advisory_xact_lock inside it: a transaction that waited for another's schema
+        # would still see "no such table" for the tables that one created (its catalog cache
+        # is refreshed only when a transaction starts).
+        self.execute("SELECT pg_advisory_lock(CAST(? AS INTEGER))", (MIGRATION_LOCK,))
         self.begin_write()
-        self.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))  # one migrating process
+
+    def end_migration(self) -> None:
+        self.execute("SELECT pg_advisory_unlock(CAST(? AS INTEGER))", (MIGRATION_LOCK,))
 
     def rollback(self) -> None:
         if self.conn.broken or not self.in_transaction:

@@ -11,6 +11,7 @@ from typing import Any
 
 from bulkorders.errors import LedgerError
 from bulkorders.ledger.engine import Engine
+from bulkorders.ledger.orders import upsert_order
 from bulkorders.ledger.records import (
     ROW_COLUMNS,
     LedgerRow,
@@ -159,6 +160,44 @@ def shared_order(db: Engine, row_id: int, order_id: str, at: str) -> str | None:
         f"given to row {other_row} of campaign {other_campaign}: the panel is misbehaving, so "
         f"sending stopped. Both rows are flagged in the sheet; {check}, then rerun."
     )
+
+
+def placed(
+    db: Engine, row_id: int, order_id: str, charge: str | None, currency: str | None, at: str, warning: str | None
+) -> str | None:
+    """`Ledger.mark_placed`: the row placed as `order_id` (a row placed already keeps its own
+    order, flagged); or, when the panel gave that id to another row, why sending must stop."""
+    shared = shared_order(db, row_id, order_id, at)
+    if shared is not None:
+        return shared
+    done = db.execute(
+        "UPDATE rows SET state = 'placed', order_id = ?, charge = ?, currency = ?, "
+        "error = ?, answered_at = ? WHERE id = ? AND state != 'placed'",
+        (order_id, charge, currency, warning, at, row_id),
+    ).rowcount
+    if not done:
+        first = one(db, "SELECT order_id FROM rows WHERE id = ?", row_id)
+        if first != order_id:
+            db.execute(
+                "UPDATE rows SET error = ? WHERE id = ?",
+                (f"ordered twice: orders {first} and {order_id}", row_id),
+            )
+    upsert_order(db, row_id, order_id, charge, currency, at, at)
+    return None
+
+
+def carried(db: Engine, campaign_id: int, orders: Sequence[tuple[int, str]], at: str) -> None:
+    """`Ledger.record_existing_orders`: rows whose sheet shows an order id count as placed by it."""
+    for row_id, order_id in orders:
+        db.execute(
+            "UPDATE rows SET state = 'placed', order_id = ?, error = NULL, "
+            "answered_at = COALESCE(answered_at, ?) "
+            "WHERE id = ? AND campaign_id = ? AND state != 'placed'",
+            (str(order_id), at, row_id, campaign_id),
+        )
+        current = one(db, "SELECT order_id FROM rows WHERE id = ?", row_id)
+        if current is not None:
+            upsert_order(db, row_id, current, None, None, None, at)
 
 
 def one(db: Engine, sql: str, *params: Any) -> Any:

@@ -11,9 +11,6 @@ host, pid, command); the rows it claims for sending carry that run (`claims`). S
 
 from __future__ import annotations
 
-import getpass
-import os
-import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -23,7 +20,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from bulkorders.clock import Clock, utc_now_iso
-from bulkorders.errors import LedgerError, LedgerLocked
+from bulkorders.errors import LedgerError
 from bulkorders.ledger import claims as ledger_claims
 from bulkorders.ledger import orders as ledger_orders
 from bulkorders.ledger import rows as ledger_rows
@@ -31,7 +28,7 @@ from bulkorders.ledger.backups import KEEP
 from bulkorders.ledger.engine import Engine, is_url
 from bulkorders.ledger.files import connect, file_stamp
 from bulkorders.ledger.identity import assign_identities, row_identity
-from bulkorders.ledger.lock import ledger_lock
+from bulkorders.ledger.lock import held_campaign, ledger_lock
 from bulkorders.ledger.records import (
     CAMPAIGN_COLUMNS,
     ROW_COLUMNS,
@@ -173,18 +170,10 @@ class Ledger:
         raise failure from exc
 
     def _start_run(self, db: Engine) -> bool:
-        """At this ledger's first change: its row in `runs`, and (team ledger) its liveness lock."""
+        """At this ledger's first change: its run (see `claims.start_run`); whether it began now."""
         if self._run_id is not None:
             return False
-        try:
-            operator = getpass.getuser()
-        except (KeyError, OSError):  # no name for this uid
-            operator = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
-        self._run_id = int(db.execute(
-            "INSERT INTO runs (operator, host, pid, command, started_at) VALUES (?,?,?,?,?) RETURNING id",
-            (operator, socket.gethostname(), os.getpid(), self._command, self._now()),
-        ).fetchone()[0])  # fmt: skip
-        db.hold_run(self._run_id)
+        self._run_id = ledger_claims.start_run(db, self._command, self._now())
         return True
 
     def _now(self) -> str:
@@ -262,22 +251,8 @@ class Ledger:
     def _advisory_lock(self, campaign: Campaign, doing: str) -> Iterator[None]:
         with self._write():
             pass  # this run is in `runs` first, so another process's refusal can name it
-        with self._mutex:
-            got = campaign.id not in self._held and self._db.lock_campaign(campaign.id)
-            holder = "" if got else self._db.campaign_holder(campaign.id)
-            if got:
-                self._held.add(campaign.id)
-        if not got:
-            raise LedgerLocked(
-                f'Campaign "{campaign.name}" is being {doing} by another bulkorders '
-                f"process{holder}. Wait for it to finish, or stop it, then rerun."
-            )
-        try:
+        with held_campaign(self._db, self._mutex, self._held, campaign, doing):
             yield
-        finally:
-            with self._mutex:
-                self._held.discard(campaign.id)
-                self._db.unlock_campaign(campaign.id)
 
     # --- rows of a campaign ---------------------------------------------------------------
 
@@ -360,25 +335,8 @@ class Ledger:
         already gave another row of that panel is not taken: both rows are flagged, this
         one becomes `uncertain`, and the returned text says why sending must stop.
         """
-        order_id = str(order_id)
         with self._write() as db:
-            shared = ledger_rows.shared_order(db, row_id, order_id, at)
-            if shared is not None:
-                return shared
-            done = db.execute(
-                "UPDATE rows SET state = 'placed', order_id = ?, charge = ?, currency = ?, "
-                "error = ?, answered_at = ? WHERE id = ? AND state != 'placed'",
-                (order_id, money_text(charge), currency, warning, at, row_id),
-            ).rowcount
-            if not done:
-                first = ledger_rows.one(db, "SELECT order_id FROM rows WHERE id = ?", row_id)
-                if first != order_id:
-                    db.execute(
-                        "UPDATE rows SET error = ? WHERE id = ?",
-                        (f"ordered twice: orders {first} and {order_id}", row_id),
-                    )
-            ledger_orders.upsert_order(db, row_id, order_id, money_text(charge), currency, at, at)
-        return None
+            return ledger_rows.placed(db, row_id, str(order_id), money_text(charge), currency, at, warning)
 
     def mark_rejected(self, row_id: int, error: str, at: str) -> None:
         """The panel refused the row with `error`."""
@@ -416,16 +374,7 @@ class Ledger:
         """Rows a sheet shows with an order id, as (row id, order id): each counts as placed
         by it (a row already placed keeps its own). One transaction for them all."""
         with self._write() as db:
-            for row_id, order_id in orders:
-                db.execute(
-                    "UPDATE rows SET state = 'placed', order_id = ?, error = NULL, "
-                    "answered_at = COALESCE(answered_at, ?) "
-                    "WHERE id = ? AND campaign_id = ? AND state != 'placed'",
-                    (str(order_id), at, row_id, campaign.id),
-                )
-                current = ledger_rows.one(db, "SELECT order_id FROM rows WHERE id = ?", row_id)
-                if current is not None:
-                    ledger_orders.upsert_order(db, row_id, current, None, None, None, at)
+            ledger_rows.carried(db, campaign.id, orders, at)
 
     # --- lifecycle: what the panel said of orders (unknown orders are added) ---------------
 

@@ -42,7 +42,7 @@ class AddClient(Protocol):
 
 
 class PlacementLedger(Protocol):
-    def mark_sending(self, ids: Sequence[int], at: str) -> None: ...
+    def mark_sending(self, ids: Sequence[int], at: str) -> Sequence[int]: ...  # the ids won
     def mark_placed(
         self, row_id: int, order_id: str, charge: Decimal, currency: str, at: str, warning: str | None = None
     ) -> Any: ...
@@ -74,6 +74,7 @@ class Tally:
     started: float = 0.0
     lost_in_a_row: int = 0
     unsent: list[int] = field(default_factory=list)  # row ids put back to planned
+    taken: list[int] = field(default_factory=list)  # row ids another run claimed first (team ledger)
 
     @property
     def answered(self) -> int:
@@ -176,10 +177,24 @@ class _Placer:
         in_flight: dict[Future[AddResult], Sendable],
         room: int,
     ) -> None:
-        batch = [row for _, row in zip(range(room), pending)]
-        if not batch:
-            return
-        self.ledger.mark_sending([row.row_id for row in batch], utc_now_iso(self.clock))
+        """Claim up to `room` rows and hand them to the pool; rows another run claimed first
+        (a team ledger shares a campaign's rows between runs) are left to it."""
+        while room > 0:
+            batch = [row for _, row in zip(range(room), pending)]
+            if not batch:
+                return
+            won = set(self.ledger.mark_sending([row.row_id for row in batch], utc_now_iso(self.clock)))
+            taken = [row.row_id for row in batch if row.row_id not in won]
+            if taken:
+                self.tally.taken.extend(taken)
+                self._progress(len(taken))
+            batch = [row for row in batch if row.row_id in won]
+            self._hand_over(pool, batch, in_flight)
+            room -= len(batch)
+
+    def _hand_over(
+        self, pool: ThreadPoolExecutor, batch: list[Sendable], in_flight: dict[Future[AddResult], Sendable]
+    ) -> None:
         launched = 0
         try:
             for row in batch:
@@ -261,7 +276,7 @@ class _Placer:
             self.tally.stop = exc
         self._progress()
 
-    def _progress(self) -> None:
+    def _progress(self, steps: int = 1) -> None:
         if self.reporter is None:
             return
         tally = self.tally
@@ -270,7 +285,7 @@ class _Placer:
             f"placed {tally.placed} · failed {tally.rejected} · uncertain {tally.uncertain} · "
             f"{tally.answered / elapsed:.1f}/s · spent {format_money(tally.spent)} {self.currency}"
         )
-        self.reporter.advance(1, info=info)
+        self.reporter.advance(steps, info=info)
 
 
 def _interrupted() -> Interrupted:
