@@ -260,6 +260,36 @@ def test_a_second_migrate_copies_only_what_is_new(source, target, tmp_path):
         assert team.order_records() == mine.order_records()  # the later status came along
 
 
+def test_rows_in_flight_are_copied_as_such_and_the_target_decides_them(source, target):
+    """A row the source's run was sending: copied `sending`, with its run; that run is over,
+    so the target's recovery (on PostgreSQL: its lock is gone) makes it uncertain."""
+    with Ledger.open(source) as mine:
+        spring = mine.find_campaign("spring")
+        row = mine.sync_rows(spring, planned_rows([{"service": "1002", "link": "https://instagram.com/z",
+                                                    "quantity": "90"}], first_row=9))[0]  # fmt: skip
+        assert mine.mark_sending([row.id], "2025-11-24T17:00:00Z") == [row.id]
+    result = bulkorders("--ledger", str(source), "ledger", "migrate", "--to", target)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1] == (
+        "1 row of the source was being sent: on the target, the next submit of its campaign makes them "
+        "uncertain once the run that sent them is over (check them in the panel before --resend-uncertain)."
+    )
+    assert json.loads(bulkorders("--ledger", target, "--json", "ledger", "info").stdout)["rows_by_state"]["sending"] == 1
+    with Ledger.open(target) as team:
+        recovered = team.recover_sending(team.find_campaign("spring"))
+        assert [(r.link, r.state) for r in recovered] == [("https://instagram.com/z", "uncertain")]
+
+
+def test_one_target_ledger_can_take_two_copies(source, tmp_path):
+    from bulkorders.ledger.transfer import copy_ledger
+
+    with Ledger.open(source) as mine, Ledger.open(tmp_path / "team.sqlite") as team:
+        first, second = copy_ledger(mine, team), copy_ledger(mine, team)
+    assert first.changed and not second.changed
+    assert second.held == first.held == {"campaigns": 2, "rows": 5, "orders": 4, "observations": 2,
+                                         "balance_readings": 1, "runs": 2}  # fmt: skip
+
+
 def test_migrate_refuses_the_ledger_itself_and_a_ledger_not_there(source, tmp_path):
     itself = bulkorders("--ledger", str(source), "ledger", "migrate", "--to", str(source.parent / "." / source.name))
     assert itself.exit_code == 2

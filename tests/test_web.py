@@ -588,3 +588,26 @@ def test_ui_needs_a_panel():
     result = bulkorders("ui", "--no-browser")
     assert result.exit_code == 3
     assert "No panel configured." in result.stderr
+
+
+@pytest.mark.postgres
+def test_a_team_ledger_is_shown_with_its_password_masked(pg_url, fake_clock):
+    from pgserver import PASSWORD
+
+    settings = load_settings(panel="sandbox", ledger=pg_url)
+    config = WebConfig(settings=settings, allowed_hosts=("testserver",), clock=fake_clock, sleep=no_wait)
+    browser = open_client(config)
+    try:
+        masked = pg_url.replace(PASSWORD, "***")
+        empty = browser.get("/")
+        assert f"No campaign in the ledger ({masked}) yet." in empty.text
+        place(browser, GOOD)
+        pages = [empty, browser.get("/"), browser.get("/campaigns/1"), browser.get("/report")]
+        answer = browser.get("/report/download")
+        assert answer.status_code == 200
+        cells = [str(c) for ws in openpyxl.load_workbook(BytesIO(answer.content)).worksheets
+                 for row in ws.iter_rows(values_only=True) for c in row if c is not None]  # fmt: skip
+        assert masked in cells
+        assert all(PASSWORD not in page.text for page in pages) and all(PASSWORD not in c for c in cells)
+    finally:
+        browser.__exit__(None, None, None)

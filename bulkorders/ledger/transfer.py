@@ -92,6 +92,7 @@ def copy_ledger(source: Ledger, target: Ledger) -> Transfer:
     result = Transfer()
     result.sending = sum(1 for r in snap.rows if r[2 + ROW.index("state")] == "sending")
     _, before, _ = table_counts(target)
+    recorded = target.run_id is not None  # this ledger's run is in it already (an earlier change)
     try:
         with target._write() as db:  # noqa: SLF001 - a ledger module, inside the ledger's transaction
             runs = _runs(db, snap.runs, result)
@@ -105,6 +106,7 @@ def copy_ledger(source: Ledger, target: Ledger) -> Transfer:
                 raise _NothingNew
     except _NothingNew:
         pass
+    before["runs"] += not recorded and target.run_id is not None  # the run of this copy
     _verify(target, snap, before, result)
     return result
 
@@ -271,12 +273,11 @@ def _by_content(db: Db, table: str, columns: Sequence[str], found: list[tuple[An
 
 
 def _verify(target: Ledger, snap: _Snapshot, before: dict[str, int], result: Transfer) -> None:
-    """Read the target back: its counts grew by what was copied (runs: and by this one, when
-    it wrote), and it holds every campaign, row and order of the source by identity."""
+    """Read the target back: its counts grew by what was copied, and it holds every
+    campaign, row and order of the source by identity."""
     _, held, _ = table_counts(target)
     result.held = held
     expected = {name: before[name] + result.copied[name] for name in COPIED}
-    expected["runs"] += target.run_id is not None
     wrong = [f"{name}: {held[name]:,} held, {expected[name]:,} expected" for name in COPIED if held[name] != expected[name]]
     with target._read() as db:  # noqa: SLF001
         campaigns = {tuple(r) for r in db.execute("SELECT name, panel FROM campaigns")}
@@ -336,8 +337,9 @@ def transfer_text(result: Transfer, source: str, target: str) -> str:
         lines.append(f"{_counted(result.advanced, 'row')} of the target took the further state the source had.")
     if result.sending:
         lines.append(
-            f"{_counted(result.sending, 'row')} of the source were being sent: on the target they become "
-            "uncertain when the run that sent them is no longer alive (check them in the panel)."
+            f"{_counted(result.sending, 'row')} of the source {'was' if result.sending == 1 else 'were'} being "
+            "sent: on the target, the next submit of its campaign makes them uncertain once the run that "
+            "sent them is over (check them in the panel before --resend-uncertain)."
         )
     return "\n".join([*lines, checked])
 
