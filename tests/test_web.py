@@ -611,3 +611,18 @@ def test_a_team_ledger_is_shown_with_its_password_masked(pg_url, fake_clock):
         assert all(PASSWORD not in page.text for page in pages) and all(PASSWORD not in c for c in cells)
     finally:
         browser.__exit__(None, None, None)
+
+
+def test_an_unreachable_team_ledger_is_said_on_the_page_without_its_password(fake_clock):
+    pytest.importorskip("psycopg", reason="psycopg is not installed: pip install bulkorders[team]")
+    secret = "s3cr3t-pw"
+    settings = load_settings(panel="sandbox", ledger=f"postgresql://bob@127.0.0.1:1/camp?password={secret}")
+    config = WebConfig(settings=settings, allowed_hosts=("testserver",), clock=fake_clock, sleep=no_wait)
+    browser = open_client(config)
+    try:
+        page = browser.get("/")
+        assert page.status_code == 502
+        assert "Cannot reach the team ledger postgresql://bob@127.0.0.1:1/camp?password=*** (" in unescape(page.text)
+        assert secret not in page.text
+    finally:
+        browser.__exit__(None, None, None)

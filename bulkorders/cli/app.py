@@ -91,15 +91,14 @@ class App:
 
     def say(self, message: str = "") -> None:
         """Human output: stdout normally, stderr under --json (stdout is then JSON only)."""
-        click.echo(message, err=self.settings.json)
+        click.echo(self.settings.ledger.scrub(message), err=self.settings.json)
 
     def warn(self, message: str) -> None:
-        click.echo(f"Warning: {message}", err=True)
+        click.echo(f"Warning: {self.settings.ledger.scrub(message)}", err=True)
 
-    @staticmethod
-    def notify(message: str) -> None:
-        """Progress notes and per-row problems: always stderr."""
-        click.echo(message, err=True)
+    def notify(self, message: str) -> None:
+        """Progress notes and per-row problems: always stderr (a team ledger's password masked)."""
+        click.echo(self.settings.ledger.scrub(message), err=True)
 
     def emit_json(self, data: Any) -> None:
         click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
