@@ -57,7 +57,8 @@ class Engine:
     def executemany(self, sql: str, rows: Iterable[Sequence[Any] | dict[str, Any]]) -> None:
         raise NotImplementedError
 
-    def begin_write(self) -> None:
+    def begin_write(self, durable: bool = True) -> None:
+        """Begin a write transaction; `durable=False` lets its commit return before it is on disk."""
         raise NotImplementedError
 
     def begin_read(self) -> None:
@@ -145,8 +146,8 @@ class SqliteEngine(Engine):
     def executemany(self, sql: str, rows: Iterable[Sequence[Any] | dict[str, Any]]) -> None:
         self.conn.executemany(sql, rows)
 
-    def begin_write(self) -> None:
-        self.conn.execute("BEGIN IMMEDIATE")
+    def begin_write(self, durable: bool = True) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")  # WAL with synchronous=NORMAL: as durable either way
 
     @property
     def in_transaction(self) -> bool:

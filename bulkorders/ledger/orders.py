@@ -114,10 +114,12 @@ def upsert_order(
     currency: str | None,
     submitted_at: str | None,
     seen_at: str,
+    row: Sequence[Any] | None = None,
 ) -> None:
     """The order of a placed row, linked to its campaign and row; known values are kept,
-    and so is the campaign that first owned the order."""
-    found = db.execute(
+    and so is the campaign that first owned the order. `row`: the row's (campaign id,
+    panel, service, link, payload) when the caller has read them already."""
+    found = row or db.execute(
         "SELECT r.campaign_id, c.panel, r.service, r.link, r.payload FROM rows r "
         "JOIN campaigns c ON c.id = r.campaign_id WHERE r.id = ?",
         (row_id,),

@@ -126,8 +126,10 @@ class PostgresEngine(Engine):
             with self.conn.cursor() as cursor:
                 cursor.executemany(to_psycopg(sql), rows)
 
-    def begin_write(self) -> None:
-        self.conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+    def begin_write(self, durable: bool = True) -> None:
+        # One round trip either way: a simple query of two statements.
+        tail = "" if durable else "; SET LOCAL synchronous_commit = off"
+        self.conn.execute(f"BEGIN ISOLATION LEVEL READ COMMITTED{tail}")
 
     def begin_read(self) -> None:
         self.conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")

@@ -125,24 +125,24 @@ def check_states(
         )
 
 
-def shared_order(db: Engine, row_id: int, order_id: str, at: str) -> str | None:
+# The row placed, and the row of its panel the order id was given to already (if another).
+_PLACED_ROW = (
+    "SELECT here.campaign_id, hc.panel, here.service, here.link, here.payload, here.excel_row, "
+    "o.row_id, r.excel_row, c.name FROM rows here JOIN campaigns hc ON hc.id = here.campaign_id "
+    "LEFT JOIN orders o ON o.panel = hc.panel AND o.order_id = ? AND o.row_id != here.id "
+    "LEFT JOIN rows r ON r.id = o.row_id LEFT JOIN campaigns c ON c.id = r.campaign_id WHERE here.id = ?"
+)
+
+
+def shared_order(db: Engine, row_id: int, order_id: str, at: str, found: Sequence[Any]) -> str:
     """When the panel already gave `order_id` to another row of its panel: flag both rows,
-    make this one `uncertain`, and return why sending must stop (else None, nothing done).
+    make this one `uncertain`, and return why sending must stop.
 
     One order id for two different orders means the panel is misbehaving: which row the
     order is, and whether the other has one at all, only the panel's order list can say.
+    `found`: the row's `_PLACED_ROW`.
     """
-    other = db.execute(
-        "SELECT o.row_id, r.excel_row, c.name, here.excel_row FROM rows here "
-        "JOIN campaigns hc ON hc.id = here.campaign_id "
-        "JOIN orders o ON o.panel = hc.panel AND o.order_id = ? "
-        "JOIN rows r ON r.id = o.row_id JOIN campaigns c ON c.id = r.campaign_id "
-        "WHERE here.id = ? AND o.row_id != here.id",
-        (order_id, row_id),
-    ).fetchone()
-    if other is None:
-        return None
-    other_id, other_row, other_campaign, this_row = other
+    this_row, other_id, other_row, other_campaign = found[5:9]
     check = "check both rows' links in the panel's order list"
     db.execute(
         "UPDATE rows SET state = 'uncertain', error = ?, answered_at = ? WHERE id = ?",
@@ -167,9 +167,9 @@ def placed(
 ) -> str | None:
     """`Ledger.mark_placed`: the row placed as `order_id` (a row placed already keeps its own
     order, flagged); or, when the panel gave that id to another row, why sending must stop."""
-    shared = shared_order(db, row_id, order_id, at)
-    if shared is not None:
-        return shared
+    found = db.execute(_PLACED_ROW, (order_id, row_id)).fetchone()
+    if found is not None and found[6] is not None:
+        return shared_order(db, row_id, order_id, at, found)
     done = db.execute(
         "UPDATE rows SET state = 'placed', order_id = ?, charge = ?, currency = ?, "
         "error = ?, answered_at = ? WHERE id = ? AND state != 'placed'",
@@ -182,7 +182,7 @@ def placed(
                 "UPDATE rows SET error = ? WHERE id = ?",
                 (f"ordered twice: orders {first} and {order_id}", row_id),
             )
-    upsert_order(db, row_id, order_id, charge, currency, at, at)
+    upsert_order(db, row_id, order_id, charge, currency, at, at, found[:5] if found else None)
     return None
 
 

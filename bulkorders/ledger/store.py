@@ -11,13 +11,12 @@ host, pid, command); the rows it claims for sending carry that run (`claims`). S
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from bulkorders.clock import Clock, utc_now_iso
 from bulkorders.errors import LedgerError
@@ -42,6 +41,7 @@ from bulkorders.ledger.records import (
     to_ledger_row,
     to_order_record,
 )
+from bulkorders.ledger.transactions import Transactions
 from bulkorders.models import CancelResult, OrderStatus, RefillResult, RefillStatus
 
 __all__ = [
@@ -55,7 +55,7 @@ RECOVERED = (
 )
 
 
-class Ledger:
+class Ledger(Transactions):
     """One ledger, a file or a team database. Open with `Ledger.open(location)`; a context manager.
 
     `engine` is "sqlite" or "postgresql"; `where` is what to show of it (the file's path, or
@@ -63,12 +63,8 @@ class Ledger:
     """
 
     def __init__(self, db: Engine, clock: Clock, keep: int = KEEP, command: str | None = None) -> None:
-        self._db = db
-        self._mutex = threading.Lock()
-        self._clock = clock
+        super().__init__(db, clock, command)
         self._keep = keep
-        self._command = command or "bulkorders"
-        self._run_id: int | None = None
         self._held: set[int] = set()  # campaigns this ledger holds the advisory lock of
         self.engine = db.name
         self.where = db.where
@@ -117,67 +113,6 @@ class Ledger:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    # --- plumbing ---------------------------------------------------------------------
-
-    @contextmanager
-    def _write(self) -> Iterator[Engine]:
-        """One committed transaction, holding the write lock from its start."""
-        with self._mutex:
-            db = self._db
-            try:
-                db.begin_write()
-            except Exception as exc:
-                self._fail(exc, writing=True)
-            new_run = False
-            try:
-                new_run = self._start_run(db)
-                yield db
-                db.commit()
-            except BaseException as exc:
-                db.rollback()
-                if new_run:
-                    self._run_id = None  # its row was rolled back with the rest
-                self._fail(exc, writing=True)
-
-    @contextmanager
-    def _read(self, order_ids: Sequence[str] | None = None) -> Iterator[Engine]:
-        """A consistent snapshot; `order_ids` are loaded into the temp table `wanted` for joins."""
-        with self._mutex:
-            db = self._db
-            try:
-                db.begin_read()
-            except Exception as exc:
-                self._fail(exc, writing=False)
-            try:
-                if order_ids is not None:
-                    db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (id TEXT PRIMARY KEY)")
-                    db.execute("DELETE FROM wanted")
-                    ids = [(str(i),) for i in order_ids]
-                    db.executemany("INSERT INTO wanted VALUES (?) ON CONFLICT DO NOTHING", ids)
-                yield db
-            except BaseException as exc:
-                db.rollback()
-                self._fail(exc, writing=False)  # what quick_check at open cannot see: a record's bytes
-            else:
-                db.commit()
-
-    def _fail(self, exc: BaseException, *, writing: bool) -> NoReturn:
-        """Raise the engine's message for `exc` (damage, busy, a lost server…), else `exc` itself."""
-        failure = self._db.failure(exc, writing)
-        if failure is None:
-            raise exc
-        raise failure from exc
-
-    def _start_run(self, db: Engine) -> bool:
-        """At this ledger's first change: its run (see `claims.start_run`); whether it began now."""
-        if self._run_id is not None:
-            return False
-        self._run_id = ledger_claims.start_run(db, self._command, self._now())
-        return True
-
-    def _now(self) -> str:
-        return utc_now_iso(self._clock)
 
     # --- campaigns ----------------------------------------------------------------------
 
@@ -335,7 +270,7 @@ class Ledger:
         already gave another row of that panel is not taken: both rows are flagged, this
         one becomes `uncertain`, and the returned text says why sending must stop.
         """
-        with self._write() as db:
+        with self._write(durable=False) as db:
             return ledger_rows.placed(db, row_id, str(order_id), money_text(charge), currency, at, warning)
 
     def mark_rejected(self, row_id: int, error: str, at: str) -> None:
@@ -349,7 +284,7 @@ class Ledger:
     def _finish(
         self, row_id: int, state: str, error: str, at: str, sources: tuple[str, ...]
     ) -> None:
-        with self._write() as db:
+        with self._write(durable=False) as db:
             ledger_rows.check_states(db, [row_id], state, sources)
             db.execute(
                 "UPDATE rows SET state = ?, error = ?, answered_at = ? WHERE id = ?",
@@ -360,7 +295,7 @@ class Ledger:
         """Rows back to `planned`: uncertain ones, and ones marked sending that surely were
         not placed (the panel refused the key or the funds, or was never reached); `said`
         keeps the panel's words on them ("Not enough funds"), shown until they are sent."""
-        with self._write() as db:
+        with self._write(durable=False) as db:
             ledger_rows.check_states(db, row_ids, RowState.PLANNED, (RowState.UNCERTAIN, RowState.SENDING, RowState.PLANNED))
             db.executemany(
                 "UPDATE rows SET state = 'planned', error = ?, sent_at = NULL, "

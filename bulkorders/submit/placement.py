@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
@@ -49,6 +49,7 @@ class PlacementLedger(Protocol):
     def mark_rejected(self, row_id: int, error: str, at: str) -> Any: ...
     def mark_uncertain(self, row_id: int, detail: str, at: str) -> Any: ...
     def mark_planned(self, ids: Sequence[int], said: str | None = None) -> Any: ...
+    # Optional: `together()`, one transaction for the changes made in a `with` block.
 
 
 @dataclass(frozen=True)
@@ -137,19 +138,22 @@ class _Placer:
             max_workers=concurrency, thread_name_prefix="bulkorders-add"
         ) as pool:
             try:
+                done: set[Future[AddResult]] = set()
                 while True:
-                    if ctrl_c.pressed and tally.stop is None:
-                        tally.stop = _interrupted()
-                    if ctrl_c.pressed:
-                        self._abort_after_grace(ctrl_c)
-                    if tally.stop is None:
-                        self._launch(pool, pending, in_flight, concurrency - len(in_flight))
+                    # The answers just in and the next claim: one transaction (`together`).
+                    with self._together():
+                        # In sending order (not the set's), so "lost in a row" means in a row.
+                        for future in [f for f in in_flight if f in done]:
+                            self._record(in_flight.pop(future), future)  # popped first: recorded once
+                        if ctrl_c.pressed and tally.stop is None:
+                            tally.stop = _interrupted()
+                        if ctrl_c.pressed:
+                            self._abort_after_grace(ctrl_c)
+                        if tally.stop is None:
+                            self._launch(pool, pending, in_flight, concurrency - len(in_flight))
                     if not in_flight:
                         break
                     done, _ = wait(in_flight, timeout=_POLL, return_when=FIRST_COMPLETED)
-                    # In sending order (not the set's), so "lost in a row" means in a row.
-                    for future in [f for f in in_flight if f in done]:
-                        self._record(in_flight.pop(future), future)  # popped first: recorded once
             except KeyboardInterrupt:
                 # Raised by the code under us (or a second Ctrl-C): finish what is in flight so
                 # that its outcome is recorded, not left uncertain.
@@ -158,6 +162,11 @@ class _Placer:
                 for future in list(in_flight):
                     self._record(in_flight.pop(future), _finished(future))
         return tally
+
+    def _together(self) -> AbstractContextManager[object]:
+        """The ledger's `together` (one commit for the changes in the block), if it has one."""
+        together = getattr(self.ledger, "together", None)
+        return together() if together is not None else nullcontext()
 
     def _abort_after_grace(self, ctrl_c: _CtrlC) -> None:
         """Answers still in flight `ABORT_GRACE` s after Ctrl-C are given up: those rows
