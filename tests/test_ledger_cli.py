@@ -176,6 +176,23 @@ def test_info_on_a_ledger_file_not_there_yet_creates_none(tmp_path):
     assert not missing.exists()
 
 
+@pytest.mark.postgres
+def test_info_on_a_new_team_database_creates_its_schema(pg_url):
+    import psycopg
+
+    result = bulkorders("--ledger", pg_url, "ledger", "info")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        f"Ledger:  {shown(pg_url)}\nEngine:  postgresql\nSchema:  version 5\nCampaigns:        0\n"
+        "Rows:             0\nOrders:           0\nObservations:     0\nBalance readings: 0\nRuns:             0\n"
+    )
+    with psycopg.connect(pg_url) as conn:  # the schema is there, created by that one command
+        tables = {r[0] for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        )}  # fmt: skip
+    assert {"campaigns", "rows", "orders", "observations", "balance_readings", "row_columns", "runs"} <= tables
+
+
 # --- ledger migrate -------------------------------------------------------------------------
 
 
