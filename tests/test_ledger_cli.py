@@ -266,12 +266,13 @@ def test_a_second_migrate_copies_only_what_is_new(source, target, tmp_path):
     result = bulkorders("--ledger", str(source), "--json", "ledger", "migrate", "--to", str(target))
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {
-        "from": str(source), "to": shown(target), "advanced": 0, "sending": 0,
+        "from": str(source), "to": shown(target), "advanced": 0, "refreshed": 2, "sending": 0,
         "copied": {"campaigns": 0, "rows": 0, "orders": 0, "observations": 2, "balance_readings": 0, "runs": 1},
         "merged": {"campaigns": 2, "rows": 5, "orders": 4, "observations": 2, "balance_readings": 1, "runs": 1},
         "held": {"campaigns": 2, "rows": 5, "orders": 4, "observations": 4, "balance_readings": 1, "runs": 4},
     }  # fmt: skip
     assert result.stderr.startswith("Copied 0 campaigns (2 more already there), 0 rows (5 more already there), ")
+    assert "\n2 orders of the target took what the source knew more of them.\n" in result.stderr
     with Ledger.open(source) as mine, Ledger.open(target) as team:
         assert team.observations() == mine.observations()
         assert team.order_records() == mine.order_records()  # the later status came along

@@ -53,17 +53,18 @@ class Transfer:
     copied: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COPIED, 0))
     merged: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COPIED, 0))
     advanced: int = 0  # rows of the target brought to the source's further state
+    refreshed: int = 0  # orders of the target that took values (a later check) from the source
     sending: int = 0  # rows the source had in flight: the target decides them as uncertain
     held: dict[str, int] = field(default_factory=dict)  # the target's counts after, read back
 
     @property
     def changed(self) -> bool:
-        return bool(self.advanced or any(self.copied.values()))
+        return bool(self.advanced or self.refreshed or any(self.copied.values()))
 
     def to_dict(self) -> dict[str, Any]:
         """As JSON: copied, merged and held per table, rows advanced, rows in flight."""
         return {"copied": self.copied, "merged": self.merged, "advanced": self.advanced,
-                "sending": self.sending, "held": {name: self.held.get(name, 0) for name in COPIED}}  # fmt: skip
+                "refreshed": self.refreshed, "sending": self.sending, "held": {name: self.held.get(name, 0) for name in COPIED}}  # fmt: skip
 
 
 @dataclass
@@ -241,6 +242,7 @@ def _orders(
     sets = ", ".join(f"{c} = ?" for c in ORDER[2:])
     db.executemany(f"UPDATE orders SET {sets} WHERE panel = ? AND order_id = ?", changed)
     result.copied["orders"] += len(new)
+    result.refreshed += len(changed)
 
 
 def _merged_order(held: tuple[Any, ...], other: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -335,6 +337,8 @@ def transfer_text(result: Transfer, source: str, target: str) -> str:
     lines = [f"Copied {', '.join(parts)} from {source} into {target}."]
     if result.advanced:
         lines.append(f"{_counted(result.advanced, 'row')} of the target took the further state the source had.")
+    if result.refreshed:
+        lines.append(f"{_counted(result.refreshed, 'order')} of the target took what the source knew more of them.")
     if result.sending:
         lines.append(
             f"{_counted(result.sending, 'row')} of the source {'was' if result.sending == 1 else 'were'} being "
