@@ -226,6 +226,28 @@ def test_no_two_processes_refill_or_cancel_a_panels_orders_at_once(pg_url, tmp_p
             pass
 
 
+@pytest.mark.postgres
+def test_the_report_reads_a_team_ledger_naming_it_without_its_password(pg_url):
+    from decimal import Decimal
+
+    from bulkorders.errors import NothingToReport
+    from bulkorders.report import ReportFilters, build_report, summary_figures
+
+    with Ledger.open(pg_url) as ledger:
+        with pytest.raises(NothingToReport) as err:
+            build_report(ledger, ReportFilters())
+        assert str(err.value) == (
+            f"Nothing to report: the ledger {masked(pg_url)} has no orders or problem rows. No workbook was written."
+        )
+        campaign = ledger.campaign("weekly", PANEL)
+        (row,) = ledger.sync_rows(campaign, planned_rows([payload("https://a")]))
+        ledger.mark_sending([row.id], T0)
+        ledger.mark_placed(row.id, "501", Decimal("0.0015"), "USD", T0)
+        report = build_report(ledger, ReportFilters())
+    assert report.ledger_path == masked(pg_url) and [o.order_id for o in report.orders] == ["501"]
+    assert "pg-test-secret" not in json.dumps(summary_figures(report), default=str)
+
+
 # --- several submit processes on one campaign -------------------------------------------------
 
 ROWS = 2000

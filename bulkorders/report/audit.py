@@ -51,7 +51,7 @@ class AuditReport:
     """Everything the workbook and `--json` show. Times are naive UTC datetimes."""
 
     filters: ReportFilters
-    ledger_path: Path
+    ledger_path: Path | str  # a file, or a team ledger's URL with its password masked
     made_at: datetime
     orders: list[OrderRecord]
     problems: list[tuple[str, LedgerRow]]
@@ -108,7 +108,7 @@ def build_report(
     values, by_groups = _by_columns(ledger, filters, orders, frame, currencies, by)
     return AuditReport(
         filters=filters,
-        ledger_path=Path(ledger.path),
+        ledger_path=Path(ledger.path) if ledger.path is not None else ledger.where,
         made_at=datetime.fromtimestamp(clock(), timezone.utc).replace(tzinfo=None, microsecond=0),
         orders=orders,
         problems=problems,
@@ -250,7 +250,7 @@ def _id_text(value: Any) -> str:
 def _nothing_message(ledger: Ledger, filters: ReportFilters) -> str:
     chosen = filters.phrases()
     where = f" for {', '.join(chosen)}" if chosen else ""
-    message = f"Nothing to report: the ledger {ledger.path} has no orders or problem rows{where}."
+    message = f"Nothing to report: the ledger {ledger.where} has no orders or problem rows{where}."
     if filters.campaigns:
         known = sorted({c.name for c in ledger.campaigns()})
         unknown = [name for name in filters.campaigns if name not in known]
