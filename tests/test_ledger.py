@@ -381,6 +381,29 @@ def test_each_run_is_recorded_with_its_operator_and_the_rows_it_claimed(ledger, 
     assert claimed == {a.id: ledger.run_id, b.id: other.run_id}
 
 
+def test_together_is_one_transaction_kept_whole_or_not_at_all(ledger, ledger_location, weekly):
+    a, b, c = ledger.sync_rows(weekly, planned_rows([payload(f"https://{n}") for n in "abc"]))
+    with Ledger.open(ledger_location) as other:
+        with ledger.together():
+            assert ledger.mark_sending([a.id, b.id], T0) == [a.id, b.id]
+            ledger.mark_placed(a.id, "501", Decimal("0.09"), "USD", T1)
+            assert ledger.rows(weekly)[0].state == "placed"  # this ledger sees its own changes
+            assert [r.state for r in other.rows(weekly)] == ["planned"] * 3  # others: not yet
+        assert [r.state for r in other.rows(weekly)] == ["placed", "sending", "planned"]
+
+        with pytest.raises(LedgerError, match="cannot become sending"):
+            with ledger.together():
+                ledger.mark_placed(b.id, "502", Decimal("0.09"), "USD", T1)
+                ledger.mark_sending([c.id, a.id], T1)  # a is placed by this run: a bug, refused
+        assert [r.state for r in other.rows(weekly)] == ["placed", "sending", "planned"]  # none of it
+
+        with pytest.raises(KeyboardInterrupt):
+            with ledger.together():
+                ledger.mark_placed(b.id, "502", Decimal("0.09"), "USD", T1)
+                raise KeyboardInterrupt  # Ctrl-C between two changes: the ones made are kept
+        assert [r.state for r in other.rows(weekly)] == ["placed", "placed", "planned"]
+
+
 def test_rows_with_an_order_id_in_the_sheet_count_as_placed(ledger, weekly):
     rows = ledger.sync_rows(weekly, planned_rows([payload("https://a", quantity="250")]))
     ledger.record_existing_orders(weekly, [(rows[0].id, "4242")], T0)

@@ -6,9 +6,11 @@ killed with SIGKILL. The sandbox's own state is the judge of what was ordered.""
 from __future__ import annotations
 
 import csv
+import getpass
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -165,10 +167,13 @@ def test_two_connections_claiming_the_same_rows_at_once_win_each_row_exactly_onc
     won: list[list[int]] = [[], []]
     start = threading.Barrier(2)
 
+    batches = [ids[first : first + 20] for first in range(0, len(ids), 20)]
+
     def claim(n: int) -> None:
         start.wait()
-        for first in range(0, len(ids), 20):  # both in the same order: they meet on every batch
-            won[n] += ledgers[n].mark_sending(ids[first : first + 20], T0)
+        half = len(batches) // 2 * n  # the second starts half-way and wraps: each takes all
+        for batch in batches[half:] + batches[:half]:
+            won[n] += ledgers[n].mark_sending(batch, T0)
 
     threads = [threading.Thread(target=claim, args=(n,)) for n in range(2)]
     for thread in threads:
@@ -196,6 +201,51 @@ def test_the_campaign_lock_is_held_in_the_database(pg_url):
             assert 'Campaign "weekly" is being cancelled by another bulkorders process (' in str(err.value)
         with second.lock(campaign, "cancelled"):  # released by the first holder
             pass
+
+
+@pytest.mark.postgres
+def test_no_two_processes_refill_or_cancel_a_panels_orders_at_once(pg_url, tmp_path):
+    from bulkorders.lifecycle.pipelines import cancel_sheet, refill_sheet
+    from bulkorders.lifecycle.run import LifecycleIO, SheetOptions
+
+    with Ledger.open(pg_url) as first, Ledger.open(pg_url) as second:
+        io = LifecycleIO(client=None, ledger=second, panel=PANEL)  # refused before the panel is asked
+        holder = f"({getpass.getuser()}@{socket.gethostname()}, pid {os.getpid()})"
+        with first.hold_panel(PANEL, "refilled"):
+            with pytest.raises(LedgerLocked) as err:
+                refill_sheet(tmp_path / "weekly.xlsx", SheetOptions(), io, {})
+            assert str(err.value) == (
+                f"Orders of panel {PANEL} are being refilled by another bulkorders process {holder}. "
+                "Wait for it to finish, or stop it, then rerun."
+            )
+            with pytest.raises(LedgerLocked, match="Orders of panel sandbox are being cancelled by another"):
+                cancel_sheet(tmp_path / "weekly.xlsx", SheetOptions(), io, {}, confirm=lambda plan: True)
+            with second.hold_panel("another-panel", "refilled"):  # panels lock separately
+                pass
+        with second.hold_panel(PANEL, "refilled"):  # released with the first holder's block
+            pass
+
+
+@pytest.mark.postgres
+def test_the_report_reads_a_team_ledger_naming_it_without_its_password(pg_url):
+    from decimal import Decimal
+
+    from bulkorders.errors import NothingToReport
+    from bulkorders.report import ReportFilters, build_report, summary_figures
+
+    with Ledger.open(pg_url) as ledger:
+        with pytest.raises(NothingToReport) as err:
+            build_report(ledger, ReportFilters())
+        assert str(err.value) == (
+            f"Nothing to report: the ledger {masked(pg_url)} has no orders or problem rows. No workbook was written."
+        )
+        campaign = ledger.campaign("weekly", PANEL)
+        (row,) = ledger.sync_rows(campaign, planned_rows([payload("https://a")]))
+        ledger.mark_sending([row.id], T0)
+        ledger.mark_placed(row.id, "501", Decimal("0.0015"), "USD", T0)
+        report = build_report(ledger, ReportFilters())
+    assert report.ledger_path == masked(pg_url) and [o.order_id for o in report.orders] == ["501"]
+    assert "pg-test-secret" not in json.dumps(summary_figures(report), default=str)
 
 
 # --- several submit processes on one campaign -------------------------------------------------

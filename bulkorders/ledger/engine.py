@@ -23,10 +23,11 @@ from typing import Any
 
 from bulkorders.errors import LedgerError
 
-# Advisory-lock namespaces (the first int4 key): a run's liveness, a campaign's lock, migrating.
+# Advisory-lock namespaces (the first int4 key): a run's liveness, a campaign, migrating, a panel.
 RUN_LOCKS = 0x424F5231  # "BOR1"
 CAMPAIGN_LOCKS = 0x424F5232  # "BOR2"
 MIGRATION_LOCK = 0x424F5233  # "BOR3"
+PANEL_LOCKS = 0x424F5234  # "BOR4": refill and cancel of a panel's orders
 
 URL_SCHEMES = ("postgresql://", "postgres://")
 
@@ -112,15 +113,15 @@ class Engine:
         """The message for an engine error, or None when it is not one (a bug: raised as is)."""
         return None
 
-    def lock_campaign(self, campaign_id: int) -> bool:
-        """PostgreSQL: take the campaign's advisory lock on this session (False: held elsewhere)."""
+    def try_lock(self, namespace: int, key: int) -> bool:
+        """PostgreSQL: take the advisory lock (namespace, key) on this session (False: held elsewhere)."""
         raise NotImplementedError
 
-    def unlock_campaign(self, campaign_id: int) -> None:
+    def unlock(self, namespace: int, key: int) -> None:
         raise NotImplementedError
 
-    def campaign_holder(self, campaign_id: int) -> str:
-        """Who holds the campaign's lock, for the refusal: ' (bob@laptop, pid 123)', or ''."""
+    def holder(self, namespace: int, key: int) -> str:
+        """Who holds the lock, for the refusal: ' (bob@laptop, pid 123)', or ''."""
         return ""
 
     def hold_run(self, run_id: int) -> None:

@@ -6,9 +6,9 @@ link, a rename while a run holds it) is still one campaign held once. The OS rel
 lock when its holder ends, even by kill -9, so a lock file left on disk never blocks
 anyone; the holder's pid is written in it for the message.
 
-On PostgreSQL the lock is a session advisory lock on (CAMPAIGN_LOCKS, campaign id): the
-server releases it when the holder's connection ends, and the refusal names the holder's
-operator@host from its run.
+On PostgreSQL the lock is a session advisory lock on (CAMPAIGN_LOCKS, campaign id), and
+refill and cancel hold one on (PANEL_LOCKS, the panel): the server releases it when the
+holder's connection ends, and the refusal names the holder's operator@host from its run.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from pathlib import Path
 from bulkorders.errors import LedgerLocked
 from bulkorders.ledger.engine import Engine
 from bulkorders.ledger.files import check_file
-from bulkorders.ledger.records import Campaign
 
 PID_OFFSET = 16  # past the byte Windows locks (msvcrt locks block reads of that range)
 
@@ -44,27 +43,27 @@ def ledger_lock(ledger: Path, campaign_id: int, campaign: str, doing: str = "sub
 
 
 @contextmanager
-def held_campaign(
-    db: Engine, mutex: threading.Lock, held: set[int], campaign: Campaign, doing: str
+def held_lock(
+    db: Engine, mutex: threading.Lock, held: set[tuple[int, int]], lock: tuple[int, int], busy: str
 ) -> Iterator[None]:
-    """Hold the campaign's advisory lock on `db`'s session; `held`: what this ledger holds
-    already (the server would let one session take its own lock twice)."""
+    """Hold the advisory `lock` (namespace, key) on `db`'s session; held elsewhere →
+    `LedgerLocked`: `busy` then " by another bulkorders process (holder). Wait…". `held`: what
+    this ledger holds already (the server would let one session take its own lock twice)."""
     with mutex:
-        got = campaign.id not in held and db.lock_campaign(campaign.id)
-        holder = "" if got else db.campaign_holder(campaign.id)
+        got = lock not in held and db.try_lock(*lock)
+        holder = "" if got else db.holder(*lock)
         if got:
-            held.add(campaign.id)
+            held.add(lock)
     if not got:
         raise LedgerLocked(
-            f'Campaign "{campaign.name}" is being {doing} by another bulkorders '
-            f"process{holder}. Wait for it to finish, or stop it, then rerun."
+            f"{busy} by another bulkorders process{holder}. Wait for it to finish, or stop it, then rerun."
         )
     try:
         yield
     finally:
         with mutex:
-            held.discard(campaign.id)
-            db.unlock_campaign(campaign.id)
+            held.discard(lock)
+            db.unlock(*lock)
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bulkorders.errors import LedgerError
-from bulkorders.ledger.engine import CAMPAIGN_LOCKS, MIGRATION_LOCK, RUN_LOCKS, Engine, masked
+from bulkorders.ledger.engine import MIGRATION_LOCK, RUN_LOCKS, Engine, masked
 from bulkorders.ledger.migrations import migrate
 
 NOTHING_SENT = "Nothing was sent."
@@ -193,24 +193,24 @@ class PostgresEngine(Engine):
     def hold_run(self, run_id: int) -> None:
         self.execute("SELECT pg_advisory_lock(CAST(? AS INTEGER), CAST(? AS INTEGER))", (RUN_LOCKS, run_id))
 
-    def lock_campaign(self, campaign_id: int) -> bool:
+    def try_lock(self, namespace: int, key: int) -> bool:
         return bool(self.execute(
-            "SELECT pg_try_advisory_lock(CAST(? AS INTEGER), CAST(? AS INTEGER))", (CAMPAIGN_LOCKS, campaign_id)
+            "SELECT pg_try_advisory_lock(CAST(? AS INTEGER), CAST(? AS INTEGER))", (namespace, key)
         ).fetchone()[0])  # fmt: skip
 
-    def unlock_campaign(self, campaign_id: int) -> None:
-        self.execute("SELECT pg_advisory_unlock(CAST(? AS INTEGER), CAST(? AS INTEGER))", (CAMPAIGN_LOCKS, campaign_id))
+    def unlock(self, namespace: int, key: int) -> None:
+        self.execute("SELECT pg_advisory_unlock(CAST(? AS INTEGER), CAST(? AS INTEGER))", (namespace, key))
 
-    def campaign_holder(self, campaign_id: int) -> str:
-        """Who holds the campaign's lock, from the holder's run: ' (bob@laptop, pid 123)', or ''."""
+    def holder(self, namespace: int, key: int) -> str:
+        """Who holds the lock, from the holder's run: ' (bob@laptop, pid 123)', or ''."""
         found = self.execute(
             "SELECT r.operator, r.host, r.pid FROM pg_locks c JOIN pg_locks l ON l.pid = c.pid "
             "JOIN runs r ON r.id = CAST(l.objid AS BIGINT) WHERE c.locktype = 'advisory' AND c.granted "
-            "AND c.classid = CAST(? AS OID) AND c.objid = CAST(? AS OID) AND c.objsubid = 2 "
-            "AND l.locktype = 'advisory' AND l.classid = CAST(? AS OID) AND l.objsubid = 2 "
+            "AND c.classid = CAST(? AS OID) AND c.objid = CAST(CAST(? AS BIGINT) & 4294967295 AS OID) "
+            "AND c.objsubid = 2 AND l.locktype = 'advisory' AND l.classid = CAST(? AS OID) AND l.objsubid = 2 "
             "AND c.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
             "ORDER BY r.id DESC LIMIT 1",
-            (CAMPAIGN_LOCKS, campaign_id, RUN_LOCKS),
+            (namespace, key, RUN_LOCKS),
         ).fetchone()
         return f" ({found[0]}@{found[1]}, pid {found[2]})" if found else ""
 

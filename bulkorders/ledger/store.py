@@ -12,6 +12,7 @@ host, pid, command); the rows it claims for sending carry that run (`claims`). S
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from decimal import Decimal
@@ -24,10 +25,10 @@ from bulkorders.ledger import claims as ledger_claims
 from bulkorders.ledger import orders as ledger_orders
 from bulkorders.ledger import rows as ledger_rows
 from bulkorders.ledger.backups import KEEP
-from bulkorders.ledger.engine import Engine, is_url
+from bulkorders.ledger.engine import CAMPAIGN_LOCKS, PANEL_LOCKS, Engine, is_url
 from bulkorders.ledger.files import connect, file_stamp
 from bulkorders.ledger.identity import assign_identities, row_identity
-from bulkorders.ledger.lock import held_campaign, ledger_lock
+from bulkorders.ledger.lock import held_lock, ledger_lock
 from bulkorders.ledger.records import (
     CAMPAIGN_COLUMNS,
     ROW_COLUMNS,
@@ -65,7 +66,7 @@ class Ledger(Transactions):
     def __init__(self, db: Engine, clock: Clock, keep: int = KEEP, command: str | None = None) -> None:
         super().__init__(db, clock, command)
         self._keep = keep
-        self._held: set[int] = set()  # campaigns this ledger holds the advisory lock of
+        self._held: set[tuple[int, int]] = set()  # advisory locks this ledger holds
         self.engine = db.name
         self.where = db.where
         self.path: Path | None = getattr(db, "path", None)
@@ -173,7 +174,7 @@ class Ledger(Transactions):
         beside it (`lock`); a team database: an advisory lock on this ledger's session.
         """
         if self.shared:
-            return self._advisory_lock(campaign, doing)
+            return self._advisory_lock((CAMPAIGN_LOCKS, campaign.id), f'Campaign "{campaign.name}" is being {doing}')
         assert self.path is not None
         return ledger_lock(self.path, campaign.id, campaign.name, doing)
 
@@ -182,11 +183,20 @@ class Ledger(Transactions):
         file; nothing on a team ledger, where several runs share the rows (`mark_sending`)."""
         return nullcontext() if self.shared else self.lock(campaign, "submitted")
 
+    def hold_panel(self, panel: str, doing: str) -> AbstractContextManager[None]:
+        """What refill and cancel hold while they ask the panel about its orders: on a team
+        ledger a lock no other process gets, so no order is refilled or cancelled twice by
+        two operators at once (`doing`: "refilled", "cancelled"). A file: nothing (as before)."""
+        if not self.shared:
+            return nullcontext()
+        key = zlib.crc32(panel.encode("utf-8")) - 2**31  # an int4 key
+        return self._advisory_lock((PANEL_LOCKS, key), f"Orders of panel {panel} are being {doing}")
+
     @contextmanager
-    def _advisory_lock(self, campaign: Campaign, doing: str) -> Iterator[None]:
+    def _advisory_lock(self, lock: tuple[int, int], busy: str) -> Iterator[None]:
         with self._write():
             pass  # this run is in `runs` first, so another process's refusal can name it
-        with held_campaign(self._db, self._mutex, self._held, campaign, doing):
+        with held_lock(self._db, self._mutex, self._held, lock, busy):
             yield
 
     # --- rows of a campaign ---------------------------------------------------------------

@@ -91,13 +91,15 @@ class Transactions:
 
     @contextmanager
     def _read(self, order_ids: Sequence[str] | None = None) -> Iterator[Engine]:
-        """A consistent snapshot; `order_ids` are loaded into the temp table `wanted` for joins."""
+        """A consistent snapshot; `order_ids` are loaded into the temp table `wanted` for joins.
+        Inside `together` (this thread), its transaction: what it changed so far included."""
         with self._mutex:
             db = self._db
-            try:
-                db.begin_read()
-            except Exception as exc:
-                self._fail(exc, writing=False)
+            if self._group is None:
+                try:
+                    db.begin_read()
+                except Exception as exc:
+                    self._fail(exc, writing=False)
             try:
                 if order_ids is not None:
                     db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (id TEXT PRIMARY KEY)")
@@ -106,10 +108,12 @@ class Transactions:
                     db.executemany("INSERT INTO wanted VALUES (?) ON CONFLICT DO NOTHING", ids)
                 yield db
             except BaseException as exc:
-                db.rollback()
+                if self._group is None:
+                    db.rollback()
                 self._fail(exc, writing=False)  # what quick_check at open cannot see: a record's bytes
             else:
-                db.commit()
+                if self._group is None:
+                    db.commit()
 
     def _fail(self, exc: BaseException, *, writing: bool) -> NoReturn:
         """Raise the engine's message for `exc` (damage, busy, a lost server…), else `exc` itself."""

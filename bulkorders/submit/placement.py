@@ -140,17 +140,8 @@ class _Placer:
             try:
                 done: set[Future[AddResult]] = set()
                 while True:
-                    # The answers just in and the next claim: one transaction (`together`).
-                    with self._together():
-                        # In sending order (not the set's), so "lost in a row" means in a row.
-                        for future in [f for f in in_flight if f in done]:
-                            self._record(in_flight.pop(future), future)  # popped first: recorded once
-                        if ctrl_c.pressed and tally.stop is None:
-                            tally.stop = _interrupted()
-                        if ctrl_c.pressed:
-                            self._abort_after_grace(ctrl_c)
-                        if tally.stop is None:
-                            self._launch(pool, pending, in_flight, concurrency - len(in_flight))
+                    claimed = self._step(ctrl_c, done, in_flight, pending, concurrency)
+                    self._hand_over(pool, claimed, in_flight)  # only once their claim is committed
                     if not in_flight:
                         break
                     done, _ = wait(in_flight, timeout=_POLL, return_when=FIRST_COMPLETED)
@@ -179,27 +170,49 @@ class _Placer:
         if abort is not None:
             abort()
 
-    def _launch(
+    def _step(
         self,
-        pool: ThreadPoolExecutor,
-        pending: Iterator[Sendable],
+        ctrl_c: _CtrlC,
+        done: set[Future[AddResult]],
         in_flight: dict[Future[AddResult], Sendable],
-        room: int,
-    ) -> None:
-        """Claim up to `room` rows and hand them to the pool; rows another run claimed first
-        (a team ledger shares a campaign's rows between runs) are left to it."""
-        while room > 0:
-            batch = [row for _, row in zip(range(room), pending)]
+        pending: Iterator[Sendable],
+        concurrency: int,
+    ) -> list[Sendable]:
+        """Record the answers just in and claim the next rows, in one transaction (`together`);
+        the rows claimed, to hand over once it is committed."""
+        claimed: list[Sendable] = []
+        try:
+            with self._together():
+                # In sending order (not the set's), so "lost in a row" means in a row.
+                for future in [f for f in in_flight if f in done]:
+                    self._record(in_flight.pop(future), future)  # popped first: recorded once
+                if ctrl_c.pressed and self.tally.stop is None:
+                    self.tally.stop = _interrupted()
+                if ctrl_c.pressed:
+                    self._abort_after_grace(ctrl_c)
+                if self.tally.stop is None:
+                    claimed = self._claim(pending, concurrency - len(in_flight))
+        except KeyboardInterrupt:
+            if claimed:  # claimed and committed, never handed over: surely not sent
+                self._unsend([row.row_id for row in claimed])
+            raise
+        return claimed
+
+    def _claim(self, pending: Iterator[Sendable], room: int) -> list[Sendable]:
+        """Claim up to `room` rows to send; rows another run claimed first (a team ledger
+        shares a campaign's rows between runs) are left to it."""
+        claimed: list[Sendable] = []
+        while room > len(claimed):
+            batch = [row for _, row in zip(range(room - len(claimed)), pending)]
             if not batch:
-                return
+                break
             won = set(self.ledger.mark_sending([row.row_id for row in batch], utc_now_iso(self.clock)))
             taken = [row.row_id for row in batch if row.row_id not in won]
             if taken:
                 self.tally.taken.extend(taken)
                 self._progress(len(taken))
-            batch = [row for row in batch if row.row_id in won]
-            self._hand_over(pool, batch, in_flight)
-            room -= len(batch)
+            claimed += [row for row in batch if row.row_id in won]
+        return claimed
 
     def _hand_over(
         self, pool: ThreadPoolExecutor, batch: list[Sendable], in_flight: dict[Future[AddResult], Sendable]
