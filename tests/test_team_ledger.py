@@ -244,7 +244,7 @@ def test_the_report_reads_a_team_ledger_naming_it_without_its_password(pg_url):
         ledger.mark_sending([row.id], T0)
         ledger.mark_placed(row.id, "501", Decimal("0.0015"), "USD", T0)
         report = build_report(ledger, ReportFilters())
-    assert report.ledger_path == masked(pg_url) and [o.order_id for o in report.orders] == ["501"]
+    assert report.ledger == masked(pg_url) and [o.order_id for o in report.orders] == ["501"]
     assert "pg-test-secret" not in json.dumps(summary_figures(report), default=str)
 
 

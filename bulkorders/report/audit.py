@@ -78,7 +78,7 @@ def build_report(
     ledger: Ledger,
     filters: ReportFilters,
     *,
-    where: str,
+    where: str | None = None,
     services: CachedServices = lambda panel: {},
     read_sheet: SheetReader | None = None,
     clock: Clock = time.time,
@@ -86,10 +86,12 @@ def build_report(
 ) -> AuditReport:
     """Select the orders, problem rows and observations of `filters` and group them.
 
-    `where`: how the ledger is named (`LedgerLocation.shown`: a URL's password masked).
+    `where`: how the ledger is named (the front ends give `LedgerLocation.shown`, which masks
+    a URL's password wherever libpq reads one; default: the ledger's own `where`).
     `by`: sheet columns (a `client`…) to group the spend by too. An empty selection raises
     (exit 1): an empty workbook would only look like good news.
     """
+    where = ledger.where if where is None else where
     orders, problems = _select(ledger, filters, read_sheet)
     if not orders and not problems:
         raise NothingToReport(_nothing_message(ledger, where, filters))
