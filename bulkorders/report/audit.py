@@ -110,8 +110,7 @@ def build_report(
         catalogue.update(((panel, sid), svc) for sid, svc in known.items())
         if not known:
             uncatalogued.append(panel)
-    placed_by = order_operators(ledger, filters.panel)
-    operators = [placed_by.get((o.panel, o.order_id)) for o in orders]
+    operators = _operators(ledger, filters.panel, orders)
     frame = _order_frame(orders, catalogue, operators)
     currencies = list(frame["currency"].value_counts(sort=True).index) if len(frame) else []
     values, by_groups = _by_columns(ledger, filters, orders, frame, currencies, by)
@@ -247,6 +246,12 @@ def _sheet_order_ids(paths: Sequence[Path], read_sheet: SheetReader | None) -> l
             if text:
                 ids.add(text)
     return sorted(ids)
+
+
+def _operators(ledger: Ledger, panel: str | None, orders: Sequence[OrderRecord]) -> list[str | None]:
+    """Per order, `user@host` of the run that placed it (None: no recorded run did)."""
+    placed_by = order_operators(ledger, panel)
+    return [placed_by.get((o.panel, o.order_id)) for o in orders]
 
 
 def _id_text(value: Any) -> str:
