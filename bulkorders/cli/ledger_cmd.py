@@ -40,11 +40,12 @@ def info(app):
 def migrate(app, to):
     """Copy the ledger (--ledger) into another, normally a team database: --to postgresql://….
 
-    Campaigns, rows, orders, observations, the sheets' other columns and balance readings
-    are copied in one transaction of the target; what it already holds is merged by identity,
-    never duplicated (running it twice copies nothing the second time), and a row keeps the
-    further of its two states. The target is read back and its counts checked and printed.
-    The ledger copied from is not changed.
+    Campaigns, rows, orders, observations, the sheets' other columns, balance readings and
+    runs are copied in one transaction of the target; what it already holds is merged by
+    identity, never duplicated (running it twice copies nothing the second time), and a row
+    keeps the further of its two states. The target is read back and its counts checked and
+    printed. Nothing the ledger copied from holds is changed (its schema is brought up to
+    date, as by any command).
     """
     source, target = app.settings.ledger, checked_location(to, "--to")
     done = migrate_ledger(source, target, app.ledger)
