@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -155,6 +156,23 @@ def test_a_lost_server_connection_is_one_message_and_records_nothing(pg_url):
         assert again.rows(again.find_campaign("weekly")) == []
 
 
+@pytest.mark.postgres
+def test_a_connection_lost_inside_a_batch_is_the_same_message_and_keeps_nothing(pg_url):
+    with Ledger.open(pg_url) as ledger:
+        campaign = ledger.campaign("weekly", PANEL)
+        (row,) = ledger.sync_rows(campaign, planned_rows([payload("https://a")]))
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            pid = ledger._db.execute("SELECT pg_backend_pid()").fetchone()[0]
+            with pytest.raises(LedgerError) as err:
+                with ledger.together():  # placement's step: pipelined statements, one commit
+                    ledger.mark_sending([row.id], T0)
+                    admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+                    ledger.mark_placed(row.id, "501", Decimal("0.0015"), "USD", T0)
+    assert str(err.value).startswith(f"Lost the team ledger {masked(pg_url)} (")
+    with Ledger.open(pg_url) as again:
+        assert [r.state for r in again.rows(campaign)] == ["planned"]
+
+
 # --- claims and liveness ----------------------------------------------------------------------
 
 
@@ -228,7 +246,6 @@ def test_no_two_processes_refill_or_cancel_a_panels_orders_at_once(pg_url, tmp_p
 
 @pytest.mark.postgres
 def test_the_report_reads_a_team_ledger_naming_it_without_its_password(pg_url):
-    from decimal import Decimal
 
     from bulkorders.errors import NothingToReport
     from bulkorders.report import ReportFilters, build_report, summary_figures

@@ -65,6 +65,10 @@ class Engine:
     def begin_read(self) -> None:
         self.execute("BEGIN")
 
+    def begin_batch(self) -> None:
+        """A durable write transaction of many changes (`Ledger.together`)."""
+        self.begin_write(True)
+
     def begin_migration(self) -> None:
         """A write transaction no other process can migrate in at the same time."""
         self.begin_write()

@@ -114,6 +114,7 @@ class PostgresEngine(Engine):
         super().__init__(masked(url))
         self.conn = conn
         self._url = url
+        self._pipeline: Any = None  # psycopg's Pipeline while a batch (`begin_batch`) is open
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
         if not params:  # nothing to bind: the text goes as written (a literal % stays single)
@@ -145,7 +146,35 @@ class PostgresEngine(Engine):
     def end_migration(self) -> None:
         self.execute("SELECT pg_advisory_unlock(CAST(? AS INTEGER))", (MIGRATION_LOCK,))
 
+    def begin_batch(self) -> None:
+        # Pipeline mode: a statement whose result is not read goes on with the next one, so a
+        # batch of outcomes costs a round trip per row read, not per statement.
+        self._pipeline = self.conn.pipeline()
+        self._pipeline.__enter__()
+        try:
+            self.begin_write(True)
+        except BaseException:
+            self._end_pipeline(failed=True)
+            raise
+
+    def commit(self) -> None:
+        self.conn.execute("COMMIT")
+        self._end_pipeline(failed=False)  # waits for every answer: an error is raised here
+
+    def _end_pipeline(self, failed: bool) -> None:
+        pipeline, self._pipeline = self._pipeline, None
+        if pipeline is None:
+            return
+        if not failed:
+            pipeline.__exit__(None, None, None)
+            return
+        try:
+            pipeline.__exit__(LedgerError, LedgerError("rolled back"), None)
+        except Exception:  # noqa: BLE001 - the error that made us roll back is the one to report
+            pass
+
     def rollback(self) -> None:
+        self._end_pipeline(failed=True)
         if self.conn.broken or not self.in_transaction:
             return
         try:

@@ -170,18 +170,19 @@ def placed(
     found = db.execute(_PLACED_ROW, (order_id, row_id)).fetchone()
     if found is not None and found[6] is not None:
         return shared_order(db, row_id, order_id, at, found)
-    done = db.execute(
-        "UPDATE rows SET state = 'placed', order_id = ?, charge = ?, currency = ?, "
-        "error = ?, answered_at = ? WHERE id = ? AND state != 'placed'",
-        (order_id, charge, currency, warning, at, row_id),
-    ).rowcount
-    if not done:
-        first = one(db, "SELECT order_id FROM rows WHERE id = ?", row_id)
-        if first != order_id:
-            db.execute(
-                "UPDATE rows SET error = ? WHERE id = ?",
-                (f"ordered twice: orders {first} and {order_id}", row_id),
-            )
+    # One statement whatever the row's state, so nothing waits for its result (a team ledger
+    # sends it on with the next): a row placed already keeps its order, and is flagged when
+    # this is another. Every right-hand side reads the row as it was.
+    db.execute(
+        "UPDATE rows SET state = 'placed', "
+        "order_id = CASE WHEN state = 'placed' THEN order_id ELSE ? END, "
+        "charge = CASE WHEN state = 'placed' THEN charge ELSE ? END, "
+        "currency = CASE WHEN state = 'placed' THEN currency ELSE ? END, "
+        "answered_at = CASE WHEN state = 'placed' THEN answered_at ELSE ? END, "
+        "error = CASE WHEN state != 'placed' THEN ? WHEN order_id = ? THEN error "
+        "ELSE 'ordered twice: orders ' || order_id || ' and ' || ? END WHERE id = ?",
+        (order_id, charge, currency, at, warning, order_id, order_id, row_id),
+    )
     upsert_order(db, row_id, order_id, charge, currency, at, at, found[:5] if found else None)
     return None
 

@@ -61,7 +61,7 @@ class Transactions:
         An error rolls all of it back; Ctrl-C between two changes keeps the ones made."""
         with self._mutex:
             group = _Group()
-            with self._transaction(True, lambda: group.whole):
+            with self._transaction(True, lambda: group.whole, batch=True):
                 self._group = group
                 try:
                     yield
@@ -69,10 +69,12 @@ class Transactions:
                     self._group = None
 
     @contextmanager
-    def _transaction(self, durable: bool, keep_on_ctrl_c: Callable[[], bool] | None) -> Iterator[Engine]:
+    def _transaction(
+        self, durable: bool, keep_on_ctrl_c: Callable[[], bool] | None, batch: bool = False
+    ) -> Iterator[Engine]:
         db = self._db
         try:
-            db.begin_write(durable)
+            db.begin_batch() if batch else db.begin_write(durable)
         except Exception as exc:
             self._fail(exc, writing=True)
         new_run = False
