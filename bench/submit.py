@@ -1,12 +1,13 @@
 """Benchmark of `submit`: orders per second against a panel with latency, and peak memory.
 
-    python bench/submit.py [--orders 2000] [--latency 0.05] [--big 100000]
+    python bench/submit.py [--orders 2000] [--latency 0.05] [--big 100000] [--ledger postgresql://…]
 
 1. Starts `bulkorders sandbox serve --port 0 --latency L` in a subprocess.
 2. Runs the whole submit pipeline (read, validate, ledger, placement, write-back) of N
    orders at concurrency 8, 16 and 32, and reports the placement rate and its ratio to
    the ceiling concurrency ÷ latency (the best any client can do with that many requests
-   in flight). Goal: ≥ 85 % of the ceiling at 8 and 16.
+   in flight). Goal: ≥ 85 % of the ceiling at 8 and 16. The ledger is a new SQLite file,
+   or the team ledger `--ledger URL` names (each run its own campaign in it).
 3. In the same run, the one-request-at-a-time loop other panel clients use (a plain
    sequential httpx loop), on a sample of the orders.
 4. A submit of `--big` rows against the in-process sandbox (no latency) in a subprocess,
@@ -31,6 +32,7 @@ import httpx
 from goals import verdict
 from userdirs import isolated_env
 
+from bulkorders.ledger.engine import masked
 from bulkorders.panel.sandbox.server import spawn
 
 GOAL_RATIO = 0.85
@@ -65,7 +67,7 @@ class Timer:
         self.ended = time.perf_counter()
 
 
-def run_submit(url: str, sheet: Path, ledger_path: Path, concurrency: int) -> tuple[float, float, int]:
+def run_submit(url: str, sheet: Path, ledger_path: Path | str, concurrency: int) -> tuple[float, float, int]:
     """(placement seconds, whole-pipeline seconds, orders placed) of one in-process submit."""
     from bulkorders.catalog import Catalogue
     from bulkorders.ledger.store import Ledger
@@ -123,6 +125,7 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 16, 32])
     parser.add_argument("--big", type=int, default=100_000, help="rows of the memory run (0: skip)")
+    parser.add_argument("--ledger", help="a team ledger's postgresql:// URL (default: a new SQLite file)")
     args = parser.parse_args()
 
     missed = []
@@ -131,13 +134,16 @@ def main() -> int:
         env = isolated_env(work, BULKORDERS_API_KEY="bench")
         server, url = spawn("--latency", str(args.latency), env=env)
         try:
-            print(f"sandbox serve at {url}, latency {args.latency:g} s, {args.orders} orders per run")
+            ledger = args.ledger or work / "ledger.sqlite"
+            print(f"sandbox serve at {url}, latency {args.latency:g} s, {args.orders} orders per run, "
+                  f"ledger {masked(args.ledger) if args.ledger else 'a new SQLite file'}")  # fmt: skip
             print(f"{'concurrency':>11} {'orders/s':>9} {'ceiling':>8} {'ratio':>6} "
                   f"{'placement s':>11} {'whole s':>8}")  # fmt: skip
             for concurrency in args.concurrency:
-                sheet = work / f"c{concurrency}.csv"
-                write_sheet(sheet, args.orders, f"c{concurrency}")
-                placing, whole, placed = run_submit(url, sheet, work / "ledger.sqlite", concurrency)
+                tag = f"c{concurrency}-{os.getpid()}" if args.ledger else f"c{concurrency}"  # a kept ledger: new
+                sheet = work / f"{tag}.csv"  # the campaign is named after the sheet
+                write_sheet(sheet, args.orders, tag)
+                placing, whole, placed = run_submit(url, sheet, ledger, concurrency)
                 rate = placed / placing
                 ceiling = concurrency / args.latency
                 ratio = rate / ceiling

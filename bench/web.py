@@ -27,6 +27,7 @@ from pathlib import Path
 from goals import verdict
 from report import build
 
+from bulkorders.ledger import LedgerLocation
 from bulkorders.settings import Settings
 from bulkorders.web import WebConfig, create_app
 
@@ -60,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         build(ledger, args.rows, 1, random.Random(15))
         print(f"ledger of {args.rows} orders built in {time.perf_counter() - started:.1f} s")
-        settings = Settings(panel_spec="sandbox", ledger_path=ledger, data_dir=root / "data", cache_dir=root / "cache")
+        settings = Settings(panel_spec="sandbox", ledger=LedgerLocation.parse(ledger), data_dir=root / "data",
+                            cache_dir=root / "cache")
         config = WebConfig(settings=settings, allowed_hosts=("testserver",))
         with TestClient(create_app(config)) as client:
             assert client.get(f"/?token={config.token}", follow_redirects=False).status_code == 303

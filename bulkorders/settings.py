@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import platformdirs
 
 from bulkorders.errors import ConfigError
+from bulkorders.ledger import LedgerLocation, is_url, mask_url
 
 APP = "bulkorders"
 SANDBOX = "sandbox"
@@ -96,7 +97,7 @@ class Settings:
     panel_spec: str | None = None
     panel_by_default: bool = False  # the panel is the config file's default `panel = …`, not --panel
     config_path: Path = field(default_factory=lambda: config_dir() / "config.toml")
-    ledger_path: Path = field(default_factory=lambda: data_dir() / "ledger.sqlite")
+    ledger: LedgerLocation = field(default_factory=lambda: default_ledger())  # a file or a URL
     data_dir: Path = field(default_factory=data_dir)
     cache_dir: Path = field(default_factory=cache_dir)
     json: bool = False
@@ -134,7 +135,7 @@ def load_settings(
     *,
     panel: str | None = None,
     config: Path | None = None,
-    ledger: Path | None = None,
+    ledger: str | Path | None = None,
     json: bool = False,
     debug: bool = False,
 ) -> Settings:
@@ -144,7 +145,7 @@ def load_settings(
     profiles = data.get("panels", {})
     if not isinstance(profiles, dict):
         raise ConfigError(f"{config_path}: [panels] must be a table of [panels.NAME] sections.")
-    ledger_path = ledger or _path_or_none(data.get("ledger")) or data_dir() / "ledger.sqlite"
+    ledger_location = _ledger_location(ledger, data.get("ledger", None), config_path)
     panel_spec = panel or data.get("panel")
     chosen = profiles.get(panel_spec) if isinstance(panel_spec, str) else None
 
@@ -160,7 +161,7 @@ def load_settings(
         panel_spec=panel_spec,
         panel_by_default=not panel and bool(panel_spec),
         config_path=config_path,
-        ledger_path=ledger_path,
+        ledger=ledger_location,
         json=json,
         debug=debug,
         catalogue_ttl=seconds("catalogue_ttl", DEFAULT_CATALOGUE_TTL),
@@ -320,5 +321,29 @@ def _number(data: dict[str, Any], name: str, default: float, path: Path, where: 
     return float(value)
 
 
-def _path_or_none(value: Any) -> Path | None:
-    return Path(value).expanduser() if isinstance(value, str) and value else None
+def default_ledger() -> LedgerLocation:
+    """The ledger file of a user who chose none: <user data dir>/bulkorders/ledger.sqlite."""
+    return LedgerLocation.parse(data_dir() / "ledger.sqlite")
+
+
+def _ledger_location(given: str | Path | None, configured: Any, config_path: Path) -> LedgerLocation:
+    """--ledger / BULKORDERS_LEDGER, else `ledger = "…"` of the config file, else the default."""
+    if given is not None and str(given).strip():
+        return checked_location(str(given), "--ledger (BULKORDERS_LEDGER)")
+    if configured is None:
+        return default_ledger()
+    if not isinstance(configured, str) or not configured.strip():
+        raise ConfigError(
+            f'{config_path}: ledger must be a file path or a postgresql:// URL, e.g. ledger = "~/ledger.sqlite".'
+        )
+    return checked_location(configured, f"ledger in {config_path}")
+
+
+def checked_location(text: str, where: str) -> LedgerLocation:
+    """A path, or a PostgreSQL URL; another URL (mysql://…) is refused, its password masked."""
+    if "://" in text and not is_url(text):
+        raise ConfigError(
+            f"{where}: {mask_url(text)} is not a ledger bulkorders can use. Give a file path (SQLite) "
+            "or a postgresql://user@host:5432/database URL (a team ledger)."
+        )
+    return LedgerLocation.parse(text)

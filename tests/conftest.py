@@ -90,10 +90,49 @@ def clock() -> Clock:
     return time.time
 
 
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[object]:
+    """A PostgreSQL server of this test session (tests/pgserver.py), skipped without binaries."""
+    pytest.importorskip("psycopg", reason="psycopg is not installed: pip install bulkorders[team]")
+    from pgserver import INSTALL_HINT, PgServer, find_bin
+
+    bin_dir = find_bin()
+    if bin_dir is None:
+        pytest.skip(INSTALL_HINT)
+    server = PgServer(bin_dir).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def ledger(tmp_path, clock) -> Iterator[Ledger]:
-    """A new ledger at tmp_path/ledger.sqlite on `clock`, closed after the test."""
-    with Ledger.open(tmp_path / "ledger.sqlite", clock=clock) as opened:
+def pg_url(pg_server) -> str:
+    """The URL (password included) of a fresh, empty database on the session's server."""
+    return pg_server.new_database()
+
+
+# A module's own `engine` fixture with these params runs its ledger tests on both engines.
+BOTH_ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture
+def engine() -> str:
+    """The engine of the `ledger` fixture: SQLite, unless a test module overrides this
+    fixture with `params=BOTH_ENGINES`."""
+    return "sqlite"
+
+
+@pytest.fixture
+def ledger_location(engine, tmp_path, request) -> Path | str:
+    """Where the `ledger` fixture is: tmp_path/ledger.sqlite, or a fresh PostgreSQL database."""
+    if engine == "postgresql":
+        return request.getfixturevalue("pg_url")
+    return tmp_path / "ledger.sqlite"
+
+
+@pytest.fixture
+def ledger(ledger_location, clock) -> Iterator[Ledger]:
+    """A new ledger (`ledger_location`) on `clock`, closed after the test."""
+    with Ledger.open(ledger_location, clock=clock) as opened:
         yield opened
 
 

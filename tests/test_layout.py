@@ -28,7 +28,7 @@ PURE = (
     "bulkorders.services_view", "bulkorders.validation.rules", "bulkorders.validation.rowschema",
     "bulkorders.validation.text", "bulkorders.lifecycle.plan", "bulkorders.lifecycle.outcome",
     "bulkorders.lifecycle.rowspec", "bulkorders.submit.outcome", "bulkorders.ledger.records",
-    "bulkorders.ledger.identity", "bulkorders.sheets.cells", "bulkorders.panel.sandbox.panel",
+    "bulkorders.ledger.identity", "bulkorders.ledger.location", "bulkorders.sheets.cells", "bulkorders.panel.sandbox.panel",
     "bulkorders.panel.sandbox.rules", "bulkorders.panel.sandbox.catalogue", "bulkorders.report.filters",
     "bulkorders.panel.sandbox.dialect", "bulkorders.panel.sandbox.dialects", "bulkorders.panel.sandbox.ratelimit",
     "bulkorders.panel.sandbox.pages", "bulkorders.panel.masking", "bulkorders.validation.links",

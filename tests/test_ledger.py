@@ -1,10 +1,13 @@
 """The ledger: file, schema and migrations, row identity, states, the campaign lock,
-lifecycle records and the report's queries."""
+lifecycle records and the report's queries. Every test on the `ledger` fixture runs on both
+engines: a SQLite file and a PostgreSQL database (a server the session starts itself)."""
 
 from __future__ import annotations
 
+import getpass
 import os
 import signal
+import socket
 import sqlite3
 import stat
 import subprocess
@@ -15,7 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import planned_rows
+from conftest import BOTH_ENGINES, planned_rows
 
 from bulkorders.errors import ExitCode, LedgerError, LedgerLocked
 from bulkorders.ledger.migrations import MIGRATIONS, migrate
@@ -40,6 +43,11 @@ def payload(link: str, service: str = "1001", quantity: str = "100", **fields: s
     return {"service": service, "link": link, "quantity": quantity, **fields}
 
 
+@pytest.fixture(params=BOTH_ENGINES)
+def engine(request) -> str:
+    return request.param
+
+
 @pytest.fixture
 def weekly(ledger):
     return ledger.campaign("weekly", PANEL, Path("weekly.xlsx"))
@@ -62,16 +70,21 @@ def test_new_ledger_is_private_wal_and_versioned(tmp_path):
         assert wal.exists() and stat.S_IMODE(wal.stat().st_mode) == 0o600
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 4
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 5
     conn.close()
 
 
-def test_ledger_never_stores_the_key(ledger, weekly):
+def test_ledger_never_stores_the_key(ledger, weekly, ledger_location):
     row = payload("https://a", key="SECRET-KEY-123", action="add")
     (stored,) = ledger.sync_rows(weekly, planned_rows([row]))
     assert stored.payload == payload("https://a")
     assert row_identity(row, 1) == row_identity(payload("https://a"), 1)
     ledger.close()
+    if ledger.engine == "postgresql":
+        with Ledger.open(ledger_location) as again:
+            dump = again._db.execute("SELECT payload, identity FROM rows").fetchall()
+        assert "SECRET-KEY-123" not in repr(dump)
+        return
     for file in ledger.path.parent.glob("ledger.sqlite*"):
         assert b"SECRET-KEY-123" not in file.read_bytes()
 
@@ -120,7 +133,7 @@ def test_a_ledger_from_a_newer_version_is_refused(tmp_path):
         Ledger.open(path)
     assert str(err.value) == (
         f"The ledger {path} was written by a newer bulkorders (schema 9; this version knows "
-        "up to 4). Upgrade bulkorders to use it."
+        "up to 5). Upgrade bulkorders to use it."
     )
     assert err.value.exit_code == ExitCode.PANEL
 
@@ -331,21 +344,64 @@ def test_an_order_for_an_already_placed_row_is_kept_and_flagged(ledger, weekly):
     assert set(ledger.orders(PANEL, ["501", "502"])) == {"501", "502"}
 
 
-def test_recover_sending_after_a_crash(tmp_path):
-    path = tmp_path / "ledger.sqlite"
-    ledger = Ledger.open(path)
+def test_recover_sending_after_a_crash(ledger_location, engine):
+    ledger = Ledger.open(ledger_location)
     campaign = ledger.campaign("weekly", PANEL)
     rows = ledger.sync_rows(campaign, planned_rows([payload(f"https://{n}") for n in "abc"]))
-    ledger.mark_sending([rows[0].id, rows[1].id], T0)
+    assert ledger.mark_sending([rows[0].id, rows[1].id], T0) == [rows[0].id, rows[1].id]
     ledger.mark_placed(rows[0].id, "501", Decimal("0.09"), "USD", T0)
-    # the process dies here: no close, the next process opens the file
-    with Ledger.open(path) as again:
+    if engine == "postgresql":
+        # The database knows the first run still lives: its in-flight row is left alone...
+        with Ledger.open(ledger_location) as again:
+            assert again.recover_sending(campaign) == []
+        ledger._db.conn.close()  # ...until its session ends, as when its process is killed
+    # the process dies here: no close, the next process opens the ledger
+    with Ledger.open(ledger_location) as again:
         recovered = again.recover_sending(campaign)
         assert [(r.id, r.state) for r in recovered] == [(rows[1].id, "uncertain")]
         assert recovered[0].error.startswith("bulkorders stopped before the panel answered")
         assert [r.state for r in again.rows(campaign)] == ["placed", "uncertain", "planned"]
         assert again.recover_sending(campaign) == []
     ledger.close()
+
+
+def test_each_run_is_recorded_with_its_operator_and_the_rows_it_claimed(ledger, ledger_location, weekly):
+    a, b = ledger.sync_rows(weekly, planned_rows([payload("https://a"), payload("https://b")]))
+    ledger.mark_sending([a.id], T0)
+    with Ledger.open(ledger_location, command="submit") as other:
+        assert other.run_id is None  # nothing changed yet: no run
+        assert other.mark_sending([a.id, b.id], T1) == [b.id]  # a is the first run's
+        runs = other._db.execute("SELECT id, operator, host, pid, command FROM runs ORDER BY id").fetchall()
+        claimed = dict(other._db.execute("SELECT id, run_id FROM rows").fetchall())
+    assert [tuple(r[1:]) for r in runs] == [
+        (getpass.getuser(), socket.gethostname(), os.getpid(), "bulkorders"),
+        (getpass.getuser(), socket.gethostname(), os.getpid(), "submit"),
+    ]  # fmt: skip
+    assert [r[0] for r in runs] == [ledger.run_id, other.run_id]
+    assert claimed == {a.id: ledger.run_id, b.id: other.run_id}
+
+
+def test_together_is_one_transaction_kept_whole_or_not_at_all(ledger, ledger_location, weekly):
+    a, b, c = ledger.sync_rows(weekly, planned_rows([payload(f"https://{n}") for n in "abc"]))
+    with Ledger.open(ledger_location) as other:
+        with ledger.together():
+            assert ledger.mark_sending([a.id, b.id], T0) == [a.id, b.id]
+            ledger.mark_placed(a.id, "501", Decimal("0.09"), "USD", T1)
+            assert ledger.rows(weekly)[0].state == "placed"  # this ledger sees its own changes
+            assert [r.state for r in other.rows(weekly)] == ["planned"] * 3  # others: not yet
+        assert [r.state for r in other.rows(weekly)] == ["placed", "sending", "planned"]
+
+        with pytest.raises(LedgerError, match="cannot become sending"):
+            with ledger.together():
+                ledger.mark_placed(b.id, "502", Decimal("0.09"), "USD", T1)
+                ledger.mark_sending([c.id, a.id], T1)  # a is placed by this run: a bug, refused
+        assert [r.state for r in other.rows(weekly)] == ["placed", "sending", "planned"]  # none of it
+
+        with pytest.raises(KeyboardInterrupt):
+            with ledger.together():
+                ledger.mark_placed(b.id, "502", Decimal("0.09"), "USD", T1)
+                raise KeyboardInterrupt  # Ctrl-C between two changes: the ones made are kept
+        assert [r.state for r in other.rows(weekly)] == ["placed", "placed", "planned"]
 
 
 def test_rows_with_an_order_id_in_the_sheet_count_as_placed(ledger, weekly):
@@ -378,20 +434,21 @@ def test_worker_threads_share_one_ledger(ledger, weekly):
 # --- the campaign lock ------------------------------------------------------------------
 
 
-def locked_message(pid: int) -> str:
+def locked_message(pid: int, engine: str = "sqlite") -> str:
+    holder = f"pid {pid}" if engine == "sqlite" else f"{getpass.getuser()}@{socket.gethostname()}, pid {pid}"
     return (
-        f'Campaign "weekly" is being submitted by another bulkorders process (pid {pid}). '
+        f'Campaign "weekly" is being submitted by another bulkorders process ({holder}). '
         "Wait for it to finish, or stop it, then rerun."
     )
 
 
-def test_a_second_holder_in_the_same_process_is_refused(ledger, weekly):
-    with Ledger.open(ledger.path) as other:
+def test_a_second_holder_in_the_same_process_is_refused(ledger, weekly, ledger_location, engine):
+    with Ledger.open(ledger_location) as other:
         with ledger.lock(weekly):
             with pytest.raises(LedgerLocked) as err:
                 with other.lock(weekly):
                     pass
-            assert str(err.value) == locked_message(os.getpid())
+            assert str(err.value) == locked_message(os.getpid(), engine)
             assert err.value.exit_code == ExitCode.PANEL
         with other.lock(weekly):  # released when the first holder is done
             pass
@@ -403,9 +460,8 @@ def test_a_second_holder_in_the_same_process_is_refused(ledger, weekly):
 HOLDER = textwrap.dedent(
     """
     import sys
-    from pathlib import Path
     from bulkorders.ledger.store import Ledger
-    ledger = Ledger.open(Path(sys.argv[1]))
+    ledger = Ledger.open(sys.argv[1])
     with ledger.lock(ledger.campaign("weekly", "sandbox")):
         print("locked", flush=True)
         sys.stdin.readline()
@@ -414,10 +470,9 @@ HOLDER = textwrap.dedent(
 TRYER = textwrap.dedent(
     """
     import sys
-    from pathlib import Path
     from bulkorders.errors import LedgerLocked
     from bulkorders.ledger.store import Ledger
-    ledger = Ledger.open(Path(sys.argv[1]))
+    ledger = Ledger.open(sys.argv[1])
     try:
         with ledger.lock(ledger.campaign("weekly", "sandbox")):
             print("got it")
@@ -427,9 +482,9 @@ TRYER = textwrap.dedent(
 )
 
 
-def test_the_lock_holds_across_processes_and_dies_with_its_holder(ledger, weekly):
+def test_the_lock_holds_across_processes_and_dies_with_its_holder(ledger, weekly, ledger_location, engine):
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(ledger.path)],
+        [sys.executable, "-c", HOLDER, str(ledger_location)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -437,18 +492,18 @@ def test_the_lock_holds_across_processes_and_dies_with_its_holder(ledger, weekly
         with pytest.raises(LedgerLocked) as err:
             with ledger.lock(weekly):
                 pass
-        assert str(err.value) == locked_message(holder.pid)
+        assert str(err.value) == locked_message(holder.pid, engine)
     finally:
         holder.send_signal(signal.SIGKILL)  # kill -9: no cleanup runs in the holder
         holder.wait(timeout=30)
     with ledger.lock(weekly):
         tryer = subprocess.run(
-            [sys.executable, "-c", TRYER, str(ledger.path)],
+            [sys.executable, "-c", TRYER, str(ledger_location)],
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
-        assert tryer.stdout.strip() == locked_message(os.getpid())
+        assert tryer.stdout.strip() == locked_message(os.getpid(), engine)
     tryer = subprocess.run(
-        [sys.executable, "-c", TRYER, str(ledger.path)], capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", TRYER, str(ledger_location)], capture_output=True, text=True, timeout=60
     )
     assert tryer.stdout.strip() == "got it"
 

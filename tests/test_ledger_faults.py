@@ -136,7 +136,7 @@ def test_a_new_ledger_appears_whole_and_private(tmp_path):
         ledger.campaign("c", "sandbox")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert sorted(p.name for p in path.parent.iterdir()) == ["ledger-backups", "ledger.sqlite"]
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 4
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 5
 
 
 def test_backups_roll_keeping_the_newest_and_only_after_a_change(tmp_path):
@@ -314,7 +314,7 @@ HOLDER = textwrap.dedent(
     from bulkorders.ledger.store import Ledger
     ledger = Ledger.open(Path(sys.argv[1]), backups=0)
     campaign = ledger.campaign("weekly", "sandbox")
-    ledger._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the campaign in the file itself
+    ledger._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the campaign in the file itself
     with ledger.lock(campaign):
         print("locked", flush=True)
         sys.stdin.readline()

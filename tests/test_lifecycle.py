@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import FakeClock, bulkorders, environment, run, sandbox_client
+from conftest import BOTH_ENGINES, FakeClock, bulkorders, environment, run, sandbox_client
 
 from bulkorders.errors import BulkOrdersError, ExitCode, Interrupted, PanelUnreachable, UsageError
 from bulkorders.lifecycle.outcome import summary_text
@@ -56,6 +56,12 @@ def client(tmp_path, clock):
 @pytest.fixture
 def notes() -> list[str]:
     return []
+
+
+@pytest.fixture(params=BOTH_ENGINES)
+def engine(request) -> str:
+    """The pipelines' tests on a ledger file and on a team ledger (PostgreSQL) alike."""
+    return request.param
 
 
 @pytest.fixture

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from conftest import FakeClock, bulkorders, planned_rows, sandbox_client, submit
+from conftest import BOTH_ENGINES, FakeClock, bulkorders, planned_rows, sandbox_client, submit
 
 from bulkorders.catalog import load_catalogue
 from bulkorders.clock import utc_now_iso
+from bulkorders.ledger.location import LedgerLocation
 from bulkorders.ledger.store import Ledger, PlannedRow
 from bulkorders.panel.client import PanelClient
 from bulkorders.panel.sandbox.panel import CURRENCY, DONE_SECONDS
@@ -219,7 +220,7 @@ def test_presentation_is_excel_native(built, tmp_path):
     out = tmp_path / "audit.xlsx"
     assert run(built, "report", "--out", str(out)).exit_code == 0
     wb = openpyxl.load_workbook(out)
-    for name, last in (("Orders", "S"), ("Problems", "L"), ("History", "M")):
+    for name, last in (("Orders", "T"), ("Problems", "L"), ("History", "M")):  # Orders: 20 columns
         ws = wb[name]
         assert ws.freeze_panes == "A2"
         assert ws.auto_filter.ref == f"A1:{last}{ws.max_row}"
@@ -333,7 +334,7 @@ def test_the_report_pipeline_needs_no_command_line(built, tmp_path):
         return opened[-1]
 
     warnings: list[str] = []
-    io = ReportIO(ledger_path=built.ledger_path, open_ledger=open_ledger, cache_dir=tmp_path / "no-cache",
+    io = ReportIO(ledger=LedgerLocation.parse(built.ledger_path), open_ledger=open_ledger, cache_dir=tmp_path / "no-cache",
                   warn=warnings.append)  # fmt: skip
     with pytest.raises(UsageError):
         report_workbook(tmp_path / "audit.csv", ReportFilters(), io)
@@ -482,3 +483,50 @@ def test_a_default_panel_narrows_the_report_and_says_so_and_all_panels_widens_it
     assert "Narrowed" not in chosen.stderr  # the user's own --panel: nothing to say
     both = run(built, "report", "--all-panels", "--out", str(tmp_path / "d.xlsx"), panel="sandbox")
     assert both.exit_code == 2 and "Error: Give --panel NAME or --all-panels, not both." in both.stderr
+
+
+# --- who placed what ---------------------------------------------------------------------
+
+
+@pytest.fixture(params=BOTH_ENGINES)
+def team_ledger(request, tmp_path) -> str:
+    """Where two operators keep their ledger: a file, or a team database."""
+    return request.getfixturevalue("pg_url") if request.param == "postgresql" else str(tmp_path / "team.sqlite")
+
+
+def test_the_report_says_which_operator_placed_each_order(team_ledger, tmp_path, monkeypatch):
+    """alice places the first two rows of a campaign, bob the two he added; an order the
+    ledger only met (a status answer) was placed by no recorded run."""
+    import socket
+
+    from bulkorders.models import OrderStatus
+
+    host = socket.gethostname()
+    sheet = tmp_path / "camp.csv"
+    lines = ["service,link,quantity", "1001,https://instagram.com/a,100", "1002,https://instagram.com/b,250"]
+    sheet.write_text("\n".join(lines) + "\n")
+    for user, added in (("alice", []), ("bob", ["1001,https://instagram.com/c,400", "1004,https://instagram.com/d,1000"])):
+        monkeypatch.setenv("LOGNAME", user)  # what getpass.getuser() reads first
+        sheet.write_text("\n".join(lines + added) + "\n")
+        assert bulkorders("--ledger", team_ledger, "--panel", PANEL, "submit", str(sheet), "--yes").exit_code == 0
+    with Ledger.open(team_ledger) as ledger:
+        ledger.record_statuses(PANEL, [OrderStatus("999001", "Completed", Decimal("1.25"), "USD")], "2025-11-25T00:00:00Z")
+    out = tmp_path / "audit.xlsx"
+    result = bulkorders("--ledger", team_ledger, "--json", "report", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    wb = openpyxl.load_workbook(out)
+    placed = {r["link"]: r["operator"] for r in records(wb["Orders"])}
+    assert placed == {
+        "https://instagram.com/a": f"alice@{host}", "https://instagram.com/b": f"alice@{host}",
+        "https://instagram.com/c": f"bob@{host}", "https://instagram.com/d": f"bob@{host}", None: None,
+    }  # fmt: skip
+    by_operator = {r["operator"]: r["orders"] for r in table(wb["Summary"], "By operator")}
+    assert by_operator == {f"alice@{host}": 2, f"bob@{host}": 2, "(not placed by a recorded run)": 1}
+    figures = json.loads(result.stdout)["by_operator"]
+    assert {item["operator"]: item["orders"] for item in figures} == by_operator
+    spend = {item["operator"]: Decimal(item["spend"]["USD"]) for item in figures}
+    with Ledger.open(team_ledger) as ledger:
+        charges = {o.link: o.charge for o in ledger.order_records()}
+    links = "https://instagram.com/"
+    assert spend[f"bob@{host}"] == charges[links + "c"] + charges[links + "d"]
+    assert spend["(not placed by a recorded run)"] == Decimal("1.25")

@@ -105,7 +105,7 @@ def test_every_sheet_prints_one_page_wide_with_titles_header_and_footer(tmp_path
         assert ws.oddHeader.right.text == "orders placed 2025-11-24 to 2025-11-28 (UTC)"
         assert ws.oddFooter.right.text == "Page &P of &N" and ws.oddFooter.left.text == ws.title
     assert wb["Summary"].page_setup.orientation == "portrait"
-    assert wb["Orders"].page_setup.orientation == "landscape"  # 19 columns
+    assert wb["Orders"].page_setup.orientation == "landscape"  # 20 columns
     for name in ("Orders", "Problems", "History", "Reconciliation"):
         assert wb[name].print_title_rows == "$1:$1"
     with zipfile.ZipFile(out) as xlsx:

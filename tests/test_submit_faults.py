@@ -35,6 +35,8 @@ class ScriptedClient:
     def __init__(self, ledger: Ledger, campaign, script: Mapping[str, object] | None = None,
                  delay: float = 0.002, overlap: int = 0) -> None:
         self.ledger, self.campaign = ledger, campaign
+        # What the requests see of the ledger: another connection, so only what is committed.
+        self.view = Ledger.open(ledger.path, backups=0)
         self.script = dict(script or {})
         self.delay = delay
         self._overlap = threading.Barrier(overlap, timeout=10) if overlap else None  # timeout: no hang
@@ -49,7 +51,7 @@ class ScriptedClient:
 
     def add(self, payload: Mapping[str, str]) -> AddResult:
         link = payload["link"]
-        states = {r.link: r.state for r in self.ledger.rows(self.campaign)}
+        states = {r.link: r.state for r in self.view.rows(self.campaign)}
         sending = sum(1 for s in states.values() if s == "sending")
         with self._lock:
             self.calls.append(link)
@@ -351,3 +353,35 @@ def test_funds_refusals_in_other_wordings_as_error_texts_also_stop(ledger, text)
     tally = place_rows(rows, client=client, ledger=ledger, currency="USD", concurrency=1, clock=CLOCK)
     assert isinstance(tally.stop, FundsError) and client.calls == [link(i) for i in range(4)]
     assert states(ledger, campaign) == Counter({"placed": 3, "planned": 7})
+
+
+def test_rows_another_run_claimed_first_are_left_to_it(ledger):
+    """A team ledger shares a campaign's rows between runs: what another run claimed first
+    is not sent again, and is counted as taken (here a second connection plays that run)."""
+    campaign, rows = make_rows(ledger, 12)
+    with Ledger.open(ledger.path) as other:
+        assert other.mark_sending([rows[3].row_id, rows[7].row_id, rows[8].row_id], "2026-11-26T15:45:00Z") == [
+            rows[3].row_id, rows[7].row_id, rows[8].row_id
+        ]  # fmt: skip
+        client = ScriptedClient(ledger, campaign)
+        tally = place_rows(rows, client=client, ledger=ledger, currency="USD", concurrency=4, clock=CLOCK)
+        assert sorted(tally.taken) == [rows[3].row_id, rows[7].row_id, rows[8].row_id]
+        assert (tally.placed, tally.stop) == (9, None)
+        assert sorted(client.calls) == sorted(link(i) for i in range(12) if i not in (3, 7, 8))
+        assert client.sent_while_not_sending == []
+        assert states(ledger, campaign) == {"placed": 9, "sending": 3}
+
+
+def test_the_summary_names_the_rows_of_other_runs():
+    from bulkorders.submit.outcome import Plan, RowOutcome, SubmitOutcome, summary_text
+
+    plan = Plan("team", 6, Decimal("0.54"), None, 0, 0, 0, 0)
+    rows = [RowOutcome(n, "placed") for n in range(2, 7)] + [RowOutcome(7, "sending")]
+    outcome = SubmitOutcome("team", plan, rows, placed_now=2, taken=3, elsewhere=1, spent=Decimal("0.18"))
+    assert summary_text(outcome) == (
+        "Placed 2 orders for an estimated 0.18.\n"
+        "3 rows were placed by another bulkorders run at the same time.\n"
+        "1 row still being sent by another bulkorders run."
+    )
+    assert outcome.exit_code == 0  # the row in flight is the other run's to finish
+    assert (outcome.to_dict()["placed_by_other_runs"], outcome.to_dict()["not_sent"]) == (3, 0)

@@ -120,7 +120,7 @@ def sandbox_orders() -> list:
 
 
 def ledger_rows(config: WebConfig, name: str) -> list:
-    with Ledger.open(config.settings.ledger_path) as ledger:
+    with Ledger.open(config.settings.ledger.path) as ledger:
         return ledger.rows(ledger.find_campaign(name))
 
 
@@ -502,7 +502,7 @@ def test_a_finished_job_page_still_shows_how_it_ended_after_a_restart(client, co
 
 def test_the_campaigns_page_lists_rows_by_state_spend_and_last_check(client, config):
     assert "No campaign in the ledger" in client.get("/").text
-    assert not config.settings.ledger_path.exists()  # looking creates no ledger
+    assert not config.settings.ledger.path.exists()  # looking creates no ledger
     place(client, GOOD)
     page = unescape(client.get("/").text)
     assert '<a href="/campaigns/1">weekly-campaign</a>' in page
@@ -510,7 +510,7 @@ def test_the_campaigns_page_lists_rows_by_state_spend_and_last_check(client, con
     assert "<td>38.147 USD</td>" in page
     assert "<td>never</td>" in page
     results = config.settings.data_dir / "uploads" / "weekly-campaign" / "weekly-campaign.results.xlsx"
-    assert run("--ledger", str(config.settings.ledger_path), "status", str(results)).exit_code == 0
+    assert run("--ledger", str(config.settings.ledger.path), "status", str(results)).exit_code == 0
     assert re.search(r"<td>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ</td>", client.get("/").text)
 
 
@@ -542,13 +542,13 @@ def test_refreshing_statuses_of_checked_rows_goes_through_a_confirmation(client,
     confirm = client.post("/campaigns/1/confirm", data={"csrf": csrf_of(client), "action": "status", "row": ["5", "4"]})
     assert confirm.status_code == 200  # the sample's header is on row 3: its orders are on rows 4-19
     assert "Rows: 4-5." in confirm.text and hidden(confirm.text, "rows") == "4-5"
-    with Ledger.open(config.settings.ledger_path) as ledger:
+    with Ledger.open(config.settings.ledger.path) as ledger:
         assert {o.status for o in ledger.order_records()} == {None}  # nothing asked before the confirmation
     started = client.post("/campaigns/1/run", data={"csrf": csrf_of(client), "action": "status", "rows": "4-5"},
                           follow_redirects=False)  # fmt: skip
     result = events(client, started.headers["location"])[-1]["result"]
     assert result["ok"] and "2 checked, 2 ok" in result["summary"]
-    with Ledger.open(config.settings.ledger_path) as ledger:
+    with Ledger.open(config.settings.ledger.path) as ledger:
         statuses = {o.excel_row: o.status for o in ledger.order_records()}
     assert {row for row, status in statuses.items() if status} == {4, 5}
     sheet = client.get("/campaigns/1/results").content
@@ -686,3 +686,41 @@ def test_ui_needs_a_panel():
     result = bulkorders("ui", "--no-browser")
     assert result.exit_code == 3
     assert "No panel configured." in result.stderr
+
+
+@pytest.mark.postgres
+def test_a_team_ledger_is_shown_with_its_password_masked(pg_url, fake_clock):
+    from pgserver import PASSWORD
+
+    settings = load_settings(panel="sandbox", ledger=pg_url)
+    config = WebConfig(settings=settings, allowed_hosts=("testserver",), clock=fake_clock, sleep=no_wait)
+    browser = open_client(config)
+    try:
+        masked = pg_url.replace(PASSWORD, "***")
+        empty = browser.get("/")
+        assert f"No campaign in the ledger ({masked}) yet." in empty.text
+        place(browser, GOOD)
+        pages = [empty, browser.get("/"), browser.get("/campaigns/1"), browser.get("/report")]
+        answer = browser.get("/report/download")
+        assert answer.status_code == 200
+        cells = [str(c) for ws in openpyxl.load_workbook(BytesIO(answer.content)).worksheets
+                 for row in ws.iter_rows(values_only=True) for c in row if c is not None]  # fmt: skip
+        assert masked in cells
+        assert all(PASSWORD not in page.text for page in pages) and all(PASSWORD not in c for c in cells)
+    finally:
+        browser.__exit__(None, None, None)
+
+
+def test_an_unreachable_team_ledger_is_said_on_the_page_without_its_password(fake_clock):
+    pytest.importorskip("psycopg", reason="psycopg is not installed: pip install bulkorders[team]")
+    secret = "s3cr3t-pw"
+    settings = load_settings(panel="sandbox", ledger=f"postgresql://bob@127.0.0.1:1/camp?password={secret}")
+    config = WebConfig(settings=settings, allowed_hosts=("testserver",), clock=fake_clock, sleep=no_wait)
+    browser = open_client(config)
+    try:
+        page = browser.get("/")
+        assert page.status_code == 502
+        assert "Cannot reach the team ledger postgresql://bob@127.0.0.1:1/camp?password=*** (" in unescape(page.text)
+        assert secret not in page.text
+    finally:
+        browser.__exit__(None, None, None)

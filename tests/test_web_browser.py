@@ -135,7 +135,7 @@ def test_a_week_in_the_browser(server, browser):
     header = [cell.value for cell in sheet[3]]  # the sample's header is on row 3
     column = header.index("order_id") + 1
     ids = {str(sheet.cell(row, column).value) for row in range(4, sheet.max_row + 1)}
-    with Ledger.open(config.settings.ledger_path) as ledger:
+    with Ledger.open(config.settings.ledger.path) as ledger:
         placed = {row.order_id for row in ledger.rows(ledger.find_campaign("weekly-campaign"))}
     assert len(placed) == 16 and ids == placed
 

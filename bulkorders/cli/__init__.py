@@ -7,6 +7,7 @@ STARTING_INTERRUPTED = "Interrupted while starting: nothing was done. Rerun the 
 try:
     # Each module registers its commands on `cli`.
     from bulkorders.cli import (
+        ledger_cmd,  # noqa: E402,F401
         lifecycle_cmds,  # noqa: E402,F401
         panel_cmds,  # noqa: E402,F401
         report_cmd,  # noqa: E402,F401

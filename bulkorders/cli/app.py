@@ -74,7 +74,7 @@ class App:
         if self._ledger is None:
             from bulkorders.ledger import Ledger
 
-            self._ledger = Ledger.open(self.settings.ledger_path)
+            self._ledger = Ledger.open(self.settings.ledger.target, command=_command_name())
             self.on_close(self._ledger.close)
         return self._ledger
 
@@ -91,15 +91,14 @@ class App:
 
     def say(self, message: str = "") -> None:
         """Human output: stdout normally, stderr under --json (stdout is then JSON only)."""
-        click.echo(message, err=self.settings.json)
+        click.echo(self.settings.ledger.scrub(message), err=self.settings.json)
 
     def warn(self, message: str) -> None:
-        click.echo(f"Warning: {message}", err=True)
+        click.echo(f"Warning: {self.settings.ledger.scrub(message)}", err=True)
 
-    @staticmethod
-    def notify(message: str) -> None:
-        """Progress notes and per-row problems: always stderr."""
-        click.echo(message, err=True)
+    def notify(self, message: str) -> None:
+        """Progress notes and per-row problems: always stderr (a team ledger's password masked)."""
+        click.echo(self.settings.ledger.scrub(message), err=True)
 
     def emit_json(self, data: Any) -> None:
         click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
@@ -135,6 +134,12 @@ class BulkGroup(click.Group):
             ctx.exit(int(ExitCode.ROWS_FAILED))
 
 
+def _command_name() -> str:
+    """The command being run as the ledger records it with its run ("submit", "ledger migrate")."""
+    ctx = click.get_current_context(silent=True)
+    return " ".join(ctx.command_path.split()[1:]) if ctx is not None else "bulkorders"
+
+
 def _debug(ctx: click.Context) -> bool:
     app = ctx.find_object(App)
     return bool(app and app.settings.debug)
@@ -149,7 +154,12 @@ def _report(ctx: click.Context, exc: BulkOrdersError) -> None:
 
 
 def _say_error(ctx: click.Context, message: str, exit_code: int, prefix: str = "") -> None:
-    """The failure in words on stderr; with --json also as `{"error": {...}}` on stdout."""
+    """The failure in words on stderr; with --json also as `{"error": {...}}` on stdout.
+
+    A team ledger's password never: whatever said it (a server's own words), it is masked."""
+    app = ctx.find_object(App)
+    if app is not None:
+        message = app.settings.ledger.scrub(message)
     click.echo(f"{prefix}{message}", err=True)
     _json_error(ctx, message, exit_code)
 
@@ -159,7 +169,7 @@ def _json_error(ctx: click.Context, message: str, exit_code: int) -> None:
     app = ctx.find_object(App)
     if app is None or not app.settings.json or app.emitted:
         return
-    app.emit_json({"error": {"message": message, "exit_code": int(exit_code)}})
+    app.emit_json({"error": {"message": app.settings.ledger.scrub(message), "exit_code": int(exit_code)}})
 
 
 @click.group(cls=BulkGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -179,8 +189,9 @@ def _json_error(ctx: click.Context, message: str, exit_code: int) -> None:
 @click.option(
     "--ledger",
     envvar="BULKORDERS_LEDGER",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Ledger database. Default: <user data dir>/bulkorders/ledger.sqlite.",
+    metavar="PATH|URL",
+    help="Ledger: an SQLite file, or a postgresql:// URL for a team ledger. "
+    "Default: <user data dir>/bulkorders/ledger.sqlite.",
 )
 @click.option(
     "--json",

@@ -47,7 +47,7 @@ def lifecycle_io(app: App) -> LifecycleIO:
 def report_io(app: App) -> ReportIO:
     """The report's world for this run: the ledger (opened only if it exists), the cached catalogues."""
     return ReportIO(
-        ledger_path=app.settings.ledger_path,
+        ledger=app.settings.ledger,
         open_ledger=app.ledger,
         cache_dir=app.settings.cache_dir,
         warn=app.warn,

@@ -49,7 +49,7 @@ def balance(app):
         app.emit_json({"balance": format_money(result.amount), "currency": result.currency})
     else:
         click.echo(f"{format_money(result.amount)} {result.currency}")  # 2500.00, not a php panel's 2500.00000
-    if app.settings.ledger_path.exists():  # kept for the report's Reconciliation sheet
+    if app.settings.ledger.may_exist():  # kept for the report's Reconciliation sheet
         from bulkorders.clock import utc_now_iso
         from bulkorders.errors import LedgerError
         from bulkorders.ledger import keep_reading

@@ -35,7 +35,7 @@ def validate(app, sheet, sheet_name, offline, campaign, decimal):
     parsed = read_sheet(sheet, sheet_name, purpose="orders", decimal=decimal)
     catalogue = app.catalogue(offline=offline)
     report = validate_sheet(parsed, catalogue)
-    ledger = app.ledger() if app.settings.ledger_path.exists() else None  # never create one here
+    ledger = app.ledger() if app.settings.ledger.may_exist() else None  # never create one here
     options = SubmitOptions(campaign=campaign, decimal=decimal)
     pending = pending_rows(parsed, catalogue, ledger, app.panel_name(), options)
     balance = None if offline else app.client().balance()

@@ -17,16 +17,45 @@ import sqlite3
 import stat
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from bulkorders.errors import LedgerError
-from bulkorders.ledger.backups import backups, restore_advice
+from bulkorders.ledger.backups import backups, restore_advice, take_backup
+from bulkorders.ledger.engine import SqliteEngine
 from bulkorders.ledger.migrations import migrate
 
 BUSY_TIMEOUT_MS = 30_000
 NOTHING_SENT = "Nothing was sent."
 
 
-def connect(path: Path) -> sqlite3.Connection:
+class LedgerFile(SqliteEngine):
+    """The ledger's SQLite file: its errors said as what to do, its backups after a change."""
+
+    damaged = False  # set once SQLite found the file damaged: no backup then
+
+    def failure(self, exc: BaseException, writing: bool) -> LedgerError | None:
+        if isinstance(exc, sqlite3.DatabaseError) and is_damage(exc):
+            self.damaged = True  # a backup of a damaged ledger would push out the good ones
+            done = "Nothing of this step was recorded." if writing else "Nothing was changed."
+            return damaged(self.path, f"SQLite says: {exc}", done)
+        if writing and isinstance(exc, sqlite3.OperationalError):
+            if "readonly" in str(exc) or "unable to open" in str(exc):
+                return cannot_use(self.path, exc)
+            return LedgerError(
+                f"Cannot write the ledger {self.path}: {exc}. Nothing of this step was recorded; "
+                "free disk space or wait for the other bulkorders process, then rerun."
+            )
+        return None
+
+    def backup(self, clock: Any, keep: int) -> None:
+        try:
+            if keep and not self.damaged and self.changed:
+                take_backup(self.conn, self.path, clock, keep)
+        except (OSError, sqlite3.Error):
+            pass  # a backup that cannot be taken costs only that backup, never the run
+
+
+def connect(path: Path) -> LedgerFile:
     """Open the ledger at `path` (creating a new one, 0600, only where no file is) and migrate it."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -45,14 +74,15 @@ def connect(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         _quick_check(conn, path)
-        migrate(conn, path)
+        engine = LedgerFile(conn, path)
+        migrate(engine, path)
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise cannot_use(path, exc) from exc
     except BaseException:
         conn.close()
         raise
-    return conn
+    return engine
 
 
 def file_stamp(path: Path) -> str | None:

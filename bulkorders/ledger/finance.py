@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any
 from bulkorders.ledger.records import money_text
 
 if TYPE_CHECKING:
-    import sqlite3
-
+    from bulkorders.ledger.engine import Engine
     from bulkorders.ledger.store import Ledger
 
 MAX_VALUE_CHARS = 200  # per value kept
@@ -27,14 +26,14 @@ MAX_COLUMNS = 30  # columns kept per row
 _CHUNK = 500
 
 
-def migrate_finance(conn: sqlite3.Connection) -> None:
+def migrate_finance(conn: Engine) -> None:
     """Schema 3: the sheet's other columns per row, and the balance readings."""
-    conn.execute(
+    conn.execute(conn.ddl(
         """CREATE TABLE row_columns (
             row_id INTEGER PRIMARY KEY REFERENCES rows(id),
             data TEXT NOT NULL)"""
-    )
-    conn.execute(
+    ))
+    conn.execute(conn.ddl(
         """CREATE TABLE balance_readings (
             id INTEGER PRIMARY KEY,
             panel TEXT NOT NULL,
@@ -45,7 +44,7 @@ def migrate_finance(conn: sqlite3.Connection) -> None:
             campaign TEXT,
             ledger_spend TEXT NOT NULL DEFAULT '0',
             uncertain TEXT NOT NULL DEFAULT '[]')"""
-    )
+    ))
     conn.execute("CREATE INDEX balance_readings_by_panel ON balance_readings (panel, id)")
 
 
@@ -82,10 +81,14 @@ def record_row_columns(ledger: Ledger, values: Sequence[tuple[int, Mapping[str, 
     with ledger._write() as db:  # noqa: SLF001 - a ledger module, inside the ledger's transaction
         known = _known_columns(db, list(wanted))
         changed = [(row_id, text) for row_id, text in wanted.items() if known.get(row_id, "{}") != text]
-        db.executemany("INSERT OR REPLACE INTO row_columns (row_id, data) VALUES (?, ?)", changed)
+        db.executemany(
+            "INSERT INTO row_columns (row_id, data) VALUES (?, ?) "
+            "ON CONFLICT (row_id) DO UPDATE SET data = excluded.data",
+            changed,
+        )
 
 
-def _known_columns(db: sqlite3.Connection, ids: list[int]) -> dict[int, str]:
+def _known_columns(db: Engine, ids: list[int]) -> dict[int, str]:
     found: dict[int, str] = {}
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from bulkorders.errors import LedgerError
+from bulkorders.ledger.engine import Engine
 from bulkorders.ledger.records import ORDER_SELECT, ROW_COLUMNS, money_text, quantity_of, to_decimal
 from bulkorders.models import CancelResult, OrderStatus, RefillResult, RefillStatus, cancel_words
 
@@ -29,14 +29,14 @@ STATUS_UPDATE = (
 )
 REFILL_UPDATE = (
     "UPDATE orders SET refill_id = COALESCE(:refill, refill_id), "
-    "refill_status = CASE WHEN :refill IS NULL THEN refill_status END, error = :error "
+    "refill_status = CASE WHEN CAST(:refill AS TEXT) IS NULL THEN refill_status END, error = :error "
     "WHERE panel = :panel AND order_id = :order"
 )
 # A refill id the panel answered with an error ("Refill not found": a mistyped cell) is
 # never adopted: the order would carry it, and be asked about it, forever.
 REFILL_STATUS_UPDATE = (
     "UPDATE orders SET refill_status = COALESCE(:status, refill_status), "
-    "refill_id = CASE WHEN :error IS NULL THEN COALESCE(refill_id, :refill) ELSE refill_id END, "
+    "refill_id = CASE WHEN CAST(:error AS TEXT) IS NULL THEN COALESCE(refill_id, :refill) ELSE refill_id END, "
     "error = :error WHERE panel = :panel AND order_id = :order"
 )
 CANCEL_UPDATE = (
@@ -85,7 +85,7 @@ KINDS: dict[str, tuple[Callable[[Any], Items], str]] = {
 }
 
 
-def observe(db: sqlite3.Connection, panel: str, kind: str, at: str, answers: Sequence[Any]) -> None:
+def observe(db: Engine, panel: str, kind: str, at: str, answers: Sequence[Any]) -> None:
     """Add orders the ledger does not know, update their latest values, append the history.
 
     An answer that is only an error ("Incorrect order ID") adds no order, but is kept in
@@ -94,7 +94,7 @@ def observe(db: sqlite3.Connection, panel: str, kind: str, at: str, answers: Seq
     to_items, update = KINDS[kind]
     items = to_items(answers)
     db.executemany(
-        "INSERT OR IGNORE INTO orders (panel, order_id, seen_at) VALUES (?,?,?)",
+        "INSERT INTO orders (panel, order_id, seen_at) VALUES (?,?,?) ON CONFLICT DO NOTHING",
         ((panel, str(order), at) for order, data in items if data["error"] is None),
     )
     db.executemany(
@@ -107,17 +107,19 @@ def observe(db: sqlite3.Connection, panel: str, kind: str, at: str, answers: Seq
 
 
 def upsert_order(
-    db: sqlite3.Connection,
+    db: Engine,
     row_id: int,
     order_id: str,
     charge: str | None,
     currency: str | None,
     submitted_at: str | None,
     seen_at: str,
+    row: Sequence[Any] | None = None,
 ) -> None:
     """The order of a placed row, linked to its campaign and row; known values are kept,
-    and so is the campaign that first owned the order."""
-    found = db.execute(
+    and so is the campaign that first owned the order. `row`: the row's (campaign id,
+    panel, service, link, payload) when the caller has read them already."""
+    found = row or db.execute(
         "SELECT r.campaign_id, c.panel, r.service, r.link, r.payload FROM rows r "
         "JOIN campaigns c ON c.id = r.campaign_id WHERE r.id = ?",
         (row_id,),
@@ -134,30 +136,33 @@ def upsert_order(
         # The first campaign to own an order keeps it: a sheet carrying its order ids
         # submitted under another --campaign must not move it (the audit would lose it).
         "ON CONFLICT (panel, order_id) DO UPDATE SET "
-        "campaign_id = COALESCE(campaign_id, excluded.campaign_id), "
-        "row_id = COALESCE(row_id, excluded.row_id), service = COALESCE(service, excluded.service), "
-        "link = COALESCE(link, excluded.link), quantity = COALESCE(quantity, excluded.quantity), "
-        "charge = COALESCE(charge, excluded.charge), "
-        "currency = COALESCE(currency, excluded.currency), "
-        "submitted_at = COALESCE(submitted_at, excluded.submitted_at)",
+        "campaign_id = COALESCE(orders.campaign_id, excluded.campaign_id), "
+        "row_id = COALESCE(orders.row_id, excluded.row_id), "
+        "service = COALESCE(orders.service, excluded.service), "
+        "link = COALESCE(orders.link, excluded.link), "
+        "quantity = COALESCE(orders.quantity, excluded.quantity), "
+        "charge = COALESCE(orders.charge, excluded.charge), "
+        "currency = COALESCE(orders.currency, excluded.currency), "
+        "submitted_at = COALESCE(orders.submitted_at, excluded.submitted_at)",
         (panel, order_id, campaign_id, row_id, service, link, quantity_of(json.loads(payload)),
          charge, currency, submitted_at, seen_at),
     )  # fmt: skip
 
 
 # --- queries ---------------------------------------------------------------------------
-# `by_ids` means the caller loaded the wanted order ids into temp.wanted.
+# `by_ids` means the caller loaded the wanted order ids into the temp table `wanted`.
 
 
 def order_records_query(
     campaigns: Sequence[str] | None, since: str | None, until: str | None, panel: str | None,
-    by_ids: bool,
+    by_ids: bool, tiebreak: str = "o.rowid",
 ) -> tuple[str, list[Any]]:  # fmt: skip
+    """`tiebreak`: `Engine.insertion_order` of the orders, for orders of the same time."""
     when = "COALESCE(o.submitted_at, o.seen_at)"
     where, params = filters(campaigns, since, until, panel, "o.panel", when)
     if by_ids:
-        where.append("o.order_id IN (SELECT id FROM temp.wanted)")
-    return f"{ORDER_SELECT} {_where(where)} ORDER BY {when}, o.rowid", params
+        where.append("o.order_id IN (SELECT id FROM wanted)")
+    return f"{ORDER_SELECT} {_where(where)} ORDER BY {when}, {tiebreak}", params
 
 
 def problem_rows_query(
@@ -179,7 +184,7 @@ def observations_query(
 ) -> tuple[str, list[Any]]:  # fmt: skip
     where, params = filters(campaigns, since, until, panel, "b.panel", "b.at")
     if by_ids:
-        where.append("b.order_id IN (SELECT id FROM temp.wanted)")
+        where.append("b.order_id IN (SELECT id FROM wanted)")
     sql = (
         "SELECT b.panel, b.order_id, c.name, b.kind, b.at, b.data FROM observations b "
         "LEFT JOIN orders o ON o.panel = b.panel AND o.order_id = b.order_id "

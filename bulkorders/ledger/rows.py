@@ -5,12 +5,13 @@ transactions.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
 from bulkorders.errors import LedgerError
+from bulkorders.ledger.engine import Engine
+from bulkorders.ledger.orders import upsert_order
 from bulkorders.ledger.records import (
     ROW_COLUMNS,
     LedgerRow,
@@ -26,7 +27,7 @@ CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
 
 
 def sync(
-    db: sqlite3.Connection, campaign_id: int, planned: Sequence[PlannedRow], now: str
+    db: Engine, campaign_id: int, planned: Sequence[PlannedRow], now: str
 ) -> list[LedgerRow]:
     """Insert new identities as `planned`, move known ones to their current Excel row
     (and refresh payload and estimate of those still planned); the rows, in `planned` order.
@@ -55,7 +56,7 @@ def sync(
             changed.append((p.excel_row, text, estimate, old[0]))
     db.executemany(
         "INSERT INTO rows (campaign_id, identity, excel_row, service, link, payload, "
-        "estimate, created_at) VALUES (?,?,?,?,?,?,?,?)",
+        "estimate, created_at) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (campaign_id, identity) DO NOTHING",
         new,
     )
     db.executemany(
@@ -67,7 +68,9 @@ def sync(
     new_ids = dict(db.execute(
         "SELECT identity, id FROM rows WHERE campaign_id = ? AND id > ?", (campaign_id, last_id)
     ).fetchall())  # fmt: skip
-    if len(new_ids) < len(new):  # only if SQLite ran out of rowids above the last one
+    # SQLite out of rowids above the last one, or (team ledger) ids handed out before that
+    # read to another process's rows: read them all.
+    if len(new_ids) < len(new):
         new_ids = dict(db.execute(
             "SELECT identity, id FROM rows WHERE campaign_id = ?", (campaign_id,)
         ).fetchall())  # fmt: skip
@@ -92,7 +95,7 @@ def _synced(
     return replace(row, excel_row=p.excel_row) if row.excel_row != p.excel_row else row
 
 
-def rows_by_id(db: sqlite3.Connection, ids: Iterable[int]) -> list[LedgerRow]:
+def rows_by_id(db: Engine, ids: Iterable[int]) -> list[LedgerRow]:
     """These rows, in the order of `ids` (missing ones left out)."""
     ids = list(ids)
     by_id = {}
@@ -105,7 +108,7 @@ def rows_by_id(db: sqlite3.Connection, ids: Iterable[int]) -> list[LedgerRow]:
 
 
 def check_states(
-    db: sqlite3.Connection, row_ids: Sequence[int], target: str, allowed: tuple[str, ...]
+    db: Engine, row_ids: Sequence[int], target: str, allowed: tuple[str, ...]
 ) -> None:
     """Refuse a state change that could order twice or lose an outcome, changing nothing."""
     states = {}
@@ -117,29 +120,29 @@ def check_states(
     wrong = [f"{i} ({states.get(i, 'missing')})" for i in unique if states.get(i) not in allowed]
     if wrong:
         raise LedgerError(
-            f"Ledger rows {', '.join(wrong)} cannot become {target}: only {_either(allowed)} "
+            f"Ledger rows {', '.join(wrong)} cannot become {target}: only {either(allowed)} "
             "rows can. Nothing was changed or sent. This is a bug in bulkorders; please report it."
         )
 
 
-def shared_order(db: sqlite3.Connection, row_id: int, order_id: str, at: str) -> str | None:
+# The row placed, and the row of its panel the order id was given to already (if another).
+_PLACED_ROW = (
+    "SELECT here.campaign_id, hc.panel, here.service, here.link, here.payload, here.excel_row, "
+    "o.row_id, r.excel_row, c.name FROM rows here JOIN campaigns hc ON hc.id = here.campaign_id "
+    "LEFT JOIN orders o ON o.panel = hc.panel AND o.order_id = ? AND o.row_id != here.id "
+    "LEFT JOIN rows r ON r.id = o.row_id LEFT JOIN campaigns c ON c.id = r.campaign_id WHERE here.id = ?"
+)
+
+
+def shared_order(db: Engine, row_id: int, order_id: str, at: str, found: Sequence[Any]) -> str:
     """When the panel already gave `order_id` to another row of its panel: flag both rows,
-    make this one `uncertain`, and return why sending must stop (else None, nothing done).
+    make this one `uncertain`, and return why sending must stop.
 
     One order id for two different orders means the panel is misbehaving: which row the
     order is, and whether the other has one at all, only the panel's order list can say.
+    `found`: the row's `_PLACED_ROW`.
     """
-    other = db.execute(
-        "SELECT o.row_id, r.excel_row, c.name, here.excel_row FROM rows here "
-        "JOIN campaigns hc ON hc.id = here.campaign_id "
-        "JOIN orders o ON o.panel = hc.panel AND o.order_id = ? "
-        "JOIN rows r ON r.id = o.row_id JOIN campaigns c ON c.id = r.campaign_id "
-        "WHERE here.id = ? AND o.row_id != here.id",
-        (order_id, row_id),
-    ).fetchone()
-    if other is None:
-        return None
-    other_id, other_row, other_campaign, this_row = other
+    this_row, other_id, other_row, other_campaign = found[5:9]
     check = "check both rows' links in the panel's order list"
     db.execute(
         "UPDATE rows SET state = 'uncertain', error = ?, answered_at = ? WHERE id = ?",
@@ -159,12 +162,51 @@ def shared_order(db: sqlite3.Connection, row_id: int, order_id: str, at: str) ->
     )
 
 
-def one(db: sqlite3.Connection, sql: str, *params: Any) -> Any:
+def placed(
+    db: Engine, row_id: int, order_id: str, charge: str | None, currency: str | None, at: str, warning: str | None
+) -> str | None:
+    """`Ledger.mark_placed`: the row placed as `order_id` (a row placed already keeps its own
+    order, flagged); or, when the panel gave that id to another row, why sending must stop."""
+    found = db.execute(_PLACED_ROW, (order_id, row_id)).fetchone()
+    if found is not None and found[6] is not None:
+        return shared_order(db, row_id, order_id, at, found)
+    # One statement whatever the row's state, so nothing waits for its result (a team ledger
+    # sends it on with the next): a row placed already keeps its order, and is flagged when
+    # this is another. Every right-hand side reads the row as it was.
+    db.execute(
+        "UPDATE rows SET state = 'placed', "
+        "order_id = CASE WHEN state = 'placed' THEN order_id ELSE ? END, "
+        "charge = CASE WHEN state = 'placed' THEN charge ELSE ? END, "
+        "currency = CASE WHEN state = 'placed' THEN currency ELSE ? END, "
+        "answered_at = CASE WHEN state = 'placed' THEN answered_at ELSE ? END, "
+        "error = CASE WHEN state != 'placed' THEN ? WHEN order_id = ? THEN error "
+        "ELSE 'ordered twice: orders ' || order_id || ' and ' || ? END WHERE id = ?",
+        (order_id, charge, currency, at, warning, order_id, order_id, row_id),
+    )
+    upsert_order(db, row_id, order_id, charge, currency, at, at, found[:5] if found else None)
+    return None
+
+
+def carried(db: Engine, campaign_id: int, orders: Sequence[tuple[int, str]], at: str) -> None:
+    """`Ledger.record_existing_orders`: rows whose sheet shows an order id count as placed by it."""
+    for row_id, order_id in orders:
+        db.execute(
+            "UPDATE rows SET state = 'placed', order_id = ?, error = NULL, "
+            "answered_at = COALESCE(answered_at, ?) "
+            "WHERE id = ? AND campaign_id = ? AND state != 'placed'",
+            (str(order_id), at, row_id, campaign_id),
+        )
+        current = one(db, "SELECT order_id FROM rows WHERE id = ?", row_id)
+        if current is not None:
+            upsert_order(db, row_id, current, None, None, None, at)
+
+
+def one(db: Engine, sql: str, *params: Any) -> Any:
     """The first column of the first row, or None."""
     row = db.execute(sql, params).fetchone()
     return row[0] if row else None
 
 
-def _either(states: Sequence[str]) -> str:
+def either(states: Sequence[str]) -> str:
     """'planned', 'planned or uncertain', 'planned, uncertain or rejected'."""
     return " or ".join([", ".join(states[:-1]), states[-1]] if len(states) > 1 else states)

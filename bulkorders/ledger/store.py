@@ -1,29 +1,34 @@
-"""The SQLite ledger: what each campaign row became, and everything later seen of its order.
+"""The ledger: what each campaign row became, and everything later seen of its order.
 
-Every change commits at once, so a row is `sending` on disk before its request leaves
-and its outcome is on disk right after the answer. One connection serves the worker
-threads of a pipeline, guarded by a lock. See `migrations` for the tables and `records` for what is read back.
+A ledger file (SQLite) or a team database (PostgreSQL, a `postgresql://` URL): one schema
+and one set of queries on both, through the thin adapter of `engine`. Every change
+commits at once, so a row is `sending` in the ledger before its request leaves and its
+outcome is there right after the answer. One connection serves the worker threads of a
+pipeline, guarded by a lock. The first change a `Ledger` makes records its run (operator,
+host, pid, command); the rows it claims for sending carry that run (`claims`). See
+`migrations` for the tables and `records` for what is read back.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
+import zlib
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from bulkorders.clock import Clock, utc_now_iso
 from bulkorders.errors import LedgerError
+from bulkorders.ledger import claims as ledger_claims
 from bulkorders.ledger import orders as ledger_orders
 from bulkorders.ledger import rows as ledger_rows
-from bulkorders.ledger.backups import KEEP, take_backup
-from bulkorders.ledger.files import cannot_use, connect, damaged, file_stamp, is_damage
+from bulkorders.ledger.backups import KEEP
+from bulkorders.ledger.engine import CAMPAIGN_LOCKS, PANEL_LOCKS, Engine, is_url
+from bulkorders.ledger.files import connect, file_stamp
 from bulkorders.ledger.identity import assign_identities, row_identity
-from bulkorders.ledger.lock import ledger_lock
+from bulkorders.ledger.lock import held_lock, ledger_lock
 from bulkorders.ledger.records import (
     CAMPAIGN_COLUMNS,
     ROW_COLUMNS,
@@ -37,6 +42,7 @@ from bulkorders.ledger.records import (
     to_ledger_row,
     to_order_record,
 )
+from bulkorders.ledger.transactions import Transactions
 from bulkorders.models import CancelResult, OrderStatus, RefillResult, RefillStatus
 
 __all__ = [
@@ -50,99 +56,64 @@ RECOVERED = (
 )
 
 
-class Ledger:
-    """One ledger file. Open with `Ledger.open(path)`; usable as a context manager."""
+class Ledger(Transactions):
+    """One ledger, a file or a team database. Open with `Ledger.open(location)`; a context manager.
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, clock: Clock, keep: int = KEEP) -> None:
-        self._conn = conn
-        self._mutex = threading.Lock()
-        self._clock = clock
+    `engine` is "sqlite" or "postgresql"; `where` is what to show of it (the file's path, or
+    the URL with its password masked); `path` is the file (None for a team database).
+    """
+
+    def __init__(self, db: Engine, clock: Clock, keep: int = KEEP, command: str | None = None) -> None:
+        super().__init__(db, clock, command)
         self._keep = keep
-        self.path = path
+        self._held: set[tuple[int, int]] = set()  # advisory locks this ledger holds
+        self.engine = db.name
+        self.where = db.where
+        self.path: Path | None = getattr(db, "path", None)
 
     @classmethod
-    def open(cls, path: Path, *, clock: Clock = time.time, backups: int = KEEP) -> Ledger:
-        """Open the ledger at `path`, creating it (0600, parent dirs) only where no file is.
+    def open(
+        cls, location: Path | str, *, clock: Clock = time.time, backups: int = KEEP, command: str | None = None
+    ) -> Ledger:
+        """Open the ledger at `location`: a file path, or a `postgresql://` (`postgres://`) URL.
 
-        An empty, damaged, hard-linked or unwritable file is refused (`LedgerError`
-        saying what to do). `backups` is how many rolling backups `close` keeps (0: none).
+        A file is created (0600, parent dirs) only where no file is; an empty, damaged,
+        hard-linked or unwritable one is refused (`LedgerError` saying what to do). A URL
+        goes to libpq as given (its options pass through; the password from the URL,
+        PGPASSWORD, ~/.pgpass or a service file), and its schema is created or migrated.
+        `backups`: how many rolling backups of a file `close` keeps (0: none). `command`:
+        what this run is, as recorded with it ("submit").
         """
-        path = Path(path).expanduser()
-        return cls(connect(path), path, clock, backups)
+        if is_url(location):
+            from bulkorders.ledger.postgres import open_postgres
+
+            return cls(open_postgres(str(location)), clock, backups, command)
+        return cls(connect(Path(location).expanduser()), clock, backups, command)
+
+    @property
+    def shared(self) -> bool:
+        """Whether several processes may work one campaign at once (a team ledger): then
+        `submit` takes no campaign lock, and its claims split the rows."""
+        return self._db.shared
+
+    @property
+    def run_id(self) -> int | None:
+        """This run's id in `runs` (None until it changed something)."""
+        return self._run_id
 
     def close(self) -> None:
-        """Close the ledger, first backing it up when this run changed it (see `backups`)."""
+        """Close the ledger, first backing up a file when this run changed it (see `backups`)."""
         with self._mutex:
             try:
-                if self._keep and self._conn.total_changes:
-                    take_backup(self._conn, self.path, self._clock, self._keep)
-            except (OSError, sqlite3.Error):
-                pass  # a backup that cannot be taken costs only that backup, never the run
+                self._db.backup(self._clock, self._keep)
             finally:
-                self._conn.close()
+                self._db.close()
 
     def __enter__(self) -> Ledger:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    # --- plumbing ---------------------------------------------------------------------
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One committed transaction, holding the write lock from its start."""
-        with self._mutex:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise self._unwritable(exc) from exc
-            try:
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except BaseException as exc:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.DatabaseError) and is_damage(exc):
-                    raise self._damaged(exc) from exc
-                if isinstance(exc, sqlite3.OperationalError):
-                    raise self._unwritable(exc) from exc
-                raise
-
-    @contextmanager
-    def _read(self, order_ids: Sequence[str] | None = None) -> Iterator[sqlite3.Connection]:
-        """A consistent snapshot; `order_ids` are loaded into temp.wanted for joins."""
-        with self._mutex:
-            self._conn.execute("BEGIN")
-            try:
-                if order_ids is not None:
-                    db = self._conn
-                    db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (id TEXT PRIMARY KEY)")
-                    db.execute("DELETE FROM temp.wanted")
-                    ids = ((str(i),) for i in order_ids)
-                    db.executemany("INSERT OR IGNORE INTO temp.wanted VALUES (?)", ids)
-                yield self._conn
-            except sqlite3.DatabaseError as exc:
-                if is_damage(exc):  # what quick_check at open cannot see: a record's bytes
-                    raise self._damaged(exc) from exc
-                raise
-            finally:
-                self._conn.execute("COMMIT")
-
-    def _unwritable(self, exc: sqlite3.OperationalError) -> LedgerError:
-        if "readonly" in str(exc) or "unable to open" in str(exc):
-            return cannot_use(self.path, exc)
-        return LedgerError(
-            f"Cannot write the ledger {self.path}: {exc}. Nothing of this step was recorded; "
-            "free disk space or wait for the other bulkorders process, then rerun."
-        )
-
-    def _damaged(self, exc: sqlite3.DatabaseError) -> LedgerError:
-        self._keep = 0  # no backup of a damaged ledger: it would push out the good ones
-        return damaged(self.path, f"SQLite says: {exc}", "Nothing of this step was recorded.")
-
-    def _now(self) -> str:
-        return utc_now_iso(self._clock)
 
     # --- campaigns ----------------------------------------------------------------------
 
@@ -153,7 +124,7 @@ class Ledger:
             db.execute(
                 "INSERT INTO campaigns (name, panel, source_path, created_at) VALUES (?,?,?,?) "
                 "ON CONFLICT (name, panel) DO UPDATE "
-                "SET source_path = COALESCE(excluded.source_path, source_path)",
+                "SET source_path = COALESCE(excluded.source_path, campaigns.source_path)",
                 (name, panel, source_text, self._now()),
             )
             row = db.execute(
@@ -199,9 +170,34 @@ class Ledger:
     def lock(self, campaign: Campaign, doing: str = "submitted") -> AbstractContextManager[None]:
         """Hold the campaign for this process (a `with` block); held elsewhere → `LedgerLocked`.
 
-        `doing` names the work in the message ("submitted", "refreshed"…).
+        `doing` names the work in the message ("submitted", "refreshed"…). A file: OS locks
+        beside it (`lock`); a team database: an advisory lock on this ledger's session.
         """
+        if self.shared:
+            return self._advisory_lock((CAMPAIGN_LOCKS, campaign.id), f'Campaign "{campaign.name}" is being {doing}')
+        assert self.path is not None
         return ledger_lock(self.path, campaign.id, campaign.name, doing)
+
+    def placing(self, campaign: Campaign) -> AbstractContextManager[None]:
+        """What `submit` holds while it places the campaign's rows: the campaign lock on a
+        file; nothing on a team ledger, where several runs share the rows (`mark_sending`)."""
+        return nullcontext() if self.shared else self.lock(campaign, "submitted")
+
+    def hold_panel(self, panel: str, doing: str) -> AbstractContextManager[None]:
+        """What refill and cancel hold while they ask the panel about its orders: on a team
+        ledger a lock no other process gets, so no order is refilled or cancelled twice by
+        two operators at once (`doing`: "refilled", "cancelled"). A file: nothing (as before)."""
+        if not self.shared:
+            return nullcontext()
+        key = zlib.crc32(panel.encode("utf-8")) - 2**31  # an int4 key
+        return self._advisory_lock((PANEL_LOCKS, key), f"Orders of panel {panel} are being {doing}")
+
+    @contextmanager
+    def _advisory_lock(self, lock: tuple[int, int], busy: str) -> Iterator[None]:
+        with self._write():
+            pass  # this run is in `runs` first, so another process's refusal can name it
+        with held_lock(self._db, self._mutex, self._held, lock, busy):
+            yield
 
     # --- rows of a campaign ---------------------------------------------------------------
 
@@ -249,31 +245,26 @@ class Ledger:
         return [to_ledger_row(r) for r in found]
 
     def recover_sending(self, campaign: Campaign) -> list[LedgerRow]:
-        """Rows left `sending` by a process that died become `uncertain`; returns them."""
-        with self._write() as db:
-            ids = [r[0] for r in db.execute(
-                "SELECT id FROM rows WHERE campaign_id = ? AND state = 'sending'", (campaign.id,)
-            )]  # fmt: skip
-            db.executemany(
-                "UPDATE rows SET state = 'uncertain', error = ? WHERE id = ?",
-                ((RECOVERED, i) for i in ids),
-            )
-            return ledger_rows.rows_by_id(db, ids)
+        """Rows left `sending` by a run that is over become `uncertain`; returns them.
 
-    def mark_sending(self, row_ids: Sequence[int], at: str) -> None:
-        """Rows about to be sent: committed before their requests leave.
+        The database decides which runs are over: on a team ledger, those whose session
+        no longer holds its run lock; on a file, every run but this one (the campaign lock
+        keeps any other live process out)."""
+        with self._write() as db:
+            assert self._run_id is not None
+            return ledger_claims.recover(db, campaign.id, self._run_id, RECOVERED)
+
+    def mark_sending(self, row_ids: Sequence[int], at: str) -> list[int]:
+        """Claim rows for sending, committed before their requests leave; the ids won.
 
         Planned rows, uncertain ones sent again (--resend-uncertain) and rejected ones
         retried (--retry-rejected), each in one step, so no crash can leave a resent row
-        `planned` for a plain rerun to send once more.
+        `planned` for a plain rerun to send once more. A row another run took meanwhile
+        (a team ledger) is not won: send only the ids returned.
         """
         with self._write() as db:
-            ledger_rows.check_states(db, row_ids, RowState.SENDING, (RowState.PLANNED, RowState.UNCERTAIN, RowState.REJECTED))
-            db.executemany(
-                "UPDATE rows SET state = 'sending', sent_at = ?, answered_at = NULL, error = NULL "
-                "WHERE id = ?",
-                ((at, i) for i in row_ids),
-            )
+            assert self._run_id is not None
+            return ledger_claims.claim(db, row_ids, at, self._run_id)
 
     def mark_placed(
         self, row_id: int, order_id: str, charge: Decimal, currency: str | None, at: str,
@@ -289,25 +280,8 @@ class Ledger:
         already gave another row of that panel is not taken: both rows are flagged, this
         one becomes `uncertain`, and the returned text says why sending must stop.
         """
-        order_id = str(order_id)
-        with self._write() as db:
-            shared = ledger_rows.shared_order(db, row_id, order_id, at)
-            if shared is not None:
-                return shared
-            done = db.execute(
-                "UPDATE rows SET state = 'placed', order_id = ?, charge = ?, currency = ?, "
-                "error = ?, answered_at = ? WHERE id = ? AND state != 'placed'",
-                (order_id, money_text(charge), currency, warning, at, row_id),
-            ).rowcount
-            if not done:
-                first = ledger_rows.one(db, "SELECT order_id FROM rows WHERE id = ?", row_id)
-                if first != order_id:
-                    db.execute(
-                        "UPDATE rows SET error = ? WHERE id = ?",
-                        (f"ordered twice: orders {first} and {order_id}", row_id),
-                    )
-            ledger_orders.upsert_order(db, row_id, order_id, money_text(charge), currency, at, at)
-        return None
+        with self._write(durable=False) as db:
+            return ledger_rows.placed(db, row_id, str(order_id), money_text(charge), currency, at, warning)
 
     def mark_rejected(self, row_id: int, error: str, at: str) -> None:
         """The panel refused the row with `error`."""
@@ -320,7 +294,7 @@ class Ledger:
     def _finish(
         self, row_id: int, state: str, error: str, at: str, sources: tuple[str, ...]
     ) -> None:
-        with self._write() as db:
+        with self._write(durable=False) as db:
             ledger_rows.check_states(db, [row_id], state, sources)
             db.execute(
                 "UPDATE rows SET state = ?, error = ?, answered_at = ? WHERE id = ?",
@@ -331,7 +305,7 @@ class Ledger:
         """Rows back to `planned`: uncertain ones, and ones marked sending that surely were
         not placed (the panel refused the key or the funds, or was never reached); `said`
         keeps the panel's words on them ("Not enough funds"), shown until they are sent."""
-        with self._write() as db:
+        with self._write(durable=False) as db:
             ledger_rows.check_states(db, row_ids, RowState.PLANNED, (RowState.UNCERTAIN, RowState.SENDING, RowState.PLANNED))
             db.executemany(
                 "UPDATE rows SET state = 'planned', error = ?, sent_at = NULL, "
@@ -345,16 +319,7 @@ class Ledger:
         """Rows a sheet shows with an order id, as (row id, order id): each counts as placed
         by it (a row already placed keeps its own). One transaction for them all."""
         with self._write() as db:
-            for row_id, order_id in orders:
-                db.execute(
-                    "UPDATE rows SET state = 'placed', order_id = ?, error = NULL, "
-                    "answered_at = COALESCE(answered_at, ?) "
-                    "WHERE id = ? AND campaign_id = ? AND state != 'placed'",
-                    (str(order_id), at, row_id, campaign.id),
-                )
-                current = ledger_rows.one(db, "SELECT order_id FROM rows WHERE id = ?", row_id)
-                if current is not None:
-                    ledger_orders.upsert_order(db, row_id, current, None, None, None, at)
+            ledger_rows.carried(db, campaign.id, orders, at)
 
     # --- lifecycle: what the panel said of orders (unknown orders are added) ---------------
 
@@ -398,7 +363,7 @@ class Ledger:
     ) -> list[OrderRecord]:
         """Orders with their latest values, by time placed (or first seen when not placed here)."""
         query, params = ledger_orders.order_records_query(
-            campaigns, since, until, panel, order_ids is not None
+            campaigns, since, until, panel, order_ids is not None, self._db.insertion_order("o")
         )
         common: dict[object, object] = {}  # one copy of each repeated text (100k orders: ~25 MB less)
         with self._read(order_ids) as db:

@@ -9,6 +9,7 @@ writes is decided in `plan` (pure); the outcome is a `LifecycleReport` (`outcome
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from bulkorders.clock import utc_now_iso
@@ -120,11 +121,24 @@ def _keep_balance(io: LifecycleIO) -> None:
         io.notify(line)
 
 
+def _held(io: LifecycleIO, doing: str) -> AbstractContextManager[object]:
+    """On a team ledger: the panel's orders held for this process while it refills or cancels
+    (another process refusing, naming who holds them), so no order is asked twice at once."""
+    from bulkorders.ledger import Ledger
+
+    return io.ledger.hold_panel(io.panel, doing) if isinstance(io.ledger, Ledger) else nullcontext()
+
+
 def refill_sheet(source: Path, options: SheetOptions, io: LifecycleIO, services: ServiceLookup) -> LifecycleReport:
     """Ask refills of the eligible orders (service allows refill, Completed or Partial).
 
     Orders whose status is unknown or not final are asked about first (a refill depends on it).
     """
+    with _held(io, "refilled"):
+        return _refill(source, options, io, services)
+
+
+def _refill(source: Path, options: SheetOptions, io: LifecycleIO, services: ServiceLookup) -> LifecycleReport:
     run = Run("refill", source, options, io)
     try:
         run.refresh(unique_ids(t.order_id for t in run.targets if needs_fresh_status(t, services, "refill")))
@@ -164,6 +178,13 @@ def cancel_sheet(
     Not-final statuses are asked again first, so the plan shown is about now. A plan not
     confirmed raises before any cancel is sent.
     """
+    with _held(io, "cancelled"):
+        return _cancel(source, options, io, services, confirm)
+
+
+def _cancel(
+    source: Path, options: SheetOptions, io: LifecycleIO, services: ServiceLookup, confirm: Callable[[CancelPlan], bool]
+) -> LifecycleReport:
     run = Run("cancel", source, options, io)
     try:
         run.refresh(unique_ids(t.order_id for t in run.targets if needs_fresh_status(t, services, "cancel")))

@@ -22,7 +22,7 @@ import pandas as pd
 from bulkorders.catalog import read_cached
 from bulkorders.clock import Clock
 from bulkorders.errors import NothingToReport
-from bulkorders.ledger import RowState, intervals, order_columns
+from bulkorders.ledger import RowState, intervals, order_columns, order_operators
 from bulkorders.models import Service, costs_nothing, format_money
 from bulkorders.report.filters import ReportFilters
 from bulkorders.report.spend import by_values, order_spend
@@ -35,10 +35,12 @@ ZERO = Decimal(0)
 NOT_CHECKED = "(not checked yet)"
 NO_CAMPAIGN = "(no campaign)"
 UNKNOWN = "(unknown)"
+NO_OPERATOR = "(not placed by a recorded run)"  # met by a command, or placed before runs were kept
 GROUPINGS = {  # Summary block -> the columns it groups on
     "campaign": ["campaign"],
     "service": ["service", "service_name", "category"],
     "status": ["status"],
+    "operator": ["operator"],
     "day": ["day"],
 }
 
@@ -51,9 +53,10 @@ class AuditReport:
     """Everything the workbook and `--json` show. Times are naive UTC datetimes."""
 
     filters: ReportFilters
-    ledger_path: Path
+    ledger: str  # where the ledger is, as shown (a URL's password masked)
     made_at: datetime
     orders: list[OrderRecord]
+    operators: list[str | None]  # per order: user@host of the run that placed it, None if none
     problems: list[tuple[str, LedgerRow]]
     observations: list[dict[str, Any]]
     services: dict[tuple[str, str], Service]  # (panel, service id) -> cached catalogue entry
@@ -75,6 +78,7 @@ def build_report(
     ledger: Ledger,
     filters: ReportFilters,
     *,
+    where: str | None = None,
     services: CachedServices = lambda panel: {},
     read_sheet: SheetReader | None = None,
     clock: Clock = time.time,
@@ -82,12 +86,15 @@ def build_report(
 ) -> AuditReport:
     """Select the orders, problem rows and observations of `filters` and group them.
 
+    `where`: how the ledger is named (the front ends give `LedgerLocation.shown`, which masks
+    a URL's password wherever libpq reads one; default: the ledger's own `where`).
     `by`: sheet columns (a `client`…) to group the spend by too. An empty selection raises
     (exit 1): an empty workbook would only look like good news.
     """
+    where = ledger.where if where is None else where
     orders, problems = _select(ledger, filters, read_sheet)
     if not orders and not problems:
-        raise NothingToReport(_nothing_message(ledger, filters))
+        raise NothingToReport(_nothing_message(ledger, where, filters))
     keep = {(o.panel, o.order_id) for o in orders}
     observations = ledger.observations(order_ids=sorted({o.order_id for o in orders}), panel=filters.panel)
     observations = [b for b in observations if (b["panel"], b["order_id"]) in keep]
@@ -103,14 +110,16 @@ def build_report(
         catalogue.update(((panel, sid), svc) for sid, svc in known.items())
         if not known:
             uncatalogued.append(panel)
-    frame = _order_frame(orders, catalogue)
+    operators = _operators(ledger, filters.panel, orders)
+    frame = _order_frame(orders, catalogue, operators)
     currencies = list(frame["currency"].value_counts(sort=True).index) if len(frame) else []
     values, by_groups = _by_columns(ledger, filters, orders, frame, currencies, by)
     return AuditReport(
         filters=filters,
-        ledger_path=Path(ledger.path),
+        ledger=where,
         made_at=datetime.fromtimestamp(clock(), timezone.utc).replace(tzinfo=None, microsecond=0),
         orders=orders,
+        operators=operators,
         problems=problems,
         observations=observations,
         services=catalogue,
@@ -152,7 +161,7 @@ def summary_figures(report: AuditReport, out: Path | None = None) -> dict[str, A
     """The Summary's figures as JSON-ready data (money as exact decimal strings)."""
     figures: dict[str, Any] = {
         "made_at": report.made_at.isoformat() + "Z",
-        "ledger": str(report.ledger_path),
+        "ledger": report.ledger,
         "filters": report.filters.to_dict(),
         "orders": report.counts,
         "spend": {row.currency: format_money(row.spend) for row in report.by_currency.itertuples()},
@@ -239,6 +248,12 @@ def _sheet_order_ids(paths: Sequence[Path], read_sheet: SheetReader | None) -> l
     return sorted(ids)
 
 
+def _operators(ledger: Ledger, panel: str | None, orders: Sequence[OrderRecord]) -> list[str | None]:
+    """Per order, `user@host` of the run that placed it (None: no recorded run did)."""
+    placed_by = order_operators(ledger, panel)
+    return [placed_by.get((o.panel, o.order_id)) for o in orders]
+
+
 def _id_text(value: Any) -> str:
     """An order id cell as text, normalised as the lifecycle commands do (`id_text`):
     23501, 23501.0, "23501.0", "23,501" and " 23501 " are all "23501"."""
@@ -247,10 +262,10 @@ def _id_text(value: Any) -> str:
     return id_text(value) or ""
 
 
-def _nothing_message(ledger: Ledger, filters: ReportFilters) -> str:
+def _nothing_message(ledger: Ledger, shown: str, filters: ReportFilters) -> str:
     chosen = filters.phrases()
     where = f" for {', '.join(chosen)}" if chosen else ""
-    message = f"Nothing to report: the ledger {ledger.path} has no orders or problem rows{where}."
+    message = f"Nothing to report: the ledger {shown} has no orders or problem rows{where}."
     if filters.campaigns:
         known = sorted({c.name for c in ledger.campaigns()})
         unknown = [name for name in filters.campaigns if name not in known]
@@ -262,7 +277,9 @@ def _nothing_message(ledger: Ledger, filters: ReportFilters) -> str:
 # --- grouping ---------------------------------------------------------------------------
 
 
-def _order_frame(orders: Sequence[OrderRecord], catalogue: Mapping[tuple[str, str], Service]) -> pd.DataFrame:
+def _order_frame(
+    orders: Sequence[OrderRecord], catalogue: Mapping[tuple[str, str], Service], operators: Sequence[str | None]
+) -> pd.DataFrame:
     """One row per order with the grouping keys; `charge` stays Decimal (object dtype)."""
     names: dict[tuple[str, str | None], tuple[str, str]] = {}
     for o in orders:
@@ -277,13 +294,14 @@ def _order_frame(orders: Sequence[OrderRecord], catalogue: Mapping[tuple[str, st
             "service_name": [names[(o.panel, o.service)][0] for o in orders],
             "category": [names[(o.panel, o.service)][1] for o in orders],
             "status": [o.status or NOT_CHECKED for o in orders],
+            "operator": [who or NO_OPERATOR for who in operators],
             "day": [(o.submitted_at or "")[:10] or UNKNOWN for o in orders],
             "currency": [o.currency or UNKNOWN for o in orders],
             # What the balance paid: canceled/refunded orders cost nothing, whatever charge
             # the panel still shows; Partial ones what the panel charged after its refund.
             "charge": pd.Series([order_spend(o) for o in orders], dtype=object),
         },
-        columns=["campaign", "service", "service_name", "category", "status", "day", "currency", "charge"],
+        columns=["campaign", "service", "service_name", "category", "status", "operator", "day", "currency", "charge"],
     )
 
 

@@ -50,12 +50,14 @@ _BLOCK_KEYS = {
     "campaign": [Column("campaign")],
     "service": [Column("service id", "id"), Column("service name"), Column("category")],
     "status": [Column("status")],
+    "operator": [Column("operator")],
     "day": [Column("day (UTC)", "date")],
 }
 _BLOCK_TITLES = {
     "campaign": "By campaign",
     "service": "By service",
     "status": "By status",
+    "operator": "By operator",
     "day": "By day",
 }
 
@@ -113,7 +115,7 @@ def _balance_block(report: AuditReport) -> Table:
 
 def _lines(report: AuditReport) -> list[tuple[str, Any]]:
     lines: list[tuple[str, Any]] = [
-        ("Made at (UTC)", report.made_at), ("Ledger", str(report.ledger_path)), ("Spend", SPEND_NOTE),
+        ("Made at (UTC)", report.made_at), ("Ledger", report.ledger), ("Spend", SPEND_NOTE),
     ]  # fmt: skip
     return [*lines, *report.filters.described()]
 
@@ -191,16 +193,16 @@ def _orders(report: AuditReport) -> Table:
         Column("status"), Column("start count", "int"), Column("remains", "int"),
         Column("refill id", "id"), Column("refill status"), Column("cancel result"), Column("error"),
         Column("submitted at (UTC)", "datetime"), Column("last checked at (UTC)", "datetime"),
-        Column("panel"),
+        Column("operator"), Column("panel"),
     ]  # fmt: skip
     rows = []
-    for o in report.orders:
+    for o, operator in zip(report.orders, report.operators):
         svc = report.service(o.panel, o.service)
         rows.append((
             o.order_id, o.campaign, o.excel_row, o.link, o.service, svc.name if svc else None,
             o.quantity, o.charge, o.currency, o.status, o.start_count, o.remains, o.refill_id,
             o.refill_status, o.cancel_result, o.error, when(o.submitted_at), when(o.checked_at),
-            o.panel,
+            operator, o.panel,
         ))  # fmt: skip
     return Table("Orders", columns, rows)
 

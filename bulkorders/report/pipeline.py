@@ -17,7 +17,7 @@ from bulkorders.progress import Reporter, SilentReporter
 from bulkorders.report.filters import ReportFilters
 
 if TYPE_CHECKING:
-    from bulkorders.ledger import Ledger
+    from bulkorders.ledger import Ledger, LedgerLocation
     from bulkorders.report.audit import AuditReport
 
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 class ReportIO:
     """The world the report works in, passed in."""
 
-    ledger_path: Path  # a ledger that does not exist yet holds nothing to report
+    ledger: LedgerLocation  # a ledger file that does not exist yet holds nothing to report
     open_ledger: Callable[[], Ledger]
     cache_dir: Path  # the cached catalogues give service names and categories
     warn: Callable[[str], None] = lambda message: None
@@ -51,13 +51,13 @@ def report_workbook(
     from bulkorders.report.audit import build_report, cached_services  # pandas: loaded only for a report
     from bulkorders.report.layout import write_report
 
-    if not io.ledger_path.exists():
+    if not io.ledger.may_exist():
         raise NothingToReport(
-            f"Nothing to report: there is no ledger at {io.ledger_path} yet (submit creates "
+            f"Nothing to report: there is no ledger at {io.ledger} yet (submit creates "
             "it), or choose one with --ledger. No workbook was written."
         )
     audit = build_report(
-        io.open_ledger(), filters, services=lambda panel: cached_services(io.cache_dir, panel), by=by
+        io.open_ledger(), filters, where=io.ledger.shown, services=lambda panel: cached_services(io.cache_dir, panel), by=by
     )
     for panel in audit.uncatalogued:
         io.warn(

@@ -69,6 +69,8 @@ class SubmitOutcome:
     rows: list[RowOutcome]
     dry_run: bool = False
     placed_now: int = 0
+    taken: int = 0  # rows another bulkorders run placed at the same time (a team ledger)
+    elsewhere: int = 0  # rows another run is still sending (a team ledger): not this run's to finish
     carried: int = 0  # rows of the input that already carried an order id
     spent: Decimal = Decimal(0)
     currency: str | None = None
@@ -85,7 +87,8 @@ class SubmitOutcome:
         if self.dry_run:
             failed = bool(self.count("invalid"))
         else:
-            failed = not all(row.state in (RowState.PLACED, "has_order") for row in self.rows)
+            done = sum(1 for row in self.rows if row.state in (RowState.PLACED, "has_order"))
+            failed = len(self.rows) - done - self.elsewhere > 0
         return run_exit_code(self.stop, self.write_error, rows_failed=failed)
 
     def to_dict(self) -> dict[str, Any]:
@@ -98,11 +101,13 @@ class SubmitOutcome:
             "estimate": str(self.plan.total),
             "balance": None if self.plan.balance is None else format_money(self.plan.balance.amount),
             "placed_now": self.placed_now,
+            "placed_by_other_runs": self.taken,
+            "sending_in_other_runs": self.elsewhere,
             "placed": self.count(RowState.PLACED) + self.count("has_order"),
             "rejected": self.count(RowState.REJECTED),
             "uncertain": self.count(RowState.UNCERTAIN),
             "invalid": self.count("invalid"),
-            "not_sent": self.count(RowState.PLANNED) + self.count(RowState.SENDING),
+            "not_sent": self.count(RowState.PLANNED) + self.count(RowState.SENDING) - self.elsewhere,
             "spent": str(self.spent),
             "currency": self.currency,
             "output": None if self.output is None else str(self.output),
@@ -223,7 +228,14 @@ def summary_text(outcome: SubmitOutcome) -> str:
         else "Placed no new order."
     )
     lines = [placed]
-    with_order = outcome.count(RowState.PLACED) + outcome.count("has_order") - outcome.placed_now
+    if outcome.taken:
+        lines.append(
+            f"{counted(outcome.taken, 'row')} {'was' if outcome.taken == 1 else 'were'} placed by another "
+            "bulkorders run at the same time."
+        )
+    if outcome.elsewhere:
+        lines.append(f"{counted(outcome.elsewhere, 'row')} still being sent by another bulkorders run.")
+    with_order = outcome.count(RowState.PLACED) + outcome.count("has_order") - outcome.placed_now - outcome.taken
     rejected, uncertain = outcome.count(RowState.REJECTED), outcome.count(RowState.UNCERTAIN)
     counts = [
         (with_order - outcome.carried, "placed before"),
@@ -231,7 +243,7 @@ def summary_text(outcome: SubmitOutcome) -> str:
         (rejected, "rejected"),
         (uncertain, "uncertain"),
         (outcome.count("invalid"), "invalid"),
-        (outcome.count(RowState.PLANNED) + outcome.count(RowState.SENDING), "not sent"),
+        (outcome.count(RowState.PLANNED) + outcome.count(RowState.SENDING) - outcome.elsewhere, "not sent"),
     ]
     details = [f"{count} {label}" for count, label in counts if count]
     if details:

@@ -107,7 +107,7 @@ def submit_sheet(source: Path, options: SubmitOptions, io: SubmitIO) -> SubmitOu
         if note:
             io.notify(note)
     campaign = io.ledger.campaign(name, io.panel, _input_path(name, source, io))
-    with io.ledger.lock(campaign):
+    with io.ledger.placing(campaign):  # a file: the campaign lock; a team ledger: shared rows
         return _submit_locked(given, campaign, options, io)
 
 
@@ -174,13 +174,7 @@ def _with_max_spend(options: SubmitOptions, sheet: Sheet) -> SubmitOptions:
 
 
 def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io: SubmitIO) -> SubmitOutcome:
-    ledger = io.ledger
-    recovered = ledger.recover_sending(campaign)
-    if recovered:
-        io.notify(
-            f"{counted(len(recovered), 'row')} {'was' if len(recovered) == 1 else 'were'} being sent when an earlier run stopped; they are "
-            "now uncertain (the panel may or may not have placed them)."
-        )
+    _recover(campaign, io, "an earlier run stopped")
     invalid, existing = given.invalid, given.existing
     rows = _sync(campaign, given.valid, existing, io)
     if given.others:  # kept for the report's spend by client, project…
@@ -220,24 +214,39 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
     currency = balance.currency if balance else None
     if to_send:
         tally = _place(to_send, at_row, balance, options, io)
+        if io.ledger.shared:  # a run of the same campaign killed meanwhile: its rows in flight
+            _recover(campaign, io, "another bulkorders run of this campaign stopped")
     where = [(excel, row.id) for excel, row in rows]
     to_send_ids = {row.id for row in to_send}
     del rows, to_send  # the payloads were sent; do not hold them while the ledger is read back
     rows = _reload(campaign, where, io, slim=True)
+    taken = set(tally.taken)
     if to_send_ids:
-        balance_after_run(io, campaign.name, rows, to_send_ids)
+        balance_after_run(io, campaign.name, rows, to_send_ids - taken)
     outcome = SubmitOutcome(
         campaign.name,
         plan,
         _row_outcomes(rows, invalid, existing),
         carried=len(existing),
         placed_now=tally.placed,
+        taken=sum(1 for _, row in rows if row.id in taken and row.state == RowState.PLACED),
+        elsewhere=sum(1 for _, row in rows if row.id in taken and row.state == RowState.SENDING),
         spent=tally.spent,
         currency=currency,
         stop=tally.stop,
     )
     _write_results(given.sheet, campaign, rows, invalid, options, io, outcome)
     return outcome
+
+
+def _recover(campaign: Campaign, io: SubmitIO, when: str) -> None:
+    """Rows left `sending` by runs that are over become uncertain; say how many."""
+    recovered = io.ledger.recover_sending(campaign)
+    if recovered:
+        io.notify(
+            f"{counted(len(recovered), 'row')} {'was' if len(recovered) == 1 else 'were'} being sent when {when}; "
+            "they are now uncertain (the panel may or may not have placed them)."
+        )
 
 
 def _to_send(rows: Sequence[tuple[int, LedgerRow]], options: SubmitOptions) -> list[LedgerRow]:

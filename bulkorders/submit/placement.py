@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
@@ -42,13 +42,14 @@ class AddClient(Protocol):
 
 
 class PlacementLedger(Protocol):
-    def mark_sending(self, ids: Sequence[int], at: str) -> None: ...
+    def mark_sending(self, ids: Sequence[int], at: str) -> Sequence[int]: ...  # the ids won
     def mark_placed(
         self, row_id: int, order_id: str, charge: Decimal, currency: str, at: str, warning: str | None = None
     ) -> Any: ...
     def mark_rejected(self, row_id: int, error: str, at: str) -> Any: ...
     def mark_uncertain(self, row_id: int, detail: str, at: str) -> Any: ...
     def mark_planned(self, ids: Sequence[int], said: str | None = None) -> Any: ...
+    # Optional: `together()`, one transaction for the changes made in a `with` block.
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class Tally:
     started: float = 0.0
     lost_in_a_row: int = 0
     unsent: list[int] = field(default_factory=list)  # row ids put back to planned
+    taken: list[int] = field(default_factory=list)  # row ids another run claimed first (team ledger)
 
     @property
     def answered(self) -> int:
@@ -136,19 +138,13 @@ class _Placer:
             max_workers=concurrency, thread_name_prefix="bulkorders-add"
         ) as pool:
             try:
+                done: set[Future[AddResult]] = set()
                 while True:
-                    if ctrl_c.pressed and tally.stop is None:
-                        tally.stop = _interrupted()
-                    if ctrl_c.pressed:
-                        self._abort_after_grace(ctrl_c)
-                    if tally.stop is None:
-                        self._launch(pool, pending, in_flight, concurrency - len(in_flight))
+                    claimed = self._step(ctrl_c, done, in_flight, pending, concurrency)
+                    self._hand_over(pool, claimed, in_flight)  # only once their claim is committed
                     if not in_flight:
                         break
                     done, _ = wait(in_flight, timeout=_POLL, return_when=FIRST_COMPLETED)
-                    # In sending order (not the set's), so "lost in a row" means in a row.
-                    for future in [f for f in in_flight if f in done]:
-                        self._record(in_flight.pop(future), future)  # popped first: recorded once
             except KeyboardInterrupt:
                 # Raised by the code under us (or a second Ctrl-C): finish what is in flight so
                 # that its outcome is recorded, not left uncertain.
@@ -159,6 +155,11 @@ class _Placer:
         if isinstance(tally.stop, Interrupted) and not tally.unsent and next(pending, None) is None:
             tally.stop = _interrupted(rest=False)  # Ctrl-C after the last row was sent
         return tally
+
+    def _together(self) -> AbstractContextManager[object]:
+        """The ledger's `together` (one commit for the changes in the block), if it has one."""
+        together = getattr(self.ledger, "together", None)
+        return together() if together is not None else nullcontext()
 
     def _abort_after_grace(self, ctrl_c: _CtrlC) -> None:
         """Answers still in flight `ABORT_GRACE` s after Ctrl-C are given up: those rows
@@ -171,17 +172,53 @@ class _Placer:
         if abort is not None:
             abort()
 
-    def _launch(
+    def _step(
         self,
-        pool: ThreadPoolExecutor,
-        pending: Iterator[Sendable],
+        ctrl_c: _CtrlC,
+        done: set[Future[AddResult]],
         in_flight: dict[Future[AddResult], Sendable],
-        room: int,
+        pending: Iterator[Sendable],
+        concurrency: int,
+    ) -> list[Sendable]:
+        """Record the answers just in and claim the next rows, in one transaction (`together`);
+        the rows claimed, to hand over once it is committed."""
+        claimed: list[Sendable] = []
+        try:
+            with self._together():
+                # In sending order (not the set's), so "lost in a row" means in a row.
+                for future in [f for f in in_flight if f in done]:
+                    self._record(in_flight.pop(future), future)  # popped first: recorded once
+                if ctrl_c.pressed and self.tally.stop is None:
+                    self.tally.stop = _interrupted()
+                if ctrl_c.pressed:
+                    self._abort_after_grace(ctrl_c)
+                if self.tally.stop is None:
+                    claimed = self._claim(pending, concurrency - len(in_flight))
+        except KeyboardInterrupt:
+            if claimed:  # claimed and committed, never handed over: surely not sent
+                self._unsend([row.row_id for row in claimed])
+            raise
+        return claimed
+
+    def _claim(self, pending: Iterator[Sendable], room: int) -> list[Sendable]:
+        """Claim up to `room` rows to send; rows another run claimed first (a team ledger
+        shares a campaign's rows between runs) are left to it."""
+        claimed: list[Sendable] = []
+        while room > len(claimed):
+            batch = [row for _, row in zip(range(room - len(claimed)), pending)]
+            if not batch:
+                break
+            won = set(self.ledger.mark_sending([row.row_id for row in batch], utc_now_iso(self.clock)))
+            taken = [row.row_id for row in batch if row.row_id not in won]
+            if taken:
+                self.tally.taken.extend(taken)
+                self._progress(len(taken))
+            claimed += [row for row in batch if row.row_id in won]
+        return claimed
+
+    def _hand_over(
+        self, pool: ThreadPoolExecutor, batch: list[Sendable], in_flight: dict[Future[AddResult], Sendable]
     ) -> None:
-        batch = [row for _, row in zip(range(room), pending)]
-        if not batch:
-            return
-        self.ledger.mark_sending([row.row_id for row in batch], utc_now_iso(self.clock))
         launched = 0
         try:
             for row in batch:
@@ -263,7 +300,7 @@ class _Placer:
             self.tally.stop = exc
         self._progress()
 
-    def _progress(self) -> None:
+    def _progress(self, steps: int = 1) -> None:
         if self.reporter is None:
             return
         tally = self.tally
@@ -272,7 +309,7 @@ class _Placer:
             f"placed {tally.placed} · failed {tally.rejected} · uncertain {tally.uncertain} · "
             f"{tally.answered / elapsed:.1f}/s · spent {format_money(tally.spent)} {self.currency}"
         )
-        self.reporter.advance(1, info=info)
+        self.reporter.advance(steps, info=info)
 
 
 def _interrupted(*, rest: bool = True) -> Interrupted:

@@ -78,8 +78,10 @@ _STATUS = {ExitCode.USAGE: 400, ExitCode.ROWS_FAILED: 422, ExitCode.PANEL: 502}
 
 
 async def _bulk_error(request: Request, exc: Any) -> Response:
-    """A pipeline's refusal, said as the CLI says it (one message saying what to do)."""
-    return render(request, "error.html", {"message": exc.message}, status=_STATUS.get(exc.exit_code, 500))
+    """A pipeline's refusal, said as the CLI says it (one message saying what to do; a team
+    ledger's password masked, whatever said it)."""
+    message = request.app.state.world.settings.ledger.scrub(exc.message)
+    return render(request, "error.html", {"message": message}, status=_STATUS.get(exc.exit_code, 500))
 
 
 async def _http_error(request: Request, exc: Any) -> Response:

@@ -39,14 +39,15 @@ def index(request: Request) -> Response:
                     "campaign": campaign, "rows": sum(states.values()), "by_state": states,
                     "spend": spend_text(spend.get(campaign.name, {})), "checked": checked.get(campaign.name, ""),
                 })  # fmt: skip
-    return render(request, "campaigns.html", {"campaigns": listed, "ledger": world.settings.ledger_path})
+    return render(request, "campaigns.html", {"campaigns": listed, "ledger": world.settings.ledger.shown})
 
 
 def _figures(ledger: Any, world: Any) -> tuple[dict[str, Any], list[Any]]:
     from bulkorders.report import ReportFilters, build_report, cached_services, summary_figures
 
     try:
-        audit = build_report(ledger, ReportFilters(), services=lambda panel: cached_services(world.settings.cache_dir, panel))
+        audit = build_report(ledger, ReportFilters(), where=world.settings.ledger.shown,
+                             services=lambda panel: cached_services(world.settings.cache_dir, panel))
     except BulkOrdersError:  # nothing placed yet
         return {}, []
     return summary_figures(audit), audit.orders

@@ -64,7 +64,7 @@ def report_download(request: Request) -> Response:
     with world.ledger() as ledger:
         if ledger is None:
             raise HTTPException(404, "Nothing to report: there is no ledger yet (placing a campaign creates it).")
-        io = ReportIO(ledger_path=world.settings.ledger_path, open_ledger=lambda: ledger,
+        io = ReportIO(ledger=world.settings.ledger, open_ledger=lambda: ledger,
                       cache_dir=world.settings.cache_dir)  # fmt: skip
         report_workbook(out, filters, io)  # the same pipeline as `bulkorders report`
     stamp = dt.datetime.fromtimestamp(world.config.clock(), dt.timezone.utc).strftime("%Y-%m-%d")

@@ -86,7 +86,7 @@ class World:
         with ExitStack() as stack:
             client = open_client(self.settings, clock=self.config.clock, sleep=self.config.sleep)
             stack.callback(client.close)
-            ledger = Ledger.open(self.settings.ledger_path, clock=self.config.clock)
+            ledger = Ledger.open(self.settings.ledger.target, clock=self.config.clock)
             stack.callback(ledger.close)
             yield Opened(self, client, ledger)
 
@@ -95,10 +95,10 @@ class World:
         """The ledger to read, or None when there is none yet (reading never creates one)."""
         from bulkorders.ledger import Ledger
 
-        if not self.settings.ledger_path.exists():
+        if not self.settings.ledger.may_exist():
             yield None
             return
-        with Ledger.open(self.settings.ledger_path, clock=self.config.clock) as ledger:
+        with Ledger.open(self.settings.ledger.target, clock=self.config.clock) as ledger:
             yield ledger
 
     def catalogue(self, client: PanelClient | None, *, refresh: bool = False) -> Catalogue:

@@ -1,0 +1,95 @@
+"""Exactly once across processes: claiming rows for sending, and what a dead run left behind.
+
+A claim is one transaction that takes only the rows still in a state that may be sent
+(on PostgreSQL `FOR UPDATE SKIP LOCKED`: a row another run is claiming at that moment is
+not waited for, it is that run's), stamps them with the claiming run, and returns the ids
+it won; the caller sends only those. Rows `sending` become `uncertain` only where the run
+that claimed them is over, which the database decides (`Engine.dead_run`).
+Functions over an open engine, called by `Ledger` inside its transactions.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+from collections.abc import Sequence
+
+from bulkorders.errors import LedgerError
+from bulkorders.ledger.engine import Engine
+from bulkorders.ledger.records import LedgerRow, RowState
+from bulkorders.ledger.rows import CHUNK, either, rows_by_id
+
+SENDABLE = (RowState.PLANNED, RowState.UNCERTAIN, RowState.REJECTED)
+
+
+def start_run(db: Engine, command: str, now: str) -> int:
+    """Record a run (operator = OS user, host, pid, command) and, on a team ledger, hold its
+    liveness lock for as long as the connection lives; its id."""
+    try:
+        operator = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid
+        operator = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+    run_id = int(db.execute(
+        "INSERT INTO runs (operator, host, pid, command, started_at) VALUES (?,?,?,?,?) RETURNING id",
+        (operator, socket.gethostname(), os.getpid(), command, now),
+    ).fetchone()[0])  # fmt: skip
+    db.hold_run(run_id)
+    return run_id
+
+
+def claim(db: Engine, row_ids: Sequence[int], at: str, run_id: int) -> list[int]:
+    """Mark the rows that may still be sent `sending` for run `run_id`; the ids won, in order.
+
+    A row another run has taken is simply not won. A row this run itself already took, or
+    one that does not exist, is a bug: refused, changing nothing (the caller rolls back).
+    """
+    unique = list(dict.fromkeys(row_ids))
+    states = ",".join(f"'{s.value}'" for s in SENDABLE)
+    won: set[int] = set()
+    for start in range(0, len(unique), CHUNK):
+        chunk = unique[start : start + CHUNK]
+        marks = ",".join("?" * len(chunk))
+        found = db.execute(
+            "UPDATE rows SET state = 'sending', sent_at = ?, answered_at = NULL, error = NULL, run_id = ? "
+            f"WHERE id IN (SELECT id FROM rows WHERE id IN ({marks}) AND state IN ({states}){db.skip_locked}) "
+            "RETURNING id",
+            (at, run_id, *chunk),
+        )
+        won.update(r[0] for r in found)
+    lost = [i for i in unique if i not in won]
+    if lost:
+        _refuse_own(db, lost, run_id)
+    return [i for i in unique if i in won]
+
+
+def _refuse_own(db: Engine, ids: list[int], run_id: int) -> None:
+    """Rows not won: fine when another run took them; a missing row, or one this run took, is a bug."""
+    found: dict[int, tuple[str, int | None]] = {}
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        marks = ",".join("?" * len(chunk))
+        found.update((i, (s, r)) for i, s, r in db.execute(
+            f"SELECT id, state, run_id FROM rows WHERE id IN ({marks})", chunk
+        ))  # fmt: skip
+    wrong = [
+        f"{i} ({found[i][0] if i in found else 'missing'})"
+        for i in ids
+        if i not in found or (found[i][1] == run_id and found[i][0] not in SENDABLE)
+    ]
+    if wrong:
+        raise LedgerError(
+            f"Ledger rows {', '.join(wrong)} cannot become {RowState.SENDING}: only {either(SENDABLE)} "
+            "rows can. Nothing was changed or sent. This is a bug in bulkorders; please report it."
+        )
+
+
+def recover(db: Engine, campaign_id: int, run_id: int, why: str) -> list[LedgerRow]:
+    """The campaign's rows left `sending` by runs that are over become `uncertain` (`why`); those rows."""
+    dead, params = db.dead_run("run_id", run_id)
+    found = db.execute(
+        f"UPDATE rows SET state = 'uncertain', error = ? WHERE campaign_id = ? AND state = 'sending' AND {dead} "
+        "RETURNING id",
+        (why, campaign_id, *params),
+    )
+    return rows_by_id(db, sorted(r[0] for r in found))
