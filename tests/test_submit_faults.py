@@ -230,7 +230,8 @@ def test_resent_row_the_panel_calls_a_duplicate_says_so(ledger):
     place_rows(rows, client=client, ledger=ledger, currency="USD", concurrency=2, clock=CLOCK)
     client.script[link(0)] = ("error:You have active order with this link. Please wait until "
                               "order being completed.")  # fmt: skip
-    resend = [Sendable(r.row_id, r.excel_row, r.payload, r.estimate, resend=True)
+    now = {r.id: (r.state, r.run_id) for r in ledger.rows(campaign)}  # as a rerun plans it: uncertain
+    resend = [Sendable(r.row_id, r.excel_row, r.payload, r.estimate, resend=True, seen=now[r.row_id])
               for r in rows if r.payload["link"] == link(0)]  # fmt: skip
     tally = place_rows(resend, client=client, ledger=ledger, currency="USD", clock=CLOCK)
     assert tally.rejected == 1

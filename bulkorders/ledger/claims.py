@@ -13,7 +13,7 @@ from __future__ import annotations
 import getpass
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from bulkorders.errors import LedgerError
 from bulkorders.ledger.engine import Engine
@@ -21,6 +21,7 @@ from bulkorders.ledger.records import LedgerRow, RowState
 from bulkorders.ledger.rows import CHUNK, either, rows_by_id
 
 SENDABLE = (RowState.PLANNED, RowState.UNCERTAIN, RowState.REJECTED)
+Seen = tuple[str, "int | None"]  # a row's (state, claiming run) as a run saw it when it planned the row
 
 
 def start_run(db: Engine, command: str, now: str) -> int:
@@ -38,9 +39,16 @@ def start_run(db: Engine, command: str, now: str) -> int:
     return run_id
 
 
-def claim(db: Engine, row_ids: Sequence[int], at: str, run_id: int) -> list[int]:
+def claim(
+    db: Engine, row_ids: Sequence[int], at: str, run_id: int, expected: Mapping[int, Seen] | None = None
+) -> list[int]:
     """Mark the rows that may still be sent `sending` for run `run_id`; the ids won, in order.
 
+    `expected` (row id -> (state, run id) as the caller saw it when it planned the row): a
+    row is won only if it is still so. A row another run sent meanwhile, even one that came
+    back `uncertain` or `rejected` (sendable states for a rerun that asks for them), is that
+    run's outcome: sending it again here could order it twice. Without `expected`, any
+    sendable row is won (one process per campaign: nothing can change under it).
     A row another run has taken is simply not won. A row this run itself already took, or
     one that does not exist, is a bug: refused, changing nothing (the caller rolls back).
     """
@@ -50,13 +58,22 @@ def claim(db: Engine, row_ids: Sequence[int], at: str, run_id: int) -> list[int]
     for start in range(0, len(unique), CHUNK):
         chunk = unique[start : start + CHUNK]
         marks = ",".join("?" * len(chunk))
+        # Locked for this transaction (SKIP LOCKED: another run's claim in progress is its own),
+        # so the rows checked are the rows updated.
         found = db.execute(
+            f"SELECT id, state, run_id FROM rows WHERE id IN ({marks}) AND state IN ({states}){db.skip_locked}",
+            chunk,
+        ).fetchall()
+        take = [i for i, state, by in found if expected is None or expected.get(i) == (state, by)]
+        if not take:
+            continue
+        marks = ",".join("?" * len(take))
+        db.execute(
             "UPDATE rows SET state = 'sending', sent_at = ?, answered_at = NULL, error = NULL, run_id = ? "
-            f"WHERE id IN (SELECT id FROM rows WHERE id IN ({marks}) AND state IN ({states}){db.skip_locked}) "
-            "RETURNING id",
-            (at, run_id, *chunk),
+            f"WHERE id IN ({marks})",
+            (at, run_id, *take),
         )
-        won.update(r[0] for r in found)
+        won.update(take)
     lost = [i for i in unique if i not in won]
     if lost:
         _refuse_own(db, lost, run_id)

@@ -71,6 +71,7 @@ class LedgerRow:
     error: str | None
     sent_at: str | None
     answered_at: str | None
+    run_id: int | None = None  # the run that last claimed it for sending (none: never sent)
 
 
 @dataclass(frozen=True, slots=True)  # slots: status loads one per order of a sheet
@@ -100,7 +101,7 @@ class OrderRecord:
 CAMPAIGN_COLUMNS = "id, name, panel, source_path, results_path, needs_write, results_stamp"
 ROW_COLUMNS = (
     "r.id, r.identity, r.excel_row, r.service, r.link, r.payload, r.estimate, r.state, "
-    "r.order_id, r.charge, r.currency, r.error, r.sent_at, r.answered_at"
+    "r.order_id, r.charge, r.currency, r.error, r.sent_at, r.answered_at, r.run_id"
 )
 ORDER_SELECT = (
     "SELECT o.panel, o.order_id, c.name, r.excel_row, o.service, o.link, o.quantity, o.charge, "
@@ -119,7 +120,7 @@ def to_ledger_row(row: Sequence[Any], payload: dict[str, str] | None = None) -> 
     """A `rows` row as a record; `payload` spares decoding when the caller has it already."""
     return LedgerRow(
         row[0], row[1], row[2], row[3], row[4], payload or json.loads(row[5]), Decimal(row[6]),
-        row[7], row[8], to_decimal(row[9]), row[10], row[11], row[12], row[13],
+        row[7], row[8], to_decimal(row[9]), row[10], row[11], row[12], row[13], row[14] if len(row) > 14 else None,
     )  # fmt: skip
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from decimal import Decimal
 from pathlib import Path
@@ -254,17 +254,20 @@ class Ledger(Transactions):
             assert self._run_id is not None
             return ledger_claims.recover(db, campaign.id, self._run_id, RECOVERED)
 
-    def mark_sending(self, row_ids: Sequence[int], at: str) -> list[int]:
+    def mark_sending(
+        self, row_ids: Sequence[int], at: str, expected: Mapping[int, tuple[str, int | None]] | None = None
+    ) -> list[int]:
         """Claim rows for sending, committed before their requests leave; the ids won.
 
         Planned rows, uncertain ones sent again (--resend-uncertain) and rejected ones
         retried (--retry-rejected), each in one step, so no crash can leave a resent row
         `planned` for a plain rerun to send once more. A row another run took meanwhile
-        (a team ledger) is not won: send only the ids returned.
+        (a team ledger) is not won: send only the ids returned. With `expected` (row id ->
+        its state and claiming run when planned), a row another run sent since is not won either.
         """
         with self._write() as db:
             assert self._run_id is not None
-            return ledger_claims.claim(db, row_ids, at, self._run_id)
+            return ledger_claims.claim(db, row_ids, at, self._run_id, expected)
 
     def mark_placed(
         self, row_id: int, order_id: str, charge: Decimal, currency: str | None, at: str,

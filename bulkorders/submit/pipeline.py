@@ -416,7 +416,7 @@ def _place(
     send_quantity = getattr(io.client, "send_quantity", True)
     sendables = [
         Sendable(row.id, at_row[row.id], sent_payload(row.payload, io.catalogue.get(row.service), send_quantity),
-                 row.estimate, resend=row.state == RowState.UNCERTAIN)
+                 row.estimate, resend=row.state == RowState.UNCERTAIN, seen=(row.state, row.run_id))
         for row in to_send
     ]  # fmt: skip
     tally = Tally()

@@ -42,7 +42,9 @@ class AddClient(Protocol):
 
 
 class PlacementLedger(Protocol):
-    def mark_sending(self, ids: Sequence[int], at: str) -> Sequence[int]: ...  # the ids won
+    def mark_sending(  # the ids won
+        self, ids: Sequence[int], at: str, expected: Mapping[int, tuple[str, int | None]] | None = None
+    ) -> Sequence[int]: ...
     def mark_placed(
         self, row_id: int, order_id: str, charge: Decimal, currency: str, at: str, warning: str | None = None
     ) -> Any: ...
@@ -61,6 +63,7 @@ class Sendable:
     payload: Mapping[str, str]
     estimate: Decimal
     resend: bool = False  # it was uncertain and is sent again (--resend-uncertain)
+    seen: tuple[str, int | None] = ("planned", None)  # its state and claiming run when planned
 
 
 @dataclass
@@ -208,7 +211,8 @@ class _Placer:
             batch = [row for _, row in zip(range(room - len(claimed)), pending)]
             if not batch:
                 break
-            won = set(self.ledger.mark_sending([row.row_id for row in batch], utc_now_iso(self.clock)))
+            seen = {row.row_id: row.seen for row in batch}  # another run's outcome since is not ours to redo
+            won = set(self.ledger.mark_sending(list(seen), utc_now_iso(self.clock), seen))
             taken = [row.row_id for row in batch if row.row_id not in won]
             if taken:
                 self.tally.taken.extend(taken)
