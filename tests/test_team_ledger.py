@@ -246,7 +246,6 @@ def test_no_two_processes_refill_or_cancel_a_panels_orders_at_once(pg_url, tmp_p
 
 @pytest.mark.postgres
 def test_the_report_reads_a_team_ledger_naming_it_without_its_password(pg_url):
-
     from bulkorders.errors import NothingToReport
     from bulkorders.report import ReportFilters, build_report, summary_figures
 

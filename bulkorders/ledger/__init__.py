@@ -1,8 +1,10 @@
 """The ledger: what every campaign row became and everything later seen of its order.
 
 Public: `Ledger` (the store, the one class other packages talk to) and the records it
-returns. Private: `files` (opening and refusing files), `backups`, `migrations` (tables),
-`rows`/`orders` (queries), `lock`, `identity`.
+returns. Private: `engine` (one schema and one set of queries on SQLite and PostgreSQL),
+`files` (opening and refusing files), `postgres` (the team ledger), `transactions`,
+`backups`, `migrations` (tables), `rows`/`orders` (queries), `claims` (exactly once across
+processes), `lock`, `identity`.
 """
 
 from bulkorders.surface import public_surface
