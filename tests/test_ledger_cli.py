@@ -4,6 +4,7 @@ and `ledger migrate --to`: copied, merged by identity, verified, nothing twice."
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -196,6 +197,16 @@ def test_info_on_a_new_team_database_creates_its_schema(pg_url):
 # --- ledger migrate -------------------------------------------------------------------------
 
 
+def without_runs(rows: list) -> list:
+    return [(name, replace(row, run_id=None)) for name, row in rows]
+
+
+def runs_of(ledger: Ledger, rows: list) -> list:
+    """The run each row was claimed by, as its operator, host, pid, command and start."""
+    query = "SELECT operator, host, pid, command, started_at FROM runs WHERE id = ?"
+    return [ledger._db.execute(query, (row.run_id,)).fetchone() if row.run_id else None for _, row in rows]
+
+
 def test_migrate_copies_everything_into_a_new_ledger_and_verifies(source, target, tmp_path):
     result = bulkorders("--ledger", str(source), "ledger", "migrate", "--to", str(target))
     assert result.exit_code == 0, result.output
@@ -207,7 +218,9 @@ def test_migrate_copies_everything_into_a_new_ledger_and_verifies(source, target
     with Ledger.open(source) as mine, Ledger.open(target) as team:
         assert team.order_records() == mine.order_records()  # orders linked to the same campaign and row
         assert team.observations() == mine.observations()
-        assert team.problem_rows() == mine.problem_rows()  # a new target: the same ids, in the same order
+        # a new target: the same ids, in the same order; each row's run remapped to the copy of its run
+        assert without_runs(team.problem_rows()) == without_runs(mine.problem_rows())
+        assert runs_of(team, team.problem_rows()) == runs_of(mine, mine.problem_rows())
         assert order_columns(team) == order_columns(mine)
         assert balance_readings(team) == balance_readings(mine)
     again = bulkorders("--ledger", str(source), "ledger", "migrate", "--to", str(target))

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import planned_rows
+from conftest import BOTH_ENGINES, planned_rows
 
 from bulkorders.errors import LedgerError, LedgerLocked
 from bulkorders.ledger.engine import masked
@@ -190,7 +190,10 @@ def test_two_connections_claiming_the_same_rows_at_once_win_each_row_exactly_onc
     def claim(n: int) -> None:
         start.wait()
         half = len(batches) // 2 * n  # the second starts half-way and wraps: each takes all
-        for batch in batches[half:] + batches[:half]:
+        mine = batches[half:] + batches[:half]
+        won[n] += ledgers[n].mark_sending(mine[0], T0)
+        start.wait()  # each has won its first batch before either goes on: both win some, always
+        for batch in mine[1:]:
             won[n] += ledgers[n].mark_sending(batch, T0)
 
     threads = [threading.Thread(target=claim, args=(n,)) for n in range(2)]
@@ -205,6 +208,35 @@ def test_two_connections_claiming_the_same_rows_at_once_win_each_row_exactly_onc
     assert {runs[i] for i in won[0]} == {ledgers[0].run_id} and {runs[i] for i in won[1]} == {ledgers[1].run_id}
     for ledger in ledgers:
         ledger.close()
+
+
+@pytest.mark.parametrize("engine", BOTH_ENGINES)
+def test_a_row_another_run_sent_since_it_was_planned_is_not_sent_again(ledger_location):
+    """Runs A and B planned the same rows; B sent them first, and its answers came back lost
+    (uncertain) or refused (rejected): states a rerun may send, but A planned them as planned,
+    or as uncertain from an older run, so A must leave B's outcome alone."""
+    with Ledger.open(ledger_location) as setup:
+        campaign = setup.campaign("weekly", PANEL)
+        ids = [r.id for r in setup.sync_rows(campaign, planned_rows([payload(f"https://x/{i}") for i in range(4)]))]
+        setup.mark_sending(ids[2:], T0)
+        for row_id in ids[2:]:
+            setup.mark_uncertain(row_id, "lost", T0)
+        planned = {r.id: (r.state, r.run_id) for r in setup.rows(campaign)}  # what A and B both read
+    a, b = Ledger.open(ledger_location), Ledger.open(ledger_location)
+    try:
+        assert b.mark_sending(ids, T0, planned) == ids
+        b.mark_uncertain(ids[0], "lost again", T0)
+        b.mark_rejected(ids[1], "refused", T0)
+        b.mark_uncertain(ids[2], "lost again", T0)
+        b.mark_placed(ids[3], "9001", Decimal("1"), "USD", T0)
+        assert a.mark_sending(ids, T0, planned) == []  # A's plan is out of date for every row
+        now = {r.id: (r.state, r.run_id) for r in a.rows(campaign)}
+        assert [now[i][0] for i in ids] == ["uncertain", "rejected", "uncertain", "placed"]
+        assert {now[i][1] for i in ids} == {b.run_id}
+        assert a.mark_sending(ids[:3], T0, now) == ids[:3]  # planned again from what it is now: A's
+    finally:
+        a.close()
+        b.close()
 
 
 @pytest.mark.postgres
