@@ -26,7 +26,7 @@ import pytest
 from conftest import BOTH_ENGINES, planned_rows
 
 from bulkorders.errors import LedgerError, LedgerLocked
-from bulkorders.ledger.engine import masked
+from bulkorders.ledger.location import mask_url as masked
 from bulkorders.ledger.postgres import to_psycopg
 from bulkorders.ledger.store import Ledger
 from bulkorders.panel.sandbox.server import spawn

@@ -15,7 +15,6 @@ opened.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -29,17 +28,6 @@ CAMPAIGN_LOCKS = 0x424F5232  # "BOR2"
 MIGRATION_LOCK = 0x424F5233  # "BOR3"
 PANEL_LOCKS = 0x424F5234  # "BOR4": refill and cancel of a panel's orders
 
-URL_SCHEMES = ("postgresql://", "postgres://")
-
-
-def is_url(location: object) -> bool:
-    """Whether a ledger location names a PostgreSQL database rather than a file."""
-    return isinstance(location, str) and location.lower().startswith(URL_SCHEMES)
-
-
-def masked(url: str) -> str:
-    """The URL as it may be shown: its password replaced by `***`."""
-    return re.sub(r"^([a-z]+://[^:/@?#]*):[^@/?#]*@", r"\1:***@", url, flags=re.I)
 
 
 class Engine:

@@ -19,9 +19,9 @@ MASK = "***"
 _PASSWORD_PARAM = re.compile(r"(?i)([?&]password=)[^&#]*")
 
 
-def is_url(text: str) -> bool:
+def is_url(text: object) -> bool:
     """Whether a ledger location is a PostgreSQL URL (otherwise it is a file path)."""
-    return text.strip().lower().startswith(URL_SCHEMES)
+    return isinstance(text, str) and text.strip().lower().startswith(URL_SCHEMES)
 
 
 def mask_url(url: str) -> str:

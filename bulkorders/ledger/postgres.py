@@ -18,7 +18,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bulkorders.errors import LedgerError
-from bulkorders.ledger.engine import MIGRATION_LOCK, RUN_LOCKS, Engine, masked
+from bulkorders.ledger.engine import MIGRATION_LOCK, RUN_LOCKS, Engine
+from bulkorders.ledger.location import mask_url as masked
 from bulkorders.ledger.migrations import migrate
 
 NOTHING_SENT = "Nothing was sent."

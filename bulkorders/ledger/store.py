@@ -25,9 +25,10 @@ from bulkorders.ledger import claims as ledger_claims
 from bulkorders.ledger import orders as ledger_orders
 from bulkorders.ledger import rows as ledger_rows
 from bulkorders.ledger.backups import KEEP
-from bulkorders.ledger.engine import CAMPAIGN_LOCKS, PANEL_LOCKS, Engine, is_url
+from bulkorders.ledger.engine import CAMPAIGN_LOCKS, PANEL_LOCKS, Engine
 from bulkorders.ledger.files import connect, file_stamp
 from bulkorders.ledger.identity import assign_identities, row_identity
+from bulkorders.ledger.location import is_url
 from bulkorders.ledger.lock import held_lock, ledger_lock
 from bulkorders.ledger.records import (
     CAMPAIGN_COLUMNS,
