@@ -32,7 +32,7 @@ import httpx
 from goals import verdict
 from userdirs import isolated_env
 
-from bulkorders.ledger.engine import masked
+from bulkorders.ledger.location import mask_url as masked
 from bulkorders.panel.sandbox.server import spawn
 
 GOAL_RATIO = 0.85

@@ -301,16 +301,6 @@ def test_the_report_reads_a_team_ledger_naming_it_without_its_password(pg_url):
 ROWS = 2000
 CONCURRENCY = 4
 KEY = "team-test-key"
-# `bulkorders …` with the ledger opened at $TEAM_LEDGER: the real command line, submit
-# pipeline and placement; only where the ledger is comes from the environment.
-CLI_ON_TEAM_LEDGER = """
-import os, runpy, sys
-from bulkorders.ledger import store
-opened = store.Ledger.open.__func__
-store.Ledger.open = classmethod(lambda cls, location, **kw: opened(cls, os.environ["TEAM_LEDGER"], **kw))
-sys.argv = ["bulkorders", *sys.argv[1:]]
-runpy.run_module("bulkorders", run_name="__main__")
-"""
 
 
 def write_sheet(path: Path) -> None:
@@ -335,12 +325,12 @@ def four_submits(ledger_url: str, tmp_path: Path) -> Iterator[tuple[list[subproc
 
 
 def start_submits(url: str, sheet: Path, ledger_url: str, count: int, tmp_path: Path) -> list[subprocess.Popen]:
-    env = {**os.environ, "BULKORDERS_API_KEY": KEY, "TEAM_LEDGER": ledger_url}
+    env = {**os.environ, "BULKORDERS_API_KEY": KEY}
     Ledger.open(ledger_url).close()  # the schema, before anyone polls the tables
     return [
         subprocess.Popen(
-            [sys.executable, "-c", CLI_ON_TEAM_LEDGER, "--panel", url, "--json", "submit", str(sheet), "--yes",
-             "--campaign", "team", "--concurrency", str(CONCURRENCY), "--out", str(tmp_path / f"out{n}.csv")],
+            [sys.executable, "-m", "bulkorders", "--panel", url, "--ledger", ledger_url, "--json", "submit", str(sheet),
+             "--yes", "--campaign", "team", "--concurrency", str(CONCURRENCY), "--out", str(tmp_path / f"out{n}.csv")],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         for n in range(count)
