@@ -186,11 +186,7 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
     to_send = _to_send(rows, options)
     # Every row without an order may be shown placed by a results sheet: a ledger replaced or
     # restored, or the id of an uncertain row the user found on the panel and typed in.
-    unplaced = [] if options.write_only else [row for _, row in rows if row.state != RowState.PLACED]
-    if unplaced and recover_placed(
-        campaign, unplaced, _results_files(given.sheet.path, campaign, options),
-        options.sheet_name, io, options.decimal,
-    ):  # fmt: skip
+    if not options.write_only and _recovered(campaign, rows, given.sheet.path, options, io):
         rows = _reload(campaign, [(excel, row.id) for excel, row in rows], io)
         to_send = _to_send(rows, options)
     to_send.sort(key=lambda row: at_row[row.id])
@@ -236,6 +232,18 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
     return outcome
 
 
+def _recovered(
+    campaign: Campaign, rows: Sequence[tuple[int, LedgerRow]], source: Path, options: SubmitOptions, io: SubmitIO
+) -> int:
+    """How many rows without an order a results sheet of the campaign showed placed (now
+    recorded placed: see `recovery`)."""
+    unplaced = [row for _, row in rows if row.state != RowState.PLACED]
+    if not unplaced:
+        return 0
+    found = _results_files(source, campaign, options)
+    return recover_placed(campaign, unplaced, found, options.sheet_name, io, options.decimal)
+
+
 def _to_send(rows: Sequence[tuple[int, LedgerRow]], options: SubmitOptions) -> list[LedgerRow]:
     """The rows this run sends: planned ones, and the ones its options say to send again."""
     if options.write_only:
@@ -254,7 +262,10 @@ def sends(state: str, options: SubmitOptions) -> bool:
 
 def _edited(campaign: Campaign, at_row: Mapping[int, int], to_send: Sequence[LedgerRow], io: SubmitIO) -> tuple[str, ...]:
     """The plan's notes on rows about to be sent whose earlier order no longer matches a row."""
-    unmatched = [row for row in io.ledger.rows(campaign) if row.id not in at_row and row.order_id]
+    unmatched = [
+        row for batch in io.ledger.rows_in_batches(campaign) for row in batch
+        if row.id not in at_row and row.order_id
+    ]  # fmt: skip
     return edited_notes([(at_row[row.id], row) for row in to_send], unmatched)
 
 
@@ -352,15 +363,13 @@ def _reload(
 ) -> list[tuple[int, LedgerRow]]:
     """(Excel row, ledger row id) -> (Excel row, the row as the ledger has it now).
 
-    `slim` drops the payloads (sent already), one row at a time, so that a 100k-row
-    campaign is never held twice.
+    `slim` drops the payloads (sent already); the ledger is read in batches, so that a
+    100k-row campaign is never held twice.
     """
-    fresh = io.ledger.rows(campaign)
     current: dict[int, LedgerRow] = {}
-    for index, row in enumerate(fresh):
-        current[row.id] = replace(row, payload={}) if slim else row
-        fresh[index] = None  # type: ignore[call-overload]
-    del fresh
+    for batch in io.ledger.rows_in_batches(campaign):
+        for row in batch:
+            current[row.id] = replace(row, payload={}) if slim else row
     return [(excel, current[row_id]) for excel, row_id in where]
 
 

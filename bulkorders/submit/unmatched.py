@@ -23,7 +23,10 @@ HEADER = ["order_id", "was row", "service", "link", "quantity", "charge", "curre
 def list_unmatched(campaign: Campaign, rows: Sequence[tuple[int, LedgerRow]], out: Path, io: SubmitIO) -> str | None:
     """Put the campaign's orders outside `rows` in the results at `out`; the note to show, if any."""
     here = {row.id for _, row in rows}
-    orphans = [row for row in io.ledger.rows(campaign) if row.id not in here and row.order_id]
+    orphans = [
+        row for batch in io.ledger.rows_in_batches(campaign) for row in batch
+        if row.id not in here and row.order_id
+    ]  # fmt: skip
     if not orphans:
         return None
     records = io.ledger.orders(io.panel, [row.order_id for row in orphans if row.order_id])
