@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -216,6 +216,7 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
     to_send_ids = {row.id for row in to_send}
     del rows, to_send  # the payloads were sent; do not hold them while the ledger is read back
     rows = _reload(campaign, where, io, slim=True)
+    del where
     if to_send_ids:
         balance_after_run(io, campaign.name, rows, to_send_ids)
     outcome = SubmitOutcome(
@@ -228,7 +229,10 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
         currency=currency,
         stop=tally.stop,
     )
-    _write_results(given.sheet, campaign, rows, invalid, options, io, outcome)
+    updates = _results_of(rows, invalid, outcome.stop, io)
+    here = {row.id for _, row in rows}
+    del rows  # the 100k records are in `updates` now: let them go before the sheet is written
+    _write_results(given.sheet, campaign, updates, here, options, io, outcome)
     return outcome
 
 
@@ -432,32 +436,41 @@ def _place(
         io.reporter.close()
 
 
-def _write_results(
-    sheet: Sheet,
-    campaign: Campaign,
-    rows: Sequence[tuple[int, LedgerRow]],
-    invalid: Mapping[int, list[RowIssue]],
-    options: SubmitOptions,
-    io: SubmitIO,
-    outcome: SubmitOutcome,
-) -> None:
-    """Write the results sheet from the ledger; on failure the ledger keeps `needs_write`."""
-    source = Path(sheet.path)
-    out = output_path(source, options)
+def _results_of(
+    rows: Sequence[tuple[int, LedgerRow]], invalid: Mapping[int, list[RowIssue]],
+    stop: BulkOrdersError | None, io: SubmitIO,
+) -> CompactUpdates:  # fmt: skip
+    """The results columns of every row, the orders read from the ledger 5,000 at a time."""
     updates = CompactUpdates()
     for start in range(0, len(rows), _RECORDS_CHUNK):
         chunk = rows[start : start + _RECORDS_CHUNK]
         order_ids = [row.order_id for _, row in chunk if row.order_id]
         records = io.ledger.orders(io.panel, order_ids) if order_ids else {}
-        for excel, values in campaign_updates(chunk, records, not_sent=_not_sent_why(outcome.stop)).items():
+        for excel, values in campaign_updates(chunk, records, not_sent=_not_sent_why(stop)).items():
             updates.set(excel, values)
     for excel, values in campaign_updates([], {}, invalid).items():
         updates.set(excel, values)
+    return updates
+
+
+def _write_results(
+    sheet: Sheet,
+    campaign: Campaign,
+    updates: CompactUpdates,
+    here: Collection[int],
+    options: SubmitOptions,
+    io: SubmitIO,
+    outcome: SubmitOutcome,
+) -> None:
+    """Write the results sheet (`updates`; `here`: the ledger rows of the sheet's rows); on
+    failure the ledger keeps `needs_write`."""
+    source = Path(sheet.path)
+    out = output_path(source, options)
     try:
         if options.in_place:
             io.notify(f"Kept a copy of the input as {backup_copy(source, io.clock)}.")
         summary = write_back(sheet, updates, out, clock=io.clock)
-        note = list_unmatched(campaign, rows, Path(summary.path), io)
+        note = list_unmatched(campaign, here, Path(summary.path), io)
     except WriteBackError as exc:
         io.ledger.set_results_path(campaign, str(out), True)
         outcome.write_error = WriteBackError(
