@@ -146,6 +146,57 @@ def test_ctrl_c_before_the_pipeline_runs_exits_130_cleanly(tmp_path, monkeypatch
     assert result.output == "Interrupted: everything answered so far is saved; rerun to resume.\n"
 
 
+@pytest.mark.parametrize(
+    ("option", "began", "said"),
+    [
+        ("--ledger", False, "Interrupted while starting: nothing was done. Rerun the command."),  # the group's options
+        ("--concurrency", True, "Interrupted: everything answered so far is saved; rerun to resume."),  # submit's
+        ("close", True, "Interrupted: everything answered so far is saved; rerun to resume."),  # a finished command closing
+    ],
+)
+def test_ctrl_c_while_click_parses_or_closes_is_our_line_and_130_not_aborted(
+    tmp_path, monkeypatch, capsys, option, began, said
+):
+    import click
+
+    from bulkorders import cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    if option == "--ledger":
+        monkeypatch.setattr(click.Path, "convert", interrupted)
+    elif option == "--concurrency":
+        monkeypatch.setattr(click.IntRange, "convert", interrupted)
+    else:
+        monkeypatch.setattr(click.Context, "_close_with_exception_info", interrupted)
+    sheet = tmp_path / "crash.csv"
+    sheet.write_text("link,service,quantity\nhttps://instagram.com/p/x,1001,100\n")
+    monkeypatch.setattr(sys, "argv", ["bulkorders", "--panel", "sandbox", "--ledger", str(tmp_path / "l.sqlite"),
+                                      "submit", str(sheet), "--yes", "--concurrency", "2", "--dry-run"])  # fmt: skip
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    captured = capsys.readouterr()
+    assert (exited.value.code, cli.cli.began) == (130, began)
+    assert captured.err.strip().splitlines()[-1] == said
+    assert "Aborted" not in captured.err and "Traceback" not in captured.err
+
+
+def test_main_keeps_clicks_exit_codes_and_messages(monkeypatch, capsys):
+    from bulkorders import cli
+
+    monkeypatch.setattr(sys, "argv", ["bulkorders", "no-such-command"])
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == 2
+    assert "No such command 'no-such-command'" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "argv", ["bulkorders", "--version"])
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.startswith("bulkorders, version ")
+
+
 # kill -9 in the middle of the write-back: os.fsync of the results' temporary file kills
 # the process, as a power cut or the OOM killer would at that moment.
 KILLED_IN_WRITE_BACK = """
