@@ -39,7 +39,19 @@ def main() -> None:
             raise SystemExit(_aborted()) from None
         sys.stderr.write(f"{INTERRUPTED if cli.began else STARTING_INTERRUPTED}\n")
         code = 130
+    _ignore_late_ctrl_c()
     raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _ignore_late_ctrl_c() -> None:
+    """The run is over and its exit code known: a Ctrl-C now must not change it. Python puts
+    SIGINT back to the system's default while it shuts down, and a press then killed the
+    process (exit -2, no message) after all its work was done; an ignored SIGINT stays ignored."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _aborted() -> int:
