@@ -289,6 +289,23 @@ def test_state_counts_and_a_page_of_rows_read_only_what_they_show(ledger, weekly
     assert ledger.rows_page(weekly, state="uncertain") == []
 
 
+def test_rows_in_batches_are_the_rows_a_few_at_a_time(ledger, weekly):
+    # Rows sharing an Excel row (an edited row's earlier order) keep their order across a batch edge.
+    rows = ledger.sync_rows(weekly, planned_rows([payload(f"https://{n}") for n in "abcdefg"]))
+    place(ledger, rows[0], "700")
+    ledger.sync_rows(weekly, planned_rows([payload("https://edited"), *[payload(f"https://{n}") for n in "bcdefg"]]))
+    ledger.sync_rows(ledger.campaign("other", PANEL), planned_rows([payload("https://z")]))
+    batches = list(ledger.rows_in_batches(weekly, size=3))
+    assert [len(batch) for batch in batches] == [3, 3, 2]
+    assert [row for batch in batches for row in batch] == ledger.rows(weekly)
+    assert [row.excel_row for row in batches[0]] == [2, 2, 3]
+    assert list(ledger.rows_in_batches(weekly, size=8)) == [ledger.rows(weekly)]
+    assert list(ledger.rows_in_batches(ledger.campaign("empty", PANEL))) == []
+    # The ledger is free between batches: the caller may read or write it meanwhile.
+    for batch in ledger.rows_in_batches(weekly, size=2):
+        ledger.state_counts(weekly)
+
+
 def test_refused_transitions_change_nothing(ledger, weekly):
     rows = ledger.sync_rows(weekly, planned_rows([payload("https://a"), payload("https://b")]))
     place(ledger, rows[0], "501")

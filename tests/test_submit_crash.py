@@ -146,6 +146,104 @@ def test_ctrl_c_before_the_pipeline_runs_exits_130_cleanly(tmp_path, monkeypatch
     assert result.output == "Interrupted: everything answered so far is saved; rerun to resume.\n"
 
 
+@pytest.mark.parametrize(
+    ("option", "began", "said"),
+    [
+        ("--config", False, "Interrupted while starting: nothing was done. Rerun the command."),  # the group's options
+        ("--concurrency", True, "Interrupted: everything answered so far is saved; rerun to resume."),  # submit's
+        ("close", True, "Interrupted: everything answered so far is saved; rerun to resume."),  # a finished command closing
+    ],
+)
+def test_ctrl_c_while_click_parses_or_closes_is_our_line_and_130_not_aborted(
+    tmp_path, monkeypatch, capsys, option, began, said
+):
+    import click
+
+    from bulkorders import cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    if option == "--config":
+        monkeypatch.setattr(click.Path, "convert", interrupted)
+    elif option == "--concurrency":
+        monkeypatch.setattr(click.IntRange, "convert", interrupted)
+    else:
+        monkeypatch.setattr(click.Context, "_close_with_exception_info", interrupted)
+    monkeypatch.setattr(cli, "_ignore_late_ctrl_c", lambda: None)  # this process is pytest's
+    sheet = tmp_path / "crash.csv"
+    sheet.write_text("link,service,quantity\nhttps://instagram.com/p/x,1001,100\n")
+    config = ["--config", str(tmp_path / "config.toml")] if option == "--config" else []
+    monkeypatch.setattr(sys, "argv", ["bulkorders", *config, "--panel", "sandbox", "--ledger", str(tmp_path / "l.sqlite"),
+                                      "submit", str(sheet), "--yes", "--concurrency", "2", "--dry-run"])  # fmt: skip
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    captured = capsys.readouterr()
+    assert (exited.value.code, cli.cli.began) == (130, began)
+    assert captured.err.strip().splitlines()[-1] == said
+    assert "Aborted" not in captured.err and "Traceback" not in captured.err
+
+
+def test_main_keeps_clicks_exit_codes_and_messages(monkeypatch, capsys):
+    from bulkorders import cli
+
+    monkeypatch.setattr(cli, "_ignore_late_ctrl_c", lambda: None)  # this process is pytest's
+    monkeypatch.setattr(sys, "argv", ["bulkorders", "no-such-command"])
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == 2
+    assert "No such command 'no-such-command'" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "argv", ["bulkorders", "--version"])
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.startswith("bulkorders, version ")
+
+
+INTERRUPTED_LINES = {
+    "Interrupted while starting: nothing was done. Rerun the command.",
+    "Interrupted: everything answered so far is saved; rerun to resume.",
+    "Error: Interrupted after every row was sent: each answer is saved in the ledger; nothing is left to place.",
+}
+
+
+def test_a_real_ctrl_c_at_any_moment_of_a_run_ends_with_130_and_a_message_or_0_never_killed(tmp_path):
+    # A SIGINT at 20 moments spread from the plan's first line (start-up is done) to past the
+    # end: placing, writing, closing the ledger and the interpreter's shutdown, where Python's
+    # default handler is back and a press used to kill the process (exit -2, no message).
+    env = {**os.environ, "BULKORDERS_API_KEY": KEY}
+
+    def start(n: int) -> tuple[subprocess.Popen[str], float]:
+        """The run, and when its first line came (its work has begun)."""
+        sheet = tmp_path / f"run{n}.csv"
+        sheet.write_text("link,service,quantity\n" + "".join(f"https://x.test/{n}/{i},1001,100\n" for i in range(40)))
+        cmd = [sys.executable, "-m", "bulkorders", "--panel", "sandbox", "--ledger", str(tmp_path / "l.sqlite"),
+               "submit", str(sheet), "--yes"]  # fmt: skip
+        run = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert run.stderr is not None
+        first = run.stderr.readline()
+        assert first.startswith("Campaign run"), first
+        return run, time.monotonic()
+
+    whole, began = start(0)
+    whole.communicate(timeout=60)
+    assert whole.returncode == 0
+    seconds = time.monotonic() - began
+    outcomes = []
+    for n in range(1, 21):
+        run, began = start(n)
+        time.sleep(seconds * 1.1 * (n - 1) / 19)  # another process's moment: there is no clock to inject
+        run.send_signal(signal.SIGINT)
+        _, err = run.communicate(timeout=60)
+        last = (err.strip().splitlines() or [""])[-1]
+        outcomes.append((run.returncode, last if run.returncode else ""))
+        assert "Traceback" not in err
+    assert [(code, last) for code, last in outcomes if code not in (0, 130)] == []
+    interrupted = [last for code, last in outcomes if code == 130]
+    assert interrupted, outcomes  # the sweep did reach running commands
+    assert [last for last in interrupted if last not in INTERRUPTED_LINES and not last.startswith("Error: Interrupted: ")] == []
+
+
 # kill -9 in the middle of the write-back: os.fsync of the results' temporary file kills
 # the process, as a power cut or the OOM killer would at that moment.
 KILLED_IN_WRITE_BACK = """

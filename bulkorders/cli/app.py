@@ -105,17 +105,23 @@ class App:
         self.emitted = True
 
 
+INTERRUPTED = "Interrupted: everything answered so far is saved; rerun to resume."
+
+
 class BulkGroup(click.Group):
     """Turns `BulkOrdersError` (and Ctrl-C) into a message and an exit code, here only."""
 
+    began = False  # a command's work has begun (`cli.main` tells a Ctrl-C while parsing by it)
+
     def invoke(self, ctx: click.Context) -> Any:
+        self.began = True
         try:
             return super().invoke(ctx)
         except BulkOrdersError as exc:
             _report(ctx, exc)
             ctx.exit(int(exc.exit_code))
         except KeyboardInterrupt:
-            _say_error(ctx, "Interrupted: everything answered so far is saved; rerun to resume.", ExitCode.INTERRUPTED)
+            _say_error(ctx, INTERRUPTED, ExitCode.INTERRUPTED)
             ctx.exit(int(ExitCode.INTERRUPTED))
         except click.ClickException as exc:
             _json_error(ctx, exc.format_message(), exc.exit_code)

@@ -116,8 +116,20 @@ def to_campaign(row: Sequence[Any]) -> Campaign:
     return Campaign(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6])
 
 
-def to_ledger_row(row: Sequence[Any], payload: dict[str, str] | None = None) -> LedgerRow:
-    """A `rows` row as a record; `payload` spares decoding when the caller has it already."""
+# Columns of ROW_COLUMNS whose few distinct values repeat over a campaign's rows: service,
+# state, currency, error.
+_ROW_REPEATED = (3, 7, 10, 11)
+
+
+def to_ledger_row(
+    row: Sequence[Any], payload: dict[str, str] | None = None, common: dict[Any, Any] | None = None
+) -> LedgerRow:
+    """A `rows` row as a record; `payload` spares decoding when the caller has it already;
+    `common` (one dict per query) shares repeated texts."""
+    if common is not None:
+        row = list(row)
+        for index in _ROW_REPEATED:
+            row[index] = common.setdefault(row[index], row[index])
     return LedgerRow(
         row[0], row[1], row[2], row[3], row[4], payload or json.loads(row[5]), Decimal(row[6]),
         row[7], row[8], to_decimal(row[9]), row[10], row[11], row[12], row[13], row[14] if len(row) > 14 else None,

@@ -51,6 +51,7 @@ __all__ = [
     "row_identity", "assign_identities", "utc_now_iso",
 ]  # fmt: skip
 
+BATCH_ROWS = 5000  # rows read at a time by `rows_in_batches`
 RECOVERED = (
     "bulkorders stopped before the panel answered this order: it may or may not have been "
     "placed. Check the panel; rerun with --resend-uncertain to send it again."
@@ -221,6 +222,27 @@ class Ledger(Transactions):
                 (campaign.id,),
             ).fetchall()
         return [to_ledger_row(r) for r in found]
+
+    def rows_in_batches(self, campaign: Campaign, size: int = BATCH_ROWS) -> Iterator[list[LedgerRow]]:
+        """The campaign's rows as `rows` gives them, `size` at a time (each batch one read):
+        a 100k-row campaign without all of it in memory. The lock is not held between
+        batches, so the caller may use the ledger while it goes through them."""
+        after: tuple[int, int] = (-1, -1)  # keyset: (excel_row, id) of the last row read
+        common: dict[object, object] = {}  # one copy of each repeated text (state, service…)
+        while True:
+            with self._read() as db:
+                found = db.execute(
+                    f"SELECT {ROW_COLUMNS} FROM rows r WHERE r.campaign_id = ? "
+                    "AND (r.excel_row > ? OR (r.excel_row = ? AND r.id > ?)) "
+                    "ORDER BY r.excel_row, r.id LIMIT ?",
+                    (campaign.id, after[0], after[0], after[1], size),
+                ).fetchall()
+            if not found:
+                return
+            after = (found[-1][2], found[-1][0])
+            yield [to_ledger_row(r, common=common) for r in found]
+            if len(found) < size:
+                return
 
     def state_counts(self, campaign: Campaign) -> dict[str, int]:
         """How many rows of the campaign are in each state (states with none left out)."""

@@ -64,7 +64,7 @@ def status_sheet(
     the panel); Ctrl-C ends it with what was answered written (`report.stop`). A round
     the panel does not answer (unreachable, HTML page) stops a single check but not a watch.
     """
-    run = Run("status", source, options, io)
+    run = Run("status", source, options, io, sync=True)
     dead: set[str] = set()  # ids the panel refused ("Incorrect order ID"): asking again won't help
     run.sync_known()
     try:

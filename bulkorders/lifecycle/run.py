@@ -50,6 +50,7 @@ _A = TypeVar("_A")
 _R = TypeVar("_R")
 
 NO_ANSWER = "the panel gave no answer for it"
+BATCH_ROWS = 5000  # sheet rows completed with the ledger at a time
 def _nothing_lost(message: str) -> str:
     """"Nothing is lost" once: the write-back's own message may say it already."""
     return "" if "Nothing is lost" in message else "\nNothing is lost: the ledger holds every answer."
@@ -128,43 +129,64 @@ def _where_results_go(source: Path, options: SheetOptions, io: LifecycleIO) -> S
 class Run:
     """One command over one sheet: its rows, the cells to write, the report."""
 
-    def __init__(self, command: str, source: Path, options: SheetOptions, io: LifecycleIO) -> None:
+    def __init__(
+        self, command: str, source: Path, options: SheetOptions, io: LifecycleIO, *, sync: bool = False
+    ) -> None:
+        """Read the sheet and complete its rows with the ledger, `BATCH_ROWS` rows at a time
+        (a 100k-row sheet is never held beside all its targets and records); `sync` also
+        notes the cells that differ from the ledger, for `sync_known`."""
         from bulkorders.sheets import read_sheet
 
         self.io = io
         self.options = options = _where_results_go(source, options, io)
-        self.sheet = read_sheet(source, options.sheet_name, purpose="results", decimal=options.decimal)
-        self.cells = {r.row: r.values for r in self.sheet.rows}
-        raw = targets_from_rows(((r.row, r.values) for r in self.sheet.rows), options.rows)
-        if options.rows is not None and not raw:
-            raise UsageError(f"--rows {options.rows}: none of these rows of {source.name} holds data.")
-        ids = unique_ids(t.order_id for t in raw)
-        self.records = io.ledger.orders(io.panel, ids) if ids else {}
-        self.targets = with_known(raw, self.records)
-        self.before = list(self.targets)
+        sheet = read_sheet(source, options.sheet_name, purpose="results", decimal=options.decimal)
+        self.sheet = replace(sheet, rows=[])  # write-back needs where the header and columns are
+        self.targets: list[Target] = []
         self.updates: dict[int, Values] = {}
         self.failures: dict[tuple[int, str], RowIssue] = {}
         self.pinned: dict[int, str] = {}  # rows whose own cells are wrong: that error stays
         self.refused_refills: dict[str, RefillStatus] = {}  # refill id -> the panel's error
+        self.known_changes: list[tuple[int, Values]] = []  # cells the ledger knows better (`sync`)
         self.dirty = False
         self.backed_up = False
         self.out = results_path(source, options)
         self.requests_at_start = io.client.requests_sent
-        self.report = LifecycleReport(
-            command,
-            source,
-            rows=len(raw),
-            orders=len(ids),
-            without_order=sum(1 for t in raw if not t.order_id and not t.problem),
-        )
-        for target, known in zip(raw, self.targets, strict=True):
+        self.report = LifecycleReport(command, source)
+        ids: dict[str, None] = {}
+        rows = sheet.rows
+        while rows:
+            batch = rows[:BATCH_ROWS]
+            del rows[:BATCH_ROWS]  # each batch's cells are let go once its targets are made
+            raw = targets_from_rows(((r.row, r.values) for r in batch), options.rows)
+            ids.update(dict.fromkeys(unique_ids(t.order_id for t in raw)))
+            self._complete(raw, {r.row: r.values for r in batch} if sync else None)
+        if options.rows is not None and not self.targets:
+            raise UsageError(f"--rows {options.rows}: none of these rows of {source.name} holds data.")
+        self.report.orders = len(ids)
+        self.before = list(self.targets)
+
+    def _complete(self, raw: list[Target], cells: dict[int, dict] | None) -> None:
+        """Add a batch of targets completed with the ledger's records of their orders; pin
+        the rows whose own id cells are wrong; note what differs from the ledger (`cells`)."""
+        ids = unique_ids(t.order_id for t in raw)
+        records = self.io.ledger.orders(self.io.panel, ids) if ids else {}
+        known = with_known(raw, records)
+        self.targets += known
+        self.report.rows += len(raw)
+        self.report.without_order += sum(1 for t in raw if not t.order_id and not t.problem)
+        for target, merged in zip(raw, known, strict=True):
             if target.problem is not None:
                 column = "order_id" if target.order_id is None else "refill_id"
-                if column == "refill_id" and known.refill_id is not None:
+                if column == "refill_id" and merged.refill_id is not None:
                     continue  # the ledger knows the order's refill: that one is used (and shown)
                 self.pinned[target.row] = target.problem
                 self.set(target.row, {"error": target.problem})
                 self.failures[(target.row, "cell")] = RowIssue(target.row, column, target.problem)
+            record = records.get(target.order_id) if cells is not None and target.order_id else None
+            if record is not None:
+                changed = differing(cells.get(target.row, {}), ledger_values(record))  # type: ignore[union-attr]
+                if changed:
+                    self.known_changes.append((target.row, changed))
 
     # asking the panel
 
@@ -201,22 +223,17 @@ class Run:
         return {i for i, a in answers.items() if a.error is not None}
 
     def sync_known(self) -> None:
-        """Bring the rows of orders the ledger knows up to its latest values.
+        """Bring the rows of orders the ledger knows up to its latest values (a `Run` made
+        with `sync`).
 
         The results sheet is a view of the ledger: a sheet written before the last
         answers (an old copy, a failed write) shows them without asking the panel again.
-        Only cells that differ are written. Once done, the ledger's records and the cells
-        as read are let go: nothing after needs them (100k rows: ~100 MB less at the write).
+        Only cells that differ are written.
         """
-        for target in self.targets:
-            record = self.records.get(target.order_id) if target.order_id else None
-            if record is None:
-                continue
-            changed = differing(self.cells.get(target.row, {}), ledger_values(record))
-            if changed:
-                self.set(target.row, changed)
-                self.report.from_ledger += 1
-        self.records, self.cells = {}, {}
+        for row, changed in self.known_changes:
+            self.set(row, changed)
+            self.report.from_ledger += 1
+        self.known_changes = []
 
     def refresh_refills(self) -> None:
         """Ask the status of every refill not known to be final; record and apply.
@@ -369,7 +386,8 @@ class Run:
             self.io.notify(f"warning: {warning}")
         if summary.columns_added and self.out.resolve() == source.resolve():
             # The file now has the output columns: the next write (--watch) must reuse them.
-            self.sheet = read_sheet(source, self.options.sheet_name, purpose="results", decimal=self.options.decimal)
+            again = read_sheet(source, self.options.sheet_name, purpose="results", decimal=self.options.decimal)
+            self.sheet = replace(again, rows=[])
 
     def interrupted(self, message: str) -> None:
         """Ctrl-C: write what was answered and not yet written, and say so in the report."""

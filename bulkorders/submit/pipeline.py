@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -184,11 +184,7 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
     to_send = _to_send(rows, options)
     # Every row without an order may be shown placed by a results sheet: a ledger replaced or
     # restored, or the id of an uncertain row the user found on the panel and typed in.
-    unplaced = [] if options.write_only else [row for _, row in rows if row.state != RowState.PLACED]
-    if unplaced and recover_placed(
-        campaign, unplaced, _results_files(given.sheet.path, campaign, options),
-        options.sheet_name, io, options.decimal,
-    ):  # fmt: skip
+    if not options.write_only and _recovered(campaign, rows, given.sheet.path, options, io):
         rows = _reload(campaign, [(excel, row.id) for excel, row in rows], io)
         to_send = _to_send(rows, options)
     to_send.sort(key=lambda row: at_row[row.id])
@@ -220,6 +216,7 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
     to_send_ids = {row.id for row in to_send}
     del rows, to_send  # the payloads were sent; do not hold them while the ledger is read back
     rows = _reload(campaign, where, io, slim=True)
+    del where
     taken = set(tally.taken)
     if to_send_ids:
         balance_after_run(io, campaign.name, rows, to_send_ids - taken)
@@ -235,7 +232,10 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
         currency=currency,
         stop=tally.stop,
     )
-    _write_results(given.sheet, campaign, rows, invalid, options, io, outcome)
+    updates = _results_of(rows, invalid, outcome.stop, io)
+    here = {row.id for _, row in rows}
+    del rows  # the 100k records are in `updates` now: let them go before the sheet is written
+    _write_results(given.sheet, campaign, updates, here, options, io, outcome)
     return outcome
 
 
@@ -247,6 +247,18 @@ def _recover(campaign: Campaign, io: SubmitIO, when: str) -> None:
             f"{counted(len(recovered), 'row')} {'was' if len(recovered) == 1 else 'were'} being sent when {when}; "
             "they are now uncertain (the panel may or may not have placed them)."
         )
+
+
+def _recovered(
+    campaign: Campaign, rows: Sequence[tuple[int, LedgerRow]], source: Path, options: SubmitOptions, io: SubmitIO
+) -> int:
+    """How many rows without an order a results sheet of the campaign showed placed (now
+    recorded placed: see `recovery`)."""
+    unplaced = [row for _, row in rows if row.state != RowState.PLACED]
+    if not unplaced:
+        return 0
+    found = _results_files(source, campaign, options)
+    return recover_placed(campaign, unplaced, found, options.sheet_name, io, options.decimal)
 
 
 def _to_send(rows: Sequence[tuple[int, LedgerRow]], options: SubmitOptions) -> list[LedgerRow]:
@@ -267,7 +279,10 @@ def sends(state: str, options: SubmitOptions) -> bool:
 
 def _edited(campaign: Campaign, at_row: Mapping[int, int], to_send: Sequence[LedgerRow], io: SubmitIO) -> tuple[str, ...]:
     """The plan's notes on rows about to be sent whose earlier order no longer matches a row."""
-    unmatched = [row for row in io.ledger.rows(campaign) if row.id not in at_row and row.order_id]
+    unmatched = [
+        row for batch in io.ledger.rows_in_batches(campaign) for row in batch
+        if row.id not in at_row and row.order_id
+    ]  # fmt: skip
     return edited_notes([(at_row[row.id], row) for row in to_send], unmatched)
 
 
@@ -365,15 +380,13 @@ def _reload(
 ) -> list[tuple[int, LedgerRow]]:
     """(Excel row, ledger row id) -> (Excel row, the row as the ledger has it now).
 
-    `slim` drops the payloads (sent already), one row at a time, so that a 100k-row
-    campaign is never held twice.
+    `slim` drops the payloads (sent already); the ledger is read in batches, so that a
+    100k-row campaign is never held twice.
     """
-    fresh = io.ledger.rows(campaign)
     current: dict[int, LedgerRow] = {}
-    for index, row in enumerate(fresh):
-        current[row.id] = replace(row, payload={}) if slim else row
-        fresh[index] = None  # type: ignore[call-overload]
-    del fresh
+    for batch in io.ledger.rows_in_batches(campaign):
+        for row in batch:
+            current[row.id] = replace(row, payload={}) if slim else row
     return [(excel, current[row_id]) for excel, row_id in where]
 
 
@@ -438,33 +451,42 @@ def _place(
         io.reporter.close()
 
 
-def _write_results(
-    sheet: Sheet,
-    campaign: Campaign,
-    rows: Sequence[tuple[int, LedgerRow]],
-    invalid: Mapping[int, list[RowIssue]],
-    options: SubmitOptions,
-    io: SubmitIO,
-    outcome: SubmitOutcome,
-) -> None:
-    """Write the results sheet from the ledger; on failure the ledger keeps `needs_write`."""
-    source = Path(sheet.path)
-    out = output_path(source, options)
+def _results_of(
+    rows: Sequence[tuple[int, LedgerRow]], invalid: Mapping[int, list[RowIssue]],
+    stop: BulkOrdersError | None, io: SubmitIO,
+) -> CompactUpdates:  # fmt: skip
+    """The results columns of every row, the orders read from the ledger 5,000 at a time."""
     updates = CompactUpdates()
     for start in range(0, len(rows), _RECORDS_CHUNK):
         chunk = rows[start : start + _RECORDS_CHUNK]
         order_ids = [row.order_id for _, row in chunk if row.order_id]
         records = io.ledger.orders(io.panel, order_ids) if order_ids else {}
-        for excel, values in campaign_updates(chunk, records, not_sent=_not_sent_why(outcome.stop)).items():
+        for excel, values in campaign_updates(chunk, records, not_sent=_not_sent_why(stop)).items():
             updates.set(excel, values)
     for excel, values in campaign_updates([], {}, invalid).items():
         updates.set(excel, values)
+    return updates
+
+
+def _write_results(
+    sheet: Sheet,
+    campaign: Campaign,
+    updates: CompactUpdates,
+    here: Collection[int],
+    options: SubmitOptions,
+    io: SubmitIO,
+    outcome: SubmitOutcome,
+) -> None:
+    """Write the results sheet (`updates`; `here`: the ledger rows of the sheet's rows); on
+    failure the ledger keeps `needs_write`."""
+    source = Path(sheet.path)
+    out = output_path(source, options)
     try:
         if options.in_place:
             io.notify(f"Kept a copy of the input as {backup_copy(source, io.clock)}.")
         rebuild = written_by_this_ledger(campaign, out)  # nothing of the user's in it: follow the input
         summary = write_back(sheet, updates, out, clock=io.clock, rebuild=rebuild)
-        note = list_unmatched(campaign, rows, Path(summary.path), io)
+        note = list_unmatched(campaign, here, Path(summary.path), io)
     except WriteBackError as exc:
         io.ledger.set_results_path(campaign, str(out), True)
         outcome.write_error = WriteBackError(

@@ -5,7 +5,7 @@ campaign's agree. A workbook gets a sheet of them; for a CSV a note says where t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,17 +13,20 @@ from typing import TYPE_CHECKING
 from bulkorders.models import format_money
 
 if TYPE_CHECKING:
-    from bulkorders.ledger import Campaign, LedgerRow
+    from bulkorders.ledger import Campaign
     from bulkorders.submit.pipeline import SubmitIO
 
 SHEET_TITLE = "Orders not in this sheet"
 HEADER = ["order_id", "was row", "service", "link", "quantity", "charge", "currency", "status", "submitted_at (UTC)"]
 
 
-def list_unmatched(campaign: Campaign, rows: Sequence[tuple[int, LedgerRow]], out: Path, io: SubmitIO) -> str | None:
-    """Put the campaign's orders outside `rows` in the results at `out`; the note to show, if any."""
-    here = {row.id for _, row in rows}
-    orphans = [row for row in io.ledger.rows(campaign) if row.id not in here and row.order_id]
+def list_unmatched(campaign: Campaign, here: Collection[int], out: Path, io: SubmitIO) -> str | None:
+    """Put the campaign's orders outside the ledger rows `here` (the sheet's) in the results at
+    `out`; the note to show, if any."""
+    orphans = [
+        row for batch in io.ledger.rows_in_batches(campaign) for row in batch
+        if row.id not in here and row.order_id
+    ]  # fmt: skip
     if not orphans:
         return None
     records = io.ledger.orders(io.panel, [row.order_id for row in orphans if row.order_id])
