@@ -53,31 +53,42 @@ def claim(
     one that does not exist, is a bug: refused, changing nothing (the caller rolls back).
     """
     unique = list(dict.fromkeys(row_ids))
-    states = ",".join(f"'{s.value}'" for s in SENDABLE)
     won: set[int] = set()
     for start in range(0, len(unique), CHUNK):
         chunk = unique[start : start + CHUNK]
-        marks = ",".join("?" * len(chunk))
-        # Locked for this transaction (SKIP LOCKED: another run's claim in progress is its own),
-        # so the rows checked are the rows updated.
+        which, params = _claimable(chunk, expected)
+        # One statement (no round trip inside a pipelined batch); SKIP LOCKED: a row another
+        # run is claiming at this moment is its own; the rows locked are the rows updated.
         found = db.execute(
-            f"SELECT id, state, run_id FROM rows WHERE id IN ({marks}) AND state IN ({states}){db.skip_locked}",
-            chunk,
-        ).fetchall()
-        take = [i for i, state, by in found if expected is None or expected.get(i) == (state, by)]
-        if not take:
-            continue
-        marks = ",".join("?" * len(take))
-        db.execute(
             "UPDATE rows SET state = 'sending', sent_at = ?, answered_at = NULL, error = NULL, run_id = ? "
-            f"WHERE id IN ({marks})",
-            (at, run_id, *take),
+            f"WHERE id IN (SELECT id FROM rows WHERE {which}{db.skip_locked}) RETURNING id",
+            (at, run_id, *params),
         )
-        won.update(take)
+        won.update(r[0] for r in found)
     lost = [i for i in unique if i not in won]
     if lost:
         _refuse_own(db, lost, run_id)
     return [i for i in unique if i in won]
+
+
+def _claimable(ids: Sequence[int], expected: Mapping[int, Seen] | None) -> tuple[str, list[object]]:
+    """The condition (and its parameters) of the rows of `ids` that may be claimed: in a
+    sendable state, and, with `expected`, still in the state and run each was planned in."""
+    if expected is None:
+        states = ",".join("?" * len(SENDABLE))
+        return f"id IN ({','.join('?' * len(ids))}) AND state IN ({states})", [*ids, *(s.value for s in SENDABLE)]
+    groups: dict[Seen, list[int]] = {}
+    for i in ids:
+        seen = expected.get(i)
+        if seen is not None and seen[0] in SENDABLE:
+            groups.setdefault(seen, []).append(i)
+    if not groups:
+        return "1 = 0", []
+    conditions, params = [], []
+    for (state, by), members in groups.items():  # most batches: one group, (planned, never sent)
+        conditions.append(f"(id IN ({','.join('?' * len(members))}) AND state = ? AND COALESCE(run_id, 0) = ?)")
+        params += [*members, str(state), by or 0]
+    return " OR ".join(conditions), params
 
 
 def _refuse_own(db: Engine, ids: list[int], run_id: int) -> None:
