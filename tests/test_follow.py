@@ -15,7 +15,7 @@ from bulkorders.lifecycle.follow import sheet_to_follow
 
 
 def test_status_on_the_input_writes_the_results_a_failed_submit_could_not(tmp_path, monkeypatch):
-    import bulkorders.submit.pipeline
+    import bulkorders.submit.writing
 
     def refuse(sheet, updates, out, **_):
         raise WriteBackError(f"Could not write the results to {out}: the disk is full.")
@@ -23,7 +23,7 @@ def test_status_on_the_input_writes_the_results_a_failed_submit_could_not(tmp_pa
     source = write_csv(tmp_path / "weekly.csv", ROWS)
     results = tmp_path / "weekly.results.csv"
     with monkeypatch.context() as patch:
-        patch.setattr(bulkorders.submit.pipeline, "write_back", refuse)
+        patch.setattr(bulkorders.submit.writing, "write_back", refuse)
         placed = run("submit", "--yes", str(source))
     assert placed.exit_code == 3
     assert "Could not write the results to" in placed.stderr

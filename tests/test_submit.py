@@ -248,7 +248,7 @@ def test_an_unwritable_output_is_refused_before_anything_is_placed(tmp_path):
 
 
 def test_a_failed_write_back_keeps_everything_and_the_rerun_writes_it(tmp_path, monkeypatch):
-    import bulkorders.submit.pipeline
+    import bulkorders.submit.writing
 
     def refuse(sheet, updates, out, **_):
         raise WriteBackError(f"Could not write the results to {out}: the disk is full. Nothing is "
@@ -256,7 +256,7 @@ def test_a_failed_write_back_keeps_everything_and_the_rerun_writes_it(tmp_path, 
 
     sheet = write_csv(tmp_path / "orders.csv", ROWS)
     with monkeypatch.context() as patch:
-        patch.setattr(bulkorders.submit.pipeline, "write_back", refuse)
+        patch.setattr(bulkorders.submit.writing, "write_back", refuse)
         result = submit(str(sheet), "--yes", "--out", str(tmp_path / "out.csv"))
     assert result.exit_code == 3
     assert "Nothing is lost: the ledger holds every result. To write the sheet again, rerun the " \

@@ -10,8 +10,8 @@ from bulkorders.surface import public_surface
 EXPORTS = {
     "CampaignTaken": "joining",
     "DEFAULT_CONCURRENCY": "placement",
-    "SubmitIO": "pipeline",
-    "SubmitOptions": "pipeline",
+    "SubmitIO": "world",
+    "SubmitOptions": "world",
     "describe_plan": "pipeline",
     "pending_rows": "preview",
     "problem_lines": "pipeline",

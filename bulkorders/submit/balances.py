@@ -17,7 +17,7 @@ from bulkorders.ledger import RowState, keep_reading
 if TYPE_CHECKING:
     from bulkorders.ledger import LedgerRow
     from bulkorders.models import Balance
-    from bulkorders.submit.pipeline import SubmitIO
+    from bulkorders.submit.world import SubmitIO
 
 
 def keep_balance(io: SubmitIO, command: str, balance: Balance, campaign: str, uncertain: Sequence[dict] = ()) -> None:

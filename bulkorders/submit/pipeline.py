@@ -10,21 +10,17 @@ in `outcome.write_error`, for the caller to raise after showing the outcome.
 
 from __future__ import annotations
 
-import re
-import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bulkorders.clock import Clock, utc_now_iso
-from bulkorders.errors import BulkOrdersError, FundsError, Interrupted, NotConfirmed, UsageError, WriteBackError
+from bulkorders.clock import utc_now_iso
+from bulkorders.errors import NotConfirmed, UsageError
 from bulkorders.ledger import RowState, assign_identities, canonical_content, record_row_columns
 from bulkorders.models import Balance, OrderRow, RowIssue, Severity, counted
-from bulkorders.progress import Reporter, SilentReporter
-from bulkorders.results import CompactUpdates, campaign_updates
-from bulkorders.sheets import backup_copy, check_writable, default_output_path, write_back
+from bulkorders.sheets import check_writable
 from bulkorders.submit.balances import balance_after_run, keep_balance
 from bulkorders.submit.joining import check_joining
 from bulkorders.submit.outcome import (
@@ -38,52 +34,14 @@ from bulkorders.submit.outcome import (
     summary_text,
 )
 from bulkorders.submit.payload import sent_payload
-from bulkorders.submit.placement import DEFAULT_CONCURRENCY, Sendable, Tally, place_rows
-from bulkorders.submit.recovery import order_ids_of, recover_placed, without_order_ids, written_by_this_ledger
-from bulkorders.submit.unmatched import list_unmatched
+from bulkorders.submit.placement import Sendable, Tally, place_rows
+from bulkorders.submit.recovery import order_ids_of, recover_placed, without_order_ids
+from bulkorders.submit.world import SubmitIO, SubmitOptions
+from bulkorders.submit.writing import output_path, results_files, results_of, row_outcomes, write_results
 
 if TYPE_CHECKING:
-    from bulkorders.catalog import Catalogue
     from bulkorders.ledger import Campaign, Ledger, LedgerRow
-    from bulkorders.panel import PanelClient
     from bulkorders.sheets import Sheet
-
-
-# Orders read back from the ledger at a time when writing the sheet (bounds memory).
-_RECORDS_CHUNK = 5000
-
-
-@dataclass(frozen=True, kw_only=True)
-class SubmitOptions:
-    """The choices of one `submit` run (the command's options)."""
-
-    campaign: str | None = None
-    sheet_name: str | None = None
-    out: Path | None = None
-    in_place: bool = False
-    dry_run: bool = False
-    max_spend: Decimal | None = None
-    concurrency: int = DEFAULT_CONCURRENCY
-    resend_uncertain: bool = False
-    retry_rejected: bool = False
-    write_only: bool = False  # place nothing: write the results sheet from the ledger
-    decimal: str | None = None  # the sheet's decimal mark ("," or "."); None: detected
-    max_spend_text: str | None = None  # --max-spend as typed, read with the sheet's decimal mark
-    named: bool | None = None  # the user chose `campaign` (None: when it is given)
-
-
-@dataclass
-class SubmitIO:
-    """The world the pipeline works in, passed in."""
-
-    client: PanelClient
-    ledger: Ledger
-    catalogue: Catalogue
-    panel: str  # the panel's name in the ledger (never the key)
-    confirm: Callable[[Plan], bool]
-    notify: Callable[[str], None] = lambda message: None
-    reporter: Reporter = field(default_factory=SilentReporter)
-    clock: Clock = time.time
 
 
 def submit_sheet(source: Path, options: SubmitOptions, io: SubmitIO) -> SubmitOutcome:
@@ -200,7 +158,7 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
         return SubmitOutcome(
             campaign.name,
             plan,
-            _row_outcomes(rows, invalid, existing),
+            row_outcomes(rows, invalid, existing),
             dry_run=True,
             currency=balance.currency if balance else None,
         )
@@ -223,7 +181,7 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
     outcome = SubmitOutcome(
         campaign.name,
         plan,
-        _row_outcomes(rows, invalid, existing),
+        row_outcomes(rows, invalid, existing),
         carried=len(existing),
         placed_now=tally.placed,
         taken=sum(1 for _, row in rows if row.id in taken and row.state == RowState.PLACED),
@@ -232,10 +190,10 @@ def _submit_locked(given: _Input, campaign: Campaign, options: SubmitOptions, io
         currency=currency,
         stop=tally.stop,
     )
-    updates = _results_of(rows, invalid, outcome.stop, io)
+    updates = results_of(rows, invalid, outcome.stop, io)
     here = {row.id for _, row in rows}
     del rows  # the 100k records are in `updates` now: let them go before the sheet is written
-    _write_results(given.sheet, campaign, updates, here, options, io, outcome)
+    write_results(given.sheet, campaign, updates, here, options, io, outcome)
     return outcome
 
 
@@ -257,7 +215,7 @@ def _recovered(
     unplaced = [row for _, row in rows if row.state != RowState.PLACED]
     if not unplaced:
         return 0
-    found = _results_files(source, campaign, options)
+    found = results_files(source, campaign, options)
     return recover_placed(campaign, unplaced, found, options.sheet_name, io, options.decimal)
 
 
@@ -286,16 +244,6 @@ def _edited(campaign: Campaign, at_row: Mapping[int, int], to_send: Sequence[Led
     return edited_notes([(at_row[row.id], row) for row in to_send], unmatched)
 
 
-def _results_files(source: Path, campaign: Campaign, options: SubmitOptions) -> list[Path]:
-    """The campaign's results sheets other than the input: this run's and the recorded one."""
-    found = [output_path(source, options)]
-    if campaign.results_path:
-        found.append(Path(campaign.results_path))
-    here = source.resolve()
-    unique = {path.resolve(): path for path in found if path.resolve() != here}
-    return list(unique.values())
-
-
 def rewrite_results(source: Path, campaign: Campaign, io: SubmitIO) -> Path:
     """Write the results sheet of `campaign` again from the ledger, placing nothing.
 
@@ -309,23 +257,6 @@ def rewrite_results(source: Path, campaign: Campaign, io: SubmitIO) -> Path:
         raise outcome.write_error
     assert outcome.output is not None
     return outcome.output
-
-
-def output_path(source: Path, options: SubmitOptions) -> Path:
-    """Where the results go: the input (--in-place), --out, or NAME.results.EXT beside it.
-
-    A --campaign other than the file's name gets NAME.CAMPAIGN.results.EXT, so next
-    week's campaign from the same file never overwrites last week's results.
-    """
-    if options.in_place:
-        return source
-    if options.out:
-        return options.out
-    default = default_output_path(source)
-    if options.campaign and options.campaign != source.stem and default != source:
-        part = re.sub(r"[^\w.-]+", "-", options.campaign).strip(".-") or "campaign"
-        return source.with_name(f"{source.stem}.{part}.results{source.suffix}")
-    return default
 
 
 def _sync(
@@ -449,88 +380,6 @@ def _place(
     finally:
         io.client.progress_note = None
         io.reporter.close()
-
-
-def _results_of(
-    rows: Sequence[tuple[int, LedgerRow]], invalid: Mapping[int, list[RowIssue]],
-    stop: BulkOrdersError | None, io: SubmitIO,
-) -> CompactUpdates:  # fmt: skip
-    """The results columns of every row, the orders read from the ledger 5,000 at a time."""
-    updates = CompactUpdates()
-    for start in range(0, len(rows), _RECORDS_CHUNK):
-        chunk = rows[start : start + _RECORDS_CHUNK]
-        order_ids = [row.order_id for _, row in chunk if row.order_id]
-        records = io.ledger.orders(io.panel, order_ids) if order_ids else {}
-        for excel, values in campaign_updates(chunk, records, not_sent=_not_sent_why(stop)).items():
-            updates.set(excel, values)
-    for excel, values in campaign_updates([], {}, invalid).items():
-        updates.set(excel, values)
-    return updates
-
-
-def _write_results(
-    sheet: Sheet,
-    campaign: Campaign,
-    updates: CompactUpdates,
-    here: Collection[int],
-    options: SubmitOptions,
-    io: SubmitIO,
-    outcome: SubmitOutcome,
-) -> None:
-    """Write the results sheet (`updates`; `here`: the ledger rows of the sheet's rows); on
-    failure the ledger keeps `needs_write`."""
-    source = Path(sheet.path)
-    out = output_path(source, options)
-    try:
-        if options.in_place:
-            io.notify(f"Kept a copy of the input as {backup_copy(source, io.clock)}.")
-        rebuild = written_by_this_ledger(campaign, out)  # nothing of the user's in it: follow the input
-        summary = write_back(sheet, updates, out, clock=io.clock, rebuild=rebuild)
-        note = list_unmatched(campaign, here, Path(summary.path), io)
-    except WriteBackError as exc:
-        io.ledger.set_results_path(campaign, str(out), True)
-        outcome.write_error = WriteBackError(
-            f"{exc.message} To write the sheet again, rerun the same submit command (it places "
-            f"nothing new), or run `bulkorders status {source.name}`."
-        )
-        return
-    io.ledger.set_results_path(campaign, str(summary.path), False)
-    outcome.output = Path(summary.path)
-    for line in [*summary.notes, *([note] if note else [])]:
-        io.notify(line)
-    for warning in summary.warnings:
-        io.notify(f"warning: {warning}")
-
-
-def _not_sent_why(stop: BulkOrdersError | None) -> str | None:
-    """Why the rows still to place were not sent, for their error cell; None: the run did not stop."""
-    if stop is None:
-        return None
-    if isinstance(stop, Interrupted):
-        return "the run was interrupted (Ctrl-C) before it was sent"
-    if isinstance(stop, FundsError):
-        return "the panel ran out of funds before it was sent"
-    lost = re.search(r"lost the answers of (\d+) orders in a row", stop.message)
-    if lost:
-        return f"sending stopped after {lost.group(1)} lost answers in a row"
-    return f"sending stopped ({stop.message.split('. ')[0].rstrip('.')})"
-
-
-def _row_outcomes(
-    rows: Sequence[tuple[int, LedgerRow]],
-    invalid: Mapping[int, list[RowIssue]],
-    existing: Mapping[int, str],
-) -> list[RowOutcome]:
-    outcomes = [RowOutcome(excel, row.state, row.order_id, row.charge, row.currency, row.error) for excel, row in rows]
-    outcomes += [
-        RowOutcome(excel, "invalid", error="; ".join(str(issue) for issue in issues))
-        for excel, issues in invalid.items()
-    ]
-    covered = {outcome.row for outcome in outcomes}
-    outcomes += [
-        RowOutcome(excel, "has_order", order_id) for excel, order_id in existing.items() if excel not in covered
-    ]
-    return sorted(outcomes, key=lambda outcome: outcome.row)
 
 
 def _invalid_issues(issues: Sequence[RowIssue], rows: set[int]) -> dict[int, list[RowIssue]]:

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 
 from bulkorders.ledger import RowState, assign_identities
 from bulkorders.submit.joining import CampaignTaken, check_joining
-from bulkorders.submit.pipeline import SubmitOptions, campaign_name, claimed, named, sends
+from bulkorders.submit.pipeline import campaign_name, claimed, named, sends
 from bulkorders.submit.recovery import order_ids_of, without_order_ids
+from bulkorders.submit.world import SubmitOptions
 from bulkorders.validation import Pending
 
 if TYPE_CHECKING:

@@ -25,7 +25,7 @@ from bulkorders.sheets import id_text
 if TYPE_CHECKING:
     from bulkorders.ledger import Campaign, LedgerRow
     from bulkorders.sheets import Sheet
-    from bulkorders.submit.pipeline import SubmitIO
+    from bulkorders.submit.world import SubmitIO
 
 
 def recover_placed(

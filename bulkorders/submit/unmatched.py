@@ -14,7 +14,7 @@ from bulkorders.models import format_money
 
 if TYPE_CHECKING:
     from bulkorders.ledger import Campaign
-    from bulkorders.submit.pipeline import SubmitIO
+    from bulkorders.submit.world import SubmitIO
 
 SHEET_TITLE = "Orders not in this sheet"
 HEADER = ["order_id", "was row", "service", "link", "quantity", "charge", "currency", "status", "submitted_at (UTC)"]
