@@ -339,8 +339,16 @@ def _ledger_location(given: str | Path | None, configured: Any, config_path: Pat
     return checked_location(configured, f"ledger in {config_path}")
 
 
+_LIBPQ_KEYWORDS = re.compile(r"(?:^|\s)(?:host|hostaddr|port|dbname|user|password|passfile|service|sslmode)\s*=")
+
+
 def checked_location(text: str, where: str) -> LedgerLocation:
     """A path, or a PostgreSQL URL; another URL (mysql://…) is refused, its password masked."""
+    if _LIBPQ_KEYWORDS.search(text) and not is_url(text):  # `host=db password=…`: not a file name
+        raise ConfigError(
+            f"{where}: a libpq keyword string (host=… dbname=…) is not taken as a ledger, and never as a file "
+            "name (it may hold a password). Give a postgresql://user@host:5432/database URL instead."
+        )
     if "://" in text and not is_url(text):
         raise ConfigError(
             f"{where}: {mask_url(text)} is not a ledger bulkorders can use. Give a file path (SQLite) "

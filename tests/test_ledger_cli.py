@@ -398,3 +398,19 @@ def test_an_unreachable_team_ledger_is_exit_3_and_says_what_to_do(tmp_path):
         as_json = bulkorders("--ledger", url, "--json", "ledger", "migrate", "--to", str(tmp_path / "x.sqlite"))
         assert as_json.exit_code == 3 and json.loads(as_json.stdout)["error"]["exit_code"] == 3
         assert SECRET not in result.output + as_json.output
+
+
+def test_a_libpq_keyword_string_is_refused_never_taken_for_a_file_name(tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    given = "host=127.0.0.1 port=5432 user=bob password=s3cret dbname=team"
+    result = bulkorders("--ledger", given, "ledger", "info")
+    assert result.exit_code == 3
+    assert result.stderr == (
+        "Error: --ledger (BULKORDERS_LEDGER): a libpq keyword string (host=… dbname=…) is not taken as a ledger, "
+        "and never as a file name (it may hold a password). Give a postgresql://user@host:5432/database URL "
+        "instead.\n"
+    )
+    assert "s3cret" not in result.output and list(work.iterdir()) == []
+    assert bulkorders("--ledger", str(work / "my ledger=1.sqlite"), "ledger", "info").exit_code == 0  # a file

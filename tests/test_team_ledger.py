@@ -66,7 +66,8 @@ def test_a_team_ledger_without_psycopg_says_what_to_install(monkeypatch):
         Ledger.open("postgresql://bob:secret@db.example/team")
     assert str(err.value) == (
         "The ledger postgresql://bob:***@db.example/team is a PostgreSQL database, which needs "
-        "psycopg: install bulkorders[team] (pip install 'bulkorders[team]'), then rerun."
+        'psycopg: install the team extra (pip install "bulkorders[team]", or pip install ".[team]" in a clone), '
+        "then rerun."
     )
 
 

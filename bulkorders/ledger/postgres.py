@@ -41,7 +41,7 @@ def open_postgres(url: str) -> PostgresEngine:
     except ImportError:
         raise LedgerError(
             f"The ledger {masked(url)} is a PostgreSQL database, which needs psycopg: install "
-            "bulkorders[team] (pip install 'bulkorders[team]'), then rerun."
+            "the team extra (pip install \"bulkorders[team]\", or pip install \".[team]\" in a clone), then rerun."
         ) from None
     extra = {} if "connect_timeout" in url else {"connect_timeout": 10}
     try:
