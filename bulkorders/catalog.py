@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from bulkorders.clock import Clock
 from bulkorders.errors import AuthError, ConfigError, PanelError
 from bulkorders.models import Service
+from bulkorders.private_files import write_private_text
 from bulkorders.settings import Settings
 
 if TYPE_CHECKING:
@@ -143,14 +143,6 @@ def _write_cache(path: Path, catalogue: Catalogue) -> None:
         "unreadable": catalogue.unreadable,
     }
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        # Private to the user, like the ledger, whatever the umask.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        if hasattr(os, "fchmod"):
-            os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(json.dumps(data, ensure_ascii=False))
-        os.replace(tmp, path)
+        write_private_text(path, json.dumps(data, ensure_ascii=False))  # private, like the ledger
     except OSError:
         pass  # a cache that cannot be written only costs a refetch next time

@@ -10,7 +10,6 @@ Ctrl-C in the terminal: every answered row is saved) and waits for them.
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 import sys
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkorders.errors import BulkOrdersError
+from bulkorders.private_files import write_private_text
 
 JOB_ID = re.compile(r"[A-Za-z0-9_-]{12}")  # secrets.token_urlsafe(9): a safe file name
 MAX_NOTES = 500  # notes kept per job (a 10k-row sheet can warn on every row)
@@ -179,14 +179,9 @@ class Jobs:
 
 
 def _keep(job: Job, folder: Path) -> None:
-    """The finished job as the page shows it, written whole (a temporary file renamed), 0600."""
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """The finished job as the page shows it, written whole and private to the user."""
     kept = {"kind": job.kind, "title": job.title, "back": job.back, **job.snapshot()}
-    tmp = folder / f".{job.id}.json.new"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        json.dump(kept, out)
-    os.replace(tmp, folder / f"{job.id}.json")
+    write_private_text(folder / f"{job.id}.json", json.dumps(kept))
 
 
 def _restored(job_id: str, kept: dict[str, Any]) -> Job:
